@@ -1,0 +1,127 @@
+// Monitor events -> plain JS objects. Field names are what lib/native.ts declares.
+#include <unistd.h>
+
+#include <cstring>
+
+#include "binding/native_host.h"
+#include "common/control.h"
+
+namespace pvm {
+
+namespace {
+
+const char* ErrorCodeName(ctl::ErrorCode code) {
+  switch (code) {
+    case ctl::ErrorCode::BadImage: return "BadImage";
+    case ctl::ErrorCode::ImageTooLarge: return "ImageTooLarge";
+    case ctl::ErrorCode::NoMemory: return "NoMemory";
+    case ctl::ErrorCode::KvmUnavailable: return "KvmUnavailable";
+    case ctl::ErrorCode::BadConfig: return "BadConfig";
+    case ctl::ErrorCode::Internal: return "Internal";
+  }
+  return "Internal";
+}
+
+const char* FaultKindName(ctl::FaultKind kind) {
+  switch (kind) {
+    case ctl::FaultKind::None: return "none";
+    case ctl::FaultKind::Exception: return "exception";
+    case ctl::FaultKind::TripleFault: return "triple-fault";
+    case ctl::FaultKind::BadHypercall: return "bad-hypercall";
+    case ctl::FaultKind::BadIo: return "bad-io";
+    case ctl::FaultKind::BadMemory: return "bad-memory";
+    case ctl::FaultKind::Internal: return "internal";
+  }
+  return "internal";
+}
+
+Napi::Value Big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
+
+void MessageToJs(Napi::Env env, const ctl::Message& m, Napi::Object o) {
+  switch (m.type) {
+    case ctl::Type::Ready:
+      if (auto* r = m.as<ctl::Ready>()) {
+        o.Set("type", "ready");
+        o.Set("pid", Napi::Number::New(env, static_cast<double>(r->pid)));
+        o.Set("monitorStartNs", Big(env, r->monitor_start_ns));
+        o.Set("vmReadyNs", Big(env, r->vm_ready_ns));
+        o.Set("kvmPvm", Napi::Boolean::New(env, r->kvm_pvm != 0));
+        return;
+      }
+      break;
+    case ctl::Type::Started:
+      if (auto* s = m.as<ctl::Started>()) {
+        o.Set("type", "started");
+        o.Set("firstExitNs", Big(env, s->first_exit_ns));
+        return;
+      }
+      break;
+    case ctl::Type::Console:
+      o.Set("type", "console");
+      o.Set("data", Napi::Buffer<uint8_t>::Copy(env, m.body.data(), m.body.size()));
+      return;
+    case ctl::Type::Exit:
+      if (auto* x = m.as<ctl::Exit>()) {
+        o.Set("type", "exit");
+        o.Set("kind", x->kind == ctl::ExitKind::Code ? "code" : "fault");
+        o.Set("code", Napi::Number::New(env, x->code));
+        o.Set("fault", FaultKindName(x->fault));
+        o.Set("vector", Napi::Number::New(env, x->vector == 0xffffffffu ? -1 : x->vector));
+        o.Set("errorCode", Big(env, x->error_code));
+        o.Set("rip", Big(env, x->rip));
+        o.Set("address", Big(env, x->address));
+        o.Set("exitNs", Big(env, x->exit_ns));
+        o.Set("reason", std::string(x->reason, strnlen(x->reason, sizeof x->reason)));
+        return;
+      }
+      break;
+    case ctl::Type::Error:
+      if (auto* e = m.as<ctl::Error>()) {
+        o.Set("type", "error");
+        o.Set("code", ErrorCodeName(e->code));
+        o.Set("errno", Napi::Number::New(env, e->sys_errno));
+        o.Set("message", m.tail<ctl::Error>());
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  o.Set("type", "malformed");
+  o.Set("messageType", Napi::Number::New(env, static_cast<uint32_t>(m.type)));
+}
+
+}  // namespace
+
+Napi::Array EventsToJs(Napi::Env env, const std::vector<MonitorEvent>& events) {
+  Napi::Array out = Napi::Array::New(env, events.size());
+  for (size_t i = 0; i < events.size(); i++) {
+    const MonitorEvent& ev = events[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", Napi::Number::New(env, static_cast<double>(ev.id)));
+    switch (ev.kind) {
+      case MonitorEvent::Kind::Message:
+        MessageToJs(env, ev.message, o);
+        break;
+      case MonitorEvent::Kind::Malformed:
+        o.Set("type", "malformed");
+        o.Set("messageType", Napi::Number::New(env, -1));
+        break;
+      case MonitorEvent::Kind::Closed:
+        o.Set("type", "closed");
+        break;
+      case MonitorEvent::Kind::Ended:
+        o.Set("type", "ended");
+        o.Set("statusKnown", Napi::Boolean::New(env, ev.status_known));
+        o.Set("exitStatus", Napi::Number::New(env, ev.exit_status));
+        o.Set("signal", Napi::Number::New(env, ev.term_signal));
+        break;
+    }
+    // fds that arrived with a message are not used yet by any message type: close them.
+    for (int fd : ev.message.fds) close(fd);
+    out.Set(i, o);
+  }
+  return out;
+}
+
+}  // namespace pvm

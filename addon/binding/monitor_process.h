@@ -1,0 +1,20 @@
+// Starting a monitor process from the host (a multi-threaded Node process).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace pvm {
+
+struct MonitorProcess {
+  pid_t pid = -1;
+  int control = -1;  // host end of the control socket (non-blocking, close-on-exec)
+  int pidfd = -1;    // pidfd of the monitor (close-on-exec)
+};
+
+// Starts `monitor_path` with the other end of a fresh SOCK_SEQPACKET socketpair on
+// ctl::kControlFd, stdin on /dev/null, stdout/stderr inherited. Returns 0 or -errno.
+int StartMonitor(const std::string& monitor_path, MonitorProcess* out);
+
+}  // namespace pvm

@@ -1,0 +1,158 @@
+#include "binding/native_host.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "binding/monitor_process.h"
+#include "common/control.h"
+
+namespace pvm {
+
+namespace {
+
+// Throws a JS Error carrying `code` (an errno name) and `errno`.
+[[noreturn]] void ThrowErrno(Napi::Env env, const char* what, int negative_errno) {
+  int err = -negative_errno;
+  Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + strerror(err));
+  const char* name = strerrorname_np(err);
+  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  e.Set("errno", Napi::Number::New(env, err));
+  throw e;
+}
+
+}  // namespace
+
+Napi::Function NativeHost::Define(Napi::Env env) {
+  return DefineClass(env, "NativeHost",
+                     {
+                         InstanceMethod<&NativeHost::Spawn>("spawn"),
+                         InstanceMethod<&NativeHost::Signal>("signal"),
+                         InstanceMethod<&NativeHost::Ref>("ref"),
+                         InstanceMethod<&NativeHost::Unref>("unref"),
+                         InstanceMethod<&NativeHost::Close>("close"),
+                     });
+}
+
+// new NativeHost(monitorPath: string, onEvents: (events: object[]) => void)
+NativeHost::NativeHost(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeHost>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsFunction()) {
+    throw Napi::TypeError::New(env, "NativeHost(monitorPath, onEvents)");
+  }
+  monitor_path_ = info[0].As<Napi::String>();
+  tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "pvm-monitor-events",
+                                        0, 1);
+  tsfn_.Unref(env);  // the JS side refs while pVMs are alive
+  int error = 0;
+  Napi::ThreadSafeFunction tsfn = tsfn_;
+  Poller* poller = Poller::Create(
+      [tsfn](std::vector<MonitorEvent>&& batch) mutable {
+        auto* data = new std::vector<MonitorEvent>(std::move(batch));
+        napi_status st = tsfn.NonBlockingCall(
+            data, [](Napi::Env env, Napi::Function callback, std::vector<MonitorEvent>* events) {
+              std::unique_ptr<std::vector<MonitorEvent>> owned(events);
+              if (env && callback) callback.Call({EventsToJs(env, *owned)});
+            });
+        if (st != napi_ok) delete data;  // host closing: nobody to tell
+      },
+      &error);
+  if (!poller) {
+    tsfn_.Release();
+    ThrowErrno(env, "cannot start the monitor watcher", error);
+  }
+  poller_.reset(poller);
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
+}
+
+NativeHost::~NativeHost() {
+  napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+  Shutdown();
+}
+
+void NativeHost::CleanupHook(void* self) { static_cast<NativeHost*>(self)->Shutdown(); }
+
+void NativeHost::Shutdown() {
+  if (closed_) return;
+  closed_ = true;
+  poller_->Shutdown();
+  tsfn_.Release();
+}
+
+// spawn(id: number, boot: { parentId, ramSize, spawnNs: bigint, imageFd, args: string[] })
+//   -> pid. The image fd stays the caller's to close.
+Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) ThrowErrno(env, "host is closed", -ESHUTDOWN);
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject()) {
+    throw Napi::TypeError::New(env, "spawn(id, boot)");
+  }
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  Napi::Object boot = info[1].As<Napi::Object>();
+  Napi::Array args = boot.Get("args").As<Napi::Array>();
+  int image_fd = boot.Get("imageFd").As<Napi::Number>().Int32Value();
+
+  ctl::Boot fixed{};
+  fixed.id = id;
+  fixed.parent_id = static_cast<uint64_t>(boot.Get("parentId").As<Napi::Number>().Int64Value());
+  fixed.ram_size = static_cast<uint64_t>(boot.Get("ramSize").As<Napi::Number>().Int64Value());
+  bool lossless = false;
+  fixed.spawn_ns = boot.Get("spawnNs").As<Napi::BigInt>().Uint64Value(&lossless);
+  fixed.argc = args.Length();
+  std::vector<uint8_t> body(sizeof fixed);
+  std::memcpy(body.data(), &fixed, sizeof fixed);
+  for (uint32_t i = 0; i < args.Length(); i++) {
+    std::string s = args.Get(i).As<Napi::String>();
+    body.insert(body.end(), s.begin(), s.end());
+    body.push_back(0);
+  }
+  if (body.size() + sizeof(ctl::Header) > ctl::kMaxMessage) {
+    ThrowErrno(env, "arguments too long", -E2BIG);
+  }
+
+  MonitorProcess proc;
+  int rc = StartMonitor(monitor_path_, &proc);
+  if (rc != 0) ThrowErrno(env, "cannot start the monitor", rc);
+  rc = poller_->Add(id, proc.pid, proc.control, proc.pidfd, /*own_child=*/true);
+  if (rc != 0) {
+    kill(proc.pid, SIGKILL);  // Add closed the fds; the pid is ours until we reap it
+    siginfo_t si;
+    waitid(P_PID, proc.pid, &si, WEXITED);
+    ThrowErrno(env, "cannot watch the monitor", rc);
+  }
+  rc = poller_->Send(id, ctl::Type::Boot, body.data(), body.size(), &image_fd, 1);
+  if (rc != 0) {
+    // The monitor has died already; its end is reported as an event. Say why here too.
+    poller_->Signal(id, SIGKILL);
+    ThrowErrno(env, "cannot send the boot message", rc);
+  }
+  return Napi::Number::New(env, proc.pid);
+}
+
+// signal(id, signo) -> true if delivered, false if the monitor is gone.
+Napi::Value NativeHost::Signal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return Napi::Boolean::New(env, false);
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  int rc = poller_->Signal(id, sig);
+  if (rc == -ESRCH) return Napi::Boolean::New(env, false);
+  if (rc != 0) ThrowErrno(env, "cannot signal the monitor", rc);
+  return Napi::Boolean::New(env, true);
+}
+
+void NativeHost::Ref(const Napi::CallbackInfo& info) {
+  if (!closed_) tsfn_.Ref(info.Env());
+}
+
+void NativeHost::Unref(const Napi::CallbackInfo& info) {
+  if (!closed_) tsfn_.Unref(info.Env());
+}
+
+// close(): SIGKILL every monitor, reap, stop the watcher. Idempotent.
+void NativeHost::Close(const Napi::CallbackInfo& info) { Shutdown(); }
+
+}  // namespace pvm

@@ -1,0 +1,38 @@
+// NativeHost: the addon's one class. Starts monitors, sends them control messages,
+// signals them, and forwards what they report to a JavaScript callback.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "binding/poller.h"
+
+namespace pvm {
+
+class NativeHost : public Napi::ObjectWrap<NativeHost> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit NativeHost(const Napi::CallbackInfo& info);
+  ~NativeHost() override;
+
+ private:
+  Napi::Value Spawn(const Napi::CallbackInfo& info);
+  Napi::Value Signal(const Napi::CallbackInfo& info);
+  void Ref(const Napi::CallbackInfo& info);
+  void Unref(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+  void Shutdown();
+  static void CleanupHook(void* self);
+
+  std::string monitor_path_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::unique_ptr<Poller> poller_;
+  bool closed_ = false;
+};
+
+// Converts a batch of monitor events into JS objects (on the JS thread).
+Napi::Array EventsToJs(Napi::Env env, const std::vector<MonitorEvent>& events);
+
+}  // namespace pvm

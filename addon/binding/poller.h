@@ -1,0 +1,72 @@
+// The host's watcher thread: one epoll over every monitor's control socket and pidfd.
+// Messages and process ends are batched and handed to a callback (which forwards them
+// to JavaScript through a thread-safe function). Never runs on libuv's thread pool.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/control_io.h"
+
+namespace pvm {
+
+struct MonitorEvent {
+  enum class Kind { Message, Closed, Ended, Malformed };
+  Kind kind{};
+  uint64_t id = 0;
+  ctl::Message message;    // Kind::Message
+  // Kind::Ended: how the monitor process ended (known only for our own children).
+  bool status_known = false;
+  int exit_status = -1;    // exit code, or -1
+  int term_signal = 0;     // signal that killed it, or 0
+};
+
+class Poller {
+ public:
+  using Deliver = std::function<void(std::vector<MonitorEvent>&&)>;
+
+  // Returns nullptr and sets *error (-errno) on failure.
+  static Poller* Create(Deliver deliver, int* error);
+  ~Poller();
+
+  // Watches a monitor. own_child: it is our child, so we reap it. Takes the fds.
+  int Add(uint64_t id, pid_t pid, int control, int pidfd, bool own_child);
+  // Sends a control message to a monitor. -ESRCH if it is gone.
+  int Send(uint64_t id, ctl::Type type, const void* body, size_t size, const int* fds, int nfds);
+  // Signals a monitor through its pidfd (no pid-reuse race). -ESRCH if gone.
+  int Signal(uint64_t id, int sig);
+  // How many monitors are still being watched.
+  size_t Count();
+  // SIGKILLs every monitor, reaps our children, stops the thread. Idempotent.
+  void Shutdown();
+
+ private:
+  struct Entry {
+    uint64_t id;
+    pid_t pid;
+    int control;  // -1 once closed
+    int pidfd;    // -1 once the process ended
+    bool own_child;
+  };
+  Poller(int epoll_fd, int wake_fd, Deliver deliver);
+  void Run();
+  void OnControl(Entry& e, std::vector<MonitorEvent>& out);
+  void OnProcessEnd(Entry& e, std::vector<MonitorEvent>& out, bool block);
+  void Forget(Entry& e);
+
+  int epoll_fd_;
+  int wake_fd_;
+  Deliver deliver_;
+  std::mutex mutex_;
+  std::map<uint64_t, Entry> entries_;
+  std::thread thread_;
+  bool stopped_ = false;
+};
+
+}  // namespace pvm

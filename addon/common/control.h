@@ -1,0 +1,97 @@
+// Control protocol between the host (the N-API addon) and a monitor process.
+//
+// One AF_UNIX SOCK_SEQPACKET socket per monitor: every datagram is one message, a
+// CtlHeader followed by the type's fixed struct and then (for some types) a variable
+// tail. File descriptors travel as SCM_RIGHTS on the message that needs them.
+// Both ends are C++ in this package, so this header is the one definition.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pvm::ctl {
+
+// Largest datagram either side sends (console chunks are cut to fit).
+constexpr size_t kMaxMessage = 64 * 1024;
+// The monitor's control socket is always this fd (set up by the host before exec).
+constexpr int kControlFd = 3;
+
+enum class Type : uint32_t {
+  // host -> monitor
+  Boot = 1,  // CtlBoot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd]
+  // monitor -> host
+  Ready = 100,    // CtlReady: image loaded, about to enter the guest
+  Started = 101,  // CtlStarted: the guest's first exit (it has run)
+  Console = 102,  // tail: raw console bytes
+  Exit = 103,     // CtlExit: the pVM ended (normal exit or fault); monitor exits next
+  Error = 104,    // CtlError + tail: message text; a boot failed, monitor exits next
+};
+
+struct Header {
+  Type type;
+  uint32_t size;  // bytes after the header (fixed struct + tail)
+};
+
+struct Boot {
+  uint64_t id;
+  uint64_t parent_id;
+  uint64_t ram_size;   // bytes, already validated by the host; the monitor re-checks
+  uint64_t spawn_ns;   // CLOCK_MONOTONIC when the host began the spawn (for timings)
+  uint32_t argc;       // number of NUL-terminated strings in the tail
+  uint32_t flags;      // reserved, 0
+};
+
+struct Ready {
+  uint64_t pid;
+  uint64_t monitor_start_ns;  // CLOCK_MONOTONIC at monitor main()
+  uint64_t vm_ready_ns;       // VM, memory, vCPU and image ready; next is KVM_RUN
+  uint32_t kvm_pvm;           // 1 if the kvm_pvm software flavour was detected
+  uint32_t reserved;
+};
+
+struct Started {
+  uint64_t first_exit_ns;  // CLOCK_MONOTONIC when the guest's first exit came back
+};
+
+enum class ExitKind : uint32_t {
+  Code = 0,   // the guest called EXIT(code)
+  Fault = 1,  // the guest faulted; see FaultKind
+};
+
+enum class FaultKind : uint32_t {
+  None = 0,
+  Exception = 1,      // CPU exception; vector, error_code, rip, address (CR2 for #PF)
+  TripleFault = 2,    // shutdown without a recorded exception
+  BadHypercall = 3,   // unknown hypercall number (address = number)
+  BadIo = 4,          // port I/O other than the hypercall port (address = port)
+  BadMemory = 5,      // access outside guest RAM (MMIO exit; address = GPA)
+  Internal = 6,       // KVM reported an internal error / failed entry
+};
+
+struct Exit {
+  ExitKind kind;
+  int32_t code;         // exit code when kind == Code
+  FaultKind fault;
+  uint32_t vector;      // exception vector when fault == Exception, else 0xffffffff
+  uint64_t error_code;  // exception error code (if the vector has one)
+  uint64_t rip;
+  uint64_t address;     // see FaultKind
+  uint64_t exit_ns;     // CLOCK_MONOTONIC when the pVM ended
+  char reason[160];     // readable, NUL-terminated, e.g. "page fault (#PF) at rip 0x2001a3 ..."
+};
+
+enum class ErrorCode : uint32_t {
+  BadImage = 1,        // not a loadable static ELF64 x86-64 image
+  ImageTooLarge = 2,   // segments do not fit the guest RAM
+  NoMemory = 3,        // could not allocate guest RAM
+  KvmUnavailable = 4,  // /dev/kvm missing or unusable
+  BadConfig = 5,       // RAM size or arguments out of range
+  Internal = 6,        // an unexpected ioctl failure
+};
+
+struct Error {
+  ErrorCode code;
+  int32_t sys_errno;  // errno behind it, 0 if none
+};
+
+}  // namespace pvm::ctl

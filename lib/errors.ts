@@ -1,0 +1,48 @@
+/**
+ * Typed errors. Every error the library throws or rejects with is a {@link PvmError}
+ * with a string `code`, so callers can branch on `err.code` as with Node's own errors.
+ * @module
+ */
+
+/**
+ * What went wrong, as a stable string.
+ * - `ENOKVM`: /dev/kvm is missing or cannot be used by this process.
+ * - `ENOENT`: the image file does not exist.
+ * - `EBADIMAGE`: the file is not a loadable pVM image (static ELF64 x86-64).
+ * - `EIMAGETOOLARGE`: the image does not fit the pVM's guest memory.
+ * - `EINVAL`: an option is out of range or of the wrong type.
+ * - `E2BIG`: the arguments do not fit the boot-info area.
+ * - `ENOMEM`: the host could not allocate the guest memory.
+ * - `ESRCH`: no such pVM (unknown, or already ended).
+ * - `ECLOSED`: the host has been closed.
+ * - `EMONITOR`: the monitor process failed in an unexpected way.
+ */
+export type PvmErrorCode =
+  | 'ENOKVM'
+  | 'ENOENT'
+  | 'EBADIMAGE'
+  | 'EIMAGETOOLARGE'
+  | 'EINVAL'
+  | 'E2BIG'
+  | 'ENOMEM'
+  | 'ESRCH'
+  | 'ECLOSED'
+  | 'EMONITOR';
+
+/** The one error class of the library. */
+export class PvmError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: PvmErrorCode;
+  /** The operating-system errno behind the error, when there is one. */
+  readonly errno?: number;
+  /** The file involved, when there is one. */
+  readonly path?: string;
+
+  constructor(code: PvmErrorCode, message: string, extra: { errno?: number; path?: string; cause?: unknown } = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'PvmError';
+    this.code = code;
+    if (extra.errno !== undefined) this.errno = extra.errno;
+    if (extra.path !== undefined) this.path = extra.path;
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * pvm: process-like VMs for Node.js.
+ * @module pvm
+ */
+export { Host, type HostOptions, type SpawnOptions, type Backend } from './host.js';
+export { Pvm, type PvmEvents, type PvmTimings, type ConsoleMode } from './pvm.js';
+export { PvmError, type PvmErrorCode } from './errors.js';
+export { type ExitStatus, type Fault, type FaultKind, describeExit, exceptionMnemonic } from './status.js';
+export { type MemorySize, parseMemory, DEFAULT_MEMORY } from './memory.js';
+export { Hypercall, GuestErrno, guestErrnoName, ABI_VERSION, MIN_RAM, MAX_RAM } from './abi.js';
+export { builtinGuest } from './paths.js';

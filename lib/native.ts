@@ -1,0 +1,66 @@
+/**
+ * Typed view of the N-API addon (addon/binding). Internal.
+ * @internal
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { nativeDir } from './paths.js';
+
+/** @internal */
+export interface BootRequest {
+  parentId: number;
+  ramSize: number;
+  spawnNs: bigint;
+  imageFd: number;
+  args: string[];
+}
+
+/** @internal */
+export type MonitorEvent =
+  | { id: number; type: 'ready'; pid: number; monitorStartNs: bigint; vmReadyNs: bigint; kvmPvm: boolean }
+  | { id: number; type: 'started'; firstExitNs: bigint }
+  | { id: number; type: 'console'; data: Buffer }
+  | {
+      id: number;
+      type: 'exit';
+      kind: 'code' | 'fault';
+      code: number;
+      fault: string;
+      vector: number;
+      errorCode: bigint;
+      rip: bigint;
+      address: bigint;
+      exitNs: bigint;
+      reason: string;
+    }
+  | { id: number; type: 'error'; code: string; errno: number; message: string }
+  | { id: number; type: 'closed' }
+  | { id: number; type: 'ended'; statusKnown: boolean; exitStatus: number; signal: number }
+  | { id: number; type: 'malformed'; messageType: number };
+
+/** @internal */
+export interface NativeHost {
+  spawn(id: number, boot: BootRequest): number;
+  signal(id: number, signo: number): boolean;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+/** @internal */
+export interface NativeAddon {
+  NativeHost: new (monitorPath: string, onEvents: (events: MonitorEvent[]) => void) => NativeHost;
+  probeKvm(): { ok: boolean; apiVersion?: number; errno: number; message?: string };
+}
+
+let addon: NativeAddon | undefined;
+
+/** Loads the addon once. @internal */
+export function loadAddon(): NativeAddon {
+  if (!addon) {
+    const require = createRequire(import.meta.url);
+    addon = require(join(nativeDir, 'pvm.node')) as NativeAddon;
+  }
+  return addon;
+}

@@ -1,0 +1,258 @@
+/**
+ * A running pVM as the host sees it.
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import { Readable } from 'node:stream';
+import { constants as osConstants } from 'node:os';
+import type { MonitorEvent, NativeHost } from './native.js';
+import { PvmError } from './errors.js';
+import { exceptionMnemonic, type ExitStatus, type Fault, type FaultKind } from './status.js';
+
+/** Events a {@link Pvm} emits. */
+export interface PvmEvents {
+  /** Console output of the guest, in the blocks the guest flushed. */
+  console: (data: Buffer) => void;
+  /** The pVM has ended and its monitor process is gone. Emitted once. */
+  exit: (status: ExitStatus) => void;
+}
+
+/** Monotonic timestamps (ns, `process.hrtime.bigint()` clock) of a pVM's start. */
+export interface PvmTimings {
+  /** When `spawn()` was called. */
+  readonly spawnNs: bigint;
+  /** When the monitor process reached its main(). */
+  readonly monitorStartNs: bigint;
+  /** When the VM, its memory, vCPU and image were ready to run. */
+  readonly vmReadyNs: bigint;
+  /** When the guest first came back to the monitor (it has run), if it has yet. */
+  readonly firstExitNs?: bigint;
+  /** When the guest ended, if it has. */
+  readonly exitNs?: bigint;
+}
+
+/** Where console output goes: a stream on the Pvm, the host's stdout, or nowhere. */
+export type ConsoleMode = 'pipe' | 'inherit' | 'ignore';
+
+/** @internal */
+export interface PvmInit {
+  id: number;
+  parent: Pvm | null;
+  native: NativeHost;
+  consoleMode: ConsoleMode;
+  spawnNs: bigint;
+  onEnded: (pvm: Pvm) => void;
+}
+
+type Phase = 'booting' | 'running' | 'ended';
+
+/**
+ * A process-like VM. Get one from {@link Host.spawn}. It emits `console` and `exit`
+ * events, its console is also a readable stream ({@link Pvm.console}), and
+ * {@link Pvm.exited} resolves with how it ended.
+ */
+export class Pvm extends EventEmitter<PvmEvents> {
+  /** Host-wide unique id of the pVM (the guest sees the same id). */
+  readonly id: number;
+  /** The pVM this one was forked from, or null for a spawned pVM. */
+  readonly parent: Pvm | null;
+  /** pVMs forked from this one that have not ended. */
+  readonly children: Set<Pvm> = new Set();
+  /**
+   * Console output as a byte stream (console mode `'pipe'`, the default). The stream
+   * ends when the pVM ends. Data that is not read stays buffered.
+   */
+  readonly console: Readable;
+  /** Resolves with how the pVM ended, once its monitor is gone. Never rejects. */
+  readonly exited: Promise<ExitStatus>;
+
+  #native: NativeHost;
+  #consoleMode: ConsoleMode;
+  #phase: Phase = 'booting';
+  #pid = 0;
+  #kvmPvm = false;
+  #timings: { -readonly [K in keyof PvmTimings]: PvmTimings[K] };
+  #exitMessage: Extract<MonitorEvent, { type: 'exit' }> | null = null;
+  #bootError: Extract<MonitorEvent, { type: 'error' }> | null = null;
+  #killedWith: NodeJS.Signals | null = null;
+  #controlClosed = false;
+  #processEnded: Extract<MonitorEvent, { type: 'ended' }> | null = null;
+  #status: ExitStatus | null = null;
+  #resolveExited!: (status: ExitStatus) => void;
+  #boot: { resolve: () => void; reject: (e: PvmError) => void } | null = null;
+  #onEnded: (pvm: Pvm) => void;
+
+  /** @internal */
+  constructor(init: PvmInit) {
+    super();
+    this.id = init.id;
+    this.parent = init.parent;
+    this.#native = init.native;
+    this.#consoleMode = init.consoleMode;
+    this.#onEnded = init.onEnded;
+    this.#timings = { spawnNs: init.spawnNs, monitorStartNs: 0n, vmReadyNs: 0n };
+    this.console = new Readable({ read() {} });
+    if (init.consoleMode !== 'pipe') this.console.push(null);
+    this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
+  }
+
+  /** Process id of the pVM's monitor. */
+  get pid(): number {
+    return this.#pid;
+  }
+
+  /** True until the pVM has ended. */
+  get running(): boolean {
+    return this.#phase !== 'ended';
+  }
+
+  /** How the pVM ended, or null while it runs. */
+  get status(): ExitStatus | null {
+    return this.#status;
+  }
+
+  /** True when the monitor runs on the kvm_pvm software flavour of KVM. */
+  get kvmPvm(): boolean {
+    return this.#kvmPvm;
+  }
+
+  /** Start-up timestamps, for measurements. */
+  get timings(): PvmTimings {
+    return { ...this.#timings };
+  }
+
+  /** Waits for the pVM to end: the same as `await pvm.exited`. */
+  wait(): Promise<ExitStatus> {
+    return this.exited;
+  }
+
+  /**
+   * Ends the pVM now. Returns false if it had already ended.
+   * @param signal `SIGKILL` (default) or `SIGTERM`: both stop the guest at once for now.
+   */
+  kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): boolean {
+    if (this.#phase === 'ended' || this.#processEnded) return false;
+    const delivered = this.#native.signal(this.id, osConstants.signals[signal]);
+    if (delivered && !this.#exitMessage && !this.#killedWith) this.#killedWith = signal;
+    return delivered;
+  }
+
+  /** Kills the pVM (if it runs) and waits for it to end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.kill();
+    await this.exited;
+  }
+
+  /** @internal Resolves when the monitor is ready; rejects with the boot error. */
+  _booted(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#phase !== 'booting') return resolve();
+      this.#boot = { resolve, reject };
+    });
+  }
+
+  /** @internal */
+  _handle(ev: MonitorEvent): void {
+    switch (ev.type) {
+      case 'ready':
+        this.#pid = ev.pid;
+        this.#kvmPvm = ev.kvmPvm;
+        this.#timings.monitorStartNs = ev.monitorStartNs;
+        this.#timings.vmReadyNs = ev.vmReadyNs;
+        this.#phase = 'running';
+        this.#boot?.resolve();
+        this.#boot = null;
+        return;
+      case 'started':
+        this.#timings.firstExitNs = ev.firstExitNs;
+        return;
+      case 'console':
+        if (this.#consoleMode === 'pipe') this.console.push(ev.data);
+        else if (this.#consoleMode === 'inherit') process.stdout.write(ev.data);
+        this.emit('console', ev.data);
+        return;
+      case 'exit':
+        this.#exitMessage = ev;
+        this.#timings.exitNs = ev.exitNs;
+        return;
+      case 'error':
+        this.#bootError = ev;
+        return;
+      case 'closed':
+        this.#controlClosed = true;
+        break;
+      case 'ended':
+        this.#processEnded = ev;
+        break;
+      case 'malformed':
+        // A monitor that sends garbage is not trusted any further.
+        this.#native.signal(this.id, osConstants.signals.SIGKILL);
+        return;
+    }
+    if (this.#controlClosed && this.#processEnded) this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#phase === 'ended') return;
+    const wasBooting = this.#phase === 'booting';
+    this.#phase = 'ended';
+    const status = this.#computeStatus();
+    this.#status = status;
+    if (this.#consoleMode === 'pipe') this.console.push(null);
+    if (wasBooting && this.#boot) {
+      this.#boot.reject(this.#bootFailure());
+      this.#boot = null;
+    }
+    this.#onEnded(this);
+    this.#resolveExited(status);
+    if (!wasBooting) this.emit('exit', status);
+  }
+
+  #computeStatus(): ExitStatus {
+    const m = this.#exitMessage;
+    if (m && m.kind === 'code') return { kind: 'exit', code: m.code };
+    if (m) return { kind: 'fault', fault: faultFrom(m) };
+    if (this.#killedWith) return { kind: 'killed', signal: this.#killedWith };
+    const end = this.#processEnded;
+    let how = 'ended without a report';
+    if (end?.statusKnown && end.signal) how = `was killed by signal ${signalName(end.signal)}`;
+    else if (end?.statusKnown) how = `exited with status ${end.exitStatus} without a report`;
+    return {
+      kind: 'fault',
+      fault: { kind: 'monitor-died', rip: 0n, address: 0n, errorCode: 0n, message: `the monitor ${how}` },
+    };
+  }
+
+  #bootFailure(): PvmError {
+    const e = this.#bootError;
+    if (e) {
+      const code = BOOT_ERROR_CODES[e.code] ?? 'EMONITOR';
+      return new PvmError(code, e.message, e.errno ? { errno: e.errno } : {});
+    }
+    const status = this.#status;
+    const why = status?.kind === 'fault' ? status.fault.message : 'the monitor ended before the pVM booted';
+    return new PvmError('EMONITOR', why);
+  }
+}
+
+const BOOT_ERROR_CODES: Record<string, PvmError['code']> = {
+  BadImage: 'EBADIMAGE',
+  ImageTooLarge: 'EIMAGETOOLARGE',
+  NoMemory: 'ENOMEM',
+  KvmUnavailable: 'ENOKVM',
+  BadConfig: 'EINVAL',
+  Internal: 'EMONITOR',
+};
+
+function faultFrom(m: Extract<MonitorEvent, { type: 'exit' }>): Fault {
+  const kind = m.fault as FaultKind;
+  const base = { kind, rip: m.rip, address: m.address, errorCode: m.errorCode, message: m.reason };
+  if (kind !== 'exception' || m.vector < 0) return base;
+  const mnemonic = exceptionMnemonic(m.vector);
+  return mnemonic ? { ...base, vector: m.vector, mnemonic } : { ...base, vector: m.vector };
+}
+
+function signalName(signo: number): string {
+  const entry = Object.entries(osConstants.signals).find(([, n]) => n === signo);
+  return entry ? entry[0] : String(signo);
+}

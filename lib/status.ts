@@ -1,0 +1,64 @@
+/**
+ * How a pVM ended.
+ * @module
+ */
+
+/** Why a guest was stopped by the monitor instead of exiting by itself. */
+export type FaultKind =
+  | 'exception'
+  | 'triple-fault'
+  | 'bad-hypercall'
+  | 'bad-io'
+  | 'bad-memory'
+  | 'internal'
+  | 'monitor-died';
+
+/** A guest fault, as the monitor saw it. */
+export interface Fault {
+  /** What kind of fault. */
+  readonly kind: FaultKind;
+  /** CPU exception vector (14 for a page fault) when `kind` is `'exception'`. */
+  readonly vector?: number;
+  /** Mnemonic of the vector, e.g. `'#PF'`. */
+  readonly mnemonic?: string;
+  /** Guest instruction pointer at the fault. */
+  readonly rip: bigint;
+  /**
+   * The address involved: CR2 for a page fault, the guest-physical address of a bad
+   * access, the hypercall number of an unknown hypercall, the port of stray port I/O.
+   */
+  readonly address: bigint;
+  /** The exception's error code, if it has one. */
+  readonly errorCode: bigint;
+  /** A readable one-line description. */
+  readonly message: string;
+}
+
+/** How a pVM ended: it exited, it faulted, or it was killed from the host. */
+export type ExitStatus =
+  | { readonly kind: 'exit'; readonly code: number }
+  | { readonly kind: 'fault'; readonly fault: Fault }
+  | { readonly kind: 'killed'; readonly signal: NodeJS.Signals };
+
+const MNEMONICS: Record<number, string> = {
+  0: '#DE', 1: '#DB', 2: 'NMI', 3: '#BP', 4: '#OF', 5: '#BR', 6: '#UD', 7: '#NM', 8: '#DF',
+  10: '#TS', 11: '#NP', 12: '#SS', 13: '#GP', 14: '#PF', 16: '#MF', 17: '#AC', 18: '#MC',
+  19: '#XM', 20: '#VE', 21: '#CP',
+};
+
+/** Mnemonic of an x86 exception vector (`14` → `'#PF'`). */
+export function exceptionMnemonic(vector: number): string | undefined {
+  return MNEMONICS[vector];
+}
+
+/** A one-line description of an exit status, as `pvm run` prints it. */
+export function describeExit(status: ExitStatus): string {
+  switch (status.kind) {
+    case 'exit':
+      return `exited with code ${status.code}`;
+    case 'killed':
+      return `killed by ${status.signal}`;
+    case 'fault':
+      return `fault: ${status.fault.message}`;
+  }
+}
