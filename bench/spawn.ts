@@ -1,0 +1,38 @@
+// spawn.firstInstruction, spawn.toExit: boot a hello pVM; baseline posix_spawn + wait
+// of a static hello process (bench/native/spawn-baseline.c), same run.
+import { Host, builtinGuest } from '../lib/index.js';
+import { median, round, runNative, type Result } from './lib.js';
+import { join } from 'node:path';
+import { nativeDir } from '../lib/paths.js';
+
+export async function benchSpawn(host: Host, runs: number): Promise<Result[]> {
+  const first: number[] = [];
+  const toExit: number[] = [];
+  for (let i = 0; i < runs + 3; i++) {
+    const pvm = await host.spawn(builtinGuest('hello'), { memory: '16MiB', console: 'ignore' });
+    await pvm.exited;
+    const end = process.hrtime.bigint();
+    if (i < 3) continue; // warm-up
+    const t = pvm.timings;
+    first.push(Number(t.firstExitNs! - t.spawnNs) / 1000);
+    toExit.push(Number(end - t.spawnNs) / 1000);
+  }
+  const base = JSON.parse(await runNative('spawn-baseline', [join(nativeDir, 'hello-static'), String(runs)])) as {
+    firstInstructionUs: number;
+    toExitUs: number;
+  };
+  return [
+    {
+      name: 'spawn.firstInstruction',
+      unit: 'us',
+      value: round(median(first)),
+      baseline: { name: 'posix_spawn of a static process, to main()', value: round(base.firstInstructionUs) },
+    },
+    {
+      name: 'spawn.toExit',
+      unit: 'us',
+      value: round(median(toExit)),
+      baseline: { name: 'posix_spawn + waitpid of a static hello', value: round(base.toExitUs) },
+    },
+  ];
+}

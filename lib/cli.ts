@@ -1,0 +1,158 @@
+/**
+ * The `pvm` command line: `pvm run`, `pvm cc`.
+ * @internal
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Host } from './host.js';
+import { PvmError } from './errors.js';
+import { describeExit } from './status.js';
+import { packageRoot } from './paths.js';
+
+const USAGE = `usage: pvm <command> [options]
+
+commands:
+  run [--memory <size>] <image> [args...]   boot a pVM, print its console, exit with its code
+  cc <file.c...> -o <out.pvm> [cc flags]     build a guest image from C with the pvm runtime
+
+  pvm <command> --help                       help for one command`;
+
+const RUN_USAGE = `usage: pvm run [--memory <size>] <image> [args...]
+
+Boots <image> (a static ELF64 guest built with the pvm runtime) in a pVM, copies its
+console to stdout and exits with the guest's exit code. A guest fault is reported on
+stderr and exits with 139; a pVM killed by a signal exits with 128 + the signal number.
+
+options:
+  -m, --memory <size>   guest RAM, e.g. 32MiB, 1GiB (default 64MiB)`;
+
+const CC_USAGE = `usage: pvm cc <file.c...> -o <out.pvm> [extra cc flags]
+
+Compiles and links C sources against the pvm guest runtime (crt0, hypercalls, a small
+libc: printf, malloc, string functions; see hypercalls/include) into a pVM image. Uses
+the compiler and flags the package was built with (build/guest-toolchain.json).`;
+
+/** Runs the CLI; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run':
+        return await runCommand(rest);
+      case 'cc':
+        return await ccCommand(rest);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        console.error(`pvm: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof PvmError) {
+      console.error(`pvm: ${err.message} (${err.code})`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function runCommand(argv: string[]): Promise<number> {
+  let memory: string | undefined;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-h' || a === '--help') {
+      console.log(RUN_USAGE);
+      return 0;
+    } else if (a === '-m' || a === '--memory') {
+      memory = argv[++i];
+      if (memory === undefined) return usageError('--memory needs a value', RUN_USAGE);
+    } else if (a.startsWith('--memory=')) {
+      memory = a.slice('--memory='.length);
+    } else if (a === '--') {
+      i++;
+      break;
+    } else if (a.startsWith('-')) {
+      return usageError(`unknown option ${a}`, RUN_USAGE);
+    } else {
+      break;
+    }
+  }
+  const image = argv[i];
+  if (image === undefined) return usageError('missing <image>', RUN_USAGE);
+  const host = await Host.open();
+  try {
+    const pvm = await host.spawn(image, { args: argv.slice(i + 1), ...(memory ? { memory } : {}) });
+    pvm.console.pipe(process.stdout, { end: false });
+    const status = await pvm.exited;
+    await new Promise<void>((r) => pvm.console.once('end', r).resume());
+    switch (status.kind) {
+      case 'exit':
+        return status.code;
+      case 'fault':
+        console.error(`pvm: ${image}: ${describeExit(status)}`);
+        return 139;
+      case 'killed':
+        console.error(`pvm: ${image}: ${describeExit(status)}`);
+        return 128 + (await import('node:os')).constants.signals[status.signal];
+    }
+  } finally {
+    await host.close();
+  }
+}
+
+interface GuestToolchain {
+  cc: string;
+  cflags: string[];
+  ldflags: string[];
+  includeDirs: string[];
+  runtime: string;
+  linkerScript: string;
+  libs: string[];
+}
+
+async function ccCommand(argv: string[]): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    console.log(CC_USAGE);
+    return 0;
+  }
+  const o = argv.indexOf('-o');
+  const out = o >= 0 ? argv[o + 1] : undefined;
+  if (!out) return usageError('missing -o <out.pvm>', CC_USAGE);
+  const rest = argv.filter((_, k) => k !== o && k !== o + 1);
+  const sources = rest.filter((a) => !a.startsWith('-'));
+  if (sources.length === 0) return usageError('no source files', CC_USAGE);
+  const flags = rest.filter((a) => a.startsWith('-'));
+  const toolchainFile = join(packageRoot, 'build', 'guest-toolchain.json');
+  if (!existsSync(toolchainFile)) {
+    throw new PvmError('ENOENT', `${toolchainFile} is missing: build the package first (npm ci or npm run build:native)`);
+  }
+  const tc = JSON.parse(readFileSync(toolchainFile, 'utf8')) as GuestToolchain;
+  const args = [
+    ...tc.cflags,
+    ...tc.includeDirs.map((d) => `-I${d}`),
+    ...flags,
+    ...sources.map((s) => resolve(s)),
+    tc.runtime,
+    ...tc.ldflags,
+    ...tc.libs,
+    '-o',
+    resolve(out),
+  ];
+  return await new Promise<number>((done, fail) => {
+    const child = spawn(tc.cc, args, { stdio: 'inherit' });
+    child.on('error', fail);
+    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? 1 : 0)));
+  });
+}
+
+function usageError(message: string, usage: string): number {
+  console.error(`pvm: ${message}\n\n${usage}`);
+  return 2;
+}

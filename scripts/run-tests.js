@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Runs the uvu suite (`node --import tsx node_modules/uvu/bin.js test`) and ends with
+// one line `N passed, N failed`, which uvu itself does not print. Exit status: uvu's,
+// or 1 when its summary is missing (a crash before the end counts as a failure).
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const extra = process.argv.slice(2); // e.g. a file pattern: npm test -- fork
+const pattern = extra[0] ?? '\\.test\\.ts$';
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'guests', ...extra.slice(1)],
+  { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] },
+);
+let out = '';
+child.stdout.on('data', (chunk) => {
+  out += chunk;
+  process.stdout.write(chunk);
+});
+child.on('close', (code, signal) => {
+  const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
+  const num = (label) => {
+    const m = new RegExp(`${label}:\\s+(\\d+)`).exec(plain);
+    return m ? Number(m[1]) : undefined;
+  };
+  const total = num('Total');
+  const passed = num('Passed');
+  const skipped = num('Skipped') ?? 0;
+  if (total === undefined || passed === undefined) {
+    console.log(`\n${passed ?? 0} passed, 1 failed (the test run ended without a summary: ${signal ?? 'exit ' + code})`);
+    process.exit(1);
+  }
+  const failed = total - passed - skipped;
+  console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  process.exit(code === 0 && failed === 0 ? 0 : 1);
+});
