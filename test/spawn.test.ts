@@ -52,7 +52,7 @@ vm('ids are unique and the guest sees its own id and monotonic time', async () =
   for (const r of [a, b]) {
     assert.equal(r.status, { kind: 'exit', code: 0 });
     assert.ok(r.text.includes('monotonic ok'), r.text);
-    assert.ok(r.text.includes(`id ${r.pvm.id}`), r.text);
+    assert.ok(r.text.includes(`id=${r.pvm.id}`), r.text);
   }
 });
 
