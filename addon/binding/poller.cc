@@ -45,11 +45,7 @@ Poller::Poller(int epoll_fd, int wake_fd, Deliver deliver)
   thread_ = std::thread([this] { Run(); });
 }
 
-Poller::~Poller() {
-  Shutdown();
-  close(epoll_fd_);
-  close(wake_fd_);
-}
+Poller::~Poller() { Shutdown(); }
 
 int Poller::Add(uint64_t id, pid_t pid, int control, int pidfd, bool own_child) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -118,6 +114,10 @@ void Poller::Shutdown() {
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof one);
   if (thread_.joinable()) thread_.join();
+  // Release the fds now, not when JS garbage-collects the host object.
+  close(epoll_fd_);
+  close(wake_fd_);
+  epoll_fd_ = wake_fd_ = -1;
 }
 
 void Poller::Forget(Entry& e) {
