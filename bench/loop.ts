@@ -16,12 +16,11 @@ export async function benchLoop(host: Host, runs: number): Promise<Result[]> {
   const native: number[] = [];
   for (let i = 0; i < runs; i++) {
     const pvm = await host.spawn(builtinGuest('loop'), { memory: '16MiB', args: [String(ITERATIONS)] });
-    const chunks: Buffer[] = [];
-    pvm.console.on('data', (c: Buffer) => chunks.push(c));
+    let text = '';
+    for await (const chunk of pvm.console) text += chunk;
     const status = await pvm.exited;
     if (status.kind !== 'exit' || status.code !== 0) throw new Error(`loop pVM ended: ${JSON.stringify(status)}`);
-    await new Promise((r) => setImmediate(r));
-    guest.push(parseLoop(Buffer.concat(chunks).toString()));
+    guest.push(parseLoop(text));
     native.push(parseLoop(await runNative('loop-native', [String(ITERATIONS)])));
   }
   return [

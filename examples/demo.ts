@@ -22,10 +22,9 @@ const many = await Promise.all(
 );
 const outputs = await Promise.all(
   many.map(async (p) => {
-    const chunks: Buffer[] = [];
-    p.console.on('data', (c: Buffer) => chunks.push(c));
-    await p.exited;
-    return Buffer.concat(chunks).toString().split('\n').find((l) => l.includes('hello'));
+    let text = '';
+    for await (const chunk of p.console) text += chunk; // the stream ends when the pVM does
+    return text.split('\n').find((l) => l.includes('hello'));
   }),
 );
 console.log(`\n[2] ${many.length} pVMs ran side by side:`);

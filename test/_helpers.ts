@@ -41,10 +41,8 @@ export const guest = builtinGuest;
 /** Collects a pVM's whole console output and its exit status. */
 export async function outputOf(pvm: Pvm): Promise<{ text: string; status: Awaited<Pvm['exited']> }> {
   const chunks: Buffer[] = [];
-  pvm.console.on('data', (c: Buffer) => chunks.push(c));
-  const status = await pvm.exited;
-  await new Promise((r) => setImmediate(r));
-  return { text: Buffer.concat(chunks).toString('utf8'), status };
+  for await (const chunk of pvm.console) chunks.push(chunk as Buffer); // ends when the pVM ends
+  return { text: Buffer.concat(chunks).toString('utf8'), status: await pvm.exited };
 }
 
 /** Spawns `name` with options and returns its output and status. */

@@ -1,0 +1,104 @@
+// The narrow interface between the monitor's core (boot, hypercalls, faults, control
+// messages) and a virtualization backend. `kvm` implements it now; `xen` and fork
+// (state save, fork(2), rebuild over copy-on-write RAM) are meant to be additions.
+//
+// Life of a backend: Create -> (image and boot data written into memory()) ->
+// SetEntryState -> Run / CompleteHypercall ... -> destructor (destroy).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "monitor/failure.h"
+#include "monitor/guest_memory.h"
+
+namespace pvm::monitor {
+
+// The vCPU at its first instruction: 64-bit long mode, flat code/data segments from
+// the GDT boot set-up wrote, paging on with its identity page tables.
+struct EntryState {
+  uint64_t rip = 0;
+  uint64_t rsp = 0;
+  uint64_t rdi = 0;
+  uint64_t rflags = 0;
+  uint64_t cr0 = 0;
+  uint64_t cr3 = 0;
+  uint64_t cr4 = 0;
+  uint64_t efer = 0;
+  uint64_t gdt_base = 0;
+  uint16_t gdt_limit = 0;
+  uint16_t code_selector = 0;
+  uint16_t data_selector = 0;
+  uint16_t tss_selector = 0;
+  uint64_t tss_base = 0;
+  uint32_t tss_limit = 0;
+};
+
+// Why the vCPU came back to the monitor, in backend-neutral terms.
+struct VcpuExit {
+  enum class Kind {
+    Hypercall,    // nr, args; finish with CompleteHypercall
+    Exception,    // the guest took an exception it had no handler for: vector, ...
+    TripleFault,  // the VM shut down: no exception on record, or its delivery failed
+    Io,           // port I/O that is not a hypercall: port, size, is_write
+    Mmio,         // access to guest-physical memory with no RAM: gpa, is_write
+    Halt,         // hlt with nothing to wake the vCPU
+    Internal,     // the backend could not run the vCPU: detail
+    Interrupted,  // a signal interrupted the run; nothing happened to the guest
+  };
+  Kind kind = Kind::Internal;
+  uint64_t rip = 0;
+  // Hypercall
+  uint32_t nr = 0;
+  uint64_t args[5] = {};
+  // Exception; also TripleFault when vector_known (the exception whose delivery failed)
+  bool vector_known = false;
+  uint32_t vector = 0;
+  bool has_error_code = false;
+  uint64_t error_code = 0;
+  uint64_t cr2 = 0;
+  // Io / Mmio
+  uint16_t port = 0;
+  uint32_t size = 0;
+  bool is_write = false;
+  uint64_t gpa = 0;
+  // Internal: what the backend saw, readable
+  char detail[120] = {};
+};
+
+// A vCPU state saved by SaveState; only the backend kind that made it can restore it.
+class SavedState {
+ public:
+  virtual ~SavedState() = default;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Builds the VM: ram_size bytes (a multiple of 2 MiB) of zeroed guest RAM at
+  // guest-physical 0 and one vCPU.
+  virtual bool Create(uint64_t ram_size, Failure* why) = 0;
+  // Guest RAM; the image loader and boot set-up write into it (offset = GPA).
+  virtual const GuestMemory& memory() const = 0;
+  // Puts the vCPU at its first instruction. Call once RAM holds the image and boot data.
+  virtual bool SetEntryState(const EntryState& entry, Failure* why) = 0;
+  // Runs the vCPU until it needs the monitor. false only when the backend itself failed.
+  virtual bool Run(VcpuExit* exit, Failure* why) = 0;
+  // Result of the hypercall Run reported last; the next Run continues after it.
+  virtual bool CompleteHypercall(uint64_t result, Failure* why) = 0;
+  // The whole vCPU state at the current exit, and putting one back (fork builds on it).
+  virtual std::unique_ptr<SavedState> SaveState(Failure* why) = 0;
+  virtual bool RestoreState(const SavedState& state, Failure* why) = 0;
+
+  // "kvm", "xen", ...
+  virtual const char* name() const = 0;
+  // True when the host virtualizes in software (the kvm_pvm flavour of KVM).
+  virtual bool software_virtualization() const = 0;
+  // Exits seen so far (every return from the guest, including interrupted runs).
+  virtual uint64_t exit_count() const = 0;
+};
+
+std::unique_ptr<Backend> CreateKvmBackend();
+
+}  // namespace pvm::monitor

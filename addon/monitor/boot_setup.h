@@ -1,0 +1,38 @@
+// Everything in guest RAM besides the image that the guest needs at its first
+// instruction, laid out as hypercalls/abi.json says: the GDT (and a TSS), identity page
+// tables, the boot-info page with the argument strings. Also the matching vCPU entry
+// state. Pure: writes only into the RAM span it is given.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "monitor/backend.h"
+#include "monitor/elf_loader.h"
+#include "monitor/failure.h"
+
+namespace pvm::monitor {
+
+struct BootParams {
+  uint64_t id = 0;
+  uint64_t parent_id = 0;
+  std::vector<std::string_view> args;  // argv[0..argc), without NULs
+};
+
+// Bytes the argument vector takes in the ARGS area: argc + 1 pointers and the strings
+// with their NULs. Callers check it against PVM_ARGS_SIZE before SetUpBoot.
+uint64_t ArgsAreaBytes(const std::vector<std::string_view>& args);
+
+// The stack guard: this page at the bottom of the stack area is left unmapped, so a
+// stack overflow faults instead of running into the heap.
+uint64_t StackGuardGpa(uint64_t ram_size);
+
+// Writes GDT, TSS, page tables and boot info into ram (its size is the guest RAM size:
+// a multiple of 2 MiB, at least PVM_MIN_RAM) and returns the entry state.
+// BadConfig if the arguments do not fit.
+bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParams& params, EntryState* entry,
+               Failure* why);
+
+}  // namespace pvm::monitor

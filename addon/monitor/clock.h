@@ -1,0 +1,16 @@
+// CLOCK_MONOTONIC in nanoseconds: the clock every timestamp in the control protocol uses.
+#pragma once
+
+#include <time.h>
+
+#include <cstdint>
+
+namespace pvm::monitor {
+
+inline uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace pvm::monitor

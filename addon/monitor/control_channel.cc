@@ -1,0 +1,121 @@
+#include "monitor/control_channel.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/control_io.h"
+#include "monitor/clock.h"
+
+namespace pvm::monitor {
+
+namespace {
+
+// Largest console tail one datagram carries.
+constexpr size_t kConsoleChunk = ctl::kMaxMessage - sizeof(ctl::Header);
+
+[[noreturn]] void HostGone() {
+  // The host closed its end or died (then PR_SET_PDEATHSIG is on its way anyway).
+  _exit(0);
+}
+
+void CloseFds(const std::vector<int>& fds) {
+  for (int fd : fds) close(fd);
+}
+
+}  // namespace
+
+bool ControlChannel::ReceiveBoot(BootRequest* out, Failure* why) {
+  ctl::Message m;
+  int rc = ctl::receive(fd_, &m, /*nonblocking=*/false);
+  if (rc == 0) HostGone();
+  if (rc < 0) {
+    if (rc == -EBADMSG) return Fail(why, ctl::ErrorCode::BadConfig, EBADMSG, "malformed control message");
+    HostGone();
+  }
+  if (m.type != ctl::Type::Boot) {
+    CloseFds(m.fds);
+    return Fail(why, ctl::ErrorCode::BadConfig, 0, "expected a Boot message, got type %u", static_cast<unsigned>(m.type));
+  }
+  const ctl::Boot* boot = m.as<ctl::Boot>();
+  if (!boot || m.fds.size() != 1) {
+    CloseFds(m.fds);
+    return Fail(why, ctl::ErrorCode::BadConfig, 0, "Boot message needs the fixed part and exactly one fd (has %zu)",
+                m.fds.size());
+  }
+  out->boot = *boot;
+  out->image_fd = m.fds[0];
+  out->arg_bytes = m.tail<ctl::Boot>();
+
+  // The tail is exactly argc strings, each ending in NUL.
+  const std::string& bytes = out->arg_bytes;
+  out->args.clear();
+  size_t start = 0;
+  for (size_t i = 0; i < bytes.size(); i++) {
+    if (bytes[i] != '\0') continue;
+    out->args.emplace_back(bytes.data() + start, i - start);
+    start = i + 1;
+  }
+  if (start != bytes.size() || out->args.size() != boot->argc) {
+    return Fail(why, ctl::ErrorCode::BadConfig, 0, "arguments: expected %u NUL-terminated strings in %zu bytes",
+                boot->argc, bytes.size());
+  }
+  return true;
+}
+
+void ControlChannel::Send(ctl::Type type, const void* fixed, size_t fixed_size, const void* tail, size_t tail_size) {
+  if (ctl::send(fd_, type, fixed, fixed_size, tail, tail_size) != 0) HostGone();
+}
+
+void ControlChannel::SendReady(const ctl::Ready& ready) { Send(ctl::Type::Ready, &ready, sizeof ready); }
+
+void ControlChannel::SendStarted(uint64_t first_exit_ns) {
+  ctl::Started started{first_exit_ns};
+  Send(ctl::Type::Started, &started, sizeof started);
+}
+
+void ControlChannel::SendConsole(const uint8_t* bytes, size_t size) {
+  while (size > 0) {
+    size_t n = size < kConsoleChunk ? size : kConsoleChunk;
+    // No fixed part: the whole body is console bytes.
+    Send(ctl::Type::Console, bytes, n);
+    bytes += n;
+    size -= n;
+  }
+}
+
+void ControlChannel::SendExit(ctl::Exit exit) {
+  exit.exit_ns = MonotonicNs();
+  exit.reason[sizeof exit.reason - 1] = '\0';
+  Send(ctl::Type::Exit, &exit, sizeof exit);
+}
+
+void ControlChannel::SendError(const Failure& failure) {
+  ctl::Error error{failure.code, failure.sys_errno};
+  Send(ctl::Type::Error, &error, sizeof error, failure.message.data(), failure.message.size());
+}
+
+void ControlChannel::PollHost() {
+  for (;;) {
+    ctl::Message m;
+    int rc = ctl::receive(fd_, &m, /*nonblocking=*/true);
+    if (rc == -EAGAIN || rc == -EBADMSG) return;
+    if (rc <= 0) HostGone();
+    // No host -> monitor messages after Boot are defined yet; drop them.
+    CloseFds(m.fds);
+  }
+}
+
+bool ControlChannel::EnableKick(Failure* why) {
+  if (fcntl(fd_, F_SETOWN, getpid()) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "F_SETOWN");
+  int flags = fcntl(fd_, F_GETFL);
+  if (flags < 0 || fcntl(fd_, F_SETFL, flags | O_ASYNC) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "O_ASYNC on the control socket");
+  }
+  return true;
+}
+
+}  // namespace pvm::monitor

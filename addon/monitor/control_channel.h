@@ -1,0 +1,54 @@
+// The monitor's end of the control socket (protocol in common/control.h). Sends block
+// only as long as the host is slow to read (they are small datagrams); when the host
+// has gone (EPIPE and the like) the monitor exits at once: nobody is left to report to.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/control.h"
+#include "monitor/failure.h"
+
+namespace pvm::monitor {
+
+struct BootRequest {
+  ctl::Boot boot{};
+  int image_fd = -1;  // owned by the caller once received
+  std::string arg_bytes;               // the message tail: argc NUL-terminated strings
+  std::vector<std::string_view> args;  // views into arg_bytes, without the NULs
+};
+
+class ControlChannel {
+ public:
+  explicit ControlChannel(int fd) : fd_(fd) {}
+
+  // Waits for the Boot message and checks its framing and arguments. BadConfig on a
+  // malformed one; exits if the host hangs up first.
+  bool ReceiveBoot(BootRequest* out, Failure* why);
+
+  void SendReady(const ctl::Ready& ready);
+  void SendStarted(uint64_t first_exit_ns);
+  // Any number of bytes: cut into datagrams that fit.
+  void SendConsole(const uint8_t* bytes, size_t size);
+  // Stamps exit_ns.
+  void SendExit(ctl::Exit exit);
+  void SendError(const Failure& failure);
+
+  // After a kick: reads what the host sent without blocking. Exits if it hung up.
+  void PollHost();
+
+  // Asks for SIGIO whenever the host sends something or hangs up, so a vCPU blocked in
+  // the guest can be kicked out (see KvmBackend::SetKickSignals).
+  bool EnableKick(Failure* why);
+
+  int fd() const { return fd_; }
+
+ private:
+  void Send(ctl::Type type, const void* fixed, size_t fixed_size, const void* tail = nullptr, size_t tail_size = 0);
+
+  int fd_;
+};
+
+}  // namespace pvm::monitor

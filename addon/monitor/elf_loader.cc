@@ -1,0 +1,142 @@
+#include "monitor/elf_loader.h"
+
+#include <elf.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "pvm/abi.h"
+
+namespace pvm::monitor {
+
+namespace {
+
+using ull = unsigned long long;
+
+const char* MachineName(uint16_t machine) {
+  switch (machine) {
+    case EM_386: return "i386";
+    case EM_ARM: return "arm";
+    case EM_X86_64: return "x86-64";
+    case EM_AARCH64: return "aarch64";
+    case EM_RISCV: return "riscv";
+    case EM_PPC64: return "ppc64";
+    case EM_S390: return "s390";
+    default: return "unknown";
+  }
+}
+
+bool BadImage(Failure* why, const char* format, ...) __attribute__((format(printf, 2, 3)));
+bool BadImage(Failure* why, const char* format, ...) {
+  char text[256];
+  va_list ap;
+  va_start(ap, format);
+  vsnprintf(text, sizeof text, format, ap);
+  va_end(ap);
+  return Fail(why, ctl::ErrorCode::BadImage, 0, "%s", text);
+}
+
+bool CheckHeader(std::span<const uint8_t> image, Elf64_Ehdr* eh, Failure* why) {
+  if (image.size() < SELFMAG || std::memcmp(image.data(), ELFMAG, SELFMAG) != 0) {
+    return BadImage(why, image.empty() ? "not an ELF file (empty)" : "not an ELF file");
+  }
+  if (image.size() < EI_NIDENT) return BadImage(why, "truncated: ELF identification past end of file");
+  if (image[EI_CLASS] != ELFCLASS64) {
+    return BadImage(why, "ELF class %d, need 64-bit", image[EI_CLASS] == ELFCLASS32 ? 32 : image[EI_CLASS]);
+  }
+  if (image[EI_DATA] != ELFDATA2LSB) return BadImage(why, "ELF data encoding %d, need little-endian", image[EI_DATA]);
+  if (image[EI_VERSION] != EV_CURRENT) return BadImage(why, "ELF version %d, need %d", image[EI_VERSION], EV_CURRENT);
+  if (image.size() < sizeof(Elf64_Ehdr)) return BadImage(why, "truncated: ELF header past end of file");
+  std::memcpy(eh, image.data(), sizeof *eh);
+  if (eh->e_machine != EM_X86_64) {
+    return BadImage(why, "machine %u (%s), need x86-64", eh->e_machine, MachineName(eh->e_machine));
+  }
+  if (eh->e_type != ET_EXEC) {
+    return BadImage(why, "ELF type %u (%s), need a static executable (ET_EXEC)", eh->e_type,
+                    eh->e_type == ET_DYN ? "shared object or PIE" : eh->e_type == ET_REL ? "relocatable object" : "other");
+  }
+  if (eh->e_version != EV_CURRENT) return BadImage(why, "ELF version %u, need %d", eh->e_version, EV_CURRENT);
+  if (eh->e_phentsize != sizeof(Elf64_Phdr)) {
+    return BadImage(why, "program header entry size %u, need %zu", eh->e_phentsize, sizeof(Elf64_Phdr));
+  }
+  if (eh->e_phnum == 0) return BadImage(why, "no program headers");
+  if (eh->e_phnum == PN_XNUM) return BadImage(why, "too many program headers");
+  // phnum < 0xffff and phentsize == 56: the product cannot overflow.
+  uint64_t table = static_cast<uint64_t>(eh->e_phnum) * sizeof(Elf64_Phdr);
+  if (eh->e_phoff > image.size() || table > image.size() - eh->e_phoff) {
+    return BadImage(why, "truncated: program header table past end of file");
+  }
+  return true;
+}
+
+// Checks one PT_LOAD against the file and the RAM.
+bool CheckLoad(const Elf64_Phdr& ph, unsigned index, uint64_t file_size, uint64_t ram_size, Failure* why) {
+  if (ph.p_filesz > ph.p_memsz) {
+    return BadImage(why, "segment %u: file size 0x%llx larger than memory size 0x%llx", index, (ull)ph.p_filesz,
+                    (ull)ph.p_memsz);
+  }
+  if (ph.p_offset > file_size || ph.p_filesz > file_size - ph.p_offset) {
+    return BadImage(why, "truncated: segment %u (file bytes 0x%llx+0x%llx) past end of file (0x%llx bytes)", index,
+                    (ull)ph.p_offset, (ull)ph.p_filesz, (ull)file_size);
+  }
+  if (ph.p_vaddr < PVM_IMAGE_BASE) {
+    return BadImage(why, "segment %u at 0x%llx is below the image base 0x%llx", index, (ull)ph.p_vaddr,
+                    (ull)PVM_IMAGE_BASE);
+  }
+  if (ph.p_memsz > UINT64_MAX - ph.p_vaddr) {
+    return BadImage(why, "segment %u: address 0x%llx + size 0x%llx overflows", index, (ull)ph.p_vaddr,
+                    (ull)ph.p_memsz);
+  }
+  // The top PVM_STACK_SIZE bytes of RAM are the stack; RAM >= PVM_MIN_RAM > stack size.
+  uint64_t limit = ram_size - PVM_STACK_SIZE;
+  if (ph.p_vaddr > limit || ph.p_memsz > limit - ph.p_vaddr) {
+    return Fail(why, ctl::ErrorCode::ImageTooLarge, 0, "segment 0x%llx+0x%llx does not fit %s of guest RAM",
+                (ull)ph.p_vaddr, (ull)ph.p_memsz, SizeText(ram_size).c_str());
+  }
+  return true;
+}
+
+Elf64_Phdr ProgramHeader(std::span<const uint8_t> image, const Elf64_Ehdr& eh, unsigned i) {
+  Elf64_Phdr ph;  // memcpy: the table need not be aligned in the file
+  std::memcpy(&ph, image.data() + eh.e_phoff + static_cast<uint64_t>(i) * sizeof ph, sizeof ph);
+  return ph;
+}
+
+}  // namespace
+
+bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage* out, Failure* why) {
+  if (ram.size() < PVM_MIN_RAM) return Fail(why, ctl::ErrorCode::BadConfig, 0, "guest RAM smaller than the minimum");
+  Elf64_Ehdr eh;
+  if (!CheckHeader(image, &eh, why)) return false;
+
+  // Pass 1: check everything before writing anything.
+  bool entry_ok = false;
+  unsigned loads = 0;
+  uint64_t end = 0;
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph = ProgramHeader(image, eh, i);
+    if (ph.p_type == PT_INTERP) return BadImage(why, "has an interpreter (PT_INTERP): not a static executable");
+    if (ph.p_type == PT_DYNAMIC) return BadImage(why, "dynamically linked (PT_DYNAMIC): need a static executable");
+    if (ph.p_type != PT_LOAD) continue;  // notes, GNU_STACK, TLS template, ...: nothing to load
+    if (!CheckLoad(ph, i, image.size(), ram.size(), why)) return false;
+    loads++;
+    if (ph.p_vaddr + ph.p_memsz > end) end = ph.p_vaddr + ph.p_memsz;
+    // The entry must point at bytes that came from the file in an executable segment.
+    if ((ph.p_flags & PF_X) && eh.e_entry >= ph.p_vaddr && eh.e_entry - ph.p_vaddr < ph.p_filesz) entry_ok = true;
+  }
+  if (loads == 0) return BadImage(why, "no loadable segments (PT_LOAD)");
+  if (!entry_ok) return BadImage(why, "entry point 0x%llx is not inside an executable segment", (ull)eh.e_entry);
+
+  // Pass 2: copy.
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph = ProgramHeader(image, eh, i);
+    if (ph.p_type != PT_LOAD || ph.p_filesz == 0) continue;
+    std::memcpy(ram.data() + ph.p_vaddr, image.data() + ph.p_offset, ph.p_filesz);
+  }
+  out->entry = eh.e_entry;
+  out->end = end;
+  return true;
+}
+
+}  // namespace pvm::monitor

@@ -1,0 +1,25 @@
+// The pVM image loader: a static ELF64 x86-64 executable, checked strictly and copied
+// into guest RAM. Pure functions over byte spans (no fds, no KVM) so they can be
+// fuzzed on their own.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "monitor/failure.h"
+
+namespace pvm::monitor {
+
+struct LoadedImage {
+  uint64_t entry = 0;
+  uint64_t end = 0;  // highest vaddr + memsz over the PT_LOAD segments
+};
+
+// Checks every header of `image` against a guest RAM of ram.size() bytes, and only if
+// all are good copies each PT_LOAD's file bytes to its vaddr (= guest-physical address).
+// The rest of each segment (memsz - filesz) is left as it is: fresh guest RAM is zero
+// and touching it would cost a page fault per page for nothing.
+// Failures: BadImage (malformed or unsupported) or ImageTooLarge (does not fit the RAM).
+bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage* out, Failure* why);
+
+}  // namespace pvm::monitor

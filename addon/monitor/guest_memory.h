@@ -1,0 +1,51 @@
+// Guest RAM: one anonymous private mapping in the monitor, 2 MiB aligned and backed by
+// transparent huge pages, mapped at guest-physical 0. Private (not shared) so a fork(2)
+// of the monitor gives the child a copy-on-write copy of it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "monitor/failure.h"
+
+namespace pvm::monitor {
+
+constexpr uint64_t kHugePage = 2 * 1024 * 1024;
+
+// True if [gpa, gpa + len) lies inside a RAM of ram_size bytes. Overflow-safe: never
+// computes gpa + len.
+inline bool RangeInRam(uint64_t ram_size, uint64_t gpa, uint64_t len) {
+  return gpa <= ram_size && len <= ram_size - gpa;
+}
+
+class GuestMemory {
+ public:
+  GuestMemory() = default;
+  ~GuestMemory();
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
+
+  // Maps size bytes (a multiple of 2 MiB) of zeroed RAM. NoMemory on failure.
+  bool Allocate(uint64_t size, Failure* why);
+
+  uint8_t* base() const { return base_; }
+  uint64_t size() const { return size_; }
+  std::span<uint8_t> span() const { return {base_, static_cast<size_t>(size_)}; }
+
+  // Host address of [gpa, gpa + len) for the monitor's own use, or nullptr if outside RAM.
+  uint8_t* At(uint64_t gpa, uint64_t len) const {
+    return RangeInRam(size_, gpa, len) ? base_ + gpa : nullptr;
+  }
+
+  // Host address of a buffer the guest passed to a hypercall, or nullptr if any byte of
+  // it is outside RAM or in page 0 (which the guest cannot map either): the hypercall
+  // then fails with -PVM_EFAULT. A zero-length buffer is accepted anywhere in RAM.
+  uint8_t* GuestBuffer(uint64_t gpa, uint64_t len) const;
+
+ private:
+  uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+}  // namespace pvm::monitor

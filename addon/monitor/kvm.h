@@ -1,0 +1,62 @@
+// /dev/kvm and one KVM VM: the system fd (API check, capabilities, supported CPUID) and
+// the VM fd (memslots). Plain ioctls; each object owns its fd.
+#pragma once
+
+#include "monitor/kvm_uapi.h"
+
+#include <cstdint>
+#include <vector>
+
+#include "monitor/failure.h"
+#include "monitor/guest_memory.h"
+
+namespace pvm::monitor {
+
+// The CPUID table handed to KVM_SET_CPUID2 (kvm_cpuid2 has a flexible array member).
+class CpuidTable {
+ public:
+  kvm_cpuid2* get() { return reinterpret_cast<kvm_cpuid2*>(buf_.data()); }
+  void Resize(uint32_t entries);
+
+ private:
+  std::vector<uint64_t> buf_;  // uint64_t: keeps the struct suitably aligned
+};
+
+class Kvm {
+ public:
+  Kvm() = default;
+  ~Kvm();
+  Kvm(const Kvm&) = delete;
+  Kvm& operator=(const Kvm&) = delete;
+
+  // Opens /dev/kvm and checks the API version. KvmUnavailable on failure.
+  bool Open(Failure* why);
+  int fd() const { return fd_; }
+  // KVM_CHECK_EXTENSION on the system fd: > 0 when the capability is there.
+  int Capability(long cap) const;
+  // Size of the kvm_run area each vCPU fd maps.
+  bool VcpuMmapSize(size_t* size, Failure* why) const;
+  // KVM_GET_SUPPORTED_CPUID, grown until it fits.
+  bool SupportedCpuid(CpuidTable* out, Failure* why) const;
+
+ private:
+  int fd_ = -1;
+};
+
+class KvmVm {
+ public:
+  KvmVm() = default;
+  ~KvmVm();
+  KvmVm(const KvmVm&) = delete;
+  KvmVm& operator=(const KvmVm&) = delete;
+
+  bool Create(const Kvm& kvm, Failure* why);
+  // Memslot 0: all of guest RAM at guest-physical 0.
+  bool MapMemory(const GuestMemory& ram, Failure* why);
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace pvm::monitor

@@ -1,0 +1,259 @@
+#include "monitor/kvm_backend.h"
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include "monitor/kvm_state.h"
+#include "pvm/abi.h"
+
+namespace pvm::monitor {
+
+namespace {
+
+kvm_segment FlatSegment(uint16_t selector, uint8_t type, bool code) {
+  kvm_segment s{};
+  s.base = 0;
+  s.limit = 0xffffffff;
+  s.selector = selector;
+  s.type = type;
+  s.present = 1;
+  s.dpl = 0;
+  s.db = code ? 0 : 1;  // a 64-bit code segment has D=0 and L=1
+  s.s = 1;
+  s.l = code ? 1 : 0;
+  s.g = 1;
+  return s;
+}
+
+void Detail(VcpuExit* exit, const char* format, ...) __attribute__((format(printf, 2, 3)));
+void Detail(VcpuExit* exit, const char* format, ...) {
+  va_list ap;
+  va_start(ap, format);
+  vsnprintf(exit->detail, sizeof exit->detail, format, ap);
+  va_end(ap);
+}
+
+}  // namespace
+
+bool KvmBackend::Create(uint64_t ram_size, Failure* why) {
+  if (!kvm_.Open(why)) return false;
+  if (!memory_.Allocate(ram_size, why)) return false;
+  if (!kvm_.SupportedCpuid(&cpuid_, why)) return false;
+  if (!BuildVm(why)) return false;
+  // kvm_pvm is the only KVM here that knows this MSR.
+  uint64_t vif;
+  kvm_pvm_ = vcpu_->GetMsr(kKvmPvmVifMsr, &vif);
+  return true;
+}
+
+bool KvmBackend::BuildVm(Failure* why) {
+  vm_ = std::make_unique<KvmVm>();
+  if (!vm_->Create(kvm_, why)) return false;
+  if (!vm_->MapMemory(memory_, why)) return false;
+  vcpu_ = std::make_unique<KvmVcpu>();
+  if (!vcpu_->Create(kvm_, *vm_, why)) return false;
+  if (!vcpu_->SetCpuid(&cpuid_, why)) return false;
+  if (have_run_mask_ && !vcpu_->SetSignalMask(run_mask_, why)) return false;
+  return true;
+}
+
+bool KvmBackend::Rebuild(Failure* why) {
+  vcpu_.reset();
+  vm_.reset();
+  return BuildVm(why);
+}
+
+bool KvmBackend::SetKickSignals(const sigset_t& kick, Failure* why) {
+  // While the guest runs: the monitor's current mask minus the kick signals.
+  sigset_t mask;
+  if (sigprocmask(SIG_SETMASK, nullptr, &mask) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigprocmask");
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sigismember(&kick, sig) == 1) sigdelset(&mask, sig);
+  }
+  run_mask_ = mask;
+  have_run_mask_ = true;
+  return vcpu_->SetSignalMask(run_mask_, why);
+}
+
+bool KvmBackend::SetEntryState(const EntryState& e, Failure* why) {
+  kvm_sregs s;
+  if (!vcpu_->GetSregs(&s, why)) return false;  // keeps what KVM set up (APIC base, ...)
+  s.cs = FlatSegment(e.code_selector, 0xb, true);
+  s.ds = s.es = s.fs = s.gs = s.ss = FlatSegment(e.data_selector, 0x3, false);
+  s.tr = kvm_segment{};
+  s.tr.base = e.tss_base;
+  s.tr.limit = e.tss_limit;
+  s.tr.selector = e.tss_selector;
+  s.tr.type = 0xb;  // busy 64-bit TSS
+  s.tr.present = 1;
+  s.ldt = kvm_segment{};
+  s.ldt.type = 0x2;
+  s.ldt.unusable = 1;
+  s.gdt.base = e.gdt_base;
+  s.gdt.limit = e.gdt_limit;
+  s.idt.base = 0;  // no IDT: every guest exception ends in a shutdown the monitor reports
+  s.idt.limit = 0;
+  s.cr0 = e.cr0;
+  s.cr3 = e.cr3;
+  s.cr4 = e.cr4;
+  s.efer = e.efer;
+  if (!vcpu_->SetSregs(s, why)) return false;
+
+  kvm_regs r{};
+  r.rip = e.rip;
+  r.rsp = e.rsp;
+  r.rdi = e.rdi;
+  r.rflags = e.rflags;
+  if (!vcpu_->SetRegs(r, why)) return false;
+
+  if (kvm_pvm_) {
+    // Without the virtual-IF page kvm_pvm emulates every guest instruction (~1 µs each).
+    uint8_t* page = memory_.At(PVM_KVM_PVM_VIF_GPA, PVM_PAGE_SIZE);
+    std::memset(page, 0, PVM_PAGE_SIZE);
+    if (!vcpu_->SetMsr(kKvmPvmVifMsr, PVM_KVM_PVM_VIF_GPA | 1, why)) return false;
+  }
+  return true;
+}
+
+bool KvmBackend::Run(VcpuExit* exit, Failure* why) {
+  int rc = vcpu_->Run();
+  exits_++;
+  if (rc == -EINTR || rc == -EAGAIN) {
+    exit->kind = VcpuExit::Kind::Interrupted;
+    return true;
+  }
+  if (rc < 0) {
+    exit->kind = VcpuExit::Kind::Internal;
+    Detail(exit, "KVM_RUN failed: %s", strerror(-rc));
+    return true;
+  }
+  kvm_run* run = vcpu_->run();
+  switch (run->exit_reason) {
+    case KVM_EXIT_IO: {
+      if (!vcpu_->LoadRegs(why)) return false;
+      const kvm_regs& regs = vcpu_->regs();
+      exit->rip = regs.rip;
+      bool is_out = run->io.direction == KVM_EXIT_IO_OUT;
+      if (run->io.port == PVM_HC_PORT && is_out && run->io.size == 4 && run->io.count == 1) {
+        exit->kind = VcpuExit::Kind::Hypercall;
+        exit->nr = static_cast<uint32_t>(regs.rax);
+        exit->args[0] = regs.rdi;
+        exit->args[1] = regs.rsi;
+        exit->args[2] = regs.rdx;
+        exit->args[3] = regs.rcx;
+        exit->args[4] = regs.r8;
+        return true;
+      }
+      exit->kind = VcpuExit::Kind::Io;
+      exit->port = run->io.port;
+      exit->size = run->io.size;
+      exit->is_write = is_out;
+      return true;
+    }
+    case KVM_EXIT_MMIO:
+      if (!vcpu_->LoadRegs(why)) return false;
+      exit->kind = VcpuExit::Kind::Mmio;
+      exit->rip = vcpu_->regs().rip;
+      exit->gpa = run->mmio.phys_addr;
+      exit->size = run->mmio.len;
+      exit->is_write = run->mmio.is_write;
+      return true;
+    case KVM_EXIT_SHUTDOWN:
+      return DecodeShutdown(exit, why);
+    case KVM_EXIT_HLT:
+      if (!vcpu_->LoadRegs(why)) return false;
+      exit->kind = VcpuExit::Kind::Halt;
+      exit->rip = vcpu_->regs().rip;
+      return true;
+    case KVM_EXIT_INTR:
+      exit->kind = VcpuExit::Kind::Interrupted;
+      return true;
+    case KVM_EXIT_INTERNAL_ERROR:
+      exit->kind = VcpuExit::Kind::Internal;
+      if (vcpu_->LoadRegs(why)) exit->rip = vcpu_->regs().rip;
+      Detail(exit, "KVM internal error, suberror %u%s", run->internal.suberror,
+             run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? " (instruction emulation failed)" : "");
+      return true;
+    case KVM_EXIT_FAIL_ENTRY:
+      exit->kind = VcpuExit::Kind::Internal;
+      Detail(exit, "KVM could not enter the guest, hardware reason 0x%llx",
+             static_cast<unsigned long long>(run->fail_entry.hardware_entry_failure_reason));
+      return true;
+    default:
+      exit->kind = VcpuExit::Kind::Internal;
+      if (vcpu_->LoadRegs(why)) exit->rip = vcpu_->regs().rip;
+      Detail(exit, "unexpected KVM exit reason %u", run->exit_reason);
+      return true;
+  }
+}
+
+bool KvmBackend::DecodeShutdown(VcpuExit* exit, Failure* why) {
+  // With no IDT (the boot state) any guest exception escalates to a triple fault and
+  // KVM reports SHUTDOWN. Which exception started it:
+  // - kvm_pvm: every guest exception passes through it, and KVM_GET_VCPU_EVENTS keeps
+  //   the vector in exception.nr (injected and pending are both 0 by then), with the
+  //   error code; RIP is the faulting instruction, CR2 the #PF address.
+  // - hardware KVM: the CPU delivers guest exceptions itself, so exception.nr is only
+  //   meaningful while KVM holds one (injected or pending); else it is not known.
+  kvm_vcpu_events events{};
+  kvm_sregs sregs{};
+  if (!vcpu_->GetEvents(&events, why) || !vcpu_->GetSregs(&sregs, why) || !vcpu_->LoadRegs(why)) return false;
+  exit->rip = vcpu_->regs().rip;
+#ifdef PVM_MONITOR_DEBUG_SHUTDOWN
+  fprintf(stderr,
+          "shutdown: exc injected=%u nr=%u has_err=%u pending=%u err=0x%x payload=%u/0x%llx flags=0x%x "
+          "triple_pending=%u rip=0x%llx cr2=0x%llx idt=0x%llx/%u\n",
+          events.exception.injected, events.exception.nr, events.exception.has_error_code, events.exception.pending,
+          events.exception.error_code, events.exception_has_payload, (unsigned long long)events.exception_payload,
+          events.flags, events.triple_fault.pending, (unsigned long long)exit->rip, (unsigned long long)sregs.cr2,
+          (unsigned long long)sregs.idt.base, sregs.idt.limit);
+#endif
+  exit->vector_known = kvm_pvm_ || events.exception.injected || events.exception.pending;
+  exit->vector = events.exception.nr;
+  exit->has_error_code = events.exception.has_error_code;
+  exit->error_code = events.exception.error_code;
+  exit->cr2 = sregs.cr2;
+  // The guest loaded an IDT of its own: the shutdown means delivering the exception
+  // through it failed, which is a triple fault proper.
+  bool guest_idt = sregs.idt.limit != 0;
+  exit->kind = exit->vector_known && !guest_idt ? VcpuExit::Kind::Exception : VcpuExit::Kind::TripleFault;
+  return true;
+}
+
+bool KvmBackend::CompleteHypercall(uint64_t result, Failure* why) {
+  // The port write itself is finished (RIP moved past the OUT) by KVM on the next
+  // KVM_RUN; only RAX needs setting.
+  vcpu_->regs().rax = result;
+  return vcpu_->StoreRegs(why);
+}
+
+}  // namespace pvm::monitor
+
+namespace pvm::monitor {
+
+std::unique_ptr<SavedState> KvmBackend::SaveState(Failure* why) {
+  // An exit may still be half done in KVM (a port write is completed, RIP moved past
+  // the OUT, only on the next KVM_RUN), and pending sync-regs changes live only in
+  // kvm_run. KVM_RUN with immediate_exit finishes both without entering the guest.
+  kvm_run* run = vcpu_->run();
+  run->immediate_exit = 1;
+  int rc = vcpu_->Run();
+  run->immediate_exit = 0;
+  if (rc != -EINTR) {
+    Fail(why, ctl::ErrorCode::Internal, rc < 0 ? -rc : 0, "KVM_RUN with immediate_exit returned %d", rc);
+    return nullptr;
+  }
+  auto state = std::make_unique<KvmSavedState>();
+  if (!SaveKvmState(kvm_, *vcpu_, kvm_pvm_, state.get(), why)) return nullptr;
+  return state;
+}
+
+bool KvmBackend::RestoreState(const SavedState& state, Failure* why) {
+  const auto* s = dynamic_cast<const KvmSavedState*>(&state);
+  if (!s) return Fail(why, ctl::ErrorCode::Internal, 0, "not a KVM vCPU state");
+  return RestoreKvmState(vcpu_.get(), *s, why);
+}
+
+}  // namespace pvm::monitor

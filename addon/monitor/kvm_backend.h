@@ -1,0 +1,58 @@
+// The `kvm` backend: a KVM VM with one vCPU over GuestMemory. Works on hardware KVM and
+// on the kvm_pvm software flavour (detected; see notes/kvm-pvm-host.md).
+#pragma once
+
+#include <signal.h>
+
+#include <memory>
+
+#include "monitor/backend.h"
+#include "monitor/guest_memory.h"
+#include "monitor/kvm.h"
+#include "monitor/kvm_vcpu.h"
+
+namespace pvm::monitor {
+
+// kvm_pvm's "virtual IF" page MSR; readable only on a kvm_pvm host.
+constexpr uint32_t kKvmPvmVifMsr = 0x4b564d10;
+
+class KvmBackend final : public Backend {
+ public:
+  bool Create(uint64_t ram_size, Failure* why) override;
+  const GuestMemory& memory() const override { return memory_; }
+  bool SetEntryState(const EntryState& entry, Failure* why) override;
+  bool Run(VcpuExit* exit, Failure* why) override;
+  bool CompleteHypercall(uint64_t result, Failure* why) override;
+  std::unique_ptr<SavedState> SaveState(Failure* why) override;
+  bool RestoreState(const SavedState& state, Failure* why) override;
+  const char* name() const override { return "kvm"; }
+  bool software_virtualization() const override { return kvm_pvm_; }
+  uint64_t exit_count() const override { return exits_; }
+
+  // Signals in `kick` interrupt Run (it returns Interrupted). The caller keeps them
+  // blocked in the monitor; KVM unblocks them only while the guest runs, so one that
+  // arrives between two runs is not lost: the next KVM_RUN returns at once.
+  bool SetKickSignals(const sigset_t& kick, Failure* why);
+
+  // Drops the VM and vCPU and builds new ones over the same guest RAM (the state must
+  // then be restored). What a forked child does: its inherited KVM fds belong to the
+  // parent's address space.
+  bool Rebuild(Failure* why);
+
+ private:
+  bool BuildVm(Failure* why);
+  bool DecodeShutdown(VcpuExit* exit, Failure* why);
+
+  Kvm kvm_;
+  GuestMemory memory_;
+  // Destroyed before memory_ (members go in reverse order).
+  std::unique_ptr<KvmVm> vm_;
+  std::unique_ptr<KvmVcpu> vcpu_;
+  CpuidTable cpuid_;
+  bool have_run_mask_ = false;
+  sigset_t run_mask_{};
+  bool kvm_pvm_ = false;
+  uint64_t exits_ = 0;
+};
+
+}  // namespace pvm::monitor

@@ -1,0 +1,124 @@
+#include "monitor/kvm_state.h"
+
+#include <sys/ioctl.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "monitor/kvm_backend.h"
+
+namespace pvm::monitor {
+
+namespace {
+
+// Async page-fault MSRs (MSR_KVM_ASYNC_PF_EN/INT/ACK): they read back, but cannot be
+// written without an in-kernel LAPIC, which a pVM does not have.
+bool Unrestorable(uint32_t index) { return index == 0x4b564d02 || index == 0x4b564d06 || index == 0x4b564d07; }
+
+bool MsrIndexList(const Kvm& kvm, std::vector<uint32_t>* out, Failure* why) {
+  kvm_msr_list probe{};
+  if (ioctl(kvm.fd(), KVM_GET_MSR_INDEX_LIST, &probe) == 0 || errno != E2BIG) {
+    if (probe.nmsrs == 0) return true;  // no MSRs at all (would be odd, not wrong)
+  }
+  std::vector<uint32_t> buf(1 + probe.nmsrs);
+  auto* list = reinterpret_cast<kvm_msr_list*>(buf.data());
+  list->nmsrs = probe.nmsrs;
+  if (ioctl(kvm.fd(), KVM_GET_MSR_INDEX_LIST, list) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_MSR_INDEX_LIST");
+  }
+  out->assign(list->indices, list->indices + list->nmsrs);
+  return true;
+}
+
+// KVM_GET_MSRS stops at the first MSR it cannot read and says how many it did; skip
+// that one and go on, so the result is every MSR that reads back.
+bool ReadMsrs(const KvmVcpu& vcpu, const std::vector<uint32_t>& indices, std::vector<kvm_msr_entry>* out,
+              Failure* why) {
+  size_t n = indices.size();
+  std::vector<uint64_t> buf((sizeof(kvm_msrs) + n * sizeof(kvm_msr_entry)) / sizeof(uint64_t) + 1);
+  auto* msrs = reinterpret_cast<kvm_msrs*>(buf.data());
+  size_t done = 0;
+  while (done < n) {
+    msrs->nmsrs = static_cast<uint32_t>(n - done);
+    for (size_t i = done; i < n; i++) msrs->entries[i - done] = kvm_msr_entry{indices[i], 0, 0};
+    int r = ioctl(vcpu.fd(), KVM_GET_MSRS, msrs);
+    if (r < 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_MSRS");
+    for (int i = 0; i < r; i++) out->push_back(msrs->entries[i]);
+    done += static_cast<size_t>(r) + 1;  // r read, then one it could not
+  }
+  return true;
+}
+
+}  // namespace
+
+bool SaveKvmState(const Kvm& kvm, const KvmVcpu& vcpu, bool kvm_pvm, KvmSavedState* s, Failure* why) {
+  int fd = vcpu.fd();
+  if (ioctl(fd, KVM_GET_REGS, &s->regs) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_REGS");
+  if (!vcpu.GetSregs(&s->sregs, why)) return false;
+
+  int xsave_size = kvm.Capability(KVM_CAP_XSAVE2);  // bytes, with dynamic features
+  if (xsave_size == 0 && kvm.Capability(KVM_CAP_XSAVE)) xsave_size = sizeof(kvm_xsave);
+  if (xsave_size > 0) {
+    s->xsave.assign((std::max<size_t>(xsave_size, sizeof(kvm_xsave)) + 3) / 4, 0);
+    unsigned long op = kvm.Capability(KVM_CAP_XSAVE2) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
+    if (ioctl(fd, op, s->xsave.data()) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_XSAVE");
+  } else if (ioctl(fd, KVM_GET_FPU, &s->fpu) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_FPU");
+  }
+  if (kvm.Capability(KVM_CAP_XCRS)) {
+    if (ioctl(fd, KVM_GET_XCRS, &s->xcrs) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_XCRS");
+    s->have_xcrs = true;
+  }
+  if (!vcpu.GetEvents(&s->events, why)) return false;
+  if (kvm.Capability(KVM_CAP_DEBUGREGS)) {
+    if (ioctl(fd, KVM_GET_DEBUGREGS, &s->debugregs) != 0) {
+      return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_DEBUGREGS");
+    }
+    s->have_debugregs = true;
+  }
+
+  std::vector<uint32_t> indices;
+  if (!MsrIndexList(kvm, &indices, why)) return false;
+  std::erase_if(indices, Unrestorable);
+  if (kvm_pvm && std::find(indices.begin(), indices.end(), kKvmPvmVifMsr) == indices.end()) {
+    indices.push_back(kKvmPvmVifMsr);
+  }
+  s->msrs.clear();
+  return ReadMsrs(vcpu, indices, &s->msrs, why);
+}
+
+bool RestoreKvmState(KvmVcpu* vcpu, const KvmSavedState& s, Failure* why) {
+  int fd = vcpu->fd();
+  // The order QEMU uses: registers, FPU/XSAVE, XCRs, sregs, MSRs, events, debug regs.
+  if (!vcpu->SetRegs(s.regs, why)) return false;
+  if (!s.xsave.empty()) {
+    if (ioctl(fd, KVM_SET_XSAVE, s.xsave.data()) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_XSAVE");
+  } else if (ioctl(fd, KVM_SET_FPU, &s.fpu) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_FPU");
+  }
+  if (s.have_xcrs && ioctl(fd, KVM_SET_XCRS, &s.xcrs) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_XCRS");
+  }
+  if (!vcpu->SetSregs(s.sregs, why)) return false;
+
+  size_t n = s.msrs.size();
+  std::vector<uint64_t> buf((sizeof(kvm_msrs) + n * sizeof(kvm_msr_entry)) / sizeof(uint64_t) + 1);
+  auto* msrs = reinterpret_cast<kvm_msrs*>(buf.data());
+  msrs->nmsrs = static_cast<uint32_t>(n);
+  std::copy(s.msrs.begin(), s.msrs.end(), msrs->entries);
+  int r = ioctl(fd, KVM_SET_MSRS, msrs);
+  if (r < 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_MSRS");
+  if (static_cast<size_t>(r) != n) {
+    return Fail(why, ctl::ErrorCode::Internal, 0, "KVM_SET_MSRS: MSR 0x%x could not be restored", s.msrs[r].index);
+  }
+
+  if (ioctl(fd, KVM_SET_VCPU_EVENTS, &s.events) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_VCPU_EVENTS");
+  }
+  if (s.have_debugregs && ioctl(fd, KVM_SET_DEBUGREGS, &s.debugregs) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_DEBUGREGS");
+  }
+  return true;
+}
+
+}  // namespace pvm::monitor

@@ -1,0 +1,33 @@
+// Saving and restoring the whole state of a KVM vCPU: what a fork or a snapshot needs
+// to carry a running guest to a new VM over the same (copy-on-write) RAM.
+#pragma once
+
+#include "monitor/kvm_uapi.h"
+
+#include <vector>
+
+#include "monitor/backend.h"
+#include "monitor/kvm.h"
+#include "monitor/kvm_vcpu.h"
+
+namespace pvm::monitor {
+
+struct KvmSavedState final : SavedState {
+  kvm_regs regs{};
+  kvm_sregs sregs{};
+  std::vector<uint32_t> xsave;  // a kvm_xsave of the size KVM reports; empty: use fpu
+  kvm_fpu fpu{};
+  bool have_xcrs = false;
+  kvm_xcrs xcrs{};
+  kvm_vcpu_events events{};
+  bool have_debugregs = false;
+  kvm_debugregs debugregs{};
+  std::vector<kvm_msr_entry> msrs;  // every MSR that read back
+};
+
+// Reads the state of vcpu at an exit. kvm_pvm: also its virtual-IF MSR.
+bool SaveKvmState(const Kvm& kvm, const KvmVcpu& vcpu, bool kvm_pvm, KvmSavedState* out, Failure* why);
+// Puts it into vcpu (a fresh one, on a VM that maps the same RAM, with CPUID set).
+bool RestoreKvmState(KvmVcpu* vcpu, const KvmSavedState& state, Failure* why);
+
+}  // namespace pvm::monitor
