@@ -3,8 +3,10 @@
 // (state save, fork(2), rebuild over copy-on-write RAM) are meant to be additions.
 //
 // Life of a backend: Create -> (image and boot data written into memory()) ->
-// SetEntryState -> Run / CompleteHypercall ... -> destructor (destroy).
+// SetEntryState -> SetKickSignals -> Run / CompleteHypercall ... -> destructor (destroy).
 #pragma once
+
+#include <signal.h>
 
 #include <cstdint>
 #include <memory>
@@ -85,6 +87,10 @@ class Backend {
   virtual bool SetEntryState(const EntryState& entry, Failure* why) = 0;
   // Runs the vCPU until it needs the monitor. false only when the backend itself failed.
   virtual bool Run(VcpuExit* exit, Failure* why) = 0;
+  // Signals in `kick` make Run return Interrupted. The caller keeps them blocked in the
+  // monitor; the backend lets them through only while the guest runs, so one that
+  // arrives between two runs is not lost (the next Run returns at once).
+  virtual bool SetKickSignals(const sigset_t& kick, Failure* why) = 0;
   // Result of the hypercall Run reported last; the next Run continues after it.
   virtual bool CompleteHypercall(uint64_t result, Failure* why) = 0;
   // The whole vCPU state at the current exit, and putting one back (fork builds on it).

@@ -106,8 +106,10 @@ ctl::Exit DescribeFault(const VcpuExit& x, uint64_t ram_size) {
       const char* mnemonic = ExceptionMnemonic(x.vector);
       char code[40] = "";
       if (x.has_error_code) snprintf(code, sizeof code, " (error code 0x%llx)", (ull)x.error_code);
+      // #BP and #OF are traps: the saved RIP is the instruction after the one that raised it.
+      const char* trap = x.vector == 3 || x.vector == 4 ? " (after the instruction)" : "";
       if (mnemonic) {
-        Reason(&e, "%s (%s) at rip 0x%llx%s", ExceptionName(x.vector), mnemonic, (ull)x.rip, code);
+        Reason(&e, "%s (%s) at rip 0x%llx%s%s", ExceptionName(x.vector), mnemonic, (ull)x.rip, trap, code);
       } else {
         Reason(&e, "exception vector %u at rip 0x%llx%s", x.vector, (ull)x.rip, code);
       }

@@ -65,8 +65,10 @@ bool KvmBackend::Rebuild(Failure* why) {
   return BuildVm(why);
 }
 
+std::unique_ptr<Backend> CreateKvmBackend() { return std::make_unique<KvmBackend>(); }
+
 bool KvmBackend::SetKickSignals(const sigset_t& kick, Failure* why) {
-  // While the guest runs: the monitor's current mask minus the kick signals.
+  // KVM_SET_SIGNAL_MASK: while the guest runs, the monitor's mask minus the kick signals.
   sigset_t mask;
   if (sigprocmask(SIG_SETMASK, nullptr, &mask) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigprocmask");
   for (int sig = 1; sig < NSIG; sig++) {
@@ -201,15 +203,6 @@ bool KvmBackend::DecodeShutdown(VcpuExit* exit, Failure* why) {
   kvm_sregs sregs{};
   if (!vcpu_->GetEvents(&events, why) || !vcpu_->GetSregs(&sregs, why) || !vcpu_->LoadRegs(why)) return false;
   exit->rip = vcpu_->regs().rip;
-#ifdef PVM_MONITOR_DEBUG_SHUTDOWN
-  fprintf(stderr,
-          "shutdown: exc injected=%u nr=%u has_err=%u pending=%u err=0x%x payload=%u/0x%llx flags=0x%x "
-          "triple_pending=%u rip=0x%llx cr2=0x%llx idt=0x%llx/%u\n",
-          events.exception.injected, events.exception.nr, events.exception.has_error_code, events.exception.pending,
-          events.exception.error_code, events.exception_has_payload, (unsigned long long)events.exception_payload,
-          events.flags, events.triple_fault.pending, (unsigned long long)exit->rip, (unsigned long long)sregs.cr2,
-          (unsigned long long)sregs.idt.base, sregs.idt.limit);
-#endif
   exit->vector_known = kvm_pvm_ || events.exception.injected || events.exception.pending;
   exit->vector = events.exception.nr;
   exit->has_error_code = events.exception.has_error_code;
@@ -223,20 +216,17 @@ bool KvmBackend::DecodeShutdown(VcpuExit* exit, Failure* why) {
 }
 
 bool KvmBackend::CompleteHypercall(uint64_t result, Failure* why) {
-  // The port write itself is finished (RIP moved past the OUT) by KVM on the next
-  // KVM_RUN; only RAX needs setting.
+  // Only RAX needs setting. RIP is KVM's business: kvm_pvm has already moved it past
+  // the OUT by now, hardware KVM moves it on the next KVM_RUN; never touch it here.
   vcpu_->regs().rax = result;
   return vcpu_->StoreRegs(why);
 }
 
-}  // namespace pvm::monitor
-
-namespace pvm::monitor {
-
 std::unique_ptr<SavedState> KvmBackend::SaveState(Failure* why) {
-  // An exit may still be half done in KVM (a port write is completed, RIP moved past
-  // the OUT, only on the next KVM_RUN), and pending sync-regs changes live only in
-  // kvm_run. KVM_RUN with immediate_exit finishes both without entering the guest.
+  // An exit may still be half done in KVM (on hardware KVM a port write is completed,
+  // RIP moved past the OUT, only on the next KVM_RUN), and pending sync-regs changes
+  // live only in kvm_run. KVM_RUN with immediate_exit finishes both without entering
+  // the guest.
   kvm_run* run = vcpu_->run();
   run->immediate_exit = 1;
   int rc = vcpu_->Run();

@@ -22,17 +22,13 @@ class KvmBackend final : public Backend {
   const GuestMemory& memory() const override { return memory_; }
   bool SetEntryState(const EntryState& entry, Failure* why) override;
   bool Run(VcpuExit* exit, Failure* why) override;
+  bool SetKickSignals(const sigset_t& kick, Failure* why) override;
   bool CompleteHypercall(uint64_t result, Failure* why) override;
   std::unique_ptr<SavedState> SaveState(Failure* why) override;
   bool RestoreState(const SavedState& state, Failure* why) override;
   const char* name() const override { return "kvm"; }
   bool software_virtualization() const override { return kvm_pvm_; }
   uint64_t exit_count() const override { return exits_; }
-
-  // Signals in `kick` interrupt Run (it returns Interrupted). The caller keeps them
-  // blocked in the monitor; KVM unblocks them only while the guest runs, so one that
-  // arrives between two runs is not lost: the next KVM_RUN returns at once.
-  bool SetKickSignals(const sigset_t& kick, Failure* why);
 
   // Drops the VM and vCPU and builds new ones over the same guest RAM (the state must
   // then be restored). What a forked child does: its inherited KVM fds belong to the

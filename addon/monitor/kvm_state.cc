@@ -16,10 +16,11 @@ namespace {
 bool Unrestorable(uint32_t index) { return index == 0x4b564d02 || index == 0x4b564d06 || index == 0x4b564d07; }
 
 bool MsrIndexList(const Kvm& kvm, std::vector<uint32_t>* out, Failure* why) {
-  kvm_msr_list probe{};
-  if (ioctl(kvm.fd(), KVM_GET_MSR_INDEX_LIST, &probe) == 0 || errno != E2BIG) {
-    if (probe.nmsrs == 0) return true;  // no MSRs at all (would be odd, not wrong)
+  kvm_msr_list probe{};  // nmsrs = 0: KVM fails with E2BIG and says how many there are
+  if (ioctl(kvm.fd(), KVM_GET_MSR_INDEX_LIST, &probe) != 0 && errno != E2BIG) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_MSR_INDEX_LIST");
   }
+  if (probe.nmsrs == 0) return true;
   std::vector<uint32_t> buf(1 + probe.nmsrs);
   auto* list = reinterpret_cast<kvm_msr_list*>(buf.data());
   list->nmsrs = probe.nmsrs;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/control.h"
+#include "monitor/backend.h"
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
 #include "monitor/console.h"
@@ -23,7 +24,6 @@
 #include "monitor/fault.h"
 #include "monitor/hypercalls.h"
 #include "monitor/image_file.h"
-#include "monitor/kvm_backend.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -89,7 +89,7 @@ bool CheckRamSize(uint64_t requested, uint64_t* out, Failure* why) {
 }
 
 // Everything from the Boot message to a vCPU at its first instruction.
-bool Boot(const BootRequest& request, KvmBackend* backend, uint64_t* ram_size, Failure* why) {
+bool Boot(const BootRequest& request, Backend* backend, uint64_t* ram_size, Failure* why) {
   if (!CheckRamSize(request.boot.ram_size, ram_size, why)) return false;
   BootParams params;
   params.id = request.boot.id;
@@ -129,7 +129,7 @@ bool Boot(const BootRequest& request, KvmBackend* backend, uint64_t* ram_size, F
 }
 
 // The vCPU loop: run, drain the console, handle the exit; until the pVM ends.
-[[noreturn]] void RunGuest(KvmBackend* backend, ControlChannel* control, const PvmIdentity& identity,
+[[noreturn]] void RunGuest(Backend* backend, ControlChannel* control, const PvmIdentity& identity,
                            uint64_t ram_size, const Options& options, Stats* stats) {
   Console console(backend->memory(), control);
   Failure why;
@@ -141,6 +141,7 @@ bool Boot(const BootRequest& request, KvmBackend* backend, uint64_t* ram_size, F
       Finish(control, InternalFault(why.message.c_str(), exit.rip), *backend, options, *stats);
     }
     if (exit.kind == VcpuExit::Kind::Interrupted) {
+      console.Drain();
       control->PollHost();
       continue;
     }
@@ -166,29 +167,27 @@ int Main(int argc, char** argv) {
   Stats stats;
   stats.monitor_start_ns = MonotonicNs();
 
+  // Die with the host. If it died before prctl, we have been reparented already.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return 1;
   Options options;
   if (!ParseOptions(argc, argv, &options)) {
     fprintf(stderr, "usage: pvm-monitor --parent-pid=<pid> [--stats]  (control socket on fd %d)\n", ctl::kControlFd);
     return 2;
   }
-  // Die with the host. If it died before prctl, we have been reparented already.
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != options.parent_pid) return 1;
+  if (getppid() != options.parent_pid) return 1;
   // Inherit nothing but stdio and the control socket.
   close_range(ctl::kControlFd + 1, ~0u, 0);
 
   ControlChannel control(ctl::kControlFd);
   Failure why;
   BootRequest request;
-  KvmBackend backend;
+  std::unique_ptr<Backend> backend = CreateKvmBackend();
   uint64_t ram_size = 0;
-  bool ok = control.ReceiveBoot(&request, &why) && Boot(request, &backend, &ram_size, &why) &&
-            SetUpKickSignal(&why) && control.EnableKick(&why);
-  if (ok) {
-    sigset_t kick;
-    sigemptyset(&kick);
-    sigaddset(&kick, kKickSignal);
-    ok = backend.SetKickSignals(kick, &why);
-  }
+  sigset_t kick;
+  sigemptyset(&kick);
+  sigaddset(&kick, kKickSignal);
+  bool ok = control.ReceiveBoot(&request, &why) && Boot(request, backend.get(), &ram_size, &why) &&
+            SetUpKickSignal(&why) && control.EnableKick(&why) && backend->SetKickSignals(kick, &why);
   if (!ok) {
     control.SendError(why);
     return 1;
@@ -199,11 +198,11 @@ int Main(int argc, char** argv) {
   ready.pid = static_cast<uint64_t>(getpid());
   ready.monitor_start_ns = stats.monitor_start_ns;
   ready.vm_ready_ns = stats.vm_ready_ns;
-  ready.kvm_pvm = backend.software_virtualization() ? 1 : 0;
+  ready.kvm_pvm = backend->software_virtualization() ? 1 : 0;
   control.SendReady(ready);
 
   PvmIdentity identity{request.boot.id, request.boot.parent_id};
-  RunGuest(&backend, &control, identity, ram_size, options, &stats);
+  RunGuest(backend.get(), &control, identity, ram_size, options, &stats);
 }
 
 }  // namespace
