@@ -4,6 +4,7 @@
  * @module
  */
 import { spawn } from 'node:child_process';
+import { finished } from 'node:stream/promises';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Host } from './host.js';
@@ -91,7 +92,7 @@ async function runCommand(argv: string[]): Promise<number> {
     const pvm = await host.spawn(image, { args: argv.slice(i + 1), ...(memory ? { memory } : {}) });
     pvm.console.pipe(process.stdout, { end: false });
     const status = await pvm.exited;
-    await new Promise<void>((r) => pvm.console.once('end', r).resume());
+    await finished(pvm.console); // every byte written out before we exit
     switch (status.kind) {
       case 'exit':
         return status.code;
