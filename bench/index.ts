@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [--runs N] [--only <prefix>]
+// npm run bench [-- --json] [--runs N] [--only <prefix>]   (e.g. --only fork, --only fork.childReady.64MiB)
 // Prints a table (or, with --json, one JSON array) of results, each with the baseline
 // measured in the same run.
 import { parseArgs } from 'node:util';
@@ -6,18 +6,21 @@ import { Host } from '../lib/index.js';
 import { printTable, type Result } from './lib.js';
 import { benchSpawn } from './spawn.js';
 import { benchLoop } from './loop.js';
+import { benchFork } from './fork.js';
 
 const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
-    runs: { type: 'string', default: '30' },
+    runs: { type: 'string' },
     only: { type: 'string' },
   },
 });
-const runs = Number(values.runs);
+const runs = Number(values.runs ?? 30);
 const benches: Array<[string, (host: Host) => Promise<Result[]>]> = [
   ['spawn', (h) => benchSpawn(h, runs)],
   ['guest', (h) => benchLoop(h, Math.min(runs, 7))],
+  // fork: 15 runs unless --runs says more (never fewer than 15); --only may name one figure.
+  ['fork', (h) => benchFork(h, Math.max(15, Number(values.runs ?? 15)), values.only)],
 ];
 
 const host = await Host.open();

@@ -14,7 +14,10 @@
  * - `E2BIG`: the arguments do not fit the boot-info area.
  * - `ENOMEM`: the host could not allocate the guest memory.
  * - `ESRCH`: no such pVM (unknown, or already ended).
- * - `ECLOSED`: the host has been closed.
+ * - `ECLOSED`: the host (or the channel) has been closed.
+ * - `EAGAIN`: a limit was reached (e.g. a pVM has as many children as it has channel slots).
+ * - `EMSGSIZE`: a message is larger than a channel carries.
+ * - `EPIPE`: the other end of a channel has closed.
  * - `EMONITOR`: the monitor process failed in an unexpected way.
  */
 export type PvmErrorCode =
@@ -27,6 +30,9 @@ export type PvmErrorCode =
   | 'ENOMEM'
   | 'ESRCH'
   | 'ECLOSED'
+  | 'EAGAIN'
+  | 'EMSGSIZE'
+  | 'EPIPE'
   | 'EMONITOR';
 
 /** The one error class of the library. */

@@ -3,12 +3,14 @@
  * @module
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { ARGS_SIZE } from './abi.js';
 import { PvmError } from './errors.js';
 import { parseMemory, type MemorySize } from './memory.js';
 import { loadAddon, type MonitorEvent, type NativeHost } from './native.js';
 import { monitorPath } from './paths.js';
-import { Pvm, type ConsoleMode } from './pvm.js';
+import { Channel } from './channel.js';
+import { Pvm, type ConsoleMode, type ForkInfo, type ForkResult } from './pvm.js';
 
 /** Which virtualization backend runs the pVMs. */
 export type Backend = 'kvm';
@@ -45,7 +47,10 @@ export class Host {
   readonly backend: Backend;
   #native: NativeHost;
   #pvms = new Map<number, Pvm>();
-  #nextId = 1;
+  #channels = new Map<number, Channel>();
+  #forks = new Map<number, { resolve: (r: ForkResult) => void; reject: (e: PvmError) => void }>();
+  #nextForkTag = 1;
+  #consoleModes = new WeakMap<Pvm, ConsoleMode>();
   #closed = false;
   #refed = false;
 
@@ -105,9 +110,8 @@ export class Host {
     let pvm: Pvm;
     try {
       this.#checkOpen();
-      const id = this.#nextId++;
-      pvm = new Pvm({ id, parent: null, native: this.#native, consoleMode, spawnNs, onEnded: (p) => this.#ended(p) });
-      this.#pvms.set(id, pvm);
+      const id = this.#native.allocateId();
+      pvm = this.#newPvm(id, null, consoleMode, spawnNs);
       this.#updateRef();
       try {
         this.#native.spawn(id, { parentId: 0, ramSize, spawnNs, imageFd, args });
@@ -129,7 +133,7 @@ export class Host {
     if (this.#closed) return;
     this.#closed = true;
     const live = this.list();
-    for (const pvm of live) pvm.kill();
+    for (const pvm of live) pvm.kill('SIGKILL');
     await Promise.all(live.map((p) => p.exited));
     this.#native.close();
   }
@@ -143,13 +147,96 @@ export class Host {
     if (this.#closed) throw new PvmError('ECLOSED', 'the host is closed');
   }
 
+  #newPvm(id: number, parent: Pvm | null, consoleMode: ConsoleMode, spawnNs: bigint): Pvm {
+    const pvm = new Pvm({
+      id,
+      parent,
+      native: this.#native,
+      consoleMode,
+      spawnNs,
+      onEnded: (p) => this.#ended(p),
+      requestFork: (p) => this.#fork(p),
+    });
+    this.#consoleModes.set(pvm, consoleMode);
+    this.#pvms.set(id, pvm);
+    parent?.children.add(pvm);
+    this.#updateRef();
+    return pvm;
+  }
+
+  #fork(parent: Pvm): Promise<ForkResult> {
+    if (this.#closed) return Promise.reject(new PvmError('ECLOSED', 'the host is closed'));
+    const tag = this.#nextForkTag++;
+    return new Promise((resolve, reject) => {
+      if (!this.#native.fork(parent.id, tag)) {
+        reject(new PvmError('ESRCH', `pVM ${parent.id} has ended`));
+        return;
+      }
+      this.#forks.set(tag, { resolve, reject });
+      // A parent that ends before answering fails the fork.
+      parent.exited.then(() => {
+        const pending = this.#forks.get(tag);
+        if (!pending) return;
+        this.#forks.delete(tag);
+        pending.reject(new PvmError('ESRCH', `pVM ${parent.id} ended before the fork was done`));
+      });
+    });
+  }
+
   #dispatch(events: MonitorEvent[]): void {
-    for (const ev of events) this.#pvms.get(ev.id)?._handle(ev);
+    for (const ev of events) {
+      if (ev.type === 'forked') this.#forked(ev);
+      else if (ev.type === 'doorbell') this.#channels.get(ev.id)?._wake();
+      else this.#pvms.get(ev.id)?._handle(ev);
+    }
+  }
+
+  #forked(ev: Extract<MonitorEvent, { type: 'forked' }>): void {
+    const pending = ev.tag ? this.#forks.get(ev.tag) : undefined;
+    if (ev.tag) this.#forks.delete(ev.tag);
+    const parent = this.#pvms.get(ev.id);
+    if (ev.error !== 0 || !parent) {
+      // A guest's failed fork is the guest's to handle: FORK returned the error.
+      const code = -ev.error === osErrno.EAGAIN ? 'EAGAIN' : 'ENOMEM';
+      pending?.reject(new PvmError(code, `fork of pVM ${ev.id} failed: errno ${-ev.error}`, { errno: -ev.error }));
+      return;
+    }
+    const child = this.#newPvm(ev.childId, parent, this.#consoleModes.get(parent) ?? 'pipe', ev.pauseStartNs);
+    let channel: Channel | undefined;
+    if (ev.channel) {
+      channel = new Channel({ id: ev.childId, memory: ev.channel, side: 'A', native: this.#native });
+      this.#channels.set(channel.id, channel);
+    }
+    const parentPausedUs = Number(ev.resumeNs - ev.pauseStartNs) / 1e3;
+    child._booted().then(
+      () => {
+        const info: ForkInfo = {
+          child,
+          parentPausedUs,
+          childReadyUs: Number(child._vmReadyNs - ev.pauseStartNs) / 1e3,
+          channelSlot: ev.channelSlot,
+        };
+        if (pending && channel) pending.resolve({ ...info, channel });
+        else if (pending) pending.reject(new PvmError('EMONITOR', 'the fork came back without a channel'));
+        else parent.emit('fork', info);
+      },
+      (err: PvmError) => {
+        channel?.close();
+        pending?.reject(err);
+      },
+    );
   }
 
   #ended(pvm: Pvm): void {
     this.#pvms.delete(pvm.id);
     pvm.parent?.children.delete(pvm);
+    const channel = this.#channels.get(pvm.id);
+    if (channel) {
+      // The channel object stays usable for what is left in it; the doorbell is gone.
+      channel._peerGone();
+      this.#channels.delete(pvm.id);
+      this.#native.channelClose(pvm.id);
+    }
     this.#updateRef();
   }
 
@@ -162,6 +249,8 @@ export class Host {
     else this.#native.unref();
   }
 }
+
+const osErrno = osConstants.errno;
 
 // Synchronous on purpose: a local open + fstat takes microseconds, two trips through
 // libuv's thread pool can take milliseconds, and spawn latency is what users measure.

@@ -3,7 +3,8 @@
  * @module pvm
  */
 export { Host, type HostOptions, type SpawnOptions, type Backend } from './host.js';
-export { Pvm, type PvmEvents, type PvmTimings, type ConsoleMode } from './pvm.js';
+export { Pvm, type PvmEvents, type PvmTimings, type ConsoleMode, type ForkInfo, type ForkResult } from './pvm.js';
+export { Channel, MAX_MESSAGE } from './channel.js';
 export { PvmError, type PvmErrorCode } from './errors.js';
 export { type ExitStatus, type Fault, type FaultKind, describeExit, exceptionMnemonic } from './status.js';
 export { type MemorySize, parseMemory, DEFAULT_MEMORY } from './memory.js';

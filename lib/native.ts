@@ -24,7 +24,7 @@ export type MonitorEvent =
   | {
       id: number;
       type: 'exit';
-      kind: 'code' | 'fault';
+      kind: 'code' | 'fault' | 'killed';
       code: number;
       fault: string;
       vector: number;
@@ -37,12 +37,29 @@ export type MonitorEvent =
   | { id: number; type: 'error'; code: string; errno: number; message: string }
   | { id: number; type: 'closed' }
   | { id: number; type: 'ended'; statusKnown: boolean; exitStatus: number; signal: number }
-  | { id: number; type: 'malformed'; messageType: number };
+  | { id: number; type: 'malformed'; messageType: number }
+  | {
+      id: number;
+      type: 'forked';
+      tag: number;
+      error: number;
+      childId: number;
+      childPid: number;
+      pauseStartNs: bigint;
+      resumeNs: bigint;
+      channelSlot: number;
+      channel?: ArrayBuffer | null;
+    }
+  | { id: number; type: 'doorbell' };
 
 /** @internal */
 export interface NativeHost {
   spawn(id: number, boot: BootRequest): number;
   signal(id: number, signo: number): boolean;
+  allocateId(): number;
+  fork(id: number, tag: number): boolean;
+  channelNotify(channel: number): boolean;
+  channelClose(channel: number): void;
   ref(): void;
   unref(): void;
   close(): void;

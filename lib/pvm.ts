@@ -5,6 +5,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { Readable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
+import type { Channel } from './channel.js';
 import type { MonitorEvent, NativeHost } from './native.js';
 import { PvmError } from './errors.js';
 import { exceptionMnemonic, type ExitStatus, type Fault, type FaultKind } from './status.js';
@@ -13,8 +14,28 @@ import { exceptionMnemonic, type ExitStatus, type Fault, type FaultKind } from '
 export interface PvmEvents {
   /** Console output of the guest, in the blocks the guest flushed. */
   console: (data: Buffer) => void;
-  /** The pVM has ended and its monitor process is gone. Emitted once. */
+  /** The pVM has ended. Emitted once. */
   exit: (status: ExitStatus) => void;
+  /** The guest forked (FORK hypercall): the child runs. Not emitted for {@link Pvm.fork}. */
+  fork: (fork: ForkInfo) => void;
+}
+
+/** A fork as the host sees it, with the two latencies the monitors measured. */
+export interface ForkInfo {
+  /** The new pVM. */
+  readonly child: Pvm;
+  /** How long the parent's vCPU was stopped for the fork, in µs. */
+  readonly parentPausedUs: number;
+  /** From the parent's stop until the child's vCPU was ready to run its first instruction, in µs. */
+  readonly childReadyUs: number;
+  /** The channel slot the parent and the child use for each other (guest forks). */
+  readonly channelSlot: number;
+}
+
+/** What {@link Pvm.fork} resolves with. */
+export interface ForkResult extends ForkInfo {
+  /** The host's end of a channel to the child (the child finds its end as its fork channel). */
+  readonly channel: Channel;
 }
 
 /** Monotonic timestamps (ns, `process.hrtime.bigint()` clock) of a pVM's start. */
@@ -42,6 +63,7 @@ export interface PvmInit {
   consoleMode: ConsoleMode;
   spawnNs: bigint;
   onEnded: (pvm: Pvm) => void;
+  requestFork: (pvm: Pvm) => Promise<ForkResult>;
 }
 
 type Phase = 'booting' | 'running' | 'ended';
@@ -81,6 +103,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #resolveExited!: (status: ExitStatus) => void;
   #boot: { resolve: () => void; reject: (e: PvmError) => void } | null = null;
   #onEnded: (pvm: Pvm) => void;
+  #requestFork: (pvm: Pvm) => Promise<ForkResult>;
 
   /** @internal */
   constructor(init: PvmInit) {
@@ -90,6 +113,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
     this.#native = init.native;
     this.#consoleMode = init.consoleMode;
     this.#onEnded = init.onEnded;
+    this.#requestFork = init.requestFork;
     this.#timings = { spawnNs: init.spawnNs, monitorStartNs: 0n, vmReadyNs: 0n };
     this.console = new Readable({ read() {} });
     if (init.consoleMode !== 'pipe') this.console.push(null);
@@ -127,10 +151,28 @@ export class Pvm extends EventEmitter<PvmEvents> {
   }
 
   /**
-   * Ends the pVM now. Returns false if it had already ended.
-   * @param signal `SIGKILL` (default) or `SIGTERM`: both stop the guest at once for now.
+   * Forks the pVM: its vCPU is paused while the monitor makes a copy-on-write clone
+   * (pages are shared until either side writes them), then both run. Resolves with the
+   * child and a channel between the host and the child, once the child is ready to run.
+   * The child goes on from where the parent was, with its own id; a guest sees it was
+   * forked by the host when `pvm_fork_channel()` becomes valid.
+   * Rejects with `ESRCH` (the pVM has ended), `EAGAIN` (no channel slot left for the
+   * child), `ENOMEM`, `ECLOSED`; the parent runs on either way.
    */
-  kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): boolean {
+  fork(): Promise<ForkResult> {
+    if (this.#phase !== 'running') {
+      return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
+    }
+    return this.#requestFork(this);
+  }
+
+  /**
+   * Ends the pVM. Returns false if it had already ended.
+   * @param signal `SIGTERM` (default) stops the guest at its next exit and ends it; pVMs
+   * forked from it run on. `SIGKILL` kills its monitor process at once, and with it every
+   * pVM forked from it (they die with their parent's monitor).
+   */
+  kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGTERM'): boolean {
     if (this.#phase === 'ended' || this.#processEnded) return false;
     const delivered = this.#native.signal(this.id, osConstants.signals[signal]);
     if (delivered && !this.#exitMessage && !this.#killedWith) this.#killedWith = signal;
@@ -141,6 +183,11 @@ export class Pvm extends EventEmitter<PvmEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     this.kill();
     await this.exited;
+  }
+
+  /** @internal The `ready` timestamps (a forked child's vmReadyNs). */
+  get _vmReadyNs(): bigint {
+    return this.#timings.vmReadyNs;
   }
 
   /** @internal Resolves when the monitor is ready; rejects with the boot error. */
@@ -189,7 +236,9 @@ export class Pvm extends EventEmitter<PvmEvents> {
         this.#native.signal(this.id, osConstants.signals.SIGKILL);
         return;
     }
-    if (this.#controlClosed && this.#processEnded) this.#finish();
+    // A monitor whose guest has ended reports it and closes its socket; it may stay a
+    // while as its children's parent process. Without a report, wait for the process.
+    if (this.#controlClosed && (this.#processEnded || this.#exitMessage)) this.#finish();
   }
 
   #finish(): void {
@@ -211,6 +260,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #computeStatus(): ExitStatus {
     const m = this.#exitMessage;
     if (m && m.kind === 'code') return { kind: 'exit', code: m.code };
+    if (m && m.kind === 'killed') return { kind: 'killed', signal: 'SIGTERM' };
     if (m) return { kind: 'fault', fault: faultFrom(m) };
     if (this.#killedWith) return { kind: 'killed', signal: this.#killedWith };
     const end = this.#processEnded;

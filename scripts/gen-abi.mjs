@@ -3,7 +3,7 @@
 // guest/monitor ABI). Run by CMake at configure and whenever abi.json changes.
 // Usage: node scripts/gen-abi.mjs <abi.json> <out.h>
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const [src, out] = process.argv.slice(2);
 if (!src || !out) {
@@ -51,31 +51,63 @@ for (const [k, v] of Object.entries(abi.layout)) {
   emit(`#define PVM_${k} PVM_U64(${hex(v)})`);
 }
 emit('');
-emit(`/* ${abi.bootInfo.doc} */`);
-emit('#ifndef __ASSEMBLER__');
-emit('struct pvm_boot_info {');
-let off = 0;
-const offsets = [];
-for (const f of abi.bootInfo.fields) {
-  if (off % sizes[f.type]) throw new Error(`boot-info field ${f.name} misaligned`);
-  emit(`  ${ctype[f.type]} ${f.name}; /* offset ${off} */`);
-  offsets.push(`#define PVM_BOOT_INFO_${f.name.toUpperCase()}_OFFSET ${off}`);
-  off += sizes[f.type];
+// A C struct from a list of naturally aligned fields, with a size check and offsets.
+function emitStruct(name, prefix, doc, fields) {
+  emit(`/* ${doc} */`);
+  emit('#ifndef __ASSEMBLER__');
+  emit(`struct ${name} {`);
+  let off = 0;
+  const offsets = [];
+  for (const f of fields) {
+    if (off % sizes[f.type]) throw new Error(`${name}.${f.name} misaligned`);
+    emit(`  ${ctype[f.type]} ${f.name}; /* offset ${off} */`);
+    offsets.push(`#define ${prefix}_${f.name.toUpperCase()}_OFFSET ${off}`);
+    off += sizes[f.type];
+  }
+  emit('};');
+  emit(`#define ${prefix}_STRUCT_SIZE ${off}`);
+  emit('#ifdef __cplusplus');
+  emit(`static_assert(sizeof(struct ${name}) == ${prefix}_STRUCT_SIZE, "${name} layout");`);
+  emit('#else');
+  emit(`_Static_assert(sizeof(struct ${name}) == ${prefix}_STRUCT_SIZE, "${name} layout");`);
+  emit('#endif');
+  emit('#endif /* !__ASSEMBLER__ */');
+  for (const o of offsets) emit(o);
+  return off;
 }
-emit('};');
-emit(`#define PVM_BOOT_INFO_STRUCT_SIZE ${off}`);
-emit('#ifdef __cplusplus');
-emit('static_assert(sizeof(struct pvm_boot_info) == PVM_BOOT_INFO_STRUCT_SIZE, "boot info layout");');
-emit('#else');
-emit('_Static_assert(sizeof(struct pvm_boot_info) == PVM_BOOT_INFO_STRUCT_SIZE, "boot info layout");');
-emit('#endif');
-emit('#endif /* !__ASSEMBLER__ */');
-for (const o of offsets) emit(o);
+
+emitStruct('pvm_boot_info', 'PVM_BOOT_INFO', abi.bootInfo.doc, abi.bootInfo.fields);
+emit('');
+const ch = abi.channel;
+emit(`/* ${ch.doc} */`);
+for (const [k, v] of Object.entries(ch)) {
+  if (k === 'doc' || k === 'entry') continue;
+  emit(`#define PVM_CHANNEL_${k} PVM_U64(${hex(v)})`);
+}
+const entrySize = emitStruct('pvm_channel_entry', 'PVM_CHANNEL_ENTRY', ch.entry.doc, ch.entry.fields);
+if (ch.TABLE_GPA + ch.SLOTS * entrySize > abi.layout.BOOT_INFO_GPA + abi.layout.BOOT_INFO_SIZE) {
+  throw new Error('the channel table does not fit the boot-info page');
+}
+if (ch.HEADER_SIZE + 2 * ch.RING_SIZE !== ch.SIZE || ch.SIZE > ch.SLOT_SIZE) throw new Error('channel sizes');
+if (ch.WINDOW_GPA < abi.layout.MAX_RAM) throw new Error('the channel window overlaps RAM');
 emit('');
 emit('#endif /* PVM_ABI_H */');
 
-mkdirSync(dirname(out), { recursive: true });
-const text = lines.join('\n') + '\n';
-let old = '';
-try { old = readFileSync(out, 'utf8'); } catch {}
-if (old !== text) writeFileSync(out, text); // keep mtime when unchanged: no needless rebuilds
+// keep mtime when unchanged: no needless rebuilds
+function writeIfChanged(path, text) {
+  mkdirSync(dirname(path), { recursive: true });
+  let old = '';
+  try { old = readFileSync(path, 'utf8'); } catch {}
+  if (old !== text) writeFileSync(path, text);
+}
+writeIfChanged(out, lines.join('\n') + '\n');
+
+// The guest libc's errno values for the ABI's errors (hypercalls/include/errno.h).
+const errnoLines = [
+  '/* GENERATED from hypercalls/abi.json by scripts/gen-abi.mjs. Do not edit. */',
+  '#ifndef PVM_ERRNO_VALUES_H',
+  '#define PVM_ERRNO_VALUES_H',
+  ...abi.errors.map((e) => `#define ${e.name} ${e.value} /* ${e.doc} */`),
+  '#endif',
+];
+writeIfChanged(join(dirname(out), 'errno_values.h'), errnoLines.join('\n') + '\n');

@@ -1,10 +1,12 @@
 // Monitor events -> plain JS objects. Field names are what lib/native.ts declares.
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "binding/native_host.h"
 #include "common/control.h"
+#include "pvm/abi.h"
 
 namespace pvm {
 
@@ -37,7 +39,18 @@ const char* FaultKindName(ctl::FaultKind kind) {
 
 Napi::Value Big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
-void MessageToJs(Napi::Env env, const ctl::Message& m, Napi::Object o) {
+// The shared memory of a host channel as an ArrayBuffer over the mapping itself (no
+// copies); unmapped when the ArrayBuffer is collected. Takes the memfd.
+Napi::Value MapChannel(Napi::Env env, int memfd) {
+  void* mem = mmap(nullptr, PVM_CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  close(memfd);
+  if (mem == MAP_FAILED) return env.Null();
+  return Napi::ArrayBuffer::New(env, mem, PVM_CHANNEL_SIZE, [](Napi::Env, void* data) {
+    munmap(data, PVM_CHANNEL_SIZE);
+  });
+}
+
+void MessageToJs(Napi::Env env, ctl::Message& m, Napi::Object o) {
   switch (m.type) {
     case ctl::Type::Ready:
       if (auto* r = m.as<ctl::Ready>()) {
@@ -63,7 +76,7 @@ void MessageToJs(Napi::Env env, const ctl::Message& m, Napi::Object o) {
     case ctl::Type::Exit:
       if (auto* x = m.as<ctl::Exit>()) {
         o.Set("type", "exit");
-        o.Set("kind", x->kind == ctl::ExitKind::Code ? "code" : "fault");
+        o.Set("kind", x->kind == ctl::ExitKind::Code ? "code" : x->kind == ctl::ExitKind::Killed ? "killed" : "fault");
         o.Set("code", Napi::Number::New(env, x->code));
         o.Set("fault", FaultKindName(x->fault));
         o.Set("vector", Napi::Number::New(env, x->vector == 0xffffffffu ? -1 : x->vector));
@@ -72,6 +85,24 @@ void MessageToJs(Napi::Env env, const ctl::Message& m, Napi::Object o) {
         o.Set("address", Big(env, x->address));
         o.Set("exitNs", Big(env, x->exit_ns));
         o.Set("reason", std::string(x->reason, strnlen(x->reason, sizeof x->reason)));
+        return;
+      }
+      break;
+    case ctl::Type::Forked:
+      if (auto* f = m.as<ctl::Forked>()) {
+        o.Set("type", "forked");
+        o.Set("tag", Napi::Number::New(env, static_cast<double>(f->tag)));
+        o.Set("error", Napi::Number::New(env, static_cast<double>(f->error)));
+        o.Set("childId", Napi::Number::New(env, static_cast<double>(f->child_id)));
+        o.Set("childPid", Napi::Number::New(env, static_cast<double>(f->child_pid)));
+        o.Set("pauseStartNs", Big(env, f->pause_start_ns));
+        o.Set("resumeNs", Big(env, f->resume_ns));
+        o.Set("channelSlot", Napi::Number::New(env, f->channel_slot));
+        // The poller kept only the channel memfd (host forks).
+        if (f->error == 0 && f->host_channel && m.fds.size() == 1) {
+          o.Set("channel", MapChannel(env, m.fds[0]));
+          m.fds.clear();
+        }
         return;
       }
       break;
@@ -93,10 +124,10 @@ void MessageToJs(Napi::Env env, const ctl::Message& m, Napi::Object o) {
 
 }  // namespace
 
-Napi::Array EventsToJs(Napi::Env env, const std::vector<MonitorEvent>& events) {
+Napi::Array EventsToJs(Napi::Env env, std::vector<MonitorEvent>& events) {
   Napi::Array out = Napi::Array::New(env, events.size());
   for (size_t i = 0; i < events.size(); i++) {
-    const MonitorEvent& ev = events[i];
+    MonitorEvent& ev = events[i];
     Napi::Object o = Napi::Object::New(env);
     o.Set("id", Napi::Number::New(env, static_cast<double>(ev.id)));
     switch (ev.kind) {
@@ -110,6 +141,9 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<MonitorEvent>& events) {
       case MonitorEvent::Kind::Closed:
         o.Set("type", "closed");
         break;
+      case MonitorEvent::Kind::Doorbell:
+        o.Set("type", "doorbell");
+        break;
       case MonitorEvent::Kind::Ended:
         o.Set("type", "ended");
         o.Set("statusKnown", Napi::Boolean::New(env, ev.status_known));
@@ -117,7 +151,7 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<MonitorEvent>& events) {
         o.Set("signal", Napi::Number::New(env, ev.term_signal));
         break;
     }
-    // fds that arrived with a message are not used yet by any message type: close them.
+    // fds no message type above took.
     for (int fd : ev.message.fds) close(fd);
     out.Set(i, o);
   }

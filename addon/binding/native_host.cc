@@ -31,6 +31,10 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                      {
                          InstanceMethod<&NativeHost::Spawn>("spawn"),
                          InstanceMethod<&NativeHost::Signal>("signal"),
+                         InstanceMethod<&NativeHost::AllocateId>("allocateId"),
+                         InstanceMethod<&NativeHost::Fork>("fork"),
+                         InstanceMethod<&NativeHost::ChannelNotify>("channelNotify"),
+                         InstanceMethod<&NativeHost::ChannelClose>("channelClose"),
                          InstanceMethod<&NativeHost::Ref>("ref"),
                          InstanceMethod<&NativeHost::Unref>("unref"),
                          InstanceMethod<&NativeHost::Close>("close"),
@@ -47,7 +51,11 @@ NativeHost::NativeHost(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "pvm-monitor-events",
                                         0, 1);
   tsfn_.Unref(env);  // the JS side refs while pVMs are alive
-  int error = 0;
+  int error = ids_.Create();
+  if (error != 0) {
+    tsfn_.Release();
+    ThrowErrno(env, "cannot create the pVM id counter", error);
+  }
   Napi::ThreadSafeFunction tsfn = tsfn_;
   Poller* poller = Poller::Create(
       [tsfn](std::vector<MonitorEvent>&& batch) mutable {
@@ -79,6 +87,7 @@ void NativeHost::Shutdown() {
   if (closed_) return;
   closed_ = true;
   poller_->Shutdown();
+  ids_.Close();
   tsfn_.Release();
 }
 
@@ -123,7 +132,8 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
     waitid(P_PID, proc.pid, &si, WEXITED);
     ThrowErrno(env, "cannot watch the monitor", rc);
   }
-  rc = poller_->Send(id, ctl::Type::Boot, body.data(), body.size(), &image_fd, 1);
+  int fds[] = {image_fd, ids_.fd()};
+  rc = poller_->Send(id, ctl::Type::Boot, body.data(), body.size(), fds, 2);
   if (rc != 0) {
     // The monitor has died already; its end is reported as an event. Say why here too.
     poller_->Signal(id, SIGKILL);
@@ -142,6 +152,38 @@ Napi::Value NativeHost::Signal(const Napi::CallbackInfo& info) {
   if (rc == -ESRCH) return Napi::Boolean::New(env, false);
   if (rc != 0) ThrowErrno(env, "cannot signal the monitor", rc);
   return Napi::Boolean::New(env, true);
+}
+
+// allocateId() -> a new pVM id from the counter the monitors share.
+Napi::Value NativeHost::AllocateId(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(ids_.Next()));
+}
+
+// fork(id, tag) -> true if the request was sent, false if the monitor is gone.
+// The answer comes as a `forked` event with the same tag.
+Napi::Value NativeHost::Fork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) ThrowErrno(env, "host is closed", -ESHUTDOWN);
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  ctl::ForkRequest request{static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value())};
+  int rc = poller_->Send(id, ctl::Type::Fork, &request, sizeof request, nullptr, 0);
+  if (rc == -ESRCH || rc == -EPIPE || rc == -ECONNRESET) return Napi::Boolean::New(env, false);
+  if (rc != 0) ThrowErrno(env, "cannot send the fork request", rc);
+  return Napi::Boolean::New(env, true);
+}
+
+// channelNotify(channel) -> false if the channel is not known (closed).
+Napi::Value NativeHost::ChannelNotify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return Napi::Boolean::New(env, false);
+  uint64_t channel = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  return Napi::Boolean::New(env, poller_->NotifyChannel(channel) == 0);
+}
+
+// channelClose(channel): stop watching its doorbell and close both. Idempotent.
+void NativeHost::ChannelClose(const Napi::CallbackInfo& info) {
+  if (closed_) return;
+  poller_->RemoveChannel(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
 }
 
 void NativeHost::Ref(const Napi::CallbackInfo& info) {

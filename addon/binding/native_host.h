@@ -8,6 +8,7 @@
 #include <string>
 
 #include "binding/poller.h"
+#include "common/id_counter.h"
 
 namespace pvm {
 
@@ -20,6 +21,10 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
  private:
   Napi::Value Spawn(const Napi::CallbackInfo& info);
   Napi::Value Signal(const Napi::CallbackInfo& info);
+  Napi::Value AllocateId(const Napi::CallbackInfo& info);
+  Napi::Value Fork(const Napi::CallbackInfo& info);
+  Napi::Value ChannelNotify(const Napi::CallbackInfo& info);
+  void ChannelClose(const Napi::CallbackInfo& info);
   void Ref(const Napi::CallbackInfo& info);
   void Unref(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
@@ -29,10 +34,11 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   std::string monitor_path_;
   Napi::ThreadSafeFunction tsfn_;
   std::unique_ptr<Poller> poller_;
+  IdCounter ids_;
   bool closed_ = false;
 };
 
 // Converts a batch of monitor events into JS objects (on the JS thread).
-Napi::Array EventsToJs(Napi::Env env, const std::vector<MonitorEvent>& events);
+Napi::Array EventsToJs(Napi::Env env, std::vector<MonitorEvent>& events);
 
 }  // namespace pvm

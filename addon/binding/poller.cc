@@ -13,11 +13,16 @@ namespace pvm {
 
 namespace {
 
-// epoll data: the monitor id in the high bits, which fd in bit 0.
-constexpr uint64_t kPidfdBit = 1;
+// epoll data: the monitor (or channel) id in the high bits, which fd in the low two.
+enum FdKind : uint64_t { kControlFd = 0, kPidFd = 1, kDoorbellFd = 2 };
 constexpr uint64_t kWakeToken = ~0ull;
 
-uint64_t Token(uint64_t id, bool pidfd) { return (id << 1) | (pidfd ? kPidfdBit : 0); }
+uint64_t Token(uint64_t id, FdKind kind) { return (id << 2) | kind; }
+
+void CloseAll(std::vector<int>& fds) {
+  for (int fd : fds) close(fd);
+  fds.clear();
+}
 
 }  // namespace
 
@@ -49,6 +54,10 @@ Poller::~Poller() { Shutdown(); }
 
 int Poller::Add(uint64_t id, pid_t pid, int control, int pidfd, bool own_child) {
   std::lock_guard<std::mutex> lock(mutex_);
+  return AddLocked(id, pid, control, pidfd, own_child);
+}
+
+int Poller::AddLocked(uint64_t id, pid_t pid, int control, int pidfd, bool own_child) {
   if (stopped_ || entries_.count(id)) {
     close(control);
     close(pidfd);
@@ -56,14 +65,14 @@ int Poller::Add(uint64_t id, pid_t pid, int control, int pidfd, bool own_child) 
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = Token(id, false);
+  ev.data.u64 = Token(id, kControlFd);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, control, &ev) != 0) {
     int saved = -errno;
     close(control);
     close(pidfd);
     return saved;
   }
-  ev.data.u64 = Token(id, true);
+  ev.data.u64 = Token(id, kPidFd);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev) != 0) {
     int saved = -errno;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, control, nullptr);
@@ -81,6 +90,55 @@ int Poller::Send(uint64_t id, ctl::Type type, const void* body, size_t size, con
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.control < 0) return -ESRCH;
   return ctl::send(it->second.control, type, body, size, nullptr, 0, fds, nfds);
+}
+
+void Poller::Adopt(ctl::Message* m) {
+  const ctl::Forked* f = m->as<ctl::Forked>();
+  size_t want = f && f->error == 0 ? (f->host_channel ? 5 : 2) : 0;
+  if (!f || m->fds.size() != want) {
+    CloseAll(m->fds);
+    return;
+  }
+  if (want == 0) return;
+  // The child monitor is the parent monitor's child, not ours: its parent reaps it.
+  int rc = AddLocked(f->child_id, static_cast<pid_t>(f->child_pid), m->fds[0], m->fds[1], /*own_child=*/false);
+  std::vector<int> rest(m->fds.begin() + 2, m->fds.end());
+  m->fds.clear();
+  if (rc != 0) {
+    CloseAll(rest);
+    return;
+  }
+  if (!f->host_channel) return;
+  // [memfd, host doorbell, child doorbell]: the memfd goes on to JS, which maps it.
+  ChannelDoorbells bells{rest[1], rest[2]};
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = Token(f->child_id, kDoorbellFd);
+  if (channels_.count(f->child_id) || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, bells.own, &ev) != 0) {
+    CloseAll(rest);
+    return;
+  }
+  channels_[f->child_id] = bells;
+  m->fds.push_back(rest[0]);
+}
+
+int Poller::NotifyChannel(uint64_t channel) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return -ESRCH;
+  uint64_t one = 1;
+  if (write(it->second.peer, &one, sizeof one) < 0 && errno != EAGAIN) return -errno;
+  return 0;
+}
+
+void Poller::RemoveChannel(uint64_t channel) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.own, nullptr);
+  close(it->second.own);
+  close(it->second.peer);
+  channels_.erase(it);
 }
 
 int Poller::Signal(uint64_t id, int sig) {
@@ -110,6 +168,11 @@ void Poller::Shutdown() {
       Forget(e);
     }
     entries_.clear();
+    for (auto& [id, bells] : channels_) {
+      close(bells.own);
+      close(bells.peer);
+    }
+    channels_.clear();
   }
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof one);
@@ -141,6 +204,7 @@ void Poller::OnControl(Entry& e, std::vector<MonitorEvent>& out) {
     if (rc == -EAGAIN || rc == -EWOULDBLOCK) return;
     if (rc == 1) {
       ev.kind = MonitorEvent::Kind::Message;
+      if (ev.message.type == ctl::Type::Forked) Adopt(&ev.message);
       out.push_back(std::move(ev));
       continue;
     }
@@ -199,10 +263,21 @@ void Poller::Run() {
       for (int i = 0; i < n; i++) {
         uint64_t token = events[i].data.u64;
         if (token == kWakeToken) continue;
-        auto it = entries_.find(token >> 1);
+        if ((token & 3) == kDoorbellFd) {
+          auto ch = channels_.find(token >> 2);
+          if (ch == channels_.end()) continue;
+          uint64_t value;
+          (void)!read(ch->second.own, &value, sizeof value);
+          MonitorEvent ev;
+          ev.kind = MonitorEvent::Kind::Doorbell;
+          ev.id = ch->first;
+          batch.push_back(std::move(ev));
+          continue;
+        }
+        auto it = entries_.find(token >> 2);
         if (it == entries_.end()) continue;
         Entry& e = it->second;
-        bool is_pidfd = token & kPidfdBit;
+        bool is_pidfd = (token & 3) == kPidFd;
         // Drain messages before reporting the end, so an exit message is never lost.
         if (e.control >= 0) OnControl(e, batch);
         if (is_pidfd && e.pidfd >= 0) {

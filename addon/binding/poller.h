@@ -17,10 +17,10 @@
 namespace pvm {
 
 struct MonitorEvent {
-  enum class Kind { Message, Closed, Ended, Malformed };
+  enum class Kind { Message, Closed, Ended, Malformed, Doorbell };
   Kind kind{};
-  uint64_t id = 0;
-  ctl::Message message;    // Kind::Message
+  uint64_t id = 0;          // the monitor's pVM id; Kind::Doorbell: the channel id
+  ctl::Message message;    // Kind::Message (a Forked message keeps only the channel memfd)
   // Kind::Ended: how the monitor process ended (known only for our own children).
   bool status_known = false;
   int exit_status = -1;    // exit code, or -1
@@ -37,6 +37,10 @@ class Poller {
 
   // Watches a monitor. own_child: it is our child, so we reap it. Takes the fds.
   int Add(uint64_t id, pid_t pid, int control, int pidfd, bool own_child);
+  // Rings the doorbell of the pVM end of host channel `channel`. -ESRCH if unknown.
+  int NotifyChannel(uint64_t channel);
+  // Stops watching host channel `channel` and closes its doorbells. Idempotent.
+  void RemoveChannel(uint64_t channel);
   // Sends a control message to a monitor. -ESRCH if it is gone.
   int Send(uint64_t id, ctl::Type type, const void* body, size_t size, const int* fds, int nfds);
   // Signals a monitor through its pidfd (no pid-reuse race). -ESRCH if gone.
@@ -54,7 +58,15 @@ class Poller {
     int pidfd;    // -1 once the process ended
     bool own_child;
   };
+  struct ChannelDoorbells {
+    int own;   // the host waits on it (epoll)
+    int peer;  // wakes the pVM
+  };
   Poller(int epoll_fd, int wake_fd, Deliver deliver);
+  int AddLocked(uint64_t id, pid_t pid, int control, int pidfd, bool own_child);
+  // A Forked message: watch the child (and its host channel) before anything the
+  // child sends can be read, so no message of it is missed.
+  void Adopt(ctl::Message* forked);
   void Run();
   void OnControl(Entry& e, std::vector<MonitorEvent>& out);
   void OnProcessEnd(Entry& e, std::vector<MonitorEvent>& out, bool block);
@@ -65,6 +77,7 @@ class Poller {
   Deliver deliver_;
   std::mutex mutex_;
   std::map<uint64_t, Entry> entries_;
+  std::map<uint64_t, ChannelDoorbells> channels_;
   std::thread thread_;
   bool stopped_ = false;
 };

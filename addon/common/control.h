@@ -18,13 +18,17 @@ constexpr int kControlFd = 3;
 
 enum class Type : uint32_t {
   // host -> monitor
-  Boot = 1,  // CtlBoot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd]
+  Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, id counter memfd]
+  Fork = 2,  // ForkRequest: fork the pVM at its next exit; answered by Forked
   // monitor -> host
   Ready = 100,    // CtlReady: image loaded, about to enter the guest
   Started = 101,  // CtlStarted: the guest's first exit (it has run)
   Console = 102,  // tail: raw console bytes
   Exit = 103,     // CtlExit: the pVM ended (normal exit or fault); monitor exits next
   Error = 104,    // CtlError + tail: message text; a boot failed, monitor exits next
+  Forked = 105,   // Forked: a fork (asked by the host or the guest) is done or failed.
+                  // SCM_RIGHTS on success: [child control socket, child pidfd] and, for a
+                  // host fork, [channel memfd, host doorbell, child doorbell]
 };
 
 struct Header {
@@ -41,10 +45,30 @@ struct Boot {
   uint32_t flags;      // reserved, 0
 };
 
+struct ForkRequest {
+  uint64_t tag;  // echoed in Forked; non-zero
+};
+
+struct Forked {
+  uint64_t tag;             // the ForkRequest's, or 0 for a fork the guest made
+  int64_t error;            // 0, or -errno: nothing was created and the parent goes on
+  uint64_t child_id;
+  uint64_t child_pid;
+  uint64_t pause_start_ns;  // CLOCK_MONOTONIC: the parent's vCPU stopped for the fork
+  uint64_t resume_ns;       // the parent's vCPU about to run again
+  uint32_t channel_slot;    // the child's slot of its channel to the forker
+  uint32_t host_channel;    // 1: the channel's other end is the host (fds attached)
+};
+
+// The host-wide pVM id counter: one uint64_t at offset 0 of a memfd the host creates and
+// passes to every monitor (Boot). Monitors take ids for forked children from it with an
+// atomic add, so a guest fork needs no round trip to the host.
+constexpr size_t kIdCounterSize = 4096;
+
 struct Ready {
   uint64_t pid;
-  uint64_t monitor_start_ns;  // CLOCK_MONOTONIC at monitor main()
-  uint64_t vm_ready_ns;       // VM, memory, vCPU and image ready; next is KVM_RUN
+  uint64_t monitor_start_ns;  // CLOCK_MONOTONIC at monitor main() (a fork: its pause start)
+  uint64_t vm_ready_ns;       // VM, memory, vCPU and image/state ready; next is KVM_RUN
   uint32_t kvm_pvm;           // 1 if the kvm_pvm software flavour was detected
   uint32_t reserved;
 };
@@ -56,6 +80,7 @@ struct Started {
 enum class ExitKind : uint32_t {
   Code = 0,   // the guest called EXIT(code)
   Fault = 1,  // the guest faulted; see FaultKind
+  Killed = 2, // the host ended it (code = the signal, SIGTERM)
 };
 
 enum class FaultKind : uint32_t {

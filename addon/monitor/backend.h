@@ -96,6 +96,14 @@ class Backend {
   // The whole vCPU state at the current exit, and putting one back (fork builds on it).
   virtual std::unique_ptr<SavedState> SaveState(Failure* why) = 0;
   virtual bool RestoreState(const SavedState& state, Failure* why) = 0;
+  // Extra guest-physical regions besides RAM (channels): `index` >= 1 names one.
+  // host is page aligned, size a multiple of the page size; the mapping is shared.
+  virtual bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) = 0;
+  virtual void UnmapRegion(uint32_t index) = 0;
+  // In a forked child: drop the VM inherited from the parent (it belongs to the parent's
+  // address space) and build a new one over the same, now copy-on-write, RAM and the
+  // regions still mapped. The vCPU state must then be restored.
+  virtual bool RebuildAfterFork(Failure* why) = 0;
 
   // "kvm", "xen", ...
   virtual const char* name() const = 0;

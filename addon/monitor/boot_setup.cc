@@ -33,7 +33,13 @@ constexpr uint64_t kPml4 = PVM_PAGE_TABLES_GPA;
 constexpr uint64_t kPdpt = kPml4 + kPage;
 constexpr uint64_t kStackPt = kPdpt + kPage;
 constexpr uint64_t kFirstPd = kStackPt + kPage;
-static_assert(kFirstPd + (PVM_MAX_RAM / kGiB) * kPage <= PVM_PAGE_TABLES_END, "page tables do not fit their area");
+// The channel window gets the directory after RAM's last possible one.
+constexpr uint64_t kWindowGiB = PVM_CHANNEL_WINDOW_GPA / kGiB;
+constexpr uint64_t kWindowPd = kFirstPd + kWindowGiB * kPage;
+static_assert(PVM_CHANNEL_WINDOW_GPA % kGiB == 0 && PVM_CHANNEL_WINDOW_GPA >= PVM_MAX_RAM, "channel window");
+static_assert(PVM_CHANNEL_SLOTS * PVM_CHANNEL_SLOT_SIZE <= kGiB && PVM_CHANNEL_SLOT_SIZE == kHugePage,
+              "the channel window is one directory of 2 MiB pages");
+static_assert(kWindowPd + kPage <= PVM_PAGE_TABLES_END, "page tables do not fit their area");
 static_assert(PVM_MIN_RAM >= 2 * kHugePage, "the low and the stack 2 MiB must be different pages");
 
 // GDT: 0x10 flat 64-bit code, 0x18 flat data, 0x20 a 16-byte 64-bit TSS descriptor.
@@ -76,6 +82,12 @@ void WritePageTables(std::span<uint8_t> ram) {
     if (i == 0) entry = PVM_LOW_PT_GPA | kTable;
     if (i == top) entry = kStackPt | kTable;
     Put64(ram, kFirstPd + i * 8, entry);  // the directories are contiguous
+  }
+  // The channel window: every slot mapped, whether a channel is there or not (an access
+  // to an empty slot is an access outside RAM, reported as such).
+  Put64(ram, kPdpt + kWindowGiB * 8, kWindowPd | kTable);
+  for (uint64_t s = 0; s < PVM_CHANNEL_SLOTS; s++) {
+    Put64(ram, kWindowPd + s * 8, (PVM_CHANNEL_WINDOW_GPA + s * PVM_CHANNEL_SLOT_SIZE) | kLeaf | kHugeLeaf);
   }
   // Low 2 MiB: everything but page 0, so a null pointer faults.
   for (uint64_t p = 1; p < kEntries; p++) Put64(ram, PVM_LOW_PT_GPA + p * 8, (p * kPage) | kLeaf);
@@ -157,6 +169,10 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
   info.argv = PVM_ARGS_GPA;
   info.console_gpa = PVM_CONSOLE_GPA;
   info.console_size = PVM_CONSOLE_SIZE;
+  info.channel_window = PVM_CHANNEL_WINDOW_GPA;
+  info.channel_table = PVM_CHANNEL_TABLE_GPA;
+  info.channel_slots = PVM_CHANNEL_SLOTS;
+  info.fork_channel = kNoChannel;
   std::memset(ram.data() + PVM_BOOT_INFO_GPA, 0, PVM_BOOT_INFO_SIZE);
   std::memcpy(ram.data() + PVM_BOOT_INFO_GPA, &info, sizeof info);
 

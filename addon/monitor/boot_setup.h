@@ -15,6 +15,9 @@
 
 namespace pvm::monitor {
 
+// boot-info fork_channel when there is none.
+constexpr uint32_t kNoChannel = 0xffffffff;
+
 struct BootParams {
   uint64_t id = 0;
   uint64_t parent_id = 0;

@@ -41,13 +41,14 @@ bool ControlChannel::ReceiveBoot(BootRequest* out, Failure* why) {
     return Fail(why, ctl::ErrorCode::BadConfig, 0, "expected a Boot message, got type %u", static_cast<unsigned>(m.type));
   }
   const ctl::Boot* boot = m.as<ctl::Boot>();
-  if (!boot || m.fds.size() != 1) {
+  if (!boot || m.fds.size() != 2) {
     CloseFds(m.fds);
-    return Fail(why, ctl::ErrorCode::BadConfig, 0, "Boot message needs the fixed part and exactly one fd (has %zu)",
+    return Fail(why, ctl::ErrorCode::BadConfig, 0, "Boot message needs the fixed part and exactly two fds (has %zu)",
                 m.fds.size());
   }
   out->boot = *boot;
   out->image_fd = m.fds[0];
+  out->id_counter_fd = m.fds[1];
   out->arg_bytes = m.tail<ctl::Boot>();
 
   // The tail is exactly argc strings, each ending in NUL.
@@ -66,8 +67,13 @@ bool ControlChannel::ReceiveBoot(BootRequest* out, Failure* why) {
   return true;
 }
 
-void ControlChannel::Send(ctl::Type type, const void* fixed, size_t fixed_size, const void* tail, size_t tail_size) {
-  if (ctl::send(fd_, type, fixed, fixed_size, tail, tail_size) != 0) HostGone();
+void ControlChannel::Send(ctl::Type type, const void* fixed, size_t fixed_size, const void* tail, size_t tail_size,
+                          const int* fds, int nfds) {
+  if (ctl::send(fd_, type, fixed, fixed_size, tail, tail_size, fds, nfds) != 0) HostGone();
+}
+
+void ControlChannel::SendForked(const ctl::Forked& forked, const int* fds, int nfds) {
+  Send(ctl::Type::Forked, &forked, sizeof forked, nullptr, 0, fds, nfds);
 }
 
 void ControlChannel::SendReady(const ctl::Ready& ready) { Send(ctl::Type::Ready, &ready, sizeof ready); }
@@ -98,14 +104,18 @@ void ControlChannel::SendError(const Failure& failure) {
   Send(ctl::Type::Error, &error, sizeof error, failure.message.data(), failure.message.size());
 }
 
-void ControlChannel::PollHost() {
+void ControlChannel::PollHost(std::vector<uint64_t>* forks) {
   for (;;) {
     ctl::Message m;
     int rc = ctl::receive(fd_, &m, /*nonblocking=*/true);
-    if (rc == -EAGAIN || rc == -EBADMSG) return;
+    if (rc == -EBADMSG) continue;
+    if (rc == -EAGAIN) return;
     if (rc <= 0) HostGone();
-    // No host -> monitor messages after Boot are defined yet; drop them.
-    CloseFds(m.fds);
+    CloseFds(m.fds);  // no host request carries fds
+    if (m.type == ctl::Type::Fork) {
+      if (const auto* request = m.as<ctl::ForkRequest>()) forks->push_back(request->tag);
+    }
+    // Anything else is not a request a running pVM takes: dropped.
   }
 }
 

@@ -15,7 +15,8 @@ namespace pvm::monitor {
 
 struct BootRequest {
   ctl::Boot boot{};
-  int image_fd = -1;  // owned by the caller once received
+  int image_fd = -1;       // owned by the caller once received
+  int id_counter_fd = -1;  // likewise
   std::string arg_bytes;               // the message tail: argc NUL-terminated strings
   std::vector<std::string_view> args;  // views into arg_bytes, without the NULs
 };
@@ -35,9 +36,12 @@ class ControlChannel {
   // Stamps exit_ns.
   void SendExit(ctl::Exit exit);
   void SendError(const Failure& failure);
+  // The fds go with the message (SCM_RIGHTS); the caller still owns them.
+  void SendForked(const ctl::Forked& forked, const int* fds, int nfds);
 
-  // After a kick: reads what the host sent without blocking. Exits if it hung up.
-  void PollHost();
+  // After a kick: reads what the host sent without blocking and appends the tags of
+  // fork requests to *forks. Exits if the host hung up.
+  void PollHost(std::vector<uint64_t>* forks);
 
   // Asks for SIGIO whenever the host sends something or hangs up, so a vCPU blocked in
   // the guest can be kicked out (see KvmBackend::SetKickSignals).
@@ -46,7 +50,8 @@ class ControlChannel {
   int fd() const { return fd_; }
 
  private:
-  void Send(ctl::Type type, const void* fixed, size_t fixed_size, const void* tail = nullptr, size_t tail_size = 0);
+  void Send(ctl::Type type, const void* fixed, size_t fixed_size, const void* tail = nullptr, size_t tail_size = 0,
+            const int* fds = nullptr, int nfds = 0);
 
   int fd_;
 };

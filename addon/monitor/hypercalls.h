@@ -6,6 +6,7 @@
 
 #include "common/control.h"
 #include "monitor/backend.h"
+#include "monitor/channels.h"
 #include "monitor/guest_memory.h"
 
 namespace pvm::monitor {
@@ -21,7 +22,17 @@ struct HypercallResult {
   ctl::Exit exit{};
 };
 
-// exit.kind must be Hypercall. The console has already been drained at this exit.
-HypercallResult HandleHypercall(const VcpuExit& exit, const PvmIdentity& identity, const GuestMemory& ram);
+// What hypercalls may touch besides the exit itself.
+struct HypercallContext {
+  const PvmIdentity* identity;
+  const GuestMemory* ram;
+  ChannelTable* channels;
+  int control_fd;             // WAIT also wakes when the host writes here
+  const sigset_t* wait_mask;  // signal mask while blocked in WAIT (lets kick signals in)
+  bool* host_waiting;         // set when WAIT returned because of the host
+};
+
+// exit.kind must be Hypercall, and not FORK (main loop). The console has been drained.
+HypercallResult HandleHypercall(const VcpuExit& exit, const HypercallContext& context);
 
 }  // namespace pvm::monitor

@@ -87,4 +87,16 @@ bool KvmVm::MapMemory(const GuestMemory& ram, Failure* why) {
   return true;
 }
 
+bool KvmVm::SetRegion(uint32_t slot, const KvmRegion& r, Failure* why) {
+  kvm_userspace_memory_region region{};
+  region.slot = slot;
+  region.guest_phys_addr = r.gpa;
+  region.memory_size = r.size;
+  region.userspace_addr = reinterpret_cast<uint64_t>(r.host);
+  if (ioctl(fd_, KVM_SET_USER_MEMORY_REGION, &region) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_USER_MEMORY_REGION (channel)");
+  }
+  return true;
+}
+
 }  // namespace pvm::monitor

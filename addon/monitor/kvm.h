@@ -43,6 +43,13 @@ class Kvm {
   int fd_ = -1;
 };
 
+// A memslot besides RAM's (slot 0).
+struct KvmRegion {
+  uint64_t gpa = 0;
+  uint8_t* host = nullptr;
+  uint64_t size = 0;
+};
+
 class KvmVm {
  public:
   KvmVm() = default;
@@ -53,6 +60,8 @@ class KvmVm {
   bool Create(const Kvm& kvm, Failure* why);
   // Memslot 0: all of guest RAM at guest-physical 0.
   bool MapMemory(const GuestMemory& ram, Failure* why);
+  // Memslot `slot` (>= 1): size bytes at gpa, backed by host; size 0 deletes it.
+  bool SetRegion(uint32_t slot, const KvmRegion& region, Failure* why);
   int fd() const { return fd_; }
 
  private:

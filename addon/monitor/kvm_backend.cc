@@ -59,10 +59,33 @@ bool KvmBackend::BuildVm(Failure* why) {
   return true;
 }
 
-bool KvmBackend::Rebuild(Failure* why) {
+bool KvmBackend::RebuildAfterFork(Failure* why) {
   vcpu_.reset();
   vm_.reset();
-  return BuildVm(why);
+  if (!BuildVm(why)) return false;
+  for (const auto& [slot, region] : regions_) {
+    if (!vm_->SetRegion(slot, region, why)) return false;
+  }
+  return true;
+}
+
+bool KvmBackend::MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) {
+  if (index == 0) return Fail(why, ctl::ErrorCode::Internal, 0, "memslot 0 is RAM's");
+  KvmRegion region{gpa, host, size};
+  if (!vm_->SetRegion(index, region, why)) return false;
+  regions_[index] = region;
+  return true;
+}
+
+void KvmBackend::UnmapRegion(uint32_t index) {
+  auto it = regions_.find(index);
+  if (it == regions_.end()) return;
+  KvmRegion gone{it->second.gpa, nullptr, 0};
+  regions_.erase(it);
+  // In a forked child before its rebuild vm_ is the parent's VM, which KVM refuses to
+  // touch from another process (EIO): harmless, the region is simply not re-added.
+  Failure ignored;
+  if (vm_) vm_->SetRegion(index, gone, &ignored);
 }
 
 std::unique_ptr<Backend> CreateKvmBackend() { return std::make_unique<KvmBackend>(); }

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <map>
 #include <memory>
 
 #include "monitor/backend.h"
@@ -30,10 +31,9 @@ class KvmBackend final : public Backend {
   bool software_virtualization() const override { return kvm_pvm_; }
   uint64_t exit_count() const override { return exits_; }
 
-  // Drops the VM and vCPU and builds new ones over the same guest RAM (the state must
-  // then be restored). What a forked child does: its inherited KVM fds belong to the
-  // parent's address space.
-  bool Rebuild(Failure* why);
+  bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) override;
+  void UnmapRegion(uint32_t index) override;
+  bool RebuildAfterFork(Failure* why) override;
 
  private:
   bool BuildVm(Failure* why);
@@ -45,6 +45,7 @@ class KvmBackend final : public Backend {
   std::unique_ptr<KvmVm> vm_;
   std::unique_ptr<KvmVcpu> vcpu_;
   CpuidTable cpuid_;
+  std::map<uint32_t, KvmRegion> regions_;  // by memslot
   bool have_run_mask_ = false;
   sigset_t run_mask_{};
   bool kvm_pvm_ = false;

@@ -2,8 +2,11 @@
 //   pvm-monitor --parent-pid=<pid> [--stats]
 // with the control socket on fd 3 (common/control.h). Boots the image the host sends,
 // runs its single vCPU, serves hypercalls, reports console output, the exit and faults.
-// Single-threaded on purpose: fork(2) of the monitor is how a pVM will be forked.
+// Single-threaded on purpose: fork(2) of the monitor is how a pVM is forked (fork.cc).
+// After its guest ends, a monitor with live children stays (small: no VM, no RAM) until
+// they end, because they die with it (PR_SET_PDEATHSIG).
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -22,6 +25,8 @@
 #include "monitor/control_channel.h"
 #include "monitor/elf_loader.h"
 #include "monitor/fault.h"
+#include "monitor/fork.h"
+#include "monitor/monitor.h"
 #include "monitor/hypercalls.h"
 #include "monitor/image_file.h"
 #include "pvm/abi.h"
@@ -31,20 +36,13 @@ namespace {
 
 // Kicks the vCPU out of the guest when the host writes to or closes the control socket.
 constexpr int kKickSignal = SIGIO;
+// Ends the guest gracefully (its children live on); SIGKILL ends the monitor and, by
+// PR_SET_PDEATHSIG, every monitor forked from it.
+constexpr int kTerminateSignal = SIGTERM;
 // Image files above this are refused outright (besides RAM, it bounds what we read).
 constexpr uint64_t kMinImageFileLimit = 64ull << 20;
 
-struct Options {
-  pid_t parent_pid = 0;
-  bool stats = false;  // exit statistics on stderr at the end (for benchmarks, by hand)
-};
-
-struct Stats {
-  uint64_t monitor_start_ns = 0;
-  uint64_t vm_ready_ns = 0;
-  uint64_t first_exit_ns = 0;
-  uint64_t hypercalls = 0;
-};
+volatile sig_atomic_t g_terminate = 0;
 
 bool ParseOptions(int argc, char** argv, Options* out) {
   for (int i = 1; i < argc; i++) {
@@ -64,17 +62,40 @@ bool ParseOptions(int argc, char** argv, Options* out) {
 }
 
 void OnKick(int) {}  // only there to interrupt KVM_RUN
+void OnTerminate(int) { g_terminate = 1; }
 
-bool SetUpKickSignal(Failure* why) {
-  // Blocked in the monitor; the backend lets it through only while the guest runs.
-  struct sigaction sa {};
-  sa.sa_handler = OnKick;
-  sigemptyset(&sa.sa_mask);
-  if (sigaction(kKickSignal, &sa, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigaction");
+// The signals that may interrupt the guest (blocked everywhere else in the monitor).
+sigset_t KickSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, kKickSignal);
-  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigprocmask");
+  sigaddset(&set, kTerminateSignal);
+  return set;
+}
+
+// KVM_RUN returns EINTR for a kick signal but leaves it pending (blocked again once the
+// ioctl returns): take it here, or every later KVM_RUN would return at once.
+void TakeKickSignals() {
+  sigset_t kick = KickSignals();
+  timespec zero{};
+  int sig;
+  while ((sig = sigtimedwait(&kick, nullptr, &zero)) > 0) {
+    if (sig == kTerminateSignal) g_terminate = 1;
+  }
+}
+
+bool SetUpSignals(Failure* why) {
+  struct sigaction sa {};
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = OnKick;
+  if (sigaction(kKickSignal, &sa, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigaction");
+  sa.sa_handler = OnTerminate;
+  if (sigaction(kTerminateSignal, &sa, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigaction");
+  // Children (forked pVMs) are reaped by the kernel; the host watches them by pidfd.
+  sa.sa_handler = SIG_IGN;
+  if (sigaction(SIGCHLD, &sa, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigaction");
+  sigset_t kick = KickSignals();
+  if (sigprocmask(SIG_BLOCK, &kick, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigprocmask");
   return true;
 }
 
@@ -89,8 +110,8 @@ bool CheckRamSize(uint64_t requested, uint64_t* out, Failure* why) {
 }
 
 // Everything from the Boot message to a vCPU at its first instruction.
-bool Boot(const BootRequest& request, Backend* backend, uint64_t* ram_size, Failure* why) {
-  if (!CheckRamSize(request.boot.ram_size, ram_size, why)) return false;
+bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
+  if (!CheckRamSize(request.boot.ram_size, &m->ram_size, why)) return false;
   BootParams params;
   params.id = request.boot.id;
   params.parent_id = request.boot.parent_id;
@@ -99,110 +120,161 @@ bool Boot(const BootRequest& request, Backend* backend, uint64_t* ram_size, Fail
     return Fail(why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %" PRIu64 " bytes, the args area holds %" PRIu64,
                 ArgsAreaBytes(params.args), static_cast<uint64_t>(PVM_ARGS_SIZE));
   }
+  int rc = m->ids.Map(request.id_counter_fd);
+  close(request.id_counter_fd);
+  if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the id counter");
 
   std::vector<uint8_t> image;
-  uint64_t file_limit = *ram_size > kMinImageFileLimit ? *ram_size : kMinImageFileLimit;
+  uint64_t file_limit = m->ram_size > kMinImageFileLimit ? m->ram_size : kMinImageFileLimit;
   if (!ReadImage(request.image_fd, file_limit, &image, why)) return false;
   close(request.image_fd);
 
-  if (!backend->Create(*ram_size, why)) return false;
+  Backend* backend = m->backend.get();
+  if (!backend->Create(m->ram_size, why)) return false;
   LoadedImage loaded;
   if (!LoadElf(image, backend->memory().span(), &loaded, why)) return false;
   EntryState entry;
   if (!SetUpBoot(backend->memory().span(), loaded, params, &entry, why)) return false;
+  m->identity = PvmIdentity{request.boot.id, request.boot.parent_id};
+  m->channels = std::make_unique<ChannelTable>(backend, &backend->memory());
+  m->console = std::make_unique<Console>(backend->memory(), &m->control);
   return backend->SetEntryState(entry, why);
 }
 
-[[noreturn]] void Finish(ControlChannel* control, const ctl::Exit& end, const Backend& backend, const Options& options,
-                         const Stats& stats) {
-  control->SendExit(end);
-  if (options.stats) {
-    uint64_t now = MonotonicNs();
-    fprintf(stderr,
-            "pvm-monitor stats: kvm_pvm=%d exits=%" PRIu64 " hypercalls=%" PRIu64 " start->ready=%.1fus "
-            "ready->first_exit=%.1fus start->end=%.1fus\n",
-            backend.software_virtualization() ? 1 : 0, backend.exit_count(), stats.hypercalls,
-            (stats.vm_ready_ns - stats.monitor_start_ns) / 1e3, (stats.first_exit_ns - stats.vm_ready_ns) / 1e3,
-            (now - stats.monitor_start_ns) / 1e3);
+void PrintStats(const Monitor& m) {
+  uint64_t now = MonotonicNs();
+  fprintf(stderr,
+          "pvm-monitor stats: kvm_pvm=%d exits=%" PRIu64 " hypercalls=%" PRIu64 " start->ready=%.1fus "
+          "ready->first_exit=%.1fus start->end=%.1fus\n",
+          m.backend->software_virtualization() ? 1 : 0, m.backend->exit_count(), m.stats.hypercalls,
+          (m.stats.vm_ready_ns - m.stats.monitor_start_ns) / 1e3, (m.stats.first_exit_ns - m.stats.vm_ready_ns) / 1e3,
+          (now - m.stats.monitor_start_ns) / 1e3);
+}
+
+// The pVM is over: report it, close its channel ends, give back the VM and its RAM,
+// then stay only as long as forked children live (they die with this process).
+[[noreturn]] void Finish(Monitor* m, const ctl::Exit& end) {
+  m->control.SendExit(end);
+  if (m->options.stats) PrintStats(*m);
+  m->channels->CloseAll();
+  m->console.reset();
+  m->channels.reset();
+  m->backend.reset();
+  close(m->control.fd());
+  while (wait(nullptr) > 0 || errno == EINTR) {
   }
-  std::exit(0);
+  _exit(0);
+}
+
+ctl::Exit Terminated() {
+  ctl::Exit e{};
+  e.kind = ctl::ExitKind::Killed;
+  e.code = kTerminateSignal;
+  e.fault = ctl::FaultKind::None;
+  e.vector = 0xffffffff;
+  snprintf(e.reason, sizeof e.reason, "terminated by the host");
+  return e;
+}
+
+// Serves what the host asked for since the last look. Only at a clean exit: the vCPU
+// is not in the middle of a hypercall. A forked child returns from here too, with the
+// parent's other requests dropped (they are the parent's to serve).
+void ServeHost(Monitor* m) {
+  m->host_waiting = false;
+  m->control.PollHost(&m->host_forks);
+  while (!m->host_forks.empty()) {
+    uint64_t tag = m->host_forks.front();
+    m->host_forks.erase(m->host_forks.begin());
+    ForkResult r = ForkPvm(m, ForkOrigin::Host, tag, 0);
+    if (r.in_child) return;  // host_forks was cleared in the child
+  }
 }
 
 // The vCPU loop: run, drain the console, handle the exit; until the pVM ends.
-[[noreturn]] void RunGuest(Backend* backend, ControlChannel* control, const PvmIdentity& identity,
-                           uint64_t ram_size, const Options& options, Stats* stats) {
-  Console console(backend->memory(), control);
+[[noreturn]] void RunGuest(Monitor* m) {
   Failure why;
-  bool started = false;
+  sigset_t wait_mask;
+  sigprocmask(SIG_SETMASK, nullptr, &wait_mask);
+  sigset_t kick = KickSignals();
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sigismember(&kick, sig) == 1) sigdelset(&wait_mask, sig);
+  }
   for (;;) {
     VcpuExit exit;
+    Backend* backend = m->backend.get();
     if (!backend->Run(&exit, &why)) {
-      console.Drain();
-      Finish(control, InternalFault(why.message.c_str(), exit.rip), *backend, options, *stats);
+      m->console->Drain();
+      Finish(m, InternalFault(why.message.c_str(), exit.rip));
     }
     if (exit.kind == VcpuExit::Kind::Interrupted) {
-      console.Drain();
-      control->PollHost();
+      TakeKickSignals();
+      m->console->Drain();
+      if (g_terminate) Finish(m, Terminated());
+      ServeHost(m);
       continue;
     }
-    if (!started) {
-      stats->first_exit_ns = MonotonicNs();
-      control->SendStarted(stats->first_exit_ns);
-      started = true;
+    if (!m->started) {
+      m->stats.first_exit_ns = MonotonicNs();
+      m->control.SendStarted(m->stats.first_exit_ns);
+      m->started = true;
     }
-    console.Drain();  // first, so output before a fault is never lost
-    if (exit.kind != VcpuExit::Kind::Hypercall) {
-      Finish(control, DescribeFault(exit, ram_size), *backend, options, *stats);
+    m->console->Drain();  // first, so output before a fault is never lost
+    if (exit.kind != VcpuExit::Kind::Hypercall) Finish(m, DescribeFault(exit, m->ram_size));
+    m->stats.hypercalls++;
+    if (exit.nr == PVM_HC_FORK) {
+      ForkResult r = ForkPvm(m, ForkOrigin::Guest, 0, exit.args[0]);
+      // The child's vCPU was restored with rax = 0 already; its registers are not to be
+      // touched through the old exit.
+      if (r.in_child) continue;
+      if (!backend->CompleteHypercall(static_cast<uint64_t>(r.value), &why)) {
+        Finish(m, InternalFault(why.message.c_str(), exit.rip));
+      }
+    } else {
+      HypercallContext context{&m->identity, &backend->memory(), m->channels.get(), m->control.fd(), &wait_mask,
+                               &m->host_waiting};
+      HypercallResult result = HandleHypercall(exit, context);
+      if (result.ends) Finish(m, result.exit);
+      if (!backend->CompleteHypercall(result.value, &why)) Finish(m, InternalFault(why.message.c_str(), exit.rip));
     }
-    stats->hypercalls++;
-    HypercallResult result = HandleHypercall(exit, identity, backend->memory());
-    if (result.ends) Finish(control, result.exit, *backend, options, *stats);
-    if (!backend->CompleteHypercall(result.value, &why)) {
-      Finish(control, InternalFault(why.message.c_str(), exit.rip), *backend, options, *stats);
-    }
+    if (g_terminate) Finish(m, Terminated());
+    if (m->host_waiting) ServeHost(m);
   }
 }
 
 int Main(int argc, char** argv) {
-  Stats stats;
-  stats.monitor_start_ns = MonotonicNs();
+  // Static: fork(2) copies it to the child, which carries on with it.
+  static Monitor m;
+  m.stats.monitor_start_ns = MonotonicNs();
 
   // Die with the host. If it died before prctl, we have been reparented already.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return 1;
-  Options options;
-  if (!ParseOptions(argc, argv, &options)) {
+  if (!ParseOptions(argc, argv, &m.options)) {
     fprintf(stderr, "usage: pvm-monitor --parent-pid=<pid> [--stats]  (control socket on fd %d)\n", ctl::kControlFd);
     return 2;
   }
-  if (getppid() != options.parent_pid) return 1;
+  if (getppid() != m.options.parent_pid) return 1;
   // Inherit nothing but stdio and the control socket.
   close_range(ctl::kControlFd + 1, ~0u, 0);
 
-  ControlChannel control(ctl::kControlFd);
   Failure why;
   BootRequest request;
-  std::unique_ptr<Backend> backend = CreateKvmBackend();
-  uint64_t ram_size = 0;
-  sigset_t kick;
-  sigemptyset(&kick);
-  sigaddset(&kick, kKickSignal);
-  bool ok = control.ReceiveBoot(&request, &why) && Boot(request, backend.get(), &ram_size, &why) &&
-            SetUpKickSignal(&why) && control.EnableKick(&why) && backend->SetKickSignals(kick, &why);
+  m.backend = CreateKvmBackend();
+  sigset_t kick = KickSignals();
+  bool ok = m.control.ReceiveBoot(&request, &why) && Boot(request, &m, &why) && SetUpSignals(&why) &&
+            m.control.EnableKick(&why) && m.backend->SetKickSignals(kick, &why);
   if (!ok) {
-    control.SendError(why);
+    m.control.SendError(why);
     return 1;
   }
 
-  stats.vm_ready_ns = MonotonicNs();
+  m.stats.vm_ready_ns = MonotonicNs();
   ctl::Ready ready{};
   ready.pid = static_cast<uint64_t>(getpid());
-  ready.monitor_start_ns = stats.monitor_start_ns;
-  ready.vm_ready_ns = stats.vm_ready_ns;
-  ready.kvm_pvm = backend->software_virtualization() ? 1 : 0;
-  control.SendReady(ready);
-
-  PvmIdentity identity{request.boot.id, request.boot.parent_id};
-  RunGuest(backend.get(), &control, identity, ram_size, options, &stats);
+  ready.monitor_start_ns = m.stats.monitor_start_ns;
+  ready.vm_ready_ns = m.stats.vm_ready_ns;
+  ready.kvm_pvm = m.backend->software_virtualization() ? 1 : 0;
+  m.control.SendReady(ready);
+  RunGuest(&m);
 }
 
 }  // namespace

@@ -13,23 +13,11 @@ extern "C" {
 /** The last error number set by a runtime function (never cleared by the runtime). */
 extern int errno;
 
-#define EPERM 1
-#define ENOENT 2
-#define ESRCH 3
-#define EINTR 4
-#define E2BIG 7
-#define ENOEXEC 8
-#define ECHILD 10
-#define EAGAIN 11
-#define ENOMEM 12
-#define EFAULT 14
-#define EINVAL 22
-#define EPIPE 32
+/* The ABI's error numbers (EPERM, EAGAIN, EBADF, ...), generated from abi.json. */
+#include <pvm/errno_values.h>
+/* libc-only ones, outside the hypercall ABI. */
 #define EDOM 33
 #define ERANGE 34
-#define ENOSYS 38
-#define EMSGSIZE 90
-#define ETIMEDOUT 110
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /*
- * pvm.h — the pVM guest API: hypercalls, boot information, console, heap statistics.
+ * pvm.h — the pVM guest API: hypercalls, boot information, fork, channels, console,
+ * heap statistics.
  *
  * A pVM guest is a static ELF64 image linked with the runtime in hypercalls/runtime.
  * The monitor starts it at `_start` (crt0) with the boot-info page; crt0 calls
@@ -162,6 +163,141 @@ static inline uint64_t pvm_time_ns(void) { return (uint64_t)pvm_hypercall0(PVM_H
 
 /** This pVM's id asked from the monitor (GETID hypercall: one exit; pvm_id() is free). */
 static inline uint64_t pvm_getid(void) { return (uint64_t)pvm_hypercall0(PVM_HC_GETID); }
+
+/* ---- fork --------------------------------------------------------------------------- */
+
+/**
+ * Fork this pVM (FORK hypercall), like fork(2): the child is a copy-on-write clone that
+ * continues from this call. Returns the child's id in the parent, 0 in the child, or
+ * -PVM_Exxx (ENOMEM; EAGAIN when every channel slot is taken; EFAULT). If `channel_out`
+ * is not NULL it receives, in both, the slot of the new parent-child channel (the same
+ * number in both; the parent is side A, the child side B). The child has no other
+ * channels; its pvm_fork_channel() is that slot and its pvm_parent_id() the parent.
+ */
+static inline long pvm_fork(uint32_t *channel_out)
+{
+  return pvm_hypercall1(PVM_HC_FORK, (long)(uintptr_t)channel_out);
+}
+
+/** No channel slot (what pvm_fork_channel() returns when there is no fork channel). */
+#define PVM_CHANNEL_NONE 0xffffffffu
+
+/**
+ * The slot of the channel to whoever forked this pVM (its parent pVM, or the host for a
+ * fork the host asked for), PVM_CHANNEL_NONE if none. Boot-info page (no exit); read
+ * afresh each call, since a fork the host asks for can set it under a running program.
+ */
+static inline uint32_t pvm_fork_channel(void)
+{
+  return *(const volatile uint32_t *)&__pvm_boot->fork_channel;
+}
+
+/* ---- channels ---------------------------------------------------------------------
+ * A channel is a pair of message rings in memory shared with its other end (another
+ * pVM or the host), mapped at pvm_channel_base(slot). Messages are byte strings of at
+ * most PVM_CHANNEL_MAX_MESSAGE bytes, delivered whole and in order. Sending and
+ * receiving with data or room at hand make no exit at all; a NOTIFY hypercall is made
+ * only when the other end sleeps, a WAIT hypercall only when this end has to sleep.
+ * The ring protocol is the one in abi.json "channel" (the host end speaks it from
+ * JavaScript with Atomics). A channel ends when its other end exits (or closes): the
+ * monitor closes this pVM's ends when it exits, nothing needs to be done here.
+ * One thread of control uses a given ring; these functions are not reentrant per ring.
+ * Errors (negative): -PVM_EBADF slot not open, -PVM_EAGAIN no room / no message
+ * (try_* only), -PVM_EPIPE the other end closed, -PVM_EMSGSIZE message too large or
+ * buffer too small, -PVM_ETIMEDOUT, -PVM_EINVAL the other end broke the ring protocol.
+ */
+
+/**
+ * How many times a blocking call polls its ring(s) (with a `pause` in between) before
+ * it sleeps in WAIT. One poll costs ~50-90 ns in a guest (`pause` alone is 10-140
+ * cycles depending on the CPU), so the default 256 is ~15-25 µs: about the price of one
+ * exit, which sleeping costs at least (plus the other end's NOTIFY exit). Raise it for
+ * tight guest-to-guest ping-pong on idle cores, set 0 never to spin.
+ */
+#define PVM_CHANNEL_SPIN 256
+/** The poll count the blocking channel calls use (PVM_CHANNEL_SPIN unless changed). */
+extern unsigned pvm_channel_spin;
+
+/** The channel table entry of `slot` (written by the monitor; NULL if out of range). */
+static inline const volatile struct pvm_channel_entry *pvm_channel_table_entry(uint32_t slot)
+{
+  const struct pvm_boot_info *bi = __pvm_boot;
+  if (slot >= bi->channel_slots || bi->channel_table == 0)
+    return 0;
+  return (const volatile struct pvm_channel_entry *)(uintptr_t)bi->channel_table + slot;
+}
+
+/** 1 if channel `slot` is open in this pVM, else 0 (boot-info page: no exit). */
+static inline int pvm_channel_is_open(uint32_t slot)
+{
+  const volatile struct pvm_channel_entry *e = pvm_channel_table_entry(slot);
+  return e != 0 && e->state == PVM_CHANNEL_STATE_OPEN;
+}
+
+/** The id of the other end of channel `slot` (PVM_CHANNEL_PEER_HOST = the host). */
+static inline uint64_t pvm_channel_peer_id(uint32_t slot)
+{
+  const volatile struct pvm_channel_entry *e = pvm_channel_table_entry(slot);
+  return e ? e->peer_id : 0;
+}
+
+/** Where channel `slot` is mapped: channel_window + slot * PVM_CHANNEL_SLOT_SIZE. */
+static inline void *pvm_channel_base(uint32_t slot)
+{
+  return (void *)(uintptr_t)(__pvm_boot->channel_window + (uint64_t)slot * PVM_CHANNEL_SLOT_SIZE);
+}
+
+/**
+ * Send `len` bytes without blocking: 0, or -PVM_EAGAIN (no room now), -PVM_EMSGSIZE
+ * (len > PVM_CHANNEL_MAX_MESSAGE), -PVM_EPIPE (the receiver closed), -PVM_EBADF.
+ */
+int pvm_channel_try_send(uint32_t slot, const void *buf, size_t len);
+
+/** Send `len` bytes, sleeping while the ring has no room. Errors as pvm_channel_try_send. */
+int pvm_channel_send(uint32_t slot, const void *buf, size_t len);
+
+/**
+ * Receive the next message into `buf` (`cap` bytes) without blocking: its length, or
+ * -PVM_EAGAIN (no message), -PVM_EPIPE (no message and the sender closed: the end of
+ * the channel), -PVM_EMSGSIZE (cap is smaller than the next message, which stays in the
+ * ring), -PVM_EBADF.
+ */
+long pvm_channel_try_recv(uint32_t slot, void *buf, size_t cap);
+
+/** Receive the next message, sleeping until there is one. Errors as pvm_channel_try_recv. */
+long pvm_channel_recv(uint32_t slot, void *buf, size_t cap);
+
+/**
+ * pvm_channel_recv() giving up after `timeout_ns` nanoseconds with -PVM_ETIMEDOUT
+ * (0: do not wait; all ones: no limit). A finite timeout costs a TIME exit when the
+ * call has to sleep.
+ */
+long pvm_channel_recv_timeout(uint32_t slot, void *buf, size_t cap, uint64_t timeout_ns);
+
+/**
+ * Wait until one of the `count` channels in `slots` has a message to receive or has
+ * been closed by its sender, or `timeout_ns` passes (0: do not wait; all ones: no
+ * limit). Returns the index in `slots` of a ready channel (fairly rotated between calls
+ * when several are ready), -PVM_ETIMEDOUT, -PVM_EBADF (a slot that is not open) or
+ * -PVM_EINVAL (count > PVM_CHANNEL_SLOTS). With count 0 it only sleeps out the timeout.
+ */
+int pvm_channel_wait(const uint32_t *slots, uint32_t count, uint64_t timeout_ns);
+
+/**
+ * The raw WAIT hypercall: sleep until the doorbell of one of `count` channels in
+ * `slots` rings, `timeout_ns` passes (0: no sleep; all ones: no limit) or the host
+ * needs this pVM. Returns how many of the doorbells had rung (0: timed out or woken for
+ * another reason), or -PVM_Exxx. Re-check whatever was waited for when it returns.
+ * pvm_wait(NULL, 0, ~0ULL) sleeps until the host wakes this pVM (e.g. after a fork the
+ * host asked for: check pvm_fork_channel() afterwards).
+ */
+static inline long pvm_wait(const uint32_t *slots, uint32_t count, uint64_t timeout_ns)
+{
+  return pvm_hypercall3(PVM_HC_WAIT, (long)(uintptr_t)slots, (long)count, (long)timeout_ns);
+}
+
+/** The raw NOTIFY hypercall: ring the other end's doorbell of channel `slot`. */
+static inline long pvm_notify(uint32_t slot) { return pvm_hypercall1(PVM_HC_NOTIFY, (long)slot); }
 
 /* ---- console ---------------------------------------------------------------------- */
 

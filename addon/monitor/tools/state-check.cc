@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
       }
       *who = "child";
     }
-    if (!backend.Rebuild(&why)) Die("rebuild", why);
+    if (!backend.RebuildAfterFork(&why)) Die("rebuild", why);
     uint64_t t3 = MonotonicNs();
     if (!backend.RestoreState(*state, &why)) Die("restore", why);
     uint64_t t4 = MonotonicNs();

@@ -1,0 +1,155 @@
+#include "monitor/channels.h"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace pvm::monitor {
+
+namespace {
+
+void CloseFd(int* fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+volatile uint32_t* Counter(uint8_t* mem, uint32_t ring, uint32_t offset) {
+  return reinterpret_cast<volatile uint32_t*>(mem + ring * PVM_CHANNEL_CONTROL_STRIDE + offset);
+}
+
+}  // namespace
+
+bool CreateChannel(NewChannel* out, Failure* why) {
+  *out = NewChannel{};
+  out->memfd = memfd_create("pvm-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (out->memfd < 0) return FailErrno(why, ctl::ErrorCode::NoMemory, "memfd_create");
+  if (ftruncate(out->memfd, PVM_CHANNEL_SIZE) != 0) {
+    FailErrno(why, ctl::ErrorCode::NoMemory, "ftruncate channel");
+    DestroyChannel(out);
+    return false;
+  }
+  // Neither end may resize it under the other's mapping.
+  fcntl(out->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  void* mem = mmap(nullptr, PVM_CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, out->memfd, 0);
+  if (mem == MAP_FAILED) {
+    FailErrno(why, ctl::ErrorCode::NoMemory, "mmap channel");
+    DestroyChannel(out);
+    return false;
+  }
+  out->mem = static_cast<uint8_t*>(mem);
+  out->doorbell_a = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  out->doorbell_b = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (out->doorbell_a < 0 || out->doorbell_b < 0) {
+    FailErrno(why, ctl::ErrorCode::NoMemory, "eventfd");
+    DestroyChannel(out);
+    return false;
+  }
+  return true;
+}
+
+void DestroyChannel(NewChannel* c) {
+  if (c->mem) munmap(c->mem, PVM_CHANNEL_SIZE);
+  c->mem = nullptr;
+  CloseFd(&c->memfd);
+  CloseFd(&c->doorbell_a);
+  CloseFd(&c->doorbell_b);
+}
+
+ChannelTable::~ChannelTable() {
+  for (uint32_t s = 0; s < kSlots; s++) Release(&slots_[s], s);
+}
+
+int ChannelTable::FreeSlot() const {
+  for (uint32_t s = 0; s < kSlots; s++) {
+    if (!slots_[s].open) return static_cast<int>(s);
+  }
+  return -1;
+}
+
+bool ChannelTable::Attach(uint32_t slot, ChannelEnd end, Failure* why) {
+  if (slot >= kSlots || slots_[slot].open) {
+    Release(&end, -1);
+    return Fail(why, ctl::ErrorCode::Internal, 0, "channel slot %u is taken", slot);
+  }
+  if (!backend_->MapRegion(Region(slot), Gpa(slot), end.mem, PVM_CHANNEL_SIZE, why)) {
+    Release(&end, -1);
+    return false;
+  }
+  end.open = true;
+  slots_[slot] = end;
+  PublishSlot(slot);
+  return true;
+}
+
+const ChannelEnd* ChannelTable::Get(uint32_t slot) const {
+  return slot < kSlots && slots_[slot].open ? &slots_[slot] : nullptr;
+}
+
+bool ChannelTable::Notify(uint32_t slot) {
+  const ChannelEnd* end = Get(slot);
+  if (!end) return false;
+  uint64_t one = 1;
+  // EAGAIN only when the counter is near overflow: the peer has a wake-up pending anyway.
+  (void)!write(end->peer_doorbell, &one, sizeof one);
+  return true;
+}
+
+bool ChannelTable::Doorbells(const uint32_t* slots, uint32_t count, pollfd* out) const {
+  for (uint32_t i = 0; i < count; i++) {
+    const ChannelEnd* end = Get(slots[i]);
+    if (!end) return false;
+    out[i] = pollfd{end->own_doorbell, POLLIN, 0};
+  }
+  return true;
+}
+
+void ChannelTable::CloseAll() {
+  for (uint32_t s = 0; s < kSlots; s++) {
+    ChannelEnd& end = slots_[s];
+    if (!end.open) continue;
+    // This end produces on ring `side` and consumes the other one.
+    uint32_t send_ring = end.side == PVM_CHANNEL_SIDE_A ? 0 : 1;
+    __atomic_store_n(Counter(end.mem, send_ring, PVM_CHANNEL_PRODUCER_CLOSED), 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(Counter(end.mem, 1 - send_ring, PVM_CHANNEL_CONSUMER_CLOSED), 1, __ATOMIC_SEQ_CST);
+    Notify(s);
+    Release(&end, s);
+    PublishSlot(s);
+  }
+}
+
+void ChannelTable::KeepOnly(int keep) {
+  for (uint32_t s = 0; s < kSlots; s++) {
+    if (static_cast<int>(s) == keep || !slots_[s].open) continue;
+    Release(&slots_[s], s);
+  }
+}
+
+void ChannelTable::Publish() {
+  for (uint32_t s = 0; s < kSlots; s++) PublishSlot(s);
+}
+
+void ChannelTable::Release(ChannelEnd* end, int mapped_slot) {
+  if (end->open && mapped_slot >= 0) backend_->UnmapRegion(Region(mapped_slot));
+  if (end->mem) munmap(end->mem, PVM_CHANNEL_SIZE);
+  CloseFd(&end->memfd);
+  CloseFd(&end->own_doorbell);
+  CloseFd(&end->peer_doorbell);
+  *end = ChannelEnd{};
+}
+
+void ChannelTable::PublishSlot(uint32_t slot) {
+  pvm_channel_entry entry{};
+  const ChannelEnd& end = slots_[slot];
+  if (end.open) {
+    entry.peer_id = end.peer_id;
+    entry.state = PVM_CHANNEL_STATE_OPEN;
+    entry.side = end.side;
+  }
+  uint8_t* at = ram_->At(PVM_CHANNEL_TABLE_GPA + slot * sizeof entry, sizeof entry);
+  if (at) std::memcpy(at, &entry, sizeof entry);
+}
+
+}  // namespace pvm::monitor

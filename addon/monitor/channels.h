@@ -1,0 +1,83 @@
+// The pVM's channel slots (layout and ring protocol: hypercalls/abi.json "channel").
+// A channel is one memfd both ends map, plus an eventfd doorbell per end. This table
+// owns this pVM's ends: maps each into the guest's channel window (a backend region),
+// keeps the boot-info channel table the guest reads in step, and rings doorbells.
+// The monitor never reads or writes messages: payloads go guest to guest (or to Node).
+#pragma once
+
+#include <poll.h>
+
+#include <array>
+#include <cstdint>
+
+#include "monitor/backend.h"
+#include "monitor/failure.h"
+#include "monitor/guest_memory.h"
+#include "pvm/abi.h"
+
+namespace pvm::monitor {
+
+// Both ends of a channel just made (before they are handed out).
+struct NewChannel {
+  int memfd = -1;
+  uint8_t* mem = nullptr;  // PVM_CHANNEL_SIZE bytes, shared
+  int doorbell_a = -1;     // side A waits on it
+  int doorbell_b = -1;     // side B waits on it
+};
+bool CreateChannel(NewChannel* out, Failure* why);
+void DestroyChannel(NewChannel* channel);
+
+struct ChannelEnd {
+  bool open = false;
+  uint64_t peer_id = 0;  // PVM_CHANNEL_PEER_HOST for the host
+  uint32_t side = 0;     // PVM_CHANNEL_SIDE_A or _B
+  int memfd = -1;
+  uint8_t* mem = nullptr;
+  int own_doorbell = -1;   // this end waits on it
+  int peer_doorbell = -1;  // wakes the other end
+};
+
+class ChannelTable {
+ public:
+  static constexpr uint32_t kSlots = PVM_CHANNEL_SLOTS;
+
+  ChannelTable(Backend* backend, const GuestMemory* ram) : backend_(backend), ram_(ram) {}
+  ~ChannelTable();
+  ChannelTable(const ChannelTable&) = delete;
+  ChannelTable& operator=(const ChannelTable&) = delete;
+
+  // Lowest free slot, or -1.
+  int FreeSlot() const;
+  // Takes the end (its fds and mapping), maps it into the guest at `slot` and publishes
+  // it in the boot-info table. On failure the end is released.
+  bool Attach(uint32_t slot, ChannelEnd end, Failure* why);
+  const ChannelEnd* Get(uint32_t slot) const;
+
+  // Rings the other end's doorbell. false if the slot is not open.
+  bool Notify(uint32_t slot);
+  // For WAIT: a pollfd per slot (own doorbell); false if one is not open.
+  bool Doorbells(const uint32_t* slots, uint32_t count, pollfd* out) const;
+
+  // The guest has ended: mark every end closed and wake the peers.
+  void CloseAll();
+  // In a forked child: forget every end but `keep` without touching the shared rings
+  // (they are still the parent's), then unmap those regions. keep may be -1.
+  void KeepOnly(int keep);
+  // Rewrites the whole boot-info table from the slots (after a fork in the child).
+  void Publish();
+
+  // The backend region index of a slot (0 is RAM).
+  static uint32_t Region(uint32_t slot) { return slot + 1; }
+  static uint64_t Gpa(uint32_t slot) { return PVM_CHANNEL_WINDOW_GPA + slot * PVM_CHANNEL_SLOT_SIZE; }
+
+ private:
+  // Unmaps (if mapped at mapped_slot, else -1), closes and clears an end.
+  void Release(ChannelEnd* end, int mapped_slot);
+  void PublishSlot(uint32_t slot);
+
+  Backend* backend_;
+  const GuestMemory* ram_;
+  std::array<ChannelEnd, kSlots> slots_{};
+};
+
+}  // namespace pvm::monitor

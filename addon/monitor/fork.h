@@ -1,0 +1,28 @@
+// Forking a pVM (hypercalls/abi.json FORK; ARCHITECTURE.md "Fork, step by step"):
+// at an exit, make the parent<->child channel and the child's control socket, save the
+// vCPU, fork(2) the single-threaded monitor; the child builds a new VM over the
+// inherited copy-on-write RAM, restores the vCPU and runs; the parent reports the child
+// to the host (ctl::Forked) and resumes.
+#pragma once
+
+#include <cstdint>
+
+#include "monitor/monitor.h"
+
+namespace pvm::monitor {
+
+enum class ForkOrigin {
+  Guest,  // FORK hypercall: rax gets the result in the parent, 0 in the child
+  Host,   // ctl::ForkRequest: registers are left alone; the channel goes to the host
+};
+
+struct ForkResult {
+  bool in_child = false;  // true: this is now the child's monitor
+  int64_t value = 0;      // parent: child id, or -PVM_Exxx
+};
+
+// Call at an exit with the console drained. For a guest fork, channel_out_gpa is the
+// guest's u32 for the slot (0: none; checked before anything is made).
+ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel_out_gpa);
+
+}  // namespace pvm::monitor

@@ -1,0 +1,47 @@
+// Everything one pVM's monitor holds while it runs, in one place: fork(2) copies it to
+// the child monitor, which then makes it its own (fork.cc).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/id_counter.h"
+#include "monitor/backend.h"
+#include "monitor/channels.h"
+#include "monitor/console.h"
+#include "monitor/control_channel.h"
+#include "monitor/hypercalls.h"
+
+namespace pvm::monitor {
+
+struct Options {
+  pid_t parent_pid = 0;
+  bool stats = false;  // exit statistics on stderr at the end (for benchmarks, by hand)
+};
+
+struct Stats {
+  uint64_t monitor_start_ns = 0;
+  uint64_t vm_ready_ns = 0;
+  uint64_t first_exit_ns = 0;
+  uint64_t hypercalls = 0;
+};
+
+struct Monitor {
+  Options options;
+  Stats stats;
+  ControlChannel control{ctl::kControlFd};
+  IdCounter ids;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<ChannelTable> channels;
+  std::unique_ptr<Console> console;
+  PvmIdentity identity;
+  uint64_t ram_size = 0;
+  bool started = false;                // the guest's first exit has been reported
+  std::vector<uint64_t> host_forks;    // tags of fork requests not served yet
+  bool host_waiting = false;           // the control socket has something to read
+};
+
+}  // namespace pvm::monitor

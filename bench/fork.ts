@@ -1,0 +1,112 @@
+// fork.parentPaused.<N>MiB, fork.childReady.<N>MiB: fork an `idle` pVM that has touched
+// half of its N MiB of RAM; baseline fork(2) of a plain process with the same memory,
+// half touched (bench/native/fork-baseline.c), same run.
+// fork.nodeChildProcess: child_process.fork() of a tiny Node script, to its first message.
+import { fork as forkNode } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Host, builtinGuest, type Pvm } from '../lib/index.js';
+import { median, round, runNative, type Result } from './lib.js';
+
+const SIZES_MIB = [16, 64, 256];
+const WARMUP = 2;
+
+/** True if a result named `name` is wanted with `--only <only>` (a prefix either way). */
+const wanted = (name: string, only?: string) => !only || name.startsWith(only) || only.startsWith(name);
+
+/** Resolves once `text` has appeared on the pVM's console; rejects if it ends first. */
+function waitForConsole(pvm: Pvm, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (!seen.includes(text)) return;
+      pvm.console.off('data', onData);
+      pvm.console.resume(); // keep draining whatever the guest prints later
+      resolve();
+    };
+    pvm.console.on('data', onData);
+    void pvm.exited.then((status) =>
+      reject(new Error(`pVM ended before "${text}": ${JSON.stringify(status)}; console: ${JSON.stringify(seen)}`)),
+    );
+  });
+}
+
+async function benchPvmFork(host: Host, sizeMiB: number, runs: number): Promise<{ paused: number; ready: number }> {
+  const parent = await host.spawn(builtinGuest('idle'), { memory: `${sizeMiB}MiB`, args: [String(sizeMiB / 2)] });
+  const paused: number[] = [];
+  const ready: number[] = [];
+  try {
+    await waitForConsole(parent, 'idle: ready');
+    for (let i = 0; i < runs + WARMUP; i++) {
+      const { child, channel, parentPausedUs, childReadyUs } = await parent.fork();
+      child.console.resume();
+      child.kill();
+      await child.exited;
+      await channel?.close?.();
+      if (i < WARMUP) continue;
+      paused.push(parentPausedUs);
+      ready.push(childReadyUs);
+    }
+  } finally {
+    parent.kill();
+    await parent.exited;
+  }
+  return { paused: median(paused), ready: median(ready) };
+}
+
+async function benchNodeChildProcess(runs: number): Promise<number> {
+  const script = fileURLToPath(new URL('./node-child.mjs', import.meta.url));
+  const times: number[] = [];
+  for (let i = 0; i < runs + WARMUP; i++) {
+    const t0 = process.hrtime.bigint();
+    // execArgv: [] so the child does not inherit `--import tsx` from the bench.
+    const child = forkNode(script, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const exited = once(child, 'exit');
+    const [message] = await Promise.race([
+      once(child, 'message'),
+      exited.then(([code, signal]) => {
+        throw new Error(`node child ended before its message: code ${code}, signal ${signal}`);
+      }),
+    ]);
+    const t1 = process.hrtime.bigint();
+    if (message !== 'ready') throw new Error(`unexpected message from the node child: ${JSON.stringify(message)}`);
+    child.kill('SIGKILL');
+    await exited;
+    if (i >= WARMUP) times.push(Number(t1 - t0) / 1000);
+  }
+  return median(times);
+}
+
+export async function benchFork(host: Host, runs: number, only?: string): Promise<Result[]> {
+  const paused: Result[] = [];
+  const ready: Result[] = [];
+  for (const size of SIZES_MIB) {
+    const pausedName = `fork.parentPaused.${size}MiB`;
+    const readyName = `fork.childReady.${size}MiB`;
+    if (!wanted(pausedName, only) && !wanted(readyName, only)) continue;
+    const pvm = await benchPvmFork(host, size, runs);
+    const base = JSON.parse(await runNative('fork-baseline', [String(size), String(runs)])) as {
+      forkReturnUs: number;
+      forkExitWaitUs: number;
+    };
+    if (wanted(pausedName, only))
+      paused.push({
+        name: pausedName,
+        unit: 'us',
+        value: round(pvm.paused),
+        baseline: { name: 'process fork', value: round(base.forkReturnUs) },
+      });
+    if (wanted(readyName, only))
+      ready.push({
+        name: readyName,
+        unit: 'us',
+        value: round(pvm.ready),
+        baseline: { name: 'process fork+exit+wait', value: round(base.forkExitWaitUs) },
+      });
+  }
+  const results = [...paused, ...ready];
+  if (wanted('fork.nodeChildProcess', only))
+    results.push({ name: 'fork.nodeChildProcess', unit: 'us', value: round(await benchNodeChildProcess(runs)) });
+  return results;
+}
