@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_CHILDREN ((int)PVM_CHANNEL_SLOTS)
+/* One more than a pVM may have, so the limit can be tried: that fork gets EAGAIN. */
+#define MAX_CHILDREN ((int)PVM_CHANNEL_SLOTS + 1)
 
 static long ids[MAX_CHILDREN];
 static uint32_t slots[MAX_CHILDREN];

@@ -12,6 +12,7 @@
 #include <pvm.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static unsigned char msg[PVM_CHANNEL_MAX_MESSAGE];
 
@@ -28,6 +29,15 @@ static long serve(uint32_t slot)
     if (n < 0) {
       printf("idle: recv failed: %s\n", pvm_strerror(n));
       exit(1);
+    }
+    /* "touch <MiB>": write that much fresh memory, answer "touched <MiB>". */
+    if (n > 6 && n < 32 && memcmp(msg, "touch ", 6) == 0) {
+      msg[n] = 0;
+      size_t mib = (size_t)strtoul((char *)msg + 6, 0, 10);
+      volatile unsigned char *p = malloc(mib << 20);
+      for (size_t off = 0; p && off < mib << 20; off += 4096)
+        p[off] = 2;
+      n = snprintf((char *)msg, sizeof msg, p ? "touched %zu" : "touch failed", mib);
     }
     long r = pvm_channel_send(slot, msg, (size_t)n);
     if (r == -PVM_EPIPE)
