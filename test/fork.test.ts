@@ -130,6 +130,30 @@ vm('host fork: a channel between the host and the child, in both directions, wit
   assert.equal(await parent.exited, { kind: 'killed', signal: 'SIGTERM' });
 });
 
+// CPU time (user + system, in clock ticks) a process has used.
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime, stime
+}
+
+vm('a guest blocked in a channel receive sleeps: it does not burn the CPU', async () => {
+  const parent = await ctx.host.spawn(guest('idle'));
+  await waitForLine(parent, 'idle: ready');
+  const { child, channel } = await parent.fork();
+  await channel.send('up?');
+  await channel.recv(); // the child now waits for the next message
+  const before = cpuTicks(child.pid) + cpuTicks(parent.pid);
+  await new Promise((r) => setTimeout(r, 500));
+  const used = cpuTicks(child.pid) + cpuTicks(parent.pid) - before;
+  assert.ok(used <= 5, `parent and child used ${used} ticks in 500 ms while waiting`);
+  await channel.send('still there?');
+  assert.is(String(await channel.recv()), 'still there?');
+  channel.close();
+  await child.exited;
+  parent.kill();
+  await parent.exited;
+});
+
 vm('a child that dies ends its channel: the host reads end-of-stream, not a hang', async () => {
   const parent = await ctx.host.spawn(guest('idle'));
   await waitForLine(parent, 'idle: ready');
