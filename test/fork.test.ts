@@ -154,6 +154,23 @@ vm('a guest blocked in a channel receive sleeps: it does not burn the CPU', asyn
   await parent.exited;
 });
 
+vm('a parent that ends leaves its children running, like a process', async () => {
+  const parent = await ctx.host.spawn(guest('idle'), { args: ['32'] });
+  await waitForLine(parent, 'idle: ready');
+  const { child, channel } = await parent.fork();
+  parent.kill();
+  assert.equal(await parent.exited, { kind: 'killed', signal: 'SIGTERM' });
+  assert.ok(child.running);
+  // Its monitor stays as the child's parent process, but without the VM and its RAM.
+  assert.ok(smapsKb(parent.pid, 'Rss') < 8 * 1024, `lingering parent Rss ${smapsKb(parent.pid, 'Rss')} kB`);
+  await channel.send('after the parent');
+  assert.is(String(await channel.recv()), 'after the parent');
+  channel.close();
+  assert.equal(await child.exited, { kind: 'exit', code: 0 });
+  // The parent's monitor stayed (without VM or RAM) only as long as its child.
+  assert.ok(await eventually(() => !monitorsUnder().includes(parent.pid) && !monitorsUnder().includes(child.pid)));
+});
+
 vm('a child that dies ends its channel: the host reads end-of-stream, not a hang', async () => {
   const parent = await ctx.host.spawn(guest('idle'));
   await waitForLine(parent, 'idle: ready');

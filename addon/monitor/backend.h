@@ -72,6 +72,8 @@ struct VcpuExit {
 class SavedState {
  public:
   virtual ~SavedState() = default;
+  // The hypercall result the vCPU sees once restored (a forked child's FORK returns 0).
+  virtual void SetHypercallResult(uint64_t value) = 0;
 };
 
 class Backend {

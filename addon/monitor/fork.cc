@@ -11,7 +11,6 @@
 
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
-#include "monitor/kvm_state.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -57,7 +56,7 @@ void Report(Monitor* m, uint64_t tag, int64_t error, const ctl::Forked* done = n
 
 // The child's side, right after fork(2). Never returns on failure: a child that cannot
 // become a pVM reports why and ends; the parent is not affected.
-void BecomeChild(Monitor* m, ForkOrigin origin, pid_t parent_pid, Pieces* p, KvmSavedState* state,
+void BecomeChild(Monitor* m, ForkOrigin origin, pid_t parent_pid, Pieces* p, SavedState* state,
                  uint64_t pause_start_ns, uint64_t channel_out_gpa) {
   // Die with the parent monitor, like the parent dies with the host.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -102,7 +101,7 @@ void BecomeChild(Monitor* m, ForkOrigin origin, pid_t parent_pid, Pieces* p, Kvm
   put(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, &slot, 4);
   if (origin == ForkOrigin::Guest) {
     if (channel_out_gpa) put(channel_out_gpa, &slot, 4);
-    state->regs.rax = 0;  // FORK returns 0 in the child
+    state->SetHypercallResult(0);  // FORK returns 0 in the child
   }
   if (!m->backend->RestoreState(*state, &why)) fail(why);
   if (!m->control.EnableKick(&why)) fail(why);
@@ -142,8 +141,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
     Discard(&p);
     return refuse(GuestErrno(err), err);
   }
-  std::unique_ptr<SavedState> saved = m->backend->SaveState(&why);
-  auto* state = dynamic_cast<KvmSavedState*>(saved.get());
+  std::unique_ptr<SavedState> state = m->backend->SaveState(&why);
   if (!state) {
     Discard(&p);
     return refuse(-PVM_ENOMEM, EIO);
@@ -158,7 +156,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
     return refuse(GuestErrno(err), err);
   }
   if (pid == 0) {
-    BecomeChild(m, origin, parent_pid, &p, state, pause_start_ns, channel_out_gpa);
+    BecomeChild(m, origin, parent_pid, &p, state.get(), pause_start_ns, channel_out_gpa);
     result.in_child = true;
     return result;
   }

@@ -13,6 +13,8 @@
 namespace pvm::monitor {
 
 struct KvmSavedState final : SavedState {
+  void SetHypercallResult(uint64_t value) override { regs.rax = value; }
+
   kvm_regs regs{};
   kvm_sregs sregs{};
   std::vector<uint32_t> xsave;  // a kvm_xsave of the size KVM reports; empty: use fpu
