@@ -39,4 +39,27 @@ const spinner = await host.spawn(builtinGuest('loop'), { memory: '16MiB', args: 
 setTimeout(() => spinner.kill(), 50);
 console.log(`[4] pVM ${spinner.id}: ${describeExit(await spinner.exited)}`);
 
+// 5. A guest forks itself: fork(2) semantics, a channel between parent and child.
+const forker = await host.spawn(builtinGuest('fork_basic'), { memory: '32MiB' });
+forker.on('fork', ({ child, parentPausedUs, childReadyUs }) => {
+  console.log(`\n[5] pVM ${forker.id} forked pVM ${child.id}: parent paused ${parentPausedUs.toFixed(0)} us, child ready after ${childReadyUs.toFixed(0)} us`);
+  child.console.on('data', (d: Buffer) => process.stdout.write(`    child  | ${d}`));
+});
+forker.console.on('data', (d: Buffer) => process.stdout.write(`    parent | ${d}`));
+await forker.exited;
+
+// 6. The host forks a warmed-up pVM and talks to the copy over a channel.
+const server = await host.spawn(builtinGuest('idle'), { memory: '256MiB', args: ['128'] });
+await new Promise<void>((resolve) => server.console.on('data', (d: Buffer) => String(d).includes('ready') && resolve()));
+const { child, channel, parentPausedUs, childReadyUs } = await server.fork();
+console.log(`\n[6] forked pVM ${server.id} (128 MiB touched) into pVM ${child.id}: parent paused ${parentPausedUs.toFixed(0)} us, child ready after ${childReadyUs.toFixed(0)} us`);
+const sent = process.hrtime.bigint();
+await channel.send('ping from the host');
+const reply = await channel.recv();
+console.log(`[6] pVM ${child.id} echoed ${JSON.stringify(String(reply))} in ${us(process.hrtime.bigint() - sent)} us`);
+channel.close();
+console.log(`[6] pVM ${child.id} ${describeExit(await child.exited)}; pVM ${server.id} still runs: ${server.running}`);
+server.kill();
+await server.exited;
+
 console.log(`\nTry it yourself: npx pvm run ${join('build', 'guests', 'greeter.pvm')} you`);
