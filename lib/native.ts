@@ -55,7 +55,7 @@ export type MonitorEvent =
 /** @internal */
 export interface NativeHost {
   spawn(id: number, boot: BootRequest): number;
-  signal(id: number, signo: number): boolean;
+  signal(id: number, signo: number, pvmSignal?: number): boolean;
   allocateId(): number;
   fork(id: number, tag: number): boolean;
   channelNotify(channel: number): boolean;

@@ -7,8 +7,12 @@ import { Readable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import type { Channel } from './channel.js';
 import type { MonitorEvent, NativeHost } from './native.js';
+import abi from '../hypercalls/abi.json' with { type: 'json' };
 import { PvmError } from './errors.js';
 import { exceptionMnemonic, type ExitStatus, type Fault, type FaultKind } from './status.js';
+
+/** Signals {@link Pvm.kill} sends. */
+export type PvmSignalName = 'SIGTERM' | 'SIGKILL' | 'SIGUSR1' | 'SIGUSR2';
 
 /** Events a {@link Pvm} emits. */
 export interface PvmEvents {
@@ -167,13 +171,20 @@ export class Pvm extends EventEmitter<PvmEvents> {
   }
 
   /**
-   * Ends the pVM. Returns false if it had already ended.
-   * @param signal `SIGTERM` (default) stops the guest at its next exit and ends it; pVMs
-   * forked from it run on. `SIGKILL` kills its monitor process at once, and with it every
-   * pVM forked from it (they die with their parent's monitor).
+   * Sends the pVM a signal. Returns false if it had already ended.
+   * - `SIGTERM` (default) ends the guest at its next exit; pVMs forked from it run on.
+   * - `SIGKILL` kills its monitor process at once, and with it every pVM forked from it
+   *   (they die with their parent's monitor).
+   * - `SIGUSR1`, `SIGUSR2` are delivered to the guest: its blocking calls (channel
+   *   receive, WAIT, WAITPID) return `-PVM_EINTR` and the runtime runs the handler the
+   *   guest set with `pvm_signal()`.
    */
-  kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGTERM'): boolean {
+  kill(signal: PvmSignalName = 'SIGTERM'): boolean {
     if (this.#phase === 'ended' || this.#processEnded) return false;
+    if (signal === 'SIGUSR1' || signal === 'SIGUSR2') {
+      return this.#native.signal(this.id, 0, abi.signals[signal === 'SIGUSR1' ? 'USR1' : 'USR2']);
+    }
+    if (signal !== 'SIGTERM' && signal !== 'SIGKILL') throw new PvmError('EINVAL', `kill: unknown signal ${String(signal)}`);
     const delivered = this.#native.signal(this.id, osConstants.signals[signal]);
     if (delivered && !this.#exitMessage && !this.#killedWith) this.#killedWith = signal;
     return delivered;
@@ -260,7 +271,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #computeStatus(): ExitStatus {
     const m = this.#exitMessage;
     if (m && m.kind === 'code') return { kind: 'exit', code: m.code };
-    if (m && m.kind === 'killed') return { kind: 'killed', signal: 'SIGTERM' };
+    if (m && m.kind === 'killed') return { kind: 'killed', signal: m.code === abi.signals.KILL ? 'SIGKILL' : 'SIGTERM' };
     if (m) return { kind: 'fault', fault: faultFrom(m) };
     if (this.#killedWith) return { kind: 'killed', signal: this.#killedWith };
     const end = this.#processEnded;

@@ -76,6 +76,11 @@ function emitStruct(name, prefix, doc, fields) {
   return off;
 }
 
+emit(`/* ${abi.signals.doc} */`);
+for (const [k, v] of Object.entries(abi.signals)) {
+  if (k !== 'doc') emit(`#define PVM_SIG${k} ${v}`);
+}
+emit('');
 emitStruct('pvm_boot_info', 'PVM_BOOT_INFO', abi.bootInfo.doc, abi.bootInfo.fields);
 emit('');
 const ch = abi.channel;

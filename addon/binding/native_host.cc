@@ -51,14 +51,19 @@ NativeHost::NativeHost(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "pvm-monitor-events",
                                         0, 1);
   tsfn_.Unref(env);  // the JS side refs while pVMs are alive
-  int error = ids_.Create();
+  int error = registry_.Create();
   if (error != 0) {
     tsfn_.Release();
-    ThrowErrno(env, "cannot create the pVM id counter", error);
+    ThrowErrno(env, "cannot create the pVM registry", error);
   }
   Napi::ThreadSafeFunction tsfn = tsfn_;
   Poller* poller = Poller::Create(
-      [tsfn](std::vector<MonitorEvent>&& batch) mutable {
+      [tsfn, this](std::vector<MonitorEvent>&& batch) mutable {
+        // A monitor that ended without reporting (killed, crashed) is over for the
+        // other monitors too: they look in the registry to signal and wait.
+        for (const MonitorEvent& ev : batch) {
+          if (ev.kind == MonitorEvent::Kind::Ended) registry_.MarkEnded(ev.id, 2, 9);
+        }
         auto* data = new std::vector<MonitorEvent>(std::move(batch));
         napi_status st = tsfn.NonBlockingCall(
             data, [](Napi::Env env, Napi::Function callback, std::vector<MonitorEvent>* events) {
@@ -87,7 +92,7 @@ void NativeHost::Shutdown() {
   if (closed_) return;
   closed_ = true;
   poller_->Shutdown();
-  ids_.Close();
+  registry_.Close();
   tsfn_.Release();
 }
 
@@ -132,7 +137,7 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
     waitid(P_PID, proc.pid, &si, WEXITED);
     ThrowErrno(env, "cannot watch the monitor", rc);
   }
-  int fds[] = {image_fd, ids_.fd()};
+  int fds[] = {image_fd, registry_.fd()};
   rc = poller_->Send(id, ctl::Type::Boot, body.data(), body.size(), fds, 2);
   if (rc != 0) {
     // The monitor has died already; its end is reported as an event. Say why here too.
@@ -143,12 +148,16 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
 }
 
 // signal(id, signo) -> true if delivered, false if the monitor is gone.
+// signal(id, 0, pvmSignal): a pVM signal for the guest (ctl::kPvmSignalAfterRtMin).
 Napi::Value NativeHost::Signal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_) return Napi::Boolean::New(env, false);
   uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   int sig = info[1].As<Napi::Number>().Int32Value();
-  int rc = poller_->Signal(id, sig);
+  bool has_value = info.Length() > 2 && info[2].IsNumber();
+  int value = has_value ? info[2].As<Napi::Number>().Int32Value() : 0;
+  if (has_value) sig = SIGRTMIN + ctl::kPvmSignalAfterRtMin;
+  int rc = poller_->Signal(id, sig, has_value, value);
   if (rc == -ESRCH) return Napi::Boolean::New(env, false);
   if (rc != 0) ThrowErrno(env, "cannot signal the monitor", rc);
   return Napi::Boolean::New(env, true);
@@ -156,7 +165,7 @@ Napi::Value NativeHost::Signal(const Napi::CallbackInfo& info) {
 
 // allocateId() -> a new pVM id from the counter the monitors share.
 Napi::Value NativeHost::AllocateId(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(ids_.Next()));
+  return Napi::Number::New(info.Env(), static_cast<double>(registry_.NextId()));
 }
 
 // fork(id, tag) -> true if the request was sent, false if the monitor is gone.

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "binding/poller.h"
-#include "common/id_counter.h"
+#include "common/registry.h"
 
 namespace pvm {
 
@@ -34,7 +34,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   std::string monitor_path_;
   Napi::ThreadSafeFunction tsfn_;
   std::unique_ptr<Poller> poller_;
-  IdCounter ids_;
+  Registry registry_;
   bool closed_ = false;
 };
 

@@ -141,11 +141,19 @@ void Poller::RemoveChannel(uint64_t channel) {
   channels_.erase(it);
 }
 
-int Poller::Signal(uint64_t id, int sig) {
+int Poller::Signal(uint64_t id, int sig, bool has_value, int value) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.pidfd < 0) return -ESRCH;
-  if (syscall(SYS_pidfd_send_signal, it->second.pidfd, sig, nullptr, 0) != 0) return -errno;
+  siginfo_t info{};
+  if (has_value) {
+    info.si_signo = sig;
+    info.si_code = SI_QUEUE;
+    info.si_pid = getpid();
+    info.si_uid = getuid();
+    info.si_value.sival_int = value;
+  }
+  if (syscall(SYS_pidfd_send_signal, it->second.pidfd, sig, has_value ? &info : nullptr, 0) != 0) return -errno;
   return 0;
 }
 

@@ -43,8 +43,9 @@ class Poller {
   void RemoveChannel(uint64_t channel);
   // Sends a control message to a monitor. -ESRCH if it is gone.
   int Send(uint64_t id, ctl::Type type, const void* body, size_t size, const int* fds, int nfds);
-  // Signals a monitor through its pidfd (no pid-reuse race). -ESRCH if gone.
-  int Signal(uint64_t id, int sig);
+  // Signals a monitor through its pidfd (no pid-reuse race). -ESRCH if gone. With
+  // has_value the signal is queued with that value (si_value.sival_int).
+  int Signal(uint64_t id, int sig, bool has_value = false, int value = 0);
   // How many monitors are still being watched.
   size_t Count();
   // SIGKILLs every monitor, reaps our children, stops the thread. Idempotent.

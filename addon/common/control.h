@@ -18,7 +18,7 @@ constexpr int kControlFd = 3;
 
 enum class Type : uint32_t {
   // host -> monitor
-  Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, id counter memfd]
+  Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, registry memfd (common/registry.h)]
   Fork = 2,  // ForkRequest: fork the pVM at its next exit; answered by Forked
   // monitor -> host
   Ready = 100,    // CtlReady: image loaded, about to enter the guest
@@ -60,10 +60,9 @@ struct Forked {
   uint32_t host_channel;    // 1: the channel's other end is the host (fds attached)
 };
 
-// The host-wide pVM id counter: one uint64_t at offset 0 of a memfd the host creates and
-// passes to every monitor (Boot). Monitors take ids for forked children from it with an
-// atomic add, so a guest fork needs no round trip to the host.
-constexpr size_t kIdCounterSize = 4096;
+// A pVM signal (KILL hypercall, host kill with SIGUSR1/2) travels from one monitor to
+// another as this real-time signal, with the pVM signal number as its value.
+constexpr int kPvmSignalAfterRtMin = 2;
 
 struct Ready {
   uint64_t pid;

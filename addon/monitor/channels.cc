@@ -74,7 +74,7 @@ bool ChannelTable::Attach(uint32_t slot, ChannelEnd end, Failure* why) {
     Release(&end, -1);
     return Fail(why, ctl::ErrorCode::Internal, 0, "channel slot %u is taken", slot);
   }
-  if (!backend_->MapRegion(Region(slot), Gpa(slot), end.mem, PVM_CHANNEL_SIZE, why)) {
+  if (!backend_->MapRegion(Region(slot), Gpa(slot), end.mem, end.size, why)) {
     Release(&end, -1);
     return false;
   }
@@ -88,9 +88,42 @@ const ChannelEnd* ChannelTable::Get(uint32_t slot) const {
   return slot < kSlots && slots_[slot].open ? &slots_[slot] : nullptr;
 }
 
+bool ChannelTable::AttachShm(uint32_t slot, uint64_t size, Failure* why) {
+  uint64_t bytes = (size + PVM_PAGE_SIZE - 1) & ~(PVM_PAGE_SIZE - 1);
+  ChannelEnd end;
+  end.shm = true;
+  end.size = bytes;
+  end.memfd = memfd_create("pvm-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (end.memfd < 0) return FailErrno(why, ctl::ErrorCode::NoMemory, "memfd_create");
+  if (ftruncate(end.memfd, static_cast<off_t>(bytes)) != 0) {
+    FailErrno(why, ctl::ErrorCode::NoMemory, "ftruncate shm");
+    Release(&end, -1);
+    return false;
+  }
+  fcntl(end.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, end.memfd, 0);
+  if (mem == MAP_FAILED) {
+    FailErrno(why, ctl::ErrorCode::NoMemory, "mmap shm");
+    Release(&end, -1);
+    return false;
+  }
+  end.mem = static_cast<uint8_t*>(mem);
+  return Attach(slot, end, why);
+}
+
+void ChannelTable::PeerGone(uint32_t slot) {
+  ChannelEnd* end = slot < kSlots && slots_[slot].open && !slots_[slot].shm ? &slots_[slot] : nullptr;
+  if (!end) return;
+  uint32_t peer_send_ring = end->side == PVM_CHANNEL_SIDE_A ? 1 : 0;
+  __atomic_store_n(Counter(end->mem, peer_send_ring, PVM_CHANNEL_PRODUCER_CLOSED), 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(Counter(end->mem, 1 - peer_send_ring, PVM_CHANNEL_CONSUMER_CLOSED), 1, __ATOMIC_SEQ_CST);
+  if (end->peer_pidfd >= 0) close(end->peer_pidfd);
+  end->peer_pidfd = -1;
+}
+
 bool ChannelTable::Notify(uint32_t slot) {
   const ChannelEnd* end = Get(slot);
-  if (!end) return false;
+  if (!end || end->shm) return false;
   uint64_t one = 1;
   // EAGAIN only when the counter is near overflow: the peer has a wake-up pending anyway.
   (void)!write(end->peer_doorbell, &one, sizeof one);
@@ -100,7 +133,7 @@ bool ChannelTable::Notify(uint32_t slot) {
 bool ChannelTable::Doorbells(const uint32_t* slots, uint32_t count, pollfd* out) const {
   for (uint32_t i = 0; i < count; i++) {
     const ChannelEnd* end = Get(slots[i]);
-    if (!end) return false;
+    if (!end || end->shm) return false;
     out[i] = pollfd{end->own_doorbell, POLLIN, 0};
   }
   return true;
@@ -110,6 +143,11 @@ void ChannelTable::CloseAll() {
   for (uint32_t s = 0; s < kSlots; s++) {
     ChannelEnd& end = slots_[s];
     if (!end.open) continue;
+    if (end.shm) {
+      Release(&end, s);
+      PublishSlot(s);
+      continue;
+    }
     // This end produces on ring `side` and consumes the other one.
     uint32_t send_ring = end.side == PVM_CHANNEL_SIDE_A ? 0 : 1;
     __atomic_store_n(Counter(end.mem, send_ring, PVM_CHANNEL_PRODUCER_CLOSED), 1, __ATOMIC_SEQ_CST);
@@ -120,10 +158,9 @@ void ChannelTable::CloseAll() {
   }
 }
 
-void ChannelTable::KeepOnly(int keep) {
+void ChannelTable::DropChannels() {
   for (uint32_t s = 0; s < kSlots; s++) {
-    if (static_cast<int>(s) == keep || !slots_[s].open) continue;
-    Release(&slots_[s], s);
+    if (slots_[s].open && !slots_[s].shm) Release(&slots_[s], s);
   }
 }
 
@@ -133,10 +170,11 @@ void ChannelTable::Publish() {
 
 void ChannelTable::Release(ChannelEnd* end, int mapped_slot) {
   if (end->open && mapped_slot >= 0) backend_->UnmapRegion(Region(mapped_slot));
-  if (end->mem) munmap(end->mem, PVM_CHANNEL_SIZE);
+  if (end->mem) munmap(end->mem, end->size);
   CloseFd(&end->memfd);
   CloseFd(&end->own_doorbell);
   CloseFd(&end->peer_doorbell);
+  CloseFd(&end->peer_pidfd);
   *end = ChannelEnd{};
 }
 
@@ -144,8 +182,8 @@ void ChannelTable::PublishSlot(uint32_t slot) {
   pvm_channel_entry entry{};
   const ChannelEnd& end = slots_[slot];
   if (end.open) {
-    entry.peer_id = end.peer_id;
-    entry.state = PVM_CHANNEL_STATE_OPEN;
+    entry.peer_id = end.shm ? 0 : end.peer_id;
+    entry.state = end.shm ? PVM_CHANNEL_STATE_SHM : PVM_CHANNEL_STATE_OPEN;
     entry.side = end.side;
   }
   uint8_t* at = ram_->At(PVM_CHANNEL_TABLE_GPA + slot * sizeof entry, sizeof entry);

@@ -29,12 +29,15 @@ void DestroyChannel(NewChannel* channel);
 
 struct ChannelEnd {
   bool open = false;
+  bool shm = false;      // a shared-memory region (SHM_CREATE), not a channel
+  uint64_t size = PVM_CHANNEL_SIZE;
   uint64_t peer_id = 0;  // PVM_CHANNEL_PEER_HOST for the host
   uint32_t side = 0;     // PVM_CHANNEL_SIDE_A or _B
   int memfd = -1;
   uint8_t* mem = nullptr;
   int own_doorbell = -1;   // this end waits on it
   int peer_doorbell = -1;  // wakes the other end
+  int peer_pidfd = -1;     // the peer pVM's monitor, when it is a pVM this one can watch
 };
 
 class ChannelTable {
@@ -53,16 +56,22 @@ class ChannelTable {
   bool Attach(uint32_t slot, ChannelEnd end, Failure* why);
   const ChannelEnd* Get(uint32_t slot) const;
 
-  // Rings the other end's doorbell. false if the slot is not open.
+  // A new shared-memory region of size bytes (page-rounded) at `slot`.
+  bool AttachShm(uint32_t slot, uint64_t size, Failure* why);
+
+  // Rings the other end's doorbell. false if the slot is not an open channel.
   bool Notify(uint32_t slot);
   // For WAIT: a pollfd per slot (own doorbell); false if one is not open.
   bool Doorbells(const uint32_t* slots, uint32_t count, pollfd* out) const;
 
+  // The peer's monitor is gone without closing its end (it crashed): close it for it.
+  void PeerGone(uint32_t slot);
   // The guest has ended: mark every end closed and wake the peers.
   void CloseAll();
-  // In a forked child: forget every end but `keep` without touching the shared rings
-  // (they are still the parent's), then unmap those regions. keep may be -1.
-  void KeepOnly(int keep);
+  // In a forked child: forget every channel without touching the shared rings (they
+  // are still the parent's) and unmap them. Shared-memory regions stay: children
+  // inherit them.
+  void DropChannels();
   // Rewrites the whole boot-info table from the slots (after a fork in the child).
   void Publish();
 

@@ -48,7 +48,7 @@ bool ControlChannel::ReceiveBoot(BootRequest* out, Failure* why) {
   }
   out->boot = *boot;
   out->image_fd = m.fds[0];
-  out->id_counter_fd = m.fds[1];
+  out->registry_fd = m.fds[1];
   out->arg_bytes = m.tail<ctl::Boot>();
 
   // The tail is exactly argc strings, each ending in NUL.

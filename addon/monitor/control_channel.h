@@ -16,7 +16,7 @@ namespace pvm::monitor {
 struct BootRequest {
   ctl::Boot boot{};
   int image_fd = -1;       // owned by the caller once received
-  int id_counter_fd = -1;  // likewise
+  int registry_fd = -1;  // likewise
   std::string arg_bytes;               // the message tail: argc NUL-terminated strings
   std::vector<std::string_view> args;  // views into arg_bytes, without the NULs
 };

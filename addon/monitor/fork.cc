@@ -1,6 +1,8 @@
 #include "monitor/fork.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -76,8 +78,15 @@ void BecomeChild(Monitor* m, ForkOrigin origin, pid_t parent_pid, Pieces* p, Sav
     m->control.SendError(f);
     _exit(1);
   };
-  // The parent's channels are not ours: forget them, then a VM of our own.
-  m->channels->KeepOnly(-1);
+  // The parent's channels and children are not ours: forget them, then a VM of our own.
+  m->channels->DropChannels();
+  for (const auto& c : m->children) close(c.pidfd);
+  m->children.clear();
+  if (m->parent_exit_bell >= 0) close(m->parent_exit_bell);
+  m->parent_exit_bell = m->child_exit_bell;  // we ring the parent's when we end
+  m->child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  m->pending_signals = 0;
+  m->registry.SetPid(p->child_id, getpid());
   if (!m->backend->RebuildAfterFork(&why)) fail(why);
   ChannelEnd end;
   end.peer_id = origin == ForkOrigin::Guest ? m->identity.id : PVM_CHANNEL_PEER_HOST;
@@ -86,6 +95,8 @@ void BecomeChild(Monitor* m, ForkOrigin origin, pid_t parent_pid, Pieces* p, Sav
   end.mem = p->channel.mem;
   end.own_doorbell = p->channel.doorbell_b;
   end.peer_doorbell = p->channel.doorbell_a;
+  // Watch the parent's monitor, to close the channel for it should it crash.
+  if (origin == ForkOrigin::Guest) end.peer_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent_pid, 0));
   p->channel = NewChannel{};
   if (!m->channels->Attach(static_cast<uint32_t>(p->slot), end, &why)) fail(why);
   m->channels->Publish();
@@ -146,12 +157,14 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
     Discard(&p);
     return refuse(-PVM_ENOMEM, EIO);
   }
-  p.child_id = m->ids.Next();
+  p.child_id = m->registry.NextId();
+  m->registry.Add(p.child_id, m->identity.id, 0);  // before it runs: it may KILL or be killed
   pid_t parent_pid = getpid();
 
   pid_t pid = fork();
   if (pid < 0) {
     int err = errno;
+    m->registry.Remove(p.child_id);
     Discard(&p);
     return refuse(GuestErrno(err), err);
   }
@@ -162,15 +175,20 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
   }
 
   // The parent.
+  m->registry.SetPid(p.child_id, pid);
   CloseFd(&p.control[1]);
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
-    // Only if the child is gone already (reaped: SIGCHLD is ignored).
+  int child_pidfd = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 0) : -1;
+  if (pidfd < 0 || child_pidfd < 0) {
+    // Only if the child is gone already (reaped: SIGCHLD is ignored) or out of fds.
     int err = errno;
     kill(pid, SIGKILL);
+    if (pidfd >= 0) close(pidfd);
+    m->registry.MarkEnded(p.child_id, 2, PVM_SIGKILL);
     Discard(&p);
     return refuse(-PVM_ENOMEM, err);
   }
+  m->children.push_back(Monitor::Child{p.child_id, child_pidfd});
   ctl::Forked done{};
   done.child_id = p.child_id;
   done.child_pid = static_cast<uint64_t>(pid);
@@ -184,11 +202,15 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
     end.mem = p.channel.mem;
     end.own_doorbell = p.channel.doorbell_a;
     end.peer_doorbell = p.channel.doorbell_b;
+    end.peer_pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 0);
     p.channel = NewChannel{};
     if (!m->channels->Attach(static_cast<uint32_t>(p.slot), end, &why)) {
       // The child runs but cannot be reached: end it rather than leave it half made.
       syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
       close(pidfd);
+      close(m->children.back().pidfd);
+      m->children.pop_back();
+      m->registry.MarkEnded(p.child_id, 2, PVM_SIGKILL);
       Discard(&p);
       return refuse(-PVM_ENOMEM, EIO);
     }

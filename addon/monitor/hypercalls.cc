@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 #include "monitor/clock.h"
 #include "monitor/fault.h"
@@ -14,14 +13,6 @@
 namespace pvm::monitor {
 
 namespace {
-
-HypercallResult Return(uint64_t value) {
-  HypercallResult r;
-  r.value = value;
-  return r;
-}
-
-HypercallResult Error(int guest_errno) { return Return(static_cast<uint64_t>(-static_cast<int64_t>(guest_errno))); }
 
 HypercallResult End(const ctl::Exit& exit) {
   HypercallResult r;
@@ -40,46 +31,80 @@ HypercallResult Exit(const VcpuExit& x) {
   return End(e);
 }
 
-// WAIT(slots, count, timeout_ns): poll the listed doorbells and the control socket.
-HypercallResult Wait(const VcpuExit& x, const HypercallContext& c) {
+// WAIT(slots, count, timeout_ns): poll the listed doorbells (and the peers' pidfds, to
+// notice a crashed peer) and the control socket.
+HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   uint64_t count = x.args[1];
   if (count > PVM_CHANNEL_SLOTS) return Error(PVM_EINVAL);
-  const uint8_t* raw = c.ram->GuestBuffer(x.args[0], count * sizeof(uint32_t));
+  const uint8_t* raw = m->backend->memory().GuestBuffer(x.args[0], count * sizeof(uint32_t));
   if (!raw) return Error(PVM_EFAULT);
   uint32_t slots[PVM_CHANNEL_SLOTS];
   std::memcpy(slots, raw, count * sizeof(uint32_t));  // a copy: the guest cannot change it under us
-  pollfd fds[PVM_CHANNEL_SLOTS + 1];
-  if (!c.channels->Doorbells(slots, static_cast<uint32_t>(count), fds)) return Error(PVM_EBADF);
-  fds[count] = pollfd{c.control_fd, POLLIN, 0};
+  CollectSignals(m);
+  if (m->pending_signals) return Error(PVM_EINTR);
+
+  pollfd fds[2 * PVM_CHANNEL_SLOTS + 1];
+  uint32_t peer_of[PVM_CHANNEL_SLOTS];  // fds[count + i] watches the peer of slots[peer_of[i]]
+  if (!m->channels->Doorbells(slots, static_cast<uint32_t>(count), fds)) return Error(PVM_EBADF);
+  uint32_t n = static_cast<uint32_t>(count);
+  for (uint32_t i = 0; i < count; i++) {
+    int pidfd = m->channels->Get(slots[i])->peer_pidfd;
+    if (pidfd < 0) continue;
+    peer_of[n - count] = i;
+    fds[n++] = pollfd{pidfd, POLLIN, 0};
+  }
+  uint32_t control = n;
+  fds[n++] = pollfd{m->control.fd(), POLLIN, 0};
 
   uint64_t timeout_ns = x.args[2];
   timespec limit{static_cast<time_t>(timeout_ns / 1000000000ull), static_cast<long>(timeout_ns % 1000000000ull)};
-  bool forever = timeout_ns == ~0ull;
-  int n = ppoll(fds, count + 1, forever ? nullptr : &limit, c.wait_mask);
-  if (n < 0) return Return(0);  // a kick signal: back to the loop, which looks at why
-  if (fds[count].revents) *c.host_waiting = true;
+  int ready = ppoll(fds, n, timeout_ns == ~0ull ? nullptr : &limit, wait_mask);
+  if (ready < 0) {
+    CollectSignals(m);
+    return m->pending_signals ? Error(PVM_EINTR) : Return(0);  // else a kick: the loop looks at why
+  }
+  if (fds[control].revents) m->host_waiting = true;
   uint64_t rang = 0;
-  for (uint64_t i = 0; i < count; i++) {
+  for (uint32_t i = 0; i < count; i++) {
     if (!(fds[i].revents & POLLIN)) continue;
     uint64_t value;
     (void)!read(fds[i].fd, &value, sizeof value);  // reset the doorbell
     rang++;
   }
+  for (uint32_t j = static_cast<uint32_t>(count); j < control; j++) {
+    if (!fds[j].revents) continue;
+    m->channels->PeerGone(slots[peer_of[j - count]]);  // it crashed: its ends are closed now
+    rang++;
+  }
   return Return(rang);
+}
+
+HypercallResult ShmCreate(const VcpuExit& x, Monitor* m) {
+  uint64_t size = x.args[0];
+  if (size == 0 || size > PVM_CHANNEL_SLOT_SIZE) return Error(PVM_EINVAL);
+  int slot = m->channels->FreeSlot();
+  if (slot < 0) return Error(PVM_EAGAIN);
+  Failure why;
+  if (!m->channels->AttachShm(static_cast<uint32_t>(slot), size, &why)) return Error(PVM_ENOMEM);
+  return Return(static_cast<uint64_t>(slot));
 }
 
 }  // namespace
 
-HypercallResult HandleHypercall(const VcpuExit& x, const HypercallContext& c) {
+HypercallResult HandleHypercall(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   switch (x.nr) {
     case PVM_HC_EXIT: return Exit(x);
     case PVM_HC_CONSOLE_FLUSH: return Return(0);  // every exit drains the console
-    case PVM_HC_GETID: return Return(c.identity->id);
+    case PVM_HC_GETID: return Return(m->identity.id);
     case PVM_HC_TIME: return Return(MonotonicNs());
-    case PVM_HC_WAIT: return Wait(x, c);
+    case PVM_HC_WAIT: return Wait(x, m, wait_mask);
     case PVM_HC_NOTIFY:
-      return x.args[0] < PVM_CHANNEL_SLOTS && c.channels->Notify(static_cast<uint32_t>(x.args[0])) ? Return(0)
-                                                                                                 : Error(PVM_EBADF);
+      return x.args[0] < PVM_CHANNEL_SLOTS && m->channels->Notify(static_cast<uint32_t>(x.args[0])) ? Return(0)
+                                                                                                  : Error(PVM_EBADF);
+    case PVM_HC_KILL: return Kill(x, m);
+    case PVM_HC_WAITPID: return WaitPid(x, m, wait_mask);
+    case PVM_HC_SIGNALS: return TakeSignals(m);
+    case PVM_HC_SHM_CREATE: return ShmCreate(x, m);
     default: return End(BadHypercallFault(x.nr, x.rip));
   }
 }

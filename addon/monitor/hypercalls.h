@@ -1,20 +1,16 @@
-// The monitor's side of the hypercalls in hypercalls/abi.json. A hypercall either
-// returns a value to the guest (rax) or ends the pVM.
+// The monitor's side of the hypercalls in hypercalls/abi.json (FORK is fork.cc's). A
+// hypercall either returns a value to the guest (rax) or ends the pVM.
 #pragma once
+
+#include <signal.h>
 
 #include <cstdint>
 
 #include "common/control.h"
 #include "monitor/backend.h"
-#include "monitor/channels.h"
-#include "monitor/guest_memory.h"
+#include "monitor/monitor.h"
 
 namespace pvm::monitor {
-
-struct PvmIdentity {
-  uint64_t id = 0;
-  uint64_t parent_id = 0;
-};
 
 struct HypercallResult {
   bool ends = false;   // true: the pVM is over, send `exit`
@@ -22,17 +18,25 @@ struct HypercallResult {
   ctl::Exit exit{};
 };
 
-// What hypercalls may touch besides the exit itself.
-struct HypercallContext {
-  const PvmIdentity* identity;
-  const GuestMemory* ram;
-  ChannelTable* channels;
-  int control_fd;             // WAIT also wakes when the host writes here
-  const sigset_t* wait_mask;  // signal mask while blocked in WAIT (lets kick signals in)
-  bool* host_waiting;         // set when WAIT returned because of the host
-};
+// exit.kind must be Hypercall, and not FORK. The console has been drained. wait_mask is
+// the signal mask while blocked (WAIT, WAITPID): it lets the kick signals in.
+HypercallResult HandleHypercall(const VcpuExit& exit, Monitor* m, const sigset_t* wait_mask);
 
-// exit.kind must be Hypercall, and not FORK (main loop). The console has been drained.
-HypercallResult HandleHypercall(const VcpuExit& exit, const HypercallContext& context);
+// Family hypercalls (family.cc).
+HypercallResult Kill(const VcpuExit& exit, Monitor* m);
+HypercallResult WaitPid(const VcpuExit& exit, Monitor* m, const sigset_t* wait_mask);
+HypercallResult TakeSignals(Monitor* m);
+
+// Helpers both files use.
+inline HypercallResult Return(uint64_t value) {
+  HypercallResult r;
+  r.value = value;
+  return r;
+}
+inline HypercallResult Error(int guest_errno) {
+  return Return(static_cast<uint64_t>(-static_cast<int64_t>(guest_errno)));
+}
+// Folds signals that arrived into m->pending_signals and the boot-info copy.
+void CollectSignals(Monitor* m);
 
 }  // namespace pvm::monitor

@@ -6,6 +6,7 @@
 // After its guest ends, a monitor with live children stays (small: no VM, no RAM) until
 // they end, because they die with it (PR_SET_PDEATHSIG).
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -42,7 +43,18 @@ constexpr int kTerminateSignal = SIGTERM;
 // Image files above this are refused outright (besides RAM, it bounds what we read).
 constexpr uint64_t kMinImageFileLimit = 64ull << 20;
 
+// Set by signal handlers (and by TakeKickSignals): the pVM signal that ends the guest
+// (PVM_SIGTERM or PVM_SIGKILL), and the ones left for the guest (bit n = signal n).
 volatile sig_atomic_t g_terminate = 0;
+uint64_t g_arrived = 0;
+
+int PvmSignal() { return SIGRTMIN + ctl::kPvmSignalAfterRtMin; }
+
+// A pVM signal arrived (its number is the real-time signal's value).
+void NotePvmSignal(int sig) {
+  if (sig == PVM_SIGTERM || sig == PVM_SIGKILL) g_terminate = sig;
+  else if (sig > 0 && sig < 64) __atomic_or_fetch(&g_arrived, 1ull << sig, __ATOMIC_RELAXED);
+}
 
 bool ParseOptions(int argc, char** argv, Options* out) {
   for (int i = 1; i < argc; i++) {
@@ -62,7 +74,8 @@ bool ParseOptions(int argc, char** argv, Options* out) {
 }
 
 void OnKick(int) {}  // only there to interrupt KVM_RUN
-void OnTerminate(int) { g_terminate = 1; }
+void OnTerminate(int) { g_terminate = PVM_SIGTERM; }
+void OnPvmSignal(int, siginfo_t* info, void*) { NotePvmSignal(info->si_value.sival_int); }
 
 // The signals that may interrupt the guest (blocked everywhere else in the monitor).
 sigset_t KickSignals() {
@@ -70,6 +83,7 @@ sigset_t KickSignals() {
   sigemptyset(&set);
   sigaddset(&set, kKickSignal);
   sigaddset(&set, kTerminateSignal);
+  sigaddset(&set, PvmSignal());
   return set;
 }
 
@@ -78,9 +92,11 @@ sigset_t KickSignals() {
 void TakeKickSignals() {
   sigset_t kick = KickSignals();
   timespec zero{};
+  siginfo_t info;
   int sig;
-  while ((sig = sigtimedwait(&kick, nullptr, &zero)) > 0) {
-    if (sig == kTerminateSignal) g_terminate = 1;
+  while ((sig = sigtimedwait(&kick, &info, &zero)) > 0) {
+    if (sig == kTerminateSignal) g_terminate = PVM_SIGTERM;
+    if (sig == PvmSignal()) NotePvmSignal(info.si_value.sival_int);
   }
 }
 
@@ -91,6 +107,11 @@ bool SetUpSignals(Failure* why) {
   if (sigaction(kKickSignal, &sa, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigaction");
   sa.sa_handler = OnTerminate;
   if (sigaction(kTerminateSignal, &sa, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigaction");
+  struct sigaction info_sa {};
+  sigemptyset(&info_sa.sa_mask);
+  info_sa.sa_sigaction = OnPvmSignal;
+  info_sa.sa_flags = SA_SIGINFO;
+  if (sigaction(PvmSignal(), &info_sa, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigaction");
   // Children (forked pVMs) are reaped by the kernel; the host watches them by pidfd.
   sa.sa_handler = SIG_IGN;
   if (sigaction(SIGCHLD, &sa, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigaction");
@@ -120,9 +141,9 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
     return Fail(why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %" PRIu64 " bytes, the args area holds %" PRIu64,
                 ArgsAreaBytes(params.args), static_cast<uint64_t>(PVM_ARGS_SIZE));
   }
-  int rc = m->ids.Map(request.id_counter_fd);
-  close(request.id_counter_fd);
-  if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the id counter");
+  int rc = m->registry.Map(request.registry_fd);
+  close(request.registry_fd);
+  if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the pVM registry");
 
   std::vector<uint8_t> image;
   uint64_t file_limit = m->ram_size > kMinImageFileLimit ? m->ram_size : kMinImageFileLimit;
@@ -136,6 +157,9 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   EntryState entry;
   if (!SetUpBoot(backend->memory().span(), loaded, params, &entry, why)) return false;
   m->identity = PvmIdentity{request.boot.id, request.boot.parent_id};
+  m->registry.Add(m->identity.id, m->identity.parent_id, getpid());
+  m->child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (m->child_exit_bell < 0) return FailErrno(why, ctl::ErrorCode::Internal, "eventfd");
   m->channels = std::make_unique<ChannelTable>(backend, &backend->memory());
   m->console = std::make_unique<Console>(backend->memory(), &m->control);
   return backend->SetEntryState(entry, why);
@@ -154,6 +178,13 @@ void PrintStats(const Monitor& m) {
 // The pVM is over: report it, close its channel ends, give back the VM and its RAM,
 // then stay only as long as forked children live (they die with this process).
 [[noreturn]] void Finish(Monitor* m, const ctl::Exit& end) {
+  // The registry first: a parent waiting for us reads it as soon as we ring it.
+  uint32_t kind = end.kind == ctl::ExitKind::Code ? 0 : end.kind == ctl::ExitKind::Fault ? 1 : 2;
+  m->registry.MarkEnded(m->identity.id, kind, end.code);
+  if (m->parent_exit_bell >= 0) {
+    uint64_t one = 1;
+    (void)!write(m->parent_exit_bell, &one, sizeof one);
+  }
   m->control.SendExit(end);
   if (m->options.stats) PrintStats(*m);
   m->channels->CloseAll();
@@ -169,10 +200,10 @@ void PrintStats(const Monitor& m) {
 ctl::Exit Terminated() {
   ctl::Exit e{};
   e.kind = ctl::ExitKind::Killed;
-  e.code = kTerminateSignal;
+  e.code = g_terminate;
   e.fault = ctl::FaultKind::None;
   e.vector = 0xffffffff;
-  snprintf(e.reason, sizeof e.reason, "terminated by the host");
+  snprintf(e.reason, sizeof e.reason, "ended by signal %s", g_terminate == PVM_SIGKILL ? "KILL" : "TERM");
   return e;
 }
 
@@ -211,6 +242,7 @@ void ServeHost(Monitor* m) {
       m->console->Drain();
       if (g_terminate) Finish(m, Terminated());
       ServeHost(m);
+      CollectSignals(m);
       continue;
     }
     if (!m->started) {
@@ -230,14 +262,13 @@ void ServeHost(Monitor* m) {
         Finish(m, InternalFault(why.message.c_str(), exit.rip));
       }
     } else {
-      HypercallContext context{&m->identity, &backend->memory(), m->channels.get(), m->control.fd(), &wait_mask,
-                               &m->host_waiting};
-      HypercallResult result = HandleHypercall(exit, context);
+      HypercallResult result = HandleHypercall(exit, m, &wait_mask);
       if (result.ends) Finish(m, result.exit);
       if (!backend->CompleteHypercall(result.value, &why)) Finish(m, InternalFault(why.message.c_str(), exit.rip));
     }
     if (g_terminate) Finish(m, Terminated());
     if (m->host_waiting) ServeHost(m);
+    CollectSignals(m);
   }
 }
 
@@ -278,6 +309,9 @@ int Main(int argc, char** argv) {
 }
 
 }  // namespace
+
+uint64_t TakeArrivedSignals() { return __atomic_exchange_n(&g_arrived, 0, __ATOMIC_RELAXED); }
+
 }  // namespace pvm::monitor
 
 int main(int argc, char** argv) { return pvm::monitor::Main(argc, argv); }

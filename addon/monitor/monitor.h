@@ -8,14 +8,18 @@
 #include <memory>
 #include <vector>
 
-#include "common/id_counter.h"
+#include "common/registry.h"
 #include "monitor/backend.h"
 #include "monitor/channels.h"
 #include "monitor/console.h"
 #include "monitor/control_channel.h"
-#include "monitor/hypercalls.h"
 
 namespace pvm::monitor {
+
+struct PvmIdentity {
+  uint64_t id = 0;
+  uint64_t parent_id = 0;
+};
 
 struct Options {
   pid_t parent_pid = 0;
@@ -33,7 +37,7 @@ struct Monitor {
   Options options;
   Stats stats;
   ControlChannel control{ctl::kControlFd};
-  IdCounter ids;
+  Registry registry;
   std::unique_ptr<Backend> backend;
   std::unique_ptr<ChannelTable> channels;
   std::unique_ptr<Console> console;
@@ -42,6 +46,19 @@ struct Monitor {
   bool started = false;                // the guest's first exit has been reported
   std::vector<uint64_t> host_forks;    // tags of fork requests not served yet
   bool host_waiting = false;           // the control socket has something to read
+
+  // The family (WAITPID, KILL).
+  struct Child {
+    uint64_t id;
+    int pidfd;  // fires when its monitor process is gone (a crash, if it did not report)
+  };
+  std::vector<Child> children;  // forked by this pVM and not waited for yet
+  int child_exit_bell = -1;     // eventfd this pVM's children ring when they end
+  int parent_exit_bell = -1;    // the parent's child_exit_bell (forked pVMs only)
+  uint64_t pending_signals = 0; // pVM signals for the guest (bit n = signal n)
 };
+
+// Pending pVM signals arrive in a signal handler: this collects them (see main.cc).
+uint64_t TakeArrivedSignals();
 
 }  // namespace pvm::monitor

@@ -299,6 +299,51 @@ static inline long pvm_wait(const uint32_t *slots, uint32_t count, uint64_t time
 /** The raw NOTIFY hypercall: ring the other end's doorbell of channel `slot`. */
 static inline long pvm_notify(uint32_t slot) { return pvm_hypercall1(PVM_HC_NOTIFY, (long)slot); }
 
+/* ---- signals, kill, waitpid, shared memory (the family) ---------------------------- */
+
+/** A handler for a pVM signal (PVM_SIGUSR1 or PVM_SIGUSR2). */
+typedef void (*pvm_signal_handler)(int sig);
+
+/**
+ * Run `handler` when `sig` (PVM_SIGUSR1/2) arrives; NULL removes it. Handlers run inside
+ * blocking calls (channel receive/send, pvm_waitpid), which then go on waiting. A
+ * signal without a handler makes those calls return -PVM_EINTR until pvm_signals()
+ * takes it. Returns 0 or -PVM_EINVAL.
+ */
+int pvm_signal(int sig, pvm_signal_handler handler);
+/** Take the pending signals (SIGNALS hypercall): bit n set = signal n. */
+uint64_t pvm_signals(void);
+/** The pending signals, read from the boot-info page (no exit). */
+uint64_t pvm_pending_signals(void);
+/** Internal to blocking calls: after -PVM_EINTR, run handlers; 1 = go on waiting. */
+int pvm_restart_after_eintr(void);
+
+/**
+ * Send `sig` (PVM_SIGTERM, PVM_SIGKILL, PVM_SIGUSR1, PVM_SIGUSR2) to pVM `id`, which must
+ * be an ancestor or a descendant of this one. 0, -PVM_ESRCH, -PVM_EPERM, -PVM_EINVAL.
+ */
+long pvm_kill(uint64_t id, int sig);
+
+/** How a child ended (pvm_waitpid). */
+struct pvm_child_status {
+  uint32_t kind; /**< 0 exit, 1 fault, 2 killed */
+  int32_t code;  /**< exit code, or the signal */
+};
+
+/**
+ * Wait for child `id` (0: any) to end, like waitpid(2). Returns the child's id,
+ * 0 (timeout_ns 0 and none has ended), -PVM_ECHILD (no such child), -PVM_ETIMEDOUT,
+ * -PVM_EINTR (an unhandled signal). timeout_ns: 0 = WNOHANG, ~0ULL = no limit.
+ */
+long pvm_waitpid(uint64_t id, struct pvm_child_status *status, uint64_t timeout_ns);
+
+/**
+ * A shared-memory region of `size` bytes (<= PVM_CHANNEL_SLOT_SIZE), zeroed, in a free
+ * channel slot: its address is pvm_channel_base(slot). Children forked afterwards share
+ * it at the same address. Returns the slot or -PVM_EAGAIN/-PVM_EINVAL/-PVM_ENOMEM.
+ */
+long pvm_shm_create(size_t size);
+
 /* ---- console ---------------------------------------------------------------------- */
 
 /**

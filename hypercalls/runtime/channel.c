@@ -222,6 +222,8 @@ static long block(struct blocker *b, uint64_t timeout_ns, unsigned spin)
     }
     long w = pvm_wait(b->slots, b->count, wait_ns);
     b->set_waiting(b, 0);
+    if (w == -PVM_EINTR && pvm_restart_after_eintr())
+      w = 0; /* handled signals: go on waiting, like SA_RESTART */
     if (w < 0)
       return w;
     r = b->attempt(b);

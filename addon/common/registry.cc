@@ -1,0 +1,110 @@
+#include "common/registry.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace pvm {
+
+namespace {
+
+// Deep enough for any family tree a test or a soak builds; bounds a walk over a table
+// that a bug could have made cyclic.
+constexpr int kMaxDepth = 1024;
+
+}  // namespace
+
+Registry::~Registry() { Close(); }
+
+void Registry::Close() {
+  if (base_) munmap(base_, kRegistrySize);
+  if (fd_ >= 0) close(fd_);
+  base_ = nullptr;
+  fd_ = -1;
+}
+
+int Registry::Create() {
+  int fd = memfd_create("pvm-registry", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -errno;
+  if (ftruncate(fd, kRegistrySize) != 0) {
+    int saved = -errno;
+    close(fd);
+    return saved;
+  }
+  // Its size never changes: nobody can make another's mapping fault by shrinking it.
+  fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  int rc = Map(fd);
+  if (rc != 0) {
+    close(fd);
+    return rc;
+  }
+  fd_ = fd;
+  return 0;
+}
+
+int Registry::Map(int fd) {
+  void* p = mmap(nullptr, kRegistrySize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return -errno;
+  base_ = static_cast<uint8_t*>(p);
+  return 0;
+}
+
+uint64_t Registry::NextId() {
+  if (!base_) return 0;
+  return __atomic_add_fetch(reinterpret_cast<uint64_t*>(base_), 1, __ATOMIC_RELAXED);
+}
+
+RegistryEntry* Registry::Slot(uint64_t id) const {
+  if (!base_ || id == 0) return nullptr;
+  return reinterpret_cast<RegistryEntry*>(base_ + kRegistryHeader) + id % kRegistryEntries;
+}
+
+RegistryEntry* Registry::Find(uint64_t id) const {
+  RegistryEntry* e = Slot(id);
+  return e && __atomic_load_n(&e->id, __ATOMIC_ACQUIRE) == id ? e : nullptr;
+}
+
+void Registry::Add(uint64_t id, uint64_t parent_id, pid_t pid) {
+  RegistryEntry* e = Slot(id);
+  if (!e) return;
+  e->parent_id = parent_id;
+  e->pid = pid;
+  e->exit_kind = 0;
+  e->exit_code = 0;
+  __atomic_store_n(&e->state, kRegistryRunning, __ATOMIC_RELEASE);
+  __atomic_store_n(&e->id, id, __ATOMIC_RELEASE);
+}
+
+void Registry::SetPid(uint64_t id, pid_t pid) {
+  if (RegistryEntry* e = Find(id)) __atomic_store_n(&e->pid, pid, __ATOMIC_RELEASE);
+}
+
+void Registry::Remove(uint64_t id) {
+  if (RegistryEntry* e = Find(id)) __atomic_store_n(&e->id, 0, __ATOMIC_RELEASE);
+}
+
+void Registry::MarkEnded(uint64_t id, uint32_t exit_kind, int32_t exit_code) {
+  RegistryEntry* e = Find(id);
+  if (!e || __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != kRegistryRunning) return;
+  e->exit_kind = exit_kind;
+  e->exit_code = exit_code;
+  __atomic_store_n(&e->state, kRegistryEnded, __ATOMIC_RELEASE);
+}
+
+bool Registry::Related(uint64_t a, uint64_t b) const {
+  auto descends = [this](uint64_t from, uint64_t ancestor) {
+    uint64_t id = from;
+    for (int depth = 0; depth < kMaxDepth && id != 0; depth++) {
+      if (id == ancestor) return true;
+      const RegistryEntry* e = Find(id);
+      if (!e) return false;
+      id = __atomic_load_n(&e->parent_id, __ATOMIC_ACQUIRE);
+    }
+    return false;
+  };
+  return descends(a, b) || descends(b, a);
+}
+
+}  // namespace pvm

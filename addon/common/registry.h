@@ -1,0 +1,67 @@
+// The host-wide pVM registry: one memfd the host creates and every monitor maps (passed
+// at Boot; a forked monitor inherits the mapping). It holds the id counter, so a guest's
+// fork needs no round trip to the host, and a table of pVMs (id, parent, monitor pid,
+// how it ended) the monitors use to route signals, wait for children and enforce the
+// family rule without asking the host.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pvm {
+
+struct RegistryEntry {
+  uint64_t id;         // 0: free; the table slot is id % kRegistryEntries
+  uint64_t parent_id;  // 0 for a pVM the host spawned
+  int32_t pid;         // its monitor, 0 until known
+  uint32_t state;      // RegistryState
+  uint32_t exit_kind;  // once ended: 0 exit, 1 fault, 2 killed (as WAITPID reports)
+  int32_t exit_code;   // exit code, or the signal
+};
+
+enum RegistryState : uint32_t { kRegistryFree = 0, kRegistryRunning = 1, kRegistryEnded = 2 };
+
+constexpr size_t kRegistryEntries = 65536;
+constexpr size_t kRegistryHeader = 4096;  // the id counter lives at offset 0
+constexpr size_t kRegistrySize = kRegistryHeader + kRegistryEntries * sizeof(RegistryEntry);
+
+class Registry {
+ public:
+  Registry() = default;
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // A new registry in a fresh memfd (the host). Returns 0 or -errno.
+  int Create();
+  // Maps the registry in fd (a monitor). Does not take fd. Returns 0 or -errno.
+  int Map(int fd);
+  // Unmaps and closes now (the host when it closes). Idempotent.
+  void Close();
+  // The memfd (host only; -1 in a monitor).
+  int fd() const { return fd_; }
+
+  // A new id, never 0, unique among everything sharing the registry (0 once closed).
+  uint64_t NextId();
+  // The entry of live or ended pVM `id`, or nullptr (unknown, or its slot was reused).
+  RegistryEntry* Find(uint64_t id) const;
+  // Claims id's slot for a new pVM (state running).
+  void Add(uint64_t id, uint64_t parent_id, pid_t pid);
+  void SetPid(uint64_t id, pid_t pid);
+  // Frees id's slot (a pVM that was never made after all).
+  void Remove(uint64_t id);
+  // Records how the pVM ended. Only the first call counts.
+  void MarkEnded(uint64_t id, uint32_t exit_kind, int32_t exit_code);
+  // True if a and b are the same pVM or one descends from the other.
+  bool Related(uint64_t a, uint64_t b) const;
+
+ private:
+  RegistryEntry* Slot(uint64_t id) const;
+
+  int fd_ = -1;
+  uint8_t* base_ = nullptr;
+};
+
+}  // namespace pvm

@@ -1,0 +1,127 @@
+// KILL, WAITPID and SIGNALS: the family's hypercalls. Who is family comes from the
+// host-wide registry (common/registry.h); the checks are the monitor's, never the guest's.
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "monitor/hypercalls.h"
+#include "pvm/abi.h"
+
+namespace pvm::monitor {
+
+namespace {
+
+bool IsPvmSignal(uint64_t sig) {
+  return sig == PVM_SIGTERM || sig == PVM_SIGKILL || sig == PVM_SIGUSR1 || sig == PVM_SIGUSR2;
+}
+
+// How a child ended, as WAITPID writes it.
+struct ChildStatus {
+  uint32_t kind;
+  int32_t code;
+};
+
+// Child c has ended if its monitor said so in the registry, or if its monitor process
+// is gone without saying (it crashed or was SIGKILLed).
+bool Ended(const Monitor& m, const Monitor::Child& c, ChildStatus* out) {
+  const RegistryEntry* e = m.registry.Find(c.id);
+  if (e && __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) == kRegistryEnded) {
+    *out = ChildStatus{e->exit_kind, e->exit_code};
+    return true;
+  }
+  pollfd p{c.pidfd, POLLIN, 0};
+  if (poll(&p, 1, 0) == 1) {
+    *out = ChildStatus{2, PVM_SIGKILL};
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void CollectSignals(Monitor* m) {
+  uint64_t arrived = TakeArrivedSignals();
+  if (!arrived) return;
+  m->pending_signals |= arrived;
+  if (uint8_t* at = m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8)) {
+    std::memcpy(at, &m->pending_signals, 8);
+  }
+}
+
+HypercallResult TakeSignals(Monitor* m) {
+  CollectSignals(m);
+  uint64_t taken = m->pending_signals;
+  m->pending_signals = 0;
+  if (uint8_t* at = m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8)) {
+    std::memset(at, 0, 8);
+  }
+  return Return(taken);
+}
+
+HypercallResult Kill(const VcpuExit& x, Monitor* m) {
+  uint64_t target = x.args[0];
+  uint64_t sig = x.args[1];
+  if (!IsPvmSignal(sig)) return Error(PVM_EINVAL);
+  const RegistryEntry* e = m->registry.Find(target);
+  if (!e || __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != kRegistryRunning) return Error(PVM_ESRCH);
+  if (!m->registry.Related(m->identity.id, target)) return Error(PVM_EPERM);
+  pid_t pid = __atomic_load_n(&e->pid, __ATOMIC_ACQUIRE);
+  if (pid <= 0) return Error(PVM_ESRCH);
+  sigval value{};
+  value.sival_int = static_cast<int>(sig);
+  if (sigqueue(pid, SIGRTMIN + ctl::kPvmSignalAfterRtMin, value) != 0) return Error(PVM_ESRCH);
+  return Return(0);
+}
+
+HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
+  uint64_t want = x.args[0];
+  uint64_t status_gpa = x.args[1];
+  uint64_t timeout_ns = x.args[2];
+  uint8_t* status_out = nullptr;
+  if (status_gpa != 0 && !(status_out = m->backend->memory().GuestBuffer(status_gpa, sizeof(ChildStatus)))) {
+    return Error(PVM_EFAULT);
+  }
+  timespec limit{static_cast<time_t>(timeout_ns / 1000000000ull), static_cast<long>(timeout_ns % 1000000000ull)};
+  for (;;) {
+    CollectSignals(m);
+    if (m->pending_signals) return Error(PVM_EINTR);
+    // Drain the bell first, then look: a child that ends after the look rings it again.
+    uint64_t ignored;
+    (void)!read(m->child_exit_bell, &ignored, sizeof ignored);
+    bool any = false;
+    for (size_t i = 0; i < m->children.size(); i++) {
+      Monitor::Child c = m->children[i];
+      if (want != 0 && c.id != want) continue;
+      any = true;
+      ChildStatus status;
+      if (!Ended(*m, c, &status)) continue;
+      if (status_out) std::memcpy(status_out, &status, sizeof status);
+      close(c.pidfd);
+      m->children.erase(m->children.begin() + static_cast<long>(i));
+      return Return(c.id);
+    }
+    if (!any) return Error(PVM_ECHILD);
+    if (timeout_ns == 0) return Return(0);
+
+    // Sleep until a child rings, a child's monitor goes, the host writes, or time is up.
+    pollfd fds[PVM_CHANNEL_SLOTS + 2];
+    uint32_t n = 0;
+    fds[n++] = pollfd{m->child_exit_bell, POLLIN, 0};
+    fds[n++] = pollfd{m->control.fd(), POLLIN, 0};
+    for (const auto& c : m->children) {
+      if ((want == 0 || c.id == want) && n < PVM_CHANNEL_SLOTS + 2) fds[n++] = pollfd{c.pidfd, POLLIN, 0};
+    }
+    int ready = ppoll(fds, n, timeout_ns == ~0ull ? nullptr : &limit, wait_mask);
+    if (ready == 0) return Error(PVM_ETIMEDOUT);
+    if (ready > 0 && fds[1].revents) {
+      m->host_waiting = true;  // let the host be served; the guest calls again
+      return Error(PVM_EINTR);
+    }
+    // The timeout restarts after a wake-up; a child's end is what callers wait for.
+  }
+}
+
+}  // namespace pvm::monitor

@@ -1,0 +1,237 @@
+/*
+ * family: the KylinX family primitives from a guest, one mode per argv[1]:
+ *   signal   a child blocked in a receive is interrupted by USR1, then ended by TERM
+ *   handler  a handled USR1 runs its handler and the child's receive goes on
+ *   waitpid  three children exit 3, 4, 5; waitpid(any) collects them; then ECHILD
+ *   rule     kills inside the family work, outside (sibling, stranger, unknown) do not
+ *   shm      a region made before fork is shared by parent and child
+ *   crash    a child that faults: the parent's receive ends, waitpid reports the fault
+ * Prints "<mode> ok" and exits 0 when everything held, else a line saying what did not.
+ */
+#include <pvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char buf[256];
+
+#define CHECK(cond, ...)                                                                 \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      printf("FAILED %s:%d: ", __FILE__, __LINE__);                                    \
+      printf(__VA_ARGS__);                                                               \
+      printf("\n");                                                                      \
+      exit(1);                                                                           \
+    }                                                                                    \
+  } while (0)
+
+static void say(uint32_t ch, const char *text) { pvm_channel_send(ch, text, strlen(text)); }
+
+static long hear(uint32_t ch)
+{
+  long n = pvm_channel_recv(ch, buf, sizeof buf - 1);
+  if (n >= 0)
+    buf[n] = 0;
+  return n;
+}
+
+static int mode_signal(void)
+{
+  uint32_t ch;
+  long child = pvm_fork(&ch);
+  if (child == 0) {
+    say(ch, "waiting");
+    long n = hear(ch); /* no handler: the signal interrupts this */
+    CHECK(n == -PVM_EINTR, "child: recv gave %ld, not EINTR", n);
+    uint64_t sigs = pvm_signals();
+    snprintf(buf, sizeof buf, "got %llu", (unsigned long long)sigs);
+    say(ch, buf);
+    hear(ch); /* until TERM ends us */
+    return 9;
+  }
+  CHECK(child > 0, "fork: %s", pvm_strerror(child));
+  hear(ch);
+  CHECK(pvm_kill(child, PVM_SIGUSR1) == 0, "kill USR1");
+  hear(ch);
+  CHECK(strcmp(buf, "got 1024") == 0, "child said %s", buf); /* bit 10 = USR1 */
+  CHECK(pvm_kill(child, PVM_SIGTERM) == 0, "kill TERM");
+  struct pvm_child_status st;
+  long r = pvm_waitpid(child, &st, ~0ULL);
+  CHECK(r == child && st.kind == 2 && st.code == PVM_SIGTERM, "waitpid %ld kind %u code %d", r, st.kind, st.code);
+  printf("signal ok\n");
+  return 0;
+}
+
+static volatile int handled;
+static void on_usr1(int sig) { handled += sig; }
+
+static int mode_handler(void)
+{
+  uint32_t ch;
+  long child = pvm_fork(&ch);
+  if (child == 0) {
+    pvm_signal(PVM_SIGUSR1, on_usr1);
+    say(ch, "ready");
+    long n = hear(ch); /* the handler runs inside, the receive goes on */
+    CHECK(n > 0 && strcmp(buf, "go") == 0, "child: recv %ld %s", n, buf);
+    snprintf(buf, sizeof buf, "handled %d", handled);
+    say(ch, buf);
+    return 0;
+  }
+  hear(ch);
+  CHECK(pvm_kill(child, PVM_SIGUSR1) == 0, "kill USR1");
+  /* Give the child time to be interrupted in its receive before "go" arrives. */
+  uint64_t until = pvm_time_ns() + 20000000;
+  while (pvm_time_ns() < until)
+    ;
+  say(ch, "go");
+  hear(ch);
+  CHECK(strcmp(buf, "handled 10") == 0, "child said %s", buf);
+  struct pvm_child_status st;
+  CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.kind == 0 && st.code == 0, "waitpid");
+  printf("handler ok\n");
+  return 0;
+}
+
+static int mode_waitpid(void)
+{
+  long ids[3];
+  for (int i = 0; i < 3; i++) {
+    ids[i] = pvm_fork(0);
+    if (ids[i] == 0)
+      return 3 + i;
+    CHECK(ids[i] > 0, "fork %d: %s", i, pvm_strerror(ids[i]));
+  }
+  int seen = 0;
+  for (int k = 0; k < 3; k++) {
+    struct pvm_child_status st;
+    long id = pvm_waitpid(0, &st, ~0ULL);
+    int i = id == ids[0] ? 0 : id == ids[1] ? 1 : id == ids[2] ? 2 : -1;
+    CHECK(i >= 0, "waitpid returned %ld", id);
+    CHECK(st.kind == 0 && st.code == 3 + i, "child %d: kind %u code %d", i, st.kind, st.code);
+    seen |= 1 << i;
+  }
+  CHECK(seen == 7, "seen %d", seen);
+  CHECK(pvm_waitpid(0, 0, ~0ULL) == -PVM_ECHILD, "no child left");
+  CHECK(pvm_waitpid(ids[0], 0, 0) == -PVM_ECHILD, "waited twice");
+  CHECK(pvm_waitpid(pvm_id(), 0, 0) == -PVM_ECHILD, "self is no child");
+  long live = pvm_fork(0);
+  if (live == 0) {
+    pvm_wait(0, 0, 200000000); /* 0.2 s */
+    return 0;
+  }
+  CHECK(pvm_waitpid(live, 0, 0) == 0, "WNOHANG on a live child");
+  CHECK(pvm_waitpid(live, 0, 1000000) == -PVM_ETIMEDOUT, "timeout");
+  CHECK(pvm_waitpid(live, 0, ~0ULL) == live, "then it ends");
+  printf("waitpid ok\n");
+  return 0;
+}
+
+static int mode_rule(uint64_t stranger)
+{
+  uint64_t parent = pvm_id();
+  uint32_t ch_a, ch_b;
+  long a = pvm_fork(&ch_a);
+  if (a == 0) {
+    hear(ch_a); /* the sibling's id */
+    long sibling = strtol(buf, 0, 10);
+    long r1 = pvm_kill((uint64_t)sibling, PVM_SIGUSR1);
+    long r2 = pvm_kill(parent, PVM_SIGUSR2); /* an ancestor: allowed */
+    uint32_t ch_g;
+    long g = pvm_fork(&ch_g);
+    if (g == 0) {
+      long r3 = pvm_kill(parent, PVM_SIGUSR2); /* grandparent: allowed */
+      long r4 = pvm_kill((uint64_t)sibling, PVM_SIGUSR2); /* an uncle: not family */
+      snprintf(buf, sizeof buf, "%ld %ld", r3, r4);
+      say(ch_g, buf);
+      return 0;
+    }
+    hear(ch_g);
+    char grand[64];
+    snprintf(grand, sizeof grand, "%s", buf);
+    pvm_waitpid(g, 0, ~0ULL);
+    snprintf(buf, sizeof buf, "%ld %ld %s", r1, r2, grand);
+    say(ch_a, buf);
+    return 0;
+  }
+  long b = pvm_fork(&ch_b);
+  if (b == 0) {
+    hear(ch_b); /* until the parent closes it */
+    return 0;
+  }
+  snprintf(buf, sizeof buf, "%ld", b);
+  say(ch_a, buf);
+  for (;;) {
+    long n = hear(ch_a);
+    if (n > 0)
+      break;
+    CHECK(n == -PVM_EINTR, "recv %ld", n);
+    pvm_signals(); /* the USR2s from the child and the grandchild */
+  }
+  char expect[64];
+  snprintf(expect, sizeof expect, "%d 0 0 %d", -PVM_EPERM, -PVM_EPERM);
+  CHECK(strcmp(buf, expect) == 0, "child reported %s, expected %s", buf, expect);
+  CHECK(pvm_kill(stranger, PVM_SIGUSR1) == -PVM_EPERM, "a pVM of another family: %ld",
+        pvm_kill(stranger, PVM_SIGUSR1));
+  CHECK(pvm_kill(999999999, PVM_SIGUSR1) == -PVM_ESRCH, "unknown pVM");
+  CHECK(pvm_kill(a, 77) == -PVM_EINVAL, "unknown signal");
+  CHECK(pvm_waitpid(a, 0, ~0ULL) == a, "waitpid a");
+  pvm_kill(b, PVM_SIGTERM);
+  CHECK(pvm_waitpid(b, 0, ~0ULL) == b, "waitpid b");
+  printf("rule ok\n");
+  return 0;
+}
+
+static int mode_shm(void)
+{
+  long slot = pvm_shm_create(8192);
+  CHECK(slot >= 0, "shm_create: %s", pvm_strerror(slot));
+  volatile uint32_t *shared = pvm_channel_base((uint32_t)slot);
+  CHECK(shared[0] == 0 && shared[2047] == 0, "not zeroed");
+  shared[0] = 1;
+  long child = pvm_fork(0);
+  if (child == 0) {
+    CHECK(shared[0] == 1, "child sees %u", shared[0]);
+    shared[2047] = 0xc0ffee; /* the parent sees this: the page is shared, not copied */
+    while (shared[0] != 2)
+      __builtin_ia32_pause();
+    return 0;
+  }
+  while (shared[2047] != 0xc0ffee)
+    __builtin_ia32_pause();
+  shared[0] = 2;
+  CHECK(pvm_waitpid(child, 0, ~0ULL) == child, "waitpid");
+  CHECK(pvm_shm_create(0) == -PVM_EINVAL, "size 0");
+  CHECK(pvm_shm_create(PVM_CHANNEL_SLOT_SIZE + 1) == -PVM_EINVAL, "too big");
+  printf("shm ok\n");
+  return 0;
+}
+
+static int mode_crash(void)
+{
+  uint32_t ch;
+  long child = pvm_fork(&ch);
+  if (child == 0) {
+    volatile int *null = 0;
+    return *null;
+  }
+  long n = hear(ch);
+  CHECK(n == -PVM_EPIPE, "recv from a crashed child gave %ld", n);
+  struct pvm_child_status st;
+  CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.kind == 1, "waitpid kind %u", st.kind);
+  printf("crash ok\n");
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  const char *mode = argc > 1 ? argv[1] : "";
+  if (!strcmp(mode, "signal")) return mode_signal();
+  if (!strcmp(mode, "handler")) return mode_handler();
+  if (!strcmp(mode, "waitpid")) return mode_waitpid();
+  if (!strcmp(mode, "rule")) return mode_rule(argc > 2 ? strtoull(argv[2], 0, 10) : 0);
+  if (!strcmp(mode, "shm")) return mode_shm();
+  if (!strcmp(mode, "crash")) return mode_crash();
+  printf("usage: family signal|handler|waitpid|rule <stranger id>|shm|crash\n");
+  return 2;
+}

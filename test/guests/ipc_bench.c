@@ -1,0 +1,364 @@
+/*
+ * ipc_bench: guest side of the IPC benchmark (bench/ipc.ts; the native baseline is
+ * bench/native/ipc-baseline.c, which prints the same JSON shapes). The pVM forks one
+ * child (pvm_fork) and measures, with pvm_time_ns() around batches (a TIME hypercall is
+ * an exit, ~25 µs, so it is never taken per round trip):
+ *
+ *   ipc_bench rtt <bytes> <iters> <batches> [spin]
+ *       round trips of a <bytes> message over the parent-child channel: the parent
+ *       sends, the child echoes it back. spin sets pvm_channel_spin (both sides; -1 or
+ *       absent: the runtime's default). Prints
+ *       {"test":"rtt","bytes":B,"iters":I,"batchNs":[...]}   (ns per batch of I)
+ *   ipc_bench kill <iters> <batches>
+ *       the parent KILLs the child with USR1; the child, blocked in pvm_channel_recv
+ *       (spin 0: it sleeps in WAIT), gets -PVM_EINTR, takes the signal with SIGNALS and
+ *       replies with 1 byte on the channel; the parent receives it. Prints
+ *       {"test":"kill","iters":I,"batchNs":[...]}
+ *   ipc_bench exitwait <touch MiB> <runs>
+ *       after touching <touch MiB> of heap: per run, t0; FORK (the child EXITs at
+ *       once); WAITPID for it; t1. Prints {"test":"exitwait","mib":M,"runNs":[...]}
+ *       (each run includes about one TIME exit of its own)
+ *   ipc_bench shm <iters> <batches>
+ *       SHM_CREATE a page before the fork; then parent and child ping-pong on a u32
+ *       flag in it, both spinning (pause) without any hypercall. Prints
+ *       {"test":"shm","iters":I,"batchNs":[...]}
+ *   ipc_bench throughput <bytes> <msgs> <batches>
+ *       per batch the parent sends <msgs> messages of <bytes> and the child, after
+ *       receiving them all, answers 1 byte. Prints
+ *       {"test":"throughput","bytes":B,"msgs":N,"batchNs":[...]}
+ *
+ * Every test is preceded by an untimed warm-up. The child ends when the parent does
+ * (its channel reports EPIPE), or after its last shm round. Errors print
+ * "ipc_bench: <who>: <what> failed: <error>" and exit 1.
+ */
+#include <pvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BATCHES 256
+
+static unsigned char sbuf[PVM_CHANNEL_MAX_MESSAGE];
+static unsigned char rbuf[PVM_CHANNEL_MAX_MESSAGE];
+static uint64_t batch_ns[MAX_BATCHES];
+
+static void check(long r, const char *who, const char *what)
+{
+  if (r < 0) {
+    printf("ipc_bench: %s: %s failed: %s\n", who, what, pvm_strerror(r));
+    exit(1);
+  }
+}
+
+static void fail(const char *who, const char *what)
+{
+  printf("ipc_bench: %s: %s\n", who, what);
+  exit(1);
+}
+
+static long arg(int argc, char **argv, int i, long dflt)
+{
+  return argc > i ? strtol(argv[i], 0, 10) : dflt;
+}
+
+static int clamp_batches(long b)
+{
+  if (b < 1)
+    return 1;
+  return b > MAX_BATCHES ? MAX_BATCHES : (int)b;
+}
+
+/* Prints `"name":[v0,v1,...]` (no braces). */
+static void print_array(const char *name, const uint64_t *v, int n)
+{
+  printf("\"%s\":[", name);
+  for (int i = 0; i < n; i++)
+    printf(i ? ",%llu" : "%llu", (unsigned long long)v[i]);
+  printf("]");
+}
+
+/* Forks; in the child runs `child(slot)` and exits with its result. Returns the
+ * child's id in the parent, the channel slot in *ch. */
+static long fork_child(uint32_t *ch, int (*child)(uint32_t slot))
+{
+  long id = pvm_fork(ch);
+  check(id, "parent", "fork");
+  if (id == 0)
+    pvm_exit(child(*ch));
+  return id;
+}
+
+/* ---- rtt: echo ----------------------------------------------------------------- */
+
+static int echo_child(uint32_t ch)
+{
+  for (;;) {
+    long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
+    if (n == -PVM_EPIPE)
+      return 0;
+    check(n, "child", "recv");
+    long r = pvm_channel_send(ch, rbuf, (size_t)n);
+    if (r == -PVM_EPIPE)
+      return 0;
+    check(r, "child", "send");
+  }
+}
+
+static void round_trip(uint32_t ch, size_t bytes)
+{
+  check(pvm_channel_send(ch, sbuf, bytes), "parent", "send");
+  long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
+  check(n, "parent", "recv");
+  if ((size_t)n != bytes)
+    fail("parent", "echo of the wrong length");
+}
+
+static int test_rtt(int argc, char **argv)
+{
+  long bytes = arg(argc, argv, 2, 64);
+  long iters = arg(argc, argv, 3, 500);
+  int batches = clamp_batches(arg(argc, argv, 4, 20));
+  long spin = arg(argc, argv, 5, -1);
+  if (bytes < 1 || bytes > PVM_CHANNEL_MAX_MESSAGE || iters < 1)
+    fail("parent", "bad arguments");
+  if (spin >= 0)
+    pvm_channel_spin = (unsigned)spin; /* before the fork: the child inherits it */
+  for (long i = 0; i < bytes; i++)
+    sbuf[i] = (unsigned char)i;
+  uint32_t ch;
+  fork_child(&ch, echo_child);
+  for (long i = 0; i < iters / 4 + 10; i++) /* warm-up: the child is up, pages are in */
+    round_trip(ch, (size_t)bytes);
+  for (int b = 0; b < batches; b++) {
+    uint64_t t0 = pvm_time_ns();
+    for (long i = 0; i < iters; i++)
+      round_trip(ch, (size_t)bytes);
+    batch_ns[b] = pvm_time_ns() - t0;
+  }
+  printf("{\"test\":\"rtt\",\"bytes\":%ld,\"iters\":%ld,\"spin\":%u,", bytes, iters, pvm_channel_spin);
+  print_array("batchNs", batch_ns, batches);
+  printf("}\n");
+  return 0;
+}
+
+/* ---- kill: signal -> reply ----------------------------------------------------- */
+
+static int signal_child(uint32_t ch)
+{
+  pvm_channel_spin = 0; /* block in WAIT at once, as a process blocked in sigwaitinfo */
+  check(pvm_channel_send(ch, "r", 1), "child", "send ready");
+  for (;;) {
+    long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
+    if (n == -PVM_EPIPE)
+      return 0;
+    if (n != -PVM_EINTR) {
+      check(n, "child", "recv");
+      continue; /* the parent sends nothing else; ignore it if it does */
+    }
+    long sigs = pvm_hc_SIGNALS();
+    check(sigs, "child", "SIGNALS");
+    if (sigs & (1L << PVM_SIGUSR1)) {
+      long r = pvm_channel_send(ch, "s", 1);
+      if (r == -PVM_EPIPE)
+        return 0;
+      check(r, "child", "send");
+    }
+  }
+}
+
+static void signal_round_trip(uint32_t ch, long id)
+{
+  check(pvm_hc_KILL(id, PVM_SIGUSR1), "parent", "KILL");
+  long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
+  check(n, "parent", "recv");
+  if (n != 1 || rbuf[0] != 's')
+    fail("parent", "unexpected reply to a signal");
+}
+
+static int test_kill(int argc, char **argv)
+{
+  long iters = arg(argc, argv, 2, 50);
+  int batches = clamp_batches(arg(argc, argv, 3, 20));
+  if (iters < 1)
+    fail("parent", "bad arguments");
+  uint32_t ch;
+  long id = fork_child(&ch, signal_child);
+  long n = pvm_channel_recv(ch, rbuf, sizeof rbuf); /* "r": the child is up */
+  check(n, "parent", "recv ready");
+  for (long i = 0; i < iters / 4 + 5; i++)
+    signal_round_trip(ch, id);
+  for (int b = 0; b < batches; b++) {
+    uint64_t t0 = pvm_time_ns();
+    for (long i = 0; i < iters; i++)
+      signal_round_trip(ch, id);
+    batch_ns[b] = pvm_time_ns() - t0;
+  }
+  printf("{\"test\":\"kill\",\"iters\":%ld,", iters);
+  print_array("batchNs", batch_ns, batches);
+  printf("}\n");
+  return 0;
+}
+
+/* ---- exitwait: fork -> child exits -> waitpid returns --------------------------- */
+
+static int test_exitwait(int argc, char **argv)
+{
+  long mib = arg(argc, argv, 2, 8);
+  int runs = clamp_batches(arg(argc, argv, 3, 20));
+  if (mib > 0) {
+    volatile unsigned char *p = malloc((size_t)mib << 20);
+    if (!p)
+      fail("parent", "malloc failed");
+    for (size_t off = 0; off < (size_t)mib << 20; off += 4096)
+      p[off] = 1;
+  }
+  /* Each fork holds a channel slot that nothing in the guest ABI frees (see the
+   * bench), so warm-up + runs must stay below PVM_CHANNEL_SLOTS. */
+  const int warmup = 2;
+  if (warmup + runs >= (int)PVM_CHANNEL_SLOTS)
+    fail("parent", "too many runs: each fork keeps a channel slot");
+  for (int r = -warmup; r < runs; r++) {
+    uint64_t t0 = pvm_time_ns();
+    long id = pvm_fork(0);
+    check(id, "parent", "fork");
+    if (id == 0)
+      pvm_exit(0);
+    uint32_t status[2] = { 9, 9 };
+    long w;
+    do /* -EINTR without a signal: the host needed the monitor; call again */
+      w = pvm_hc_WAITPID(id, (long)(uintptr_t)status, -1L);
+    while (w == -PVM_EINTR);
+    uint64_t t1 = pvm_time_ns();
+    check(w, "parent", "WAITPID");
+    if (w != id)
+      fail("parent", "WAITPID returned another child");
+    if (status[0] != 0 || status[1] != 0)
+      fail("parent", "the child did not exit 0");
+    if (r >= 0)
+      batch_ns[r] = t1 - t0;
+  }
+  printf("{\"test\":\"exitwait\",\"mib\":%ld,", mib);
+  print_array("runNs", batch_ns, runs);
+  printf("}\n");
+  return 0;
+}
+
+/* ---- shm: spin ping-pong on a shared flag --------------------------------------- */
+
+static volatile uint32_t *shm_flag;
+static long shm_rounds; /* warm-up + all batches: how many the child answers */
+
+static inline uint32_t flag_load(void) { return __atomic_load_n(shm_flag, __ATOMIC_ACQUIRE); }
+static inline void flag_store(uint32_t v) { __atomic_store_n(shm_flag, v, __ATOMIC_RELEASE); }
+
+static int shm_child(uint32_t ch)
+{
+  (void)ch;
+  for (long i = 0; i < shm_rounds; i++) {
+    uint32_t want = (uint32_t)(2 * i + 1);
+    while (flag_load() != want)
+      __builtin_ia32_pause();
+    flag_store(want + 1);
+  }
+  return 0;
+}
+
+static int test_shm(int argc, char **argv)
+{
+  long iters = arg(argc, argv, 2, 2000);
+  int batches = clamp_batches(arg(argc, argv, 3, 20));
+  if (iters < 1)
+    fail("parent", "bad arguments");
+  long slot = pvm_hc_SHM_CREATE(PVM_PAGE_SIZE);
+  check(slot, "parent", "SHM_CREATE");
+  shm_flag = (volatile uint32_t *)pvm_channel_base((uint32_t)slot);
+  long warmup = iters / 4 + 10;
+  shm_rounds = warmup + iters * batches;
+  uint32_t ch;
+  fork_child(&ch, shm_child);
+  long i = 0;
+  for (int b = -1; b < batches; b++) { /* batch -1: the warm-up */
+    long n = b < 0 ? warmup : iters;
+    uint64_t t0 = pvm_time_ns();
+    for (long k = 0; k < n; k++, i++) {
+      uint32_t v = (uint32_t)(2 * i + 1);
+      flag_store(v);
+      while (flag_load() != v + 1)
+        __builtin_ia32_pause();
+    }
+    if (b >= 0)
+      batch_ns[b] = pvm_time_ns() - t0;
+  }
+  printf("{\"test\":\"shm\",\"iters\":%ld,", iters);
+  print_array("batchNs", batch_ns, batches);
+  printf("}\n");
+  return 0;
+}
+
+/* ---- throughput: a stream of big messages, one ack per batch --------------------- */
+
+static long tp_msgs;
+
+static int sink_child(uint32_t ch)
+{
+  for (;;) {
+    for (long i = 0; i < tp_msgs; i++) {
+      long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
+      if (n == -PVM_EPIPE)
+        return 0;
+      check(n, "child", "recv");
+    }
+    long r = pvm_channel_send(ch, "k", 1);
+    if (r == -PVM_EPIPE)
+      return 0;
+    check(r, "child", "send");
+  }
+}
+
+static void send_batch(uint32_t ch, size_t bytes)
+{
+  for (long i = 0; i < tp_msgs; i++)
+    check(pvm_channel_send(ch, sbuf, bytes), "parent", "send");
+  long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
+  check(n, "parent", "recv ack");
+}
+
+static int test_throughput(int argc, char **argv)
+{
+  long bytes = arg(argc, argv, 2, PVM_CHANNEL_MAX_MESSAGE);
+  tp_msgs = arg(argc, argv, 3, 128);
+  int batches = clamp_batches(arg(argc, argv, 4, 8));
+  if (bytes < 1 || bytes > PVM_CHANNEL_MAX_MESSAGE || tp_msgs < 1)
+    fail("parent", "bad arguments");
+  for (long i = 0; i < bytes; i++)
+    sbuf[i] = (unsigned char)(i * 7);
+  uint32_t ch;
+  fork_child(&ch, sink_child);
+  send_batch(ch, (size_t)bytes); /* warm-up */
+  for (int b = 0; b < batches; b++) {
+    uint64_t t0 = pvm_time_ns();
+    send_batch(ch, (size_t)bytes);
+    batch_ns[b] = pvm_time_ns() - t0;
+  }
+  printf("{\"test\":\"throughput\",\"bytes\":%ld,\"msgs\":%ld,", bytes, tp_msgs);
+  print_array("batchNs", batch_ns, batches);
+  printf("}\n");
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  const char *test = argc > 1 ? argv[1] : "";
+  if (strcmp(test, "rtt") == 0)
+    return test_rtt(argc, argv);
+  if (strcmp(test, "kill") == 0)
+    return test_kill(argc, argv);
+  if (strcmp(test, "exitwait") == 0)
+    return test_exitwait(argc, argv);
+  if (strcmp(test, "shm") == 0)
+    return test_shm(argc, argv);
+  if (strcmp(test, "throughput") == 0)
+    return test_throughput(argc, argv);
+  printf("usage: ipc_bench rtt|kill|exitwait|shm|throughput [args...]\n");
+  return 2;
+}
