@@ -7,6 +7,7 @@ import { printTable, type Result } from './lib.js';
 import { benchSpawn } from './spawn.js';
 import { benchLoop } from './loop.js';
 import { benchFork } from './fork.js';
+import { benchIpc } from './ipc.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,8 @@ const benches: Array<[string, (host: Host) => Promise<Result[]>]> = [
   ['guest', (h) => benchLoop(h, Math.min(runs, 7))],
   // fork: 15 runs unless --runs says more (never fewer than 15); --only may name one figure.
   ['fork', (h) => benchFork(h, Math.max(15, Number(values.runs ?? 15)), values.only)],
+  // ipc: fixed batch counts (see bench/ipc.ts); --only may name one figure.
+  ['ipc', (h) => benchIpc(h, values.only)],
 ];
 
 const host = await Host.open();

@@ -14,6 +14,7 @@
  * - `E2BIG`: the arguments do not fit the boot-info area.
  * - `ENOMEM`: the host could not allocate the guest memory.
  * - `ESRCH`: no such pVM (unknown, or already ended).
+ * - `EPERM`: not allowed by the family rule (the pVMs are not of one family).
  * - `ECLOSED`: the host (or the channel) has been closed.
  * - `EAGAIN`: a limit was reached (e.g. a pVM has as many children as it has channel slots).
  * - `EMSGSIZE`: a message is larger than a channel carries.
@@ -29,6 +30,7 @@ export type PvmErrorCode =
   | 'E2BIG'
   | 'ENOMEM'
   | 'ESRCH'
+  | 'EPERM'
   | 'ECLOSED'
   | 'EAGAIN'
   | 'EMSGSIZE'

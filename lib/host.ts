@@ -48,8 +48,11 @@ export class Host {
   #native: NativeHost;
   #pvms = new Map<number, Pvm>();
   #channels = new Map<number, Channel>();
+  // Host channels by the pVM at their other end, to close them when it ends.
+  #hostChannels = new Map<number, Set<number>>();
   #forks = new Map<number, { resolve: (r: ForkResult) => void; reject: (e: PvmError) => void }>();
   #nextForkTag = 1;
+  #attaches = new Map<number, { slots: Map<number, number>; waiting: number; done: (e?: PvmError) => void }>();
   #consoleModes = new WeakMap<Pvm, ConsoleMode>();
   #closed = false;
   #refed = false;
@@ -128,6 +131,47 @@ export class Host {
     return pvm;
   }
 
+  /**
+   * A new channel between the host and `pvm` (any pVM of this host). The guest finds
+   * it in its channel table (`pvm_channel_accept()`); a WAIT in progress returns.
+   * Rejects with `ESRCH` (the pVM has ended) or `EAGAIN` (no free channel slot).
+   */
+  async channel(pvm: Pvm): Promise<Channel> {
+    this.#checkOpen();
+    this.#checkMine(pvm);
+    const tag = this.#nextForkTag++;
+    const made = this.#native.connect(tag, 0, pvm.id);
+    if (!made.memory) throw new PvmError('ENOMEM', 'cannot map the channel');
+    const channel = new Channel({ id: made.channel, memory: made.memory, side: 'A', native: this.#native });
+    this.#channels.set(channel.id, channel);
+    this.#channelsOf(pvm).add(channel.id);
+    try {
+      await this.#attached(tag, [pvm]);
+    } catch (err) {
+      channel.close();
+      throw err;
+    }
+    return channel;
+  }
+
+  /**
+   * A new channel between two pVMs of one family (one descends from the other): the
+   * family rule holds for channels the host makes too (`EPERM` otherwise). Resolves with
+   * the slot each guest finds it in. Rejects with `ESRCH` or `EAGAIN` (no free slot).
+   */
+  async connect(a: Pvm, b: Pvm): Promise<{ slotA: number; slotB: number }> {
+    this.#checkOpen();
+    this.#checkMine(a);
+    this.#checkMine(b);
+    if (a === b || !(descends(a, b) || descends(b, a))) {
+      throw new PvmError('EPERM', `pVMs ${a.id} and ${b.id} are not of one family (neither descends from the other)`);
+    }
+    const tag = this.#nextForkTag++;
+    this.#native.connect(tag, a.id, b.id);
+    const slots = await this.#attached(tag, [a, b]);
+    return { slotA: slots.get(a.id)!, slotB: slots.get(b.id)! };
+  }
+
   /** Ends every pVM of the host and releases the host. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -145,6 +189,52 @@ export class Host {
 
   #checkOpen(): void {
     if (this.#closed) throw new PvmError('ECLOSED', 'the host is closed');
+  }
+
+  #checkMine(pvm: Pvm): void {
+    if (this.#pvms.get(pvm.id) !== pvm) throw new PvmError('ESRCH', `pVM ${pvm.id} is not running on this host`);
+  }
+
+  #channelsOf(pvm: Pvm): Set<number> {
+    let set = this.#hostChannels.get(pvm.id);
+    if (!set) this.#hostChannels.set(pvm.id, (set = new Set()));
+    return set;
+  }
+
+  // Waits for every pVM in `to` to answer an attach request.
+  #attached(tag: number, to: Pvm[]): Promise<Map<number, number>> {
+    return new Promise((resolve, reject) => {
+      const slots = new Map<number, number>();
+      const entry = {
+        slots,
+        waiting: to.length,
+        done: (e?: PvmError) => {
+          this.#attaches.delete(tag);
+          if (e) reject(e);
+          else resolve(slots);
+        },
+      };
+      this.#attaches.set(tag, entry);
+      for (const pvm of to) {
+        pvm.exited.then(() => {
+          if (this.#attaches.get(tag) === entry && !slots.has(pvm.id)) {
+            entry.done(new PvmError('ESRCH', `pVM ${pvm.id} ended before it took the channel`));
+          }
+        });
+      }
+    });
+  }
+
+  #onAttached(ev: Extract<MonitorEvent, { type: 'attached' }>): void {
+    const entry = this.#attaches.get(ev.tag);
+    if (!entry) return;
+    if (ev.error !== 0) {
+      const code = -ev.error === osErrno.EAGAIN ? 'EAGAIN' : 'ENOMEM';
+      entry.done(new PvmError(code, `pVM ${ev.id} could not take the channel: errno ${-ev.error}`, { errno: -ev.error }));
+      return;
+    }
+    entry.slots.set(ev.id, ev.slot);
+    if (--entry.waiting === 0) entry.done();
   }
 
   #newPvm(id: number, parent: Pvm | null, consoleMode: ConsoleMode, spawnNs: bigint): Pvm {
@@ -187,6 +277,7 @@ export class Host {
     for (const ev of events) {
       if (ev.type === 'forked') this.#forked(ev);
       else if (ev.type === 'doorbell') this.#channels.get(ev.id)?._wake();
+      else if (ev.type === 'attached') this.#onAttached(ev);
       else this.#pvms.get(ev.id)?._handle(ev);
     }
   }
@@ -206,6 +297,7 @@ export class Host {
     if (ev.channel) {
       channel = new Channel({ id: ev.childId, memory: ev.channel, side: 'A', native: this.#native });
       this.#channels.set(channel.id, channel);
+      this.#channelsOf(child).add(channel.id);
     }
     const parentPausedUs = Number(ev.resumeNs - ev.pauseStartNs) / 1e3;
     child._booted().then(
@@ -230,13 +322,13 @@ export class Host {
   #ended(pvm: Pvm): void {
     this.#pvms.delete(pvm.id);
     pvm.parent?.children.delete(pvm);
-    const channel = this.#channels.get(pvm.id);
-    if (channel) {
-      // The channel object stays usable for what is left in it; the doorbell is gone.
-      channel._peerGone();
-      this.#channels.delete(pvm.id);
-      this.#native.channelClose(pvm.id);
+    // Its channels to the host stay readable for what is left in them; doorbells go.
+    for (const id of this.#hostChannels.get(pvm.id) ?? []) {
+      this.#channels.get(id)?._peerGone();
+      this.#channels.delete(id);
+      this.#native.channelClose(id);
     }
+    this.#hostChannels.delete(pvm.id);
     this.#updateRef();
   }
 
@@ -251,6 +343,12 @@ export class Host {
 }
 
 const osErrno = osConstants.errno;
+
+// True if `pvm` descends from `ancestor`.
+function descends(pvm: Pvm, ancestor: Pvm): boolean {
+  for (let p = pvm.parent; p; p = p.parent) if (p === ancestor) return true;
+  return false;
+}
 
 // Synchronous on purpose: a local open + fstat takes microseconds, two trips through
 // libuv's thread pool can take milliseconds, and spawn latency is what users measure.

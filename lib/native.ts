@@ -50,7 +50,8 @@ export type MonitorEvent =
       channelSlot: number;
       channel?: ArrayBuffer | null;
     }
-  | { id: number; type: 'doorbell' };
+  | { id: number; type: 'doorbell' }
+  | { id: number; type: 'attached'; tag: number; error: number; slot: number };
 
 /** @internal */
 export interface NativeHost {
@@ -60,6 +61,7 @@ export interface NativeHost {
   fork(id: number, tag: number): boolean;
   channelNotify(channel: number): boolean;
   channelClose(channel: number): void;
+  connect(tag: number, a: number, b: number): { channel: number; memory?: ArrayBuffer | null };
   ref(): void;
   unref(): void;
   close(): void;

@@ -1,5 +1,5 @@
 import * as assert from 'uvu/assert';
-import { type Pvm } from '../lib/index.js';
+import { PvmError, type Pvm } from '../lib/index.js';
 import { eventually, guest, monitorsUnder, outputOf, vmSuite, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('family');
@@ -14,7 +14,29 @@ async function family(mode: string, extra: string[] = []) {
   return { ...out, children };
 }
 
-for (const mode of ['signal', 'handler', 'waitpid', 'shm', 'crash']) {
+// Resolves once the pVM printed `line`.
+function printed(pvm: Pvm, line: string): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = '';
+    pvm.console.on('data', (d: Buffer) => {
+      seen += d;
+      if (seen.includes(line)) resolve();
+    });
+  });
+}
+
+async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
+  try {
+    await promise;
+  } catch (e) {
+    assert.instance(e, PvmError);
+    assert.is((e as PvmError).code, code, (e as Error).message);
+    return;
+  }
+  assert.unreachable(`expected ${code}`);
+}
+
+for (const mode of ['signal', 'handler', 'waitpid', 'shm', 'crash', 'badslot']) {
   vm(`guest ${mode}: ${mode === 'crash' ? 'a crashed child ends its channel and waitpid reports it' : 'works between parent and child'}`, async () => {
     const { text, status } = await family(mode);
     assert.ok(text.includes(`${mode} ok`), text);
@@ -47,6 +69,42 @@ vm('host signals: SIGUSR1 reaches the guest, SIGTERM ends it, children run on', 
   pvm.kill('SIGTERM');
   assert.equal(await pvm.exited, { kind: 'killed', signal: 'SIGTERM' });
   assert.ok(await eventually(() => monitorsUnder().length === 0), String(monitorsUnder()));
+});
+
+vm('host channels: the host gives a running pVM channels, one after another, slots reused', async () => {
+  const hub = await ctx.host.spawn(guest('family'), { args: ['hub', '3'] });
+  await printed(hub, 'hub: ready');
+  for (let i = 0; i < 3; i++) {
+    const channel = await ctx.host.channel(hub);
+    await channel.send(`hello ${i}`);
+    assert.is(String(await channel.recv()), `hub ${hub.id} got 'hello ${i}' from 0 on slot 0`);
+    assert.is(await channel.recv(), null); // the guest closed its end
+    channel.close();
+  }
+  assert.equal(await hub.exited, { kind: 'exit', code: 0 });
+});
+
+vm('host-made channels between pVMs follow the family rule', async () => {
+  const parent = await ctx.host.spawn(guest('family'), { args: ['pair'] });
+  const child = await new Promise<Pvm>((resolve) => parent.once('fork', (f) => resolve(f.child)));
+  const slots = await ctx.host.connect(parent, child);
+  assert.ok(slots.slotA >= 0 && slots.slotB >= 0);
+  const out = await outputOf(parent);
+  assert.ok(out.text.includes('pair ok'), out.text);
+  assert.equal(await child.exited, { kind: 'exit', code: 0 });
+
+  // Siblings and strangers: refused, nothing handed out.
+  const a = await ctx.host.spawn(guest('idle'), { console: 'ignore' });
+  const b = await ctx.host.spawn(guest('idle'), { console: 'ignore' });
+  const s1 = (await a.fork()).child;
+  const s2 = (await a.fork()).child;
+  await rejects(ctx.host.connect(a, b), 'EPERM');
+  await rejects(ctx.host.connect(s1, s2), 'EPERM');
+  await rejects(ctx.host.connect(a, a), 'EPERM');
+  await ctx.host.connect(a, s1); // parent and child: fine
+  for (const p of [s1, s2, a, b]) p.kill();
+  await Promise.all([s1, s2, a, b].map((p) => p.exited));
+  await rejects(ctx.host.channel(a), 'ESRCH');
 });
 
 suite.run();

@@ -39,6 +39,8 @@ const char* FaultKindName(ctl::FaultKind kind) {
 
 Napi::Value Big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
+}  // namespace
+
 // The shared memory of a host channel as an ArrayBuffer over the mapping itself (no
 // copies); unmapped when the ArrayBuffer is collected. Takes the memfd.
 Napi::Value MapChannel(Napi::Env env, int memfd) {
@@ -49,6 +51,8 @@ Napi::Value MapChannel(Napi::Env env, int memfd) {
     munmap(data, PVM_CHANNEL_SIZE);
   });
 }
+
+namespace {
 
 void MessageToJs(Napi::Env env, ctl::Message& m, Napi::Object o) {
   switch (m.type) {
@@ -103,6 +107,15 @@ void MessageToJs(Napi::Env env, ctl::Message& m, Napi::Object o) {
           o.Set("channel", MapChannel(env, m.fds[0]));
           m.fds.clear();
         }
+        return;
+      }
+      break;
+    case ctl::Type::Attached:
+      if (auto* a = m.as<ctl::Attached>()) {
+        o.Set("type", "attached");
+        o.Set("tag", Napi::Number::New(env, static_cast<double>(a->tag)));
+        o.Set("error", Napi::Number::New(env, static_cast<double>(a->error)));
+        o.Set("slot", Napi::Number::New(env, a->slot));
         return;
       }
       break;

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "binding/monitor_process.h"
+#include "common/channel_fds.h"
 #include "common/control.h"
+#include "pvm/abi.h"
 
 namespace pvm {
 
@@ -34,6 +36,7 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::AllocateId>("allocateId"),
                          InstanceMethod<&NativeHost::Fork>("fork"),
                          InstanceMethod<&NativeHost::ChannelNotify>("channelNotify"),
+                         InstanceMethod<&NativeHost::Connect>("connect"),
                          InstanceMethod<&NativeHost::ChannelClose>("channelClose"),
                          InstanceMethod<&NativeHost::Ref>("ref"),
                          InstanceMethod<&NativeHost::Unref>("unref"),
@@ -179,6 +182,45 @@ Napi::Value NativeHost::Fork(const Napi::CallbackInfo& info) {
   if (rc == -ESRCH || rc == -EPIPE || rc == -ECONNRESET) return Napi::Boolean::New(env, false);
   if (rc != 0) ThrowErrno(env, "cannot send the fork request", rc);
   return Napi::Boolean::New(env, true);
+}
+
+// connect(tag, a, b) -> { channel, memory }: a new channel between pVMs a and b, or
+// between the host (a = 0, side A) and b. Each pVM answers with an `attached` event
+// carrying the tag. memory (an ArrayBuffer) only when the host is an end.
+Napi::Value NativeHost::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) ThrowErrno(env, "host is closed", -ESHUTDOWN);
+  uint64_t tag = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  uint64_t a = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  uint64_t b = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
+  ChannelFds fds;
+  int rc = CreateChannelFds(&fds);
+  if (rc != 0) ThrowErrno(env, "cannot make a channel", rc);
+  uint64_t channel = registry_.NextId();
+
+  auto send = [&](uint64_t to, uint64_t peer, uint32_t side, int own, int other) {
+    ctl::AttachRequest request{tag, peer, side, 0};
+    int out[] = {fds.memfd, own, other};
+    return poller_->Send(to, ctl::Type::Attach, &request, sizeof request, out, 3);
+  };
+  rc = send(b, a, PVM_CHANNEL_SIDE_B, fds.doorbell_b, fds.doorbell_a);
+  if (rc == 0 && a != 0) rc = send(a, b, PVM_CHANNEL_SIDE_A, fds.doorbell_a, fds.doorbell_b);
+  if (rc != 0) {
+    CloseChannelFds(&fds);
+    ThrowErrno(env, "cannot hand out the channel", rc);
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("channel", Napi::Number::New(env, static_cast<double>(channel)));
+  if (a == 0) {
+    // The host is side A: it waits on doorbell A and rings B.
+    rc = poller_->WatchChannel(channel, fds.doorbell_a, fds.doorbell_b);
+    fds.doorbell_a = fds.doorbell_b = -1;
+    result.Set("memory", MapChannel(env, fds.memfd));
+    fds.memfd = -1;
+    if (rc != 0) ThrowErrno(env, "cannot watch the channel", rc);
+  }
+  CloseChannelFds(&fds);
+  return result;
 }
 
 // channelNotify(channel) -> false if the channel is not known (closed).

@@ -24,6 +24,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value AllocateId(const Napi::CallbackInfo& info);
   Napi::Value Fork(const Napi::CallbackInfo& info);
   Napi::Value ChannelNotify(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
   void ChannelClose(const Napi::CallbackInfo& info);
   void Ref(const Napi::CallbackInfo& info);
   void Unref(const Napi::CallbackInfo& info);
@@ -37,6 +38,9 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Registry registry_;
   bool closed_ = false;
 };
+
+// Maps a channel memfd as an ArrayBuffer (takes the fd); null if mmap fails.
+Napi::Value MapChannel(Napi::Env env, int memfd);
 
 // Converts a batch of monitor events into JS objects (on the JS thread).
 Napi::Array EventsToJs(Napi::Env env, std::vector<MonitorEvent>& events);

@@ -110,16 +110,33 @@ void Poller::Adopt(ctl::Message* m) {
   }
   if (!f->host_channel) return;
   // [memfd, host doorbell, child doorbell]: the memfd goes on to JS, which maps it.
-  ChannelDoorbells bells{rest[1], rest[2]};
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = Token(f->child_id, kDoorbellFd);
-  if (channels_.count(f->child_id) || epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, bells.own, &ev) != 0) {
-    CloseAll(rest);
+  if (WatchChannelLocked(f->child_id, rest[1], rest[2]) != 0) {
+    close(rest[0]);
     return;
   }
-  channels_[f->child_id] = bells;
   m->fds.push_back(rest[0]);
+}
+
+int Poller::WatchChannel(uint64_t channel, int own_doorbell, int peer_doorbell) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return WatchChannelLocked(channel, own_doorbell, peer_doorbell);
+}
+
+int Poller::WatchChannelLocked(uint64_t channel, int own_doorbell, int peer_doorbell) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = Token(channel, kDoorbellFd);
+  int rc = 0;
+  if (stopped_) rc = -ESHUTDOWN;
+  else if (channels_.count(channel)) rc = -EEXIST;
+  else if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, own_doorbell, &ev) != 0) rc = -errno;
+  if (rc != 0) {
+    close(own_doorbell);
+    close(peer_doorbell);
+    return rc;
+  }
+  channels_[channel] = ChannelDoorbells{own_doorbell, peer_doorbell};
+  return 0;
 }
 
 int Poller::NotifyChannel(uint64_t channel) {

@@ -37,6 +37,9 @@ class Poller {
 
   // Watches a monitor. own_child: it is our child, so we reap it. Takes the fds.
   int Add(uint64_t id, pid_t pid, int control, int pidfd, bool own_child);
+  // Watches the host's doorbell of host channel `channel` (events of kind Doorbell);
+  // takes both fds.
+  int WatchChannel(uint64_t channel, int own_doorbell, int peer_doorbell);
   // Rings the doorbell of the pVM end of host channel `channel`. -ESRCH if unknown.
   int NotifyChannel(uint64_t channel);
   // Stops watching host channel `channel` and closes its doorbells. Idempotent.
@@ -65,6 +68,7 @@ class Poller {
   };
   Poller(int epoll_fd, int wake_fd, Deliver deliver);
   int AddLocked(uint64_t id, pid_t pid, int control, int pidfd, bool own_child);
+  int WatchChannelLocked(uint64_t channel, int own_doorbell, int peer_doorbell);
   // A Forked message: watch the child (and its host channel) before anything the
   // child sends can be read, so no message of it is missed.
   void Adopt(ctl::Message* forked);

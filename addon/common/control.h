@@ -20,6 +20,8 @@ enum class Type : uint32_t {
   // host -> monitor
   Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, registry memfd (common/registry.h)]
   Fork = 2,  // ForkRequest: fork the pVM at its next exit; answered by Forked
+  Attach = 3,  // AttachRequest; SCM_RIGHTS: [channel memfd, own doorbell, peer doorbell];
+               // answered by Attached
   // monitor -> host
   Ready = 100,    // CtlReady: image loaded, about to enter the guest
   Started = 101,  // CtlStarted: the guest's first exit (it has run)
@@ -29,6 +31,7 @@ enum class Type : uint32_t {
   Forked = 105,   // Forked: a fork (asked by the host or the guest) is done or failed.
                   // SCM_RIGHTS on success: [child control socket, child pidfd] and, for a
                   // host fork, [channel memfd, host doorbell, child doorbell]
+  Attached = 106, // Attached: a channel the host gave is in the guest's table (or not)
 };
 
 struct Header {
@@ -47,6 +50,20 @@ struct Boot {
 
 struct ForkRequest {
   uint64_t tag;  // echoed in Forked; non-zero
+};
+
+struct AttachRequest {
+  uint64_t tag;      // echoed in Attached
+  uint64_t peer_id;  // the other end's pVM id, 0 for the host
+  uint32_t side;     // PVM_CHANNEL_SIDE_A or _B
+  uint32_t reserved;
+};
+
+struct Attached {
+  uint64_t tag;
+  int64_t error;  // 0, or -errno (EAGAIN: no free slot)
+  uint32_t slot;
+  uint32_t reserved;
 };
 
 struct Forked {

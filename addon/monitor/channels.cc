@@ -1,8 +1,11 @@
 #include "monitor/channels.h"
 
+#include "common/channel_fds.h"
+
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -24,15 +27,12 @@ volatile uint32_t* Counter(uint8_t* mem, uint32_t ring, uint32_t offset) {
 
 bool CreateChannel(NewChannel* out, Failure* why) {
   *out = NewChannel{};
-  out->memfd = memfd_create("pvm-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (out->memfd < 0) return FailErrno(why, ctl::ErrorCode::NoMemory, "memfd_create");
-  if (ftruncate(out->memfd, PVM_CHANNEL_SIZE) != 0) {
-    FailErrno(why, ctl::ErrorCode::NoMemory, "ftruncate channel");
-    DestroyChannel(out);
-    return false;
-  }
-  // Neither end may resize it under the other's mapping.
-  fcntl(out->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  ChannelFds fds;
+  int rc = CreateChannelFds(&fds);
+  if (rc != 0) return Fail(why, ctl::ErrorCode::NoMemory, -rc, "cannot make a channel: %s", strerror(-rc));
+  out->memfd = fds.memfd;
+  out->doorbell_a = fds.doorbell_a;
+  out->doorbell_b = fds.doorbell_b;
   void* mem = mmap(nullptr, PVM_CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, out->memfd, 0);
   if (mem == MAP_FAILED) {
     FailErrno(why, ctl::ErrorCode::NoMemory, "mmap channel");
@@ -40,13 +40,6 @@ bool CreateChannel(NewChannel* out, Failure* why) {
     return false;
   }
   out->mem = static_cast<uint8_t*>(mem);
-  out->doorbell_a = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  out->doorbell_b = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (out->doorbell_a < 0 || out->doorbell_b < 0) {
-    FailErrno(why, ctl::ErrorCode::NoMemory, "eventfd");
-    DestroyChannel(out);
-    return false;
-  }
   return true;
 }
 
@@ -111,6 +104,44 @@ bool ChannelTable::AttachShm(uint32_t slot, uint64_t size, Failure* why) {
   return Attach(slot, end, why);
 }
 
+bool ChannelTable::AttachShared(uint32_t slot, ChannelEnd end, Failure* why) {
+  struct stat st;
+  if (fstat(end.memfd, &st) != 0 || static_cast<uint64_t>(st.st_size) != PVM_CHANNEL_SIZE) {
+    Release(&end, -1);
+    return Fail(why, ctl::ErrorCode::Internal, EINVAL, "a channel memfd of the wrong size");
+  }
+  void* mem = mmap(nullptr, PVM_CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, end.memfd, 0);
+  if (mem == MAP_FAILED) {
+    FailErrno(why, ctl::ErrorCode::NoMemory, "mmap channel");
+    Release(&end, -1);
+    return false;
+  }
+  end.mem = static_cast<uint8_t*>(mem);
+  end.size = PVM_CHANNEL_SIZE;
+  return Attach(slot, end, why);
+}
+
+void ChannelTable::Discard(ChannelEnd* end) {
+  CloseFd(&end->memfd);
+  CloseFd(&end->own_doorbell);
+  CloseFd(&end->peer_doorbell);
+  CloseFd(&end->peer_pidfd);
+}
+
+bool ChannelTable::Close(uint32_t slot) {
+  if (slot >= kSlots || !slots_[slot].open) return false;
+  ChannelEnd& end = slots_[slot];
+  if (!end.shm) {
+    uint32_t send_ring = end.side == PVM_CHANNEL_SIDE_A ? 0 : 1;
+    __atomic_store_n(Counter(end.mem, send_ring, PVM_CHANNEL_PRODUCER_CLOSED), 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(Counter(end.mem, 1 - send_ring, PVM_CHANNEL_CONSUMER_CLOSED), 1, __ATOMIC_SEQ_CST);
+    Notify(slot);
+  }
+  Release(&end, static_cast<int>(slot));
+  PublishSlot(slot);
+  return true;
+}
+
 void ChannelTable::PeerGone(uint32_t slot) {
   ChannelEnd* end = slot < kSlots && slots_[slot].open && !slots_[slot].shm ? &slots_[slot] : nullptr;
   if (!end) return;
@@ -140,22 +171,7 @@ bool ChannelTable::Doorbells(const uint32_t* slots, uint32_t count, pollfd* out)
 }
 
 void ChannelTable::CloseAll() {
-  for (uint32_t s = 0; s < kSlots; s++) {
-    ChannelEnd& end = slots_[s];
-    if (!end.open) continue;
-    if (end.shm) {
-      Release(&end, s);
-      PublishSlot(s);
-      continue;
-    }
-    // This end produces on ring `side` and consumes the other one.
-    uint32_t send_ring = end.side == PVM_CHANNEL_SIDE_A ? 0 : 1;
-    __atomic_store_n(Counter(end.mem, send_ring, PVM_CHANNEL_PRODUCER_CLOSED), 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(Counter(end.mem, 1 - send_ring, PVM_CHANNEL_CONSUMER_CLOSED), 1, __ATOMIC_SEQ_CST);
-    Notify(s);
-    Release(&end, s);
-    PublishSlot(s);
-  }
+  for (uint32_t s = 0; s < kSlots; s++) Close(s);
 }
 
 void ChannelTable::DropChannels() {

@@ -56,6 +56,13 @@ class ChannelTable {
   bool Attach(uint32_t slot, ChannelEnd end, Failure* why);
   const ChannelEnd* Get(uint32_t slot) const;
 
+  // An end whose memfd came from elsewhere (the host): maps it, then as Attach.
+  bool AttachShared(uint32_t slot, ChannelEnd end, Failure* why);
+  // Closes the fds of an end that was never attached.
+  static void Discard(ChannelEnd* end);
+  // CLOSE: this end is done (the other end sees end-of-stream) or the region goes.
+  // false if the slot is not open.
+  bool Close(uint32_t slot);
   // A new shared-memory region of size bytes (page-rounded) at `slot`.
   bool AttachShm(uint32_t slot, uint64_t size, Failure* why);
 

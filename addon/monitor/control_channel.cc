@@ -104,19 +104,36 @@ void ControlChannel::SendError(const Failure& failure) {
   Send(ctl::Type::Error, &error, sizeof error, failure.message.data(), failure.message.size());
 }
 
-void ControlChannel::PollHost(std::vector<uint64_t>* forks) {
+void HostRequests::Clear() {
+  for (auto& a : attaches) CloseFds({a.fds[0], a.fds[1], a.fds[2]});
+  attaches.clear();
+  forks.clear();
+}
+
+void ControlChannel::PollHost(HostRequests* out) {
   for (;;) {
     ctl::Message m;
     int rc = ctl::receive(fd_, &m, /*nonblocking=*/true);
     if (rc == -EBADMSG) continue;
     if (rc == -EAGAIN) return;
     if (rc <= 0) HostGone();
-    CloseFds(m.fds);  // no host request carries fds
-    if (m.type == ctl::Type::Fork) {
-      if (const auto* request = m.as<ctl::ForkRequest>()) forks->push_back(request->tag);
+    if (m.type == ctl::Type::Fork && m.fds.empty()) {
+      if (const auto* request = m.as<ctl::ForkRequest>()) out->forks.push_back(request->tag);
+      continue;
+    }
+    if (m.type == ctl::Type::Attach && m.fds.size() == 3) {
+      if (const auto* request = m.as<ctl::AttachRequest>()) {
+        out->attaches.push_back(HostRequests::Attach{*request, {m.fds[0], m.fds[1], m.fds[2]}});
+        continue;
+      }
     }
     // Anything else is not a request a running pVM takes: dropped.
+    CloseFds(m.fds);
   }
+}
+
+void ControlChannel::SendAttached(const ctl::Attached& attached) {
+  Send(ctl::Type::Attached, &attached, sizeof attached);
 }
 
 bool ControlChannel::EnableKick(Failure* why) {

@@ -21,6 +21,18 @@ struct BootRequest {
   std::vector<std::string_view> args;  // views into arg_bytes, without the NULs
 };
 
+// What the host asked of a running pVM, collected by PollHost, served at a clean exit.
+struct HostRequests {
+  struct Attach {
+    ctl::AttachRequest request;
+    int fds[3];  // memfd, own doorbell, peer doorbell: owned until served
+  };
+  std::vector<uint64_t> forks;  // fork request tags
+  std::vector<Attach> attaches;
+  bool empty() const { return forks.empty() && attaches.empty(); }
+  void Clear();  // closes the fds of attaches not served
+};
+
 class ControlChannel {
  public:
   explicit ControlChannel(int fd) : fd_(fd) {}
@@ -39,9 +51,10 @@ class ControlChannel {
   // The fds go with the message (SCM_RIGHTS); the caller still owns them.
   void SendForked(const ctl::Forked& forked, const int* fds, int nfds);
 
-  // After a kick: reads what the host sent without blocking and appends the tags of
-  // fork requests to *forks. Exits if the host hung up.
-  void PollHost(std::vector<uint64_t>* forks);
+  // After a kick: reads what the host sent without blocking and adds its requests to
+  // *out. Exits if the host hung up.
+  void PollHost(HostRequests* out);
+  void SendAttached(const ctl::Attached& attached);
 
   // Asks for SIGIO whenever the host sends something or hangs up, so a vCPU blocked in
   // the guest can be kicked out (see KvmBackend::SetKickSignals).

@@ -67,7 +67,7 @@ void BecomeChild(Monitor* m, ForkOrigin origin, pid_t parent_pid, Pieces* p, Sav
   if (dup2(p->control[1], ctl::kControlFd) < 0) _exit(1);
   CloseFd(&p->control[1]);
   CloseFd(&p->control[0]);
-  m->host_forks.clear();
+  m->host_requests.Clear();  // the parent's to serve
   m->host_waiting = false;
   m->started = false;
   m->stats = Stats{};

@@ -105,6 +105,9 @@ HypercallResult HandleHypercall(const VcpuExit& x, Monitor* m, const sigset_t* w
     case PVM_HC_WAITPID: return WaitPid(x, m, wait_mask);
     case PVM_HC_SIGNALS: return TakeSignals(m);
     case PVM_HC_SHM_CREATE: return ShmCreate(x, m);
+    case PVM_HC_CLOSE:
+      return x.args[0] < PVM_CHANNEL_SLOTS && m->channels->Close(static_cast<uint32_t>(x.args[0])) ? Return(0)
+                                                                                                 : Error(PVM_EBADF);
     default: return End(BadHypercallFault(x.nr, x.rip));
   }
 }

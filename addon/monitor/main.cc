@@ -212,12 +212,37 @@ ctl::Exit Terminated() {
 // parent's other requests dropped (they are the parent's to serve).
 void ServeHost(Monitor* m) {
   m->host_waiting = false;
-  m->control.PollHost(&m->host_forks);
-  while (!m->host_forks.empty()) {
-    uint64_t tag = m->host_forks.front();
-    m->host_forks.erase(m->host_forks.begin());
+  HostRequests& requests = m->host_requests;
+  m->control.PollHost(&requests);
+  for (auto& a : requests.attaches) {
+    // A channel the host gives: to itself, or to another pVM of the family (checked there).
+    ctl::Attached reply{};
+    reply.tag = a.request.tag;
+    int slot = m->channels->FreeSlot();
+    ChannelEnd end;
+    end.peer_id = a.request.peer_id;
+    end.side = a.request.side == PVM_CHANNEL_SIDE_A ? PVM_CHANNEL_SIDE_A : PVM_CHANNEL_SIDE_B;
+    end.memfd = a.fds[0];
+    end.own_doorbell = a.fds[1];
+    end.peer_doorbell = a.fds[2];
+    a.fds[0] = a.fds[1] = a.fds[2] = -1;
+    Failure why;
+    if (slot < 0) {
+      reply.error = -EAGAIN;
+      ChannelTable::Discard(&end);
+    } else if (!m->channels->AttachShared(static_cast<uint32_t>(slot), end, &why)) {
+      reply.error = -(why.sys_errno ? why.sys_errno : ENOMEM);
+    } else {
+      reply.slot = static_cast<uint32_t>(slot);
+    }
+    m->control.SendAttached(reply);
+  }
+  requests.attaches.clear();
+  while (!requests.forks.empty()) {
+    uint64_t tag = requests.forks.front();
+    requests.forks.erase(requests.forks.begin());
     ForkResult r = ForkPvm(m, ForkOrigin::Host, tag, 0);
-    if (r.in_child) return;  // host_forks was cleared in the child
+    if (r.in_child) return;  // the requests were cleared in the child
   }
 }
 

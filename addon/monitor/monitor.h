@@ -44,7 +44,7 @@ struct Monitor {
   PvmIdentity identity;
   uint64_t ram_size = 0;
   bool started = false;                // the guest's first exit has been reported
-  std::vector<uint64_t> host_forks;    // tags of fork requests not served yet
+  HostRequests host_requests;          // not served yet
   bool host_waiting = false;           // the control socket has something to read
 
   // The family (WAITPID, KILL).

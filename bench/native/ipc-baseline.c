@@ -151,7 +151,8 @@ static void rtt(int p_out, int p_in, int c_in, int c_out, int seq, size_t bytes,
   pid_t pid = fork_child();
   if (pid == 0) {
     close(p_out);
-    close(p_in);
+    if (p_in != p_out)
+      close(p_in);
     for (;;) {
       if (seq) {
         ssize_t n = read(c_in, rbuf, sizeof rbuf);

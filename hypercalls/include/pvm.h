@@ -174,9 +174,12 @@ static inline uint64_t pvm_getid(void) { return (uint64_t)pvm_hypercall0(PVM_HC_
  * number in both; the parent is side A, the child side B). The child has no other
  * channels; its pvm_fork_channel() is that slot and its pvm_parent_id() the parent.
  */
+void pvm_channel_forked(long fork_result);
 static inline long pvm_fork(uint32_t *channel_out)
 {
-  return pvm_hypercall1(PVM_HC_FORK, (long)(uintptr_t)channel_out);
+  long r = pvm_hypercall1(PVM_HC_FORK, (long)(uintptr_t)channel_out);
+  pvm_channel_forked(r); /* its channel is not one for pvm_channel_accept() */
+  return r;
 }
 
 /** No channel slot (what pvm_fork_channel() returns when there is no fork channel). */
@@ -282,6 +285,21 @@ long pvm_channel_recv_timeout(uint32_t slot, void *buf, size_t cap, uint64_t tim
  * -PVM_EINVAL (count > PVM_CHANNEL_SLOTS). With count 0 it only sleeps out the timeout.
  */
 int pvm_channel_wait(const uint32_t *slots, uint32_t count, uint64_t timeout_ns);
+
+/**
+ * A channel the host gave this pVM (Host.channel() / Host.connect() in Node) that it
+ * has not seen yet: returns its slot (and the other end's pVM id in *peer_id, 0 for the
+ * host), -PVM_EAGAIN (timeout_ns 0 and none), -PVM_ETIMEDOUT or -PVM_EINTR. Channels
+ * made by pvm_fork() in this pVM do not count.
+ */
+long pvm_channel_accept(uint64_t *peer_id, uint64_t timeout_ns);
+
+/**
+ * Close this end of channel `slot`: the other end reads what was sent, then
+ * end-of-stream. Shared-memory regions are unmapped. The slot is free again.
+ * Returns 0 or -PVM_EBADF.
+ */
+long pvm_channel_close(uint32_t slot);
 
 /**
  * The raw WAIT hypercall: sleep until the doorbell of one of `count` channels in

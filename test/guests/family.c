@@ -223,6 +223,67 @@ static int mode_crash(void)
   return 0;
 }
 
+/* hub <n>: take n channels the host gives, one at a time: answer one message on each. */
+static int mode_hub(int n)
+{
+  printf("hub: ready\n");
+  pvm_console_flush();
+  for (int i = 0; i < n; i++) {
+    uint64_t peer = 99;
+    long slot = pvm_channel_accept(&peer, ~0ULL);
+    CHECK(slot >= 0, "accept: %s", pvm_strerror(slot));
+    long len = hear((uint32_t)slot);
+    CHECK(len >= 0, "recv: %s", pvm_strerror(len));
+    char reply[300];
+    snprintf(reply, sizeof reply, "hub %llu got '%s' from %llu on slot %ld", (unsigned long long)pvm_id(), buf,
+             (unsigned long long)peer, slot);
+    say((uint32_t)slot, reply);
+    /* Closing twice would be a bug here, as with fds: the host may already have put
+     * its next channel in the freed slot. */
+    CHECK(pvm_channel_close((uint32_t)slot) == 0, "close");
+  }
+  printf("hub ok\n");
+  return 0;
+}
+
+/* pair: parent and child each take the channel the host makes between them and talk. */
+static int mode_pair(void)
+{
+  long child = pvm_fork(0);
+  CHECK(child >= 0, "fork: %s", pvm_strerror(child));
+  printf("%s: ready\n", child ? "parent" : "child");
+  pvm_console_flush();
+  uint64_t peer;
+  long slot = pvm_channel_accept(&peer, ~0ULL);
+  CHECK(slot >= 0, "accept: %s", pvm_strerror(slot));
+  CHECK(peer == (child ? (uint64_t)child : pvm_parent_id()), "peer %llu", (unsigned long long)peer);
+  if (child) {
+    say((uint32_t)slot, "from the parent");
+    hear((uint32_t)slot);
+    CHECK(strcmp(buf, "from the child") == 0, "parent heard %s", buf);
+    CHECK(pvm_waitpid(child, 0, ~0ULL) == child, "waitpid");
+    printf("pair ok\n");
+  } else {
+    hear((uint32_t)slot);
+    CHECK(strcmp(buf, "from the parent") == 0, "child heard %s", buf);
+    say((uint32_t)slot, "from the child");
+  }
+  return 0;
+}
+
+/* badslot: channel hypercalls on slots this pVM does not have are refused. */
+static int mode_badslot(void)
+{
+  uint32_t none = 5;
+  CHECK(pvm_notify(5) == -PVM_EBADF, "notify");
+  CHECK(pvm_wait(&none, 1, 0) == -PVM_EBADF, "wait");
+  CHECK(pvm_channel_close(5) == -PVM_EBADF, "close");
+  CHECK(pvm_notify(100000) == -PVM_EBADF, "notify out of range");
+  CHECK(pvm_channel_send(5, "x", 1) == -PVM_EBADF, "send");
+  printf("badslot ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "";
@@ -232,6 +293,9 @@ int main(int argc, char **argv)
   if (!strcmp(mode, "rule")) return mode_rule(argc > 2 ? strtoull(argv[2], 0, 10) : 0);
   if (!strcmp(mode, "shm")) return mode_shm();
   if (!strcmp(mode, "crash")) return mode_crash();
+  if (!strcmp(mode, "hub")) return mode_hub(argc > 2 ? atoi(argv[2]) : 1);
+  if (!strcmp(mode, "pair")) return mode_pair();
+  if (!strcmp(mode, "badslot")) return mode_badslot();
   printf("usage: family signal|handler|waitpid|rule <stranger id>|shm|crash\n");
   return 2;
 }

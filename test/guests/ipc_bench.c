@@ -1,8 +1,17 @@
 /*
  * ipc_bench: guest side of the IPC benchmark (bench/ipc.ts; the native baseline is
  * bench/native/ipc-baseline.c, which prints the same JSON shapes). The pVM forks one
- * child (pvm_fork) and measures, with pvm_time_ns() around batches (a TIME hypercall is
- * an exit, ~25 µs, so it is never taken per round trip):
+ * child (pvm_fork) and times batches of operations.
+ *
+ * The clock: a TIME hypercall (pvm_time_ns) is an exit, ~25 µs on kvm_pvm, which would
+ * both add to every batch and, worse, stall the parent long enough that a spinning
+ * child gives up and goes to sleep, changing what is measured. So batches are timed
+ * with rdtsc (no exit, ~16 ns in a guest), and the TSC is calibrated against TIME over
+ * the whole test (one TIME before the warm-up, one after the last batch). "...Ns"
+ * arrays below are computed with that ratio; the JSON also carries it as
+ * "tsc":{"ticks":T,"ns":N}.
+ * The hypercalls of the family are used through their runtime wrappers: pvm_kill (KILL),
+ * pvm_signals (SIGNALS), pvm_waitpid (WAITPID), pvm_shm_create (SHM_CREATE).
  *
  *   ipc_bench rtt <bytes> <iters> <batches> [spin]
  *       round trips of a <bytes> message over the parent-child channel: the parent
@@ -11,20 +20,20 @@
  *       {"test":"rtt","bytes":B,"iters":I,"batchNs":[...]}   (ns per batch of I)
  *   ipc_bench kill <iters> <batches>
  *       the parent KILLs the child with USR1; the child, blocked in pvm_channel_recv
- *       (spin 0: it sleeps in WAIT), gets -PVM_EINTR, takes the signal with SIGNALS and
- *       replies with 1 byte on the channel; the parent receives it. Prints
+ *       (spin 0: it sleeps in WAIT; no handler set), gets -PVM_EINTR, takes the signal
+ *       with SIGNALS and replies with 1 byte on the channel; the parent receives it
+ *       (default spin). Prints
  *       {"test":"kill","iters":I,"batchNs":[...]}
  *   ipc_bench exitwait <touch MiB> <runs>
  *       after touching <touch MiB> of heap: per run, t0; FORK (the child EXITs at
  *       once); WAITPID for it; t1. Prints {"test":"exitwait","mib":M,"runNs":[...]}
- *       (each run includes about one TIME exit of its own)
  *   ipc_bench shm <iters> <batches>
  *       SHM_CREATE a page before the fork; then parent and child ping-pong on a u32
  *       flag in it, both spinning (pause) without any hypercall. Prints
  *       {"test":"shm","iters":I,"batchNs":[...]}
- *   ipc_bench throughput <bytes> <msgs> <batches>
+ *   ipc_bench throughput <bytes> <msgs> <batches> [spin]
  *       per batch the parent sends <msgs> messages of <bytes> and the child, after
- *       receiving them all, answers 1 byte. Prints
+ *       receiving them all, answers 1 byte (spin as for rtt). Prints
  *       {"test":"throughput","bytes":B,"msgs":N,"batchNs":[...]}
  *
  * Every test is preceded by an untimed warm-up. The child ends when the parent does
@@ -40,7 +49,45 @@
 
 static unsigned char sbuf[PVM_CHANNEL_MAX_MESSAGE];
 static unsigned char rbuf[PVM_CHANNEL_MAX_MESSAGE];
-static uint64_t batch_ns[MAX_BATCHES];
+static uint64_t batch_ns[MAX_BATCHES]; /* TSC ticks until clock_end() converts them */
+
+/* ---- the clock ------------------------------------------------------------------ */
+
+static inline uint64_t ticks(void)
+{
+  uint32_t lo, hi;
+  __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+  return (uint64_t)hi << 32 | lo;
+}
+
+static uint64_t cal_ticks0, cal_ns0, cal_ticks, cal_ns;
+
+static void clock_start(void)
+{
+  cal_ns0 = pvm_time_ns();
+  cal_ticks0 = ticks();
+}
+
+/* Calibrates the TSC over the test and converts batch_ns[0..n) from ticks to ns. */
+static void clock_end(int n)
+{
+  cal_ticks = ticks() - cal_ticks0;
+  cal_ns = pvm_time_ns() - cal_ns0;
+  if (cal_ticks == 0 || cal_ns == 0) {
+    printf("ipc_bench: parent: the TSC or the clock did not move\n");
+    exit(1);
+  }
+  double ns_per_tick = (double)cal_ns / (double)cal_ticks;
+  for (int i = 0; i < n; i++)
+    batch_ns[i] = (uint64_t)((double)batch_ns[i] * ns_per_tick + 0.5);
+}
+
+/* Prints `"tsc":{"ticks":T,"ns":N},` (the calibration). */
+static void print_clock(void)
+{
+  printf("\"tsc\":{\"ticks\":%llu,\"ns\":%llu},", (unsigned long long)cal_ticks,
+         (unsigned long long)cal_ns);
+}
 
 static void check(long r, const char *who, const char *what)
 {
@@ -125,17 +172,20 @@ static int test_rtt(int argc, char **argv)
     pvm_channel_spin = (unsigned)spin; /* before the fork: the child inherits it */
   for (long i = 0; i < bytes; i++)
     sbuf[i] = (unsigned char)i;
+  clock_start();
   uint32_t ch;
   fork_child(&ch, echo_child);
   for (long i = 0; i < iters / 4 + 10; i++) /* warm-up: the child is up, pages are in */
     round_trip(ch, (size_t)bytes);
   for (int b = 0; b < batches; b++) {
-    uint64_t t0 = pvm_time_ns();
+    uint64_t t0 = ticks();
     for (long i = 0; i < iters; i++)
       round_trip(ch, (size_t)bytes);
-    batch_ns[b] = pvm_time_ns() - t0;
+    batch_ns[b] = ticks() - t0;
   }
+  clock_end(batches);
   printf("{\"test\":\"rtt\",\"bytes\":%ld,\"iters\":%ld,\"spin\":%u,", bytes, iters, pvm_channel_spin);
+  print_clock();
   print_array("batchNs", batch_ns, batches);
   printf("}\n");
   return 0;
@@ -155,9 +205,8 @@ static int signal_child(uint32_t ch)
       check(n, "child", "recv");
       continue; /* the parent sends nothing else; ignore it if it does */
     }
-    long sigs = pvm_hc_SIGNALS();
-    check(sigs, "child", "SIGNALS");
-    if (sigs & (1L << PVM_SIGUSR1)) {
+    uint64_t sigs = pvm_signals(); /* the SIGNALS hypercall */
+    if (sigs & (1ULL << PVM_SIGUSR1)) {
       long r = pvm_channel_send(ch, "s", 1);
       if (r == -PVM_EPIPE)
         return 0;
@@ -168,7 +217,7 @@ static int signal_child(uint32_t ch)
 
 static void signal_round_trip(uint32_t ch, long id)
 {
-  check(pvm_hc_KILL(id, PVM_SIGUSR1), "parent", "KILL");
+  check(pvm_kill((uint64_t)id, PVM_SIGUSR1), "parent", "KILL");
   long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
   check(n, "parent", "recv");
   if (n != 1 || rbuf[0] != 's')
@@ -181,6 +230,7 @@ static int test_kill(int argc, char **argv)
   int batches = clamp_batches(arg(argc, argv, 3, 20));
   if (iters < 1)
     fail("parent", "bad arguments");
+  clock_start();
   uint32_t ch;
   long id = fork_child(&ch, signal_child);
   long n = pvm_channel_recv(ch, rbuf, sizeof rbuf); /* "r": the child is up */
@@ -188,12 +238,14 @@ static int test_kill(int argc, char **argv)
   for (long i = 0; i < iters / 4 + 5; i++)
     signal_round_trip(ch, id);
   for (int b = 0; b < batches; b++) {
-    uint64_t t0 = pvm_time_ns();
+    uint64_t t0 = ticks();
     for (long i = 0; i < iters; i++)
       signal_round_trip(ch, id);
-    batch_ns[b] = pvm_time_ns() - t0;
+    batch_ns[b] = ticks() - t0;
   }
+  clock_end(batches);
   printf("{\"test\":\"kill\",\"iters\":%ld,", iters);
+  print_clock();
   print_array("batchNs", batch_ns, batches);
   printf("}\n");
   return 0;
@@ -212,32 +264,32 @@ static int test_exitwait(int argc, char **argv)
     for (size_t off = 0; off < (size_t)mib << 20; off += 4096)
       p[off] = 1;
   }
-  /* Each fork holds a channel slot that nothing in the guest ABI frees (see the
-   * bench), so warm-up + runs must stay below PVM_CHANNEL_SLOTS. */
+  /* Each fork holds a channel slot until this pVM ends (see bench/ipc.ts), so
+   * warm-up + runs must stay below PVM_CHANNEL_SLOTS. */
   const int warmup = 2;
   if (warmup + runs >= (int)PVM_CHANNEL_SLOTS)
     fail("parent", "too many runs: each fork keeps a channel slot");
+  clock_start();
   for (int r = -warmup; r < runs; r++) {
-    uint64_t t0 = pvm_time_ns();
+    uint64_t t0 = ticks();
     long id = pvm_fork(0);
     check(id, "parent", "fork");
     if (id == 0)
       pvm_exit(0);
-    uint32_t status[2] = { 9, 9 };
-    long w;
-    do /* -EINTR without a signal: the host needed the monitor; call again */
-      w = pvm_hc_WAITPID(id, (long)(uintptr_t)status, -1L);
-    while (w == -PVM_EINTR);
-    uint64_t t1 = pvm_time_ns();
+    struct pvm_child_status status = { 9, 9 };
+    long w = pvm_waitpid((uint64_t)id, &status, ~0ULL); /* WAITPID; retried if the host woke it */
+    uint64_t t1 = ticks();
     check(w, "parent", "WAITPID");
     if (w != id)
       fail("parent", "WAITPID returned another child");
-    if (status[0] != 0 || status[1] != 0)
+    if (status.kind != 0 || status.code != 0)
       fail("parent", "the child did not exit 0");
     if (r >= 0)
       batch_ns[r] = t1 - t0;
   }
+  clock_end(runs);
   printf("{\"test\":\"exitwait\",\"mib\":%ld,", mib);
+  print_clock();
   print_array("runNs", batch_ns, runs);
   printf("}\n");
   return 0;
@@ -269,7 +321,8 @@ static int test_shm(int argc, char **argv)
   int batches = clamp_batches(arg(argc, argv, 3, 20));
   if (iters < 1)
     fail("parent", "bad arguments");
-  long slot = pvm_hc_SHM_CREATE(PVM_PAGE_SIZE);
+  clock_start();
+  long slot = pvm_shm_create(PVM_PAGE_SIZE); /* the SHM_CREATE hypercall */
   check(slot, "parent", "SHM_CREATE");
   shm_flag = (volatile uint32_t *)pvm_channel_base((uint32_t)slot);
   long warmup = iters / 4 + 10;
@@ -279,7 +332,7 @@ static int test_shm(int argc, char **argv)
   long i = 0;
   for (int b = -1; b < batches; b++) { /* batch -1: the warm-up */
     long n = b < 0 ? warmup : iters;
-    uint64_t t0 = pvm_time_ns();
+    uint64_t t0 = ticks();
     for (long k = 0; k < n; k++, i++) {
       uint32_t v = (uint32_t)(2 * i + 1);
       flag_store(v);
@@ -287,9 +340,11 @@ static int test_shm(int argc, char **argv)
         __builtin_ia32_pause();
     }
     if (b >= 0)
-      batch_ns[b] = pvm_time_ns() - t0;
+      batch_ns[b] = ticks() - t0;
   }
+  clock_end(batches);
   printf("{\"test\":\"shm\",\"iters\":%ld,", iters);
+  print_clock();
   print_array("batchNs", batch_ns, batches);
   printf("}\n");
   return 0;
@@ -328,19 +383,26 @@ static int test_throughput(int argc, char **argv)
   long bytes = arg(argc, argv, 2, PVM_CHANNEL_MAX_MESSAGE);
   tp_msgs = arg(argc, argv, 3, 128);
   int batches = clamp_batches(arg(argc, argv, 4, 8));
+  long spin = arg(argc, argv, 5, -1);
   if (bytes < 1 || bytes > PVM_CHANNEL_MAX_MESSAGE || tp_msgs < 1)
     fail("parent", "bad arguments");
+  if (spin >= 0)
+    pvm_channel_spin = (unsigned)spin;
   for (long i = 0; i < bytes; i++)
     sbuf[i] = (unsigned char)(i * 7);
+  clock_start();
   uint32_t ch;
   fork_child(&ch, sink_child);
   send_batch(ch, (size_t)bytes); /* warm-up */
   for (int b = 0; b < batches; b++) {
-    uint64_t t0 = pvm_time_ns();
+    uint64_t t0 = ticks();
     send_batch(ch, (size_t)bytes);
-    batch_ns[b] = pvm_time_ns() - t0;
+    batch_ns[b] = ticks() - t0;
   }
-  printf("{\"test\":\"throughput\",\"bytes\":%ld,\"msgs\":%ld,", bytes, tp_msgs);
+  clock_end(batches);
+  printf("{\"test\":\"throughput\",\"bytes\":%ld,\"msgs\":%ld,\"spin\":%u,", bytes, tp_msgs,
+         pvm_channel_spin);
+  print_clock();
   print_array("batchNs", batch_ns, batches);
   printf("}\n");
   return 0;
