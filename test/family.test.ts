@@ -107,4 +107,19 @@ vm('host-made channels between pVMs follow the family rule', async () => {
   await rejects(ctx.host.channel(a), 'ESRCH');
 });
 
+vm('a pVM at the end of a host-made channel that crashes: the other end reads EPIPE, no hang', async () => {
+  const hub = await ctx.host.spawn(guest('family'), { args: ['hub', '1'] });
+  await printed(hub, 'hub: ready');
+  // The copy accepts its channel from the host and waits there for a message.
+  const { child, channel } = await hub.fork();
+  await ctx.host.connect(hub, child);
+  child.kill('SIGKILL'); // a crash: its monitor never marks its ends closed
+  assert.equal(await child.exited, { kind: 'killed', signal: 'SIGKILL' });
+  const { text, status } = await outputOf(hub);
+  assert.ok(text.includes('recv: EPIPE'), text);
+  assert.equal(status, { kind: 'exit', code: 1 });
+  assert.is(await channel.recv(), null);
+  channel.close();
+});
+
 suite.run();

@@ -200,8 +200,12 @@ Napi::Value NativeHost::Connect(const Napi::CallbackInfo& info) {
 
   auto send = [&](uint64_t to, uint64_t peer, uint32_t side, int own, int other) {
     ctl::AttachRequest request{tag, peer, side, 0};
-    int out[] = {fds.memfd, own, other};
-    return poller_->Send(to, ctl::Type::Attach, &request, sizeof request, out, 3);
+    // With the peer monitor's pidfd, the pVM notices should the peer crash.
+    int peer_pidfd = peer != 0 ? poller_->DupPidfd(peer) : -1;
+    int out[] = {fds.memfd, own, other, peer_pidfd};
+    int rc = poller_->Send(to, ctl::Type::Attach, &request, sizeof request, out, peer_pidfd >= 0 ? 4 : 3);
+    if (peer_pidfd >= 0) close(peer_pidfd);
+    return rc;
   };
   rc = send(b, a, PVM_CHANNEL_SIDE_B, fds.doorbell_b, fds.doorbell_a);
   if (rc == 0 && a != 0) rc = send(a, b, PVM_CHANNEL_SIDE_A, fds.doorbell_a, fds.doorbell_b);

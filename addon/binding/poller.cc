@@ -1,5 +1,6 @@
 #include "binding/poller.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -137,6 +138,14 @@ int Poller::WatchChannelLocked(uint64_t channel, int own_doorbell, int peer_door
   }
   channels_[channel] = ChannelDoorbells{own_doorbell, peer_doorbell};
   return 0;
+}
+
+int Poller::DupPidfd(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.pidfd < 0) return -ESRCH;
+  int fd = fcntl(it->second.pidfd, F_DUPFD_CLOEXEC, 0);
+  return fd < 0 ? -errno : fd;
 }
 
 int Poller::NotifyChannel(uint64_t channel) {

@@ -40,6 +40,8 @@ class Poller {
   // Watches the host's doorbell of host channel `channel` (events of kind Doorbell);
   // takes both fds.
   int WatchChannel(uint64_t channel, int own_doorbell, int peer_doorbell);
+  // A new fd for the pidfd of monitor `id` (the caller owns it), or -errno.
+  int DupPidfd(uint64_t id);
   // Rings the doorbell of the pVM end of host channel `channel`. -ESRCH if unknown.
   int NotifyChannel(uint64_t channel);
   // Stops watching host channel `channel` and closes its doorbells. Idempotent.

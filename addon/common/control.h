@@ -20,8 +20,8 @@ enum class Type : uint32_t {
   // host -> monitor
   Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, registry memfd (common/registry.h)]
   Fork = 2,  // ForkRequest: fork the pVM at its next exit; answered by Forked
-  Attach = 3,  // AttachRequest; SCM_RIGHTS: [channel memfd, own doorbell, peer doorbell];
-               // answered by Attached
+  Attach = 3,  // AttachRequest; SCM_RIGHTS: [channel memfd, own doorbell, peer doorbell,
+               // (peer's pidfd)]; answered by Attached
   // monitor -> host
   Ready = 100,    // CtlReady: image loaded, about to enter the guest
   Started = 101,  // CtlStarted: the guest's first exit (it has run)

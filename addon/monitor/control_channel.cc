@@ -105,7 +105,11 @@ void ControlChannel::SendError(const Failure& failure) {
 }
 
 void HostRequests::Clear() {
-  for (auto& a : attaches) CloseFds({a.fds[0], a.fds[1], a.fds[2]});
+  for (auto& a : attaches) {
+    for (int fd : a.fds) {
+      if (fd >= 0) close(fd);
+    }
+  }
   attaches.clear();
   forks.clear();
 }
@@ -121,9 +125,10 @@ void ControlChannel::PollHost(HostRequests* out) {
       if (const auto* request = m.as<ctl::ForkRequest>()) out->forks.push_back(request->tag);
       continue;
     }
-    if (m.type == ctl::Type::Attach && m.fds.size() == 3) {
+    if (m.type == ctl::Type::Attach && (m.fds.size() == 3 || m.fds.size() == 4)) {
       if (const auto* request = m.as<ctl::AttachRequest>()) {
-        out->attaches.push_back(HostRequests::Attach{*request, {m.fds[0], m.fds[1], m.fds[2]}});
+        int pidfd = m.fds.size() == 4 ? m.fds[3] : -1;
+        out->attaches.push_back(HostRequests::Attach{*request, {m.fds[0], m.fds[1], m.fds[2], pidfd}});
         continue;
       }
     }

@@ -25,7 +25,7 @@ struct BootRequest {
 struct HostRequests {
   struct Attach {
     ctl::AttachRequest request;
-    int fds[3];  // memfd, own doorbell, peer doorbell: owned until served
+    int fds[4];  // memfd, own doorbell, peer doorbell, peer pidfd or -1: owned until served
   };
   std::vector<uint64_t> forks;  // fork request tags
   std::vector<Attach> attaches;

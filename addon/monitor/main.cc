@@ -225,7 +225,8 @@ void ServeHost(Monitor* m) {
     end.memfd = a.fds[0];
     end.own_doorbell = a.fds[1];
     end.peer_doorbell = a.fds[2];
-    a.fds[0] = a.fds[1] = a.fds[2] = -1;
+    end.peer_pidfd = a.fds[3];
+    a.fds[0] = a.fds[1] = a.fds[2] = a.fds[3] = -1;
     Failure why;
     if (slot < 0) {
       reply.error = -EAGAIN;

@@ -29,15 +29,16 @@
  *       once); WAITPID for it; t1. Prints {"test":"exitwait","mib":M,"runNs":[...]}
  *   ipc_bench shm <iters> <batches>
  *       SHM_CREATE a page before the fork; then parent and child ping-pong on a u32
- *       flag in it, both spinning (pause) without any hypercall. Prints
+ *       in it, both spinning (pause) without any hypercall; the parent sets a second
+ *       u32 to stop the child. Prints
  *       {"test":"shm","iters":I,"batchNs":[...]}
  *   ipc_bench throughput <bytes> <msgs> <batches> [spin]
  *       per batch the parent sends <msgs> messages of <bytes> and the child, after
  *       receiving them all, answers 1 byte (spin as for rtt). Prints
  *       {"test":"throughput","bytes":B,"msgs":N,"batchNs":[...]}
  *
- * Every test is preceded by an untimed warm-up. The child ends when the parent does
- * (its channel reports EPIPE), or after its last shm round. Errors print
+ * Every test is preceded by an untimed warm-up (WARMUP_MS). The child ends when the
+ * parent does (its channel reports EPIPE), or when told to stop (shm). Errors print
  * "ipc_bench: <who>: <what> failed: <error>" and exit 1.
  */
 #include <pvm.h>
@@ -67,6 +68,22 @@ static void clock_start(void)
   cal_ns0 = pvm_time_ns();
   cal_ticks0 = ticks();
 }
+
+/* Ticks in `ms` milliseconds, roughly (from the interval since clock_start(), which
+ * spans at least a fork, ~1 ms: a few % off, enough to size a warm-up). */
+static uint64_t rough_ticks(uint64_t ms)
+{
+  uint64_t t = ticks() - cal_ticks0;
+  uint64_t ns = pvm_time_ns() - cal_ns0;
+  if (ns == 0)
+    ns = 1;
+  return (uint64_t)((double)t / (double)ns * 1e6 * (double)ms);
+}
+
+/* The warm-up: long enough for the scheduler to settle two busy vCPU threads (right
+ * after a fork the child's often shares the parent's core; a few tens of ms later it
+ * has moved) and for every page to be in. */
+#define WARMUP_MS 100
 
 /* Calibrates the TSC over the test and converts batch_ns[0..n) from ticks to ns. */
 static void clock_end(int n)
@@ -175,7 +192,9 @@ static int test_rtt(int argc, char **argv)
   clock_start();
   uint32_t ch;
   fork_child(&ch, echo_child);
-  for (long i = 0; i < iters / 4 + 10; i++) /* warm-up: the child is up, pages are in */
+  round_trip(ch, (size_t)bytes); /* the child is up */
+  uint64_t warm = rough_ticks(WARMUP_MS);
+  for (uint64_t w0 = ticks(); ticks() - w0 < warm;)
     round_trip(ch, (size_t)bytes);
   for (int b = 0; b < batches; b++) {
     uint64_t t0 = ticks();
@@ -235,7 +254,8 @@ static int test_kill(int argc, char **argv)
   long id = fork_child(&ch, signal_child);
   long n = pvm_channel_recv(ch, rbuf, sizeof rbuf); /* "r": the child is up */
   check(n, "parent", "recv ready");
-  for (long i = 0; i < iters / 4 + 5; i++)
+  uint64_t warm = rough_ticks(WARMUP_MS / 4);
+  for (uint64_t w0 = ticks(); ticks() - w0 < warm;)
     signal_round_trip(ch, id);
   for (int b = 0; b < batches; b++) {
     uint64_t t0 = ticks();
@@ -297,8 +317,7 @@ static int test_exitwait(int argc, char **argv)
 
 /* ---- shm: spin ping-pong on a shared flag --------------------------------------- */
 
-static volatile uint32_t *shm_flag;
-static long shm_rounds; /* warm-up + all batches: how many the child answers */
+static volatile uint32_t *shm_flag; /* shm_flag[0]: the ball; shm_flag[1]: 1 = stop */
 
 static inline uint32_t flag_load(void) { return __atomic_load_n(shm_flag, __ATOMIC_ACQUIRE); }
 static inline void flag_store(uint32_t v) { __atomic_store_n(shm_flag, v, __ATOMIC_RELEASE); }
@@ -306,13 +325,24 @@ static inline void flag_store(uint32_t v) { __atomic_store_n(shm_flag, v, __ATOM
 static int shm_child(uint32_t ch)
 {
   (void)ch;
-  for (long i = 0; i < shm_rounds; i++) {
-    uint32_t want = (uint32_t)(2 * i + 1);
-    while (flag_load() != want)
+  for (uint32_t want = 1;; want += 2) {
+    while (flag_load() != want) {
+      if (__atomic_load_n(&shm_flag[1], __ATOMIC_ACQUIRE))
+        return 0;
       __builtin_ia32_pause();
+    }
     flag_store(want + 1);
   }
-  return 0;
+}
+
+static uint32_t shm_ball; /* the parent's last odd value */
+
+static void shm_round_trip(void)
+{
+  shm_ball += 2;
+  flag_store(shm_ball);
+  while (flag_load() != shm_ball + 1)
+    __builtin_ia32_pause();
 }
 
 static int test_shm(int argc, char **argv)
@@ -325,23 +355,20 @@ static int test_shm(int argc, char **argv)
   long slot = pvm_shm_create(PVM_PAGE_SIZE); /* the SHM_CREATE hypercall */
   check(slot, "parent", "SHM_CREATE");
   shm_flag = (volatile uint32_t *)pvm_channel_base((uint32_t)slot);
-  long warmup = iters / 4 + 10;
-  shm_rounds = warmup + iters * batches;
+  shm_ball = (uint32_t)-1; /* the first round sends 1 */
   uint32_t ch;
   fork_child(&ch, shm_child);
-  long i = 0;
-  for (int b = -1; b < batches; b++) { /* batch -1: the warm-up */
-    long n = b < 0 ? warmup : iters;
+  shm_round_trip(); /* the child is up */
+  uint64_t warm = rough_ticks(WARMUP_MS);
+  for (uint64_t w0 = ticks(); ticks() - w0 < warm;)
+    shm_round_trip();
+  for (int b = 0; b < batches; b++) {
     uint64_t t0 = ticks();
-    for (long k = 0; k < n; k++, i++) {
-      uint32_t v = (uint32_t)(2 * i + 1);
-      flag_store(v);
-      while (flag_load() != v + 1)
-        __builtin_ia32_pause();
-    }
-    if (b >= 0)
-      batch_ns[b] = ticks() - t0;
+    for (long i = 0; i < iters; i++)
+      shm_round_trip();
+    batch_ns[b] = ticks() - t0;
   }
+  __atomic_store_n(&shm_flag[1], 1, __ATOMIC_RELEASE);
   clock_end(batches);
   printf("{\"test\":\"shm\",\"iters\":%ld,", iters);
   print_clock();
@@ -393,7 +420,10 @@ static int test_throughput(int argc, char **argv)
   clock_start();
   uint32_t ch;
   fork_child(&ch, sink_child);
-  send_batch(ch, (size_t)bytes); /* warm-up */
+  send_batch(ch, (size_t)bytes); /* the child is up */
+  uint64_t warm = rough_ticks(WARMUP_MS);
+  for (uint64_t w0 = ticks(); ticks() - w0 < warm;)
+    send_batch(ch, (size_t)bytes);
   for (int b = 0; b < batches; b++) {
     uint64_t t0 = ticks();
     send_batch(ch, (size_t)bytes);
