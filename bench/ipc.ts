@@ -1,25 +1,35 @@
 // ipc.*: inter-pVM communication, each figure next to two Linux processes doing the same
 // thing in the same run. Guest side: test/guests/ipc_bench.c (a pVM forks a child with
 // pvm_fork and the two talk); baseline: bench/native/ipc-baseline.c (fork(2) and the
-// kernel's IPC). A guest reads the clock with a TIME hypercall (an exit, ~25 µs), so it
-// times batches of round trips, never single ones; every figure is the median of the
-// batch means (or of single runs for ipc.exitWait).
+// kernel's IPC). The guest times batches with rdtsc, calibrated against the TIME
+// hypercall over the whole test (a TIME exit costs ~25 µs and stalls the caller long
+// enough to change what a spinning peer does); every test has a ~100 ms warm-up. Each
+// figure is the median of the batch means (of single runs for ipc.exitWait).
 //
 //   ipc.pipe.rtt          64 B guest→guest round trip over the fork channel (the parent
-//                         sends, the child echoes), the runtime's default spin-then-sleep
-//                         receive. Baseline: two processes, a pipe each way.
-//   ipc.pipe.rtt.noSpin   the same with pvm_channel_spin = 0: every receive sleeps in
-//                         WAIT and every send NOTIFYs (what a pipe does in the kernel).
-//   ipc.msg.rtt           1 KiB round trip over the same channel. The pVM has one
-//                         mechanism for both: a channel is already message-based (each
-//                         recv returns one whole message). What differs is the size and
-//                         the baseline: socketpair(AF_UNIX, SOCK_SEQPACKET), the kernel's
-//                         message-preserving local socket.
+//                         sends, the child echoes) with the runtime's defaults: a
+//                         blocking call polls PVM_CHANNEL_SPIN (256) times, ~12-15 µs,
+//                         then sleeps in WAIT and the peer NOTIFYs it. That spin is
+//                         shorter than a wake-up (~50 µs), so the pair settles either
+//                         with both sides polling (~1 µs) or both going to sleep every
+//                         time (~125 µs, more than noSpin); which one varies from run to
+//                         run. The two rows below are the two ends.
+//                         Baseline (all three): two processes, a pipe each way.
+//   ipc.pipe.rtt.spinning pvm_channel_spin = 10^6 (~50 ms of polling): both vCPUs poll,
+//                         nobody sleeps, two CPUs busy (like ipc.shm.rtt plus the ring).
+//   ipc.pipe.rtt.noSpin   pvm_channel_spin = 0: every receive sleeps in WAIT and every
+//                         send NOTIFYs, two exits and a wake-up each way (what a pipe
+//                         does in the kernel).
+//   ipc.msg.rtt           1 KiB round trip over the same channel, default spin. The pVM
+//                         has one mechanism for both: a channel is already message-based
+//                         (each recv returns one whole message). What differs is the size
+//                         and the baseline: socketpair(AF_UNIX, SOCK_SEQPACKET), the
+//                         kernel's message-preserving local socket.
 //   ipc.kill              KILL(child, USR1) until the child's reply arrives: the child is
-//                         blocked in pvm_channel_recv (spin 0, asleep in WAIT), gets
-//                         -PVM_EINTR, takes the signal with SIGNALS, replies 1 byte.
-//                         Baseline: kill(SIGUSR1) to a process in sigwaitinfo that
-//                         replies on a pipe.
+//                         blocked in pvm_channel_recv (spin 0, asleep in WAIT, no
+//                         handler), gets -PVM_EINTR, takes the signal with SIGNALS,
+//                         replies 1 byte. Baseline: kill(SIGUSR1) to a process in
+//                         sigwaitinfo that replies on a pipe.
 //   ipc.exitWait.forkToWaitpid.16MiB
 //                         one cycle of FORK (the child EXITs at once) + WAITPID returning
 //                         its status, in a 16 MiB pVM with 8 MiB of heap touched.
@@ -28,16 +38,16 @@
 //   ipc.shm.rtt           ping-pong on a u32 in a SHM_CREATE region made before the
 //                         fork, both sides spinning (no hypercall at all). Baseline: the
 //                         same on a MAP_SHARED anonymous page.
-//   ipc.pipe.throughput   MB/s of 64 KiB messages parent→child over the channel, 8
-//                         batches of 8 MiB (64 MiB timed), one 1-byte ack per batch.
-//                         Baseline: 64 KiB write()s into a pipe.
+//   ipc.pipe.throughput   MB/s of 64 KiB messages parent→child over the channel (default
+//                         spin), 8 batches of 8 MiB (64 MiB timed), a 1-byte ack per
+//                         batch. Baseline: 64 KiB write()s into a pipe.
 //   ipc.host.rtt          Node ↔ guest: channel.send + channel.recv of 64 B to the
 //                         `idle` child the host forked (it echoes). Baseline: Node ↔ a
 //                         native child process echoing over its stdio pipes
 //                         (child.stdin.write, child.stdout 'data').
 //
-// A figure whose guest side fails (e.g. a hypercall the monitor does not have yet) is
-// left out, with a note on stderr; the others still run.
+// A figure whose guest side fails (e.g. a hypercall the monitor does not have) is left
+// out, with a note on stderr; the others still run.
 import { spawn as spawnProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Host, builtinGuest, type Pvm } from '../lib/index.js';
@@ -52,6 +62,8 @@ interface Figures {
   msgs?: number;
   batchNs?: number[];
   runNs?: number[];
+  /** Guest only: the TSC calibration the ...Ns figures were computed with. */
+  tsc?: { ticks: number; ns: number };
 }
 
 const GUEST_TIMEOUT_MS = 20_000;
@@ -206,20 +218,28 @@ interface Spec {
 
 const RTT_ITERS = '500';
 const BATCHES = '20';
+const PIPE_64 = 'processes, pipe pair, 64 B';
 const SPECS: Spec[] = [
   {
     name: 'ipc.pipe.rtt',
     unit: 'us',
     guest: ['rtt', '64', RTT_ITERS, BATCHES],
     baseline: ['pipe', '64', RTT_ITERS, BATCHES],
-    baselineName: 'processes, pipe pair, 64 B',
+    baselineName: PIPE_64,
+  },
+  {
+    name: 'ipc.pipe.rtt.spinning',
+    unit: 'us',
+    guest: ['rtt', '64', '2000', BATCHES, '1000000'],
+    baseline: ['pipe', '64', RTT_ITERS, BATCHES],
+    baselineName: PIPE_64,
   },
   {
     name: 'ipc.pipe.rtt.noSpin',
     unit: 'us',
     guest: ['rtt', '64', '200', BATCHES, '0'],
-    baseline: ['pipe', '64', '200', BATCHES],
-    baselineName: 'processes, pipe pair, 64 B',
+    baseline: ['pipe', '64', RTT_ITERS, BATCHES],
+    baselineName: PIPE_64,
   },
   {
     name: 'ipc.msg.rtt',
@@ -260,6 +280,7 @@ const SPECS: Spec[] = [
 
 export async function benchIpc(host: Host, only?: string): Promise<Result[]> {
   const results: Result[] = [];
+  const baselines = new Map<string, Promise<Figures>>(); // one run per distinct baseline
   for (const spec of SPECS) {
     if (!wanted(spec.name, only)) continue;
     let guest: Figures;
@@ -269,7 +290,9 @@ export async function benchIpc(host: Host, only?: string): Promise<Result[]> {
       process.stderr.write(`${spec.name}: left out: ${(e as Error).message}\n`);
       continue;
     }
-    const base = await runBaseline(spec.baseline);
+    const key = spec.baseline.join(' ');
+    if (!baselines.has(key)) baselines.set(key, runBaseline(spec.baseline));
+    const base = await baselines.get(key)!;
     const value = spec.unit === 'MB/s' ? medianMBps(guest) : medianUs(guest);
     const baseValue = spec.unit === 'MB/s' ? medianMBps(base) : medianUs(base);
     const digits = spec.unit === 'us' && baseValue < 1 ? 3 : 1;

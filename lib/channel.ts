@@ -4,6 +4,7 @@
  * with a doorbell each way. Protocol: `channel` in hypercalls/abi.json.
  * @module
  */
+import { Duplex } from 'node:stream';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
 import { PvmError } from './errors.js';
 import type { NativeHost } from './native.js';
@@ -159,6 +160,61 @@ export class Channel implements AsyncIterable<Buffer> {
       if (m === null) return;
       yield m;
     }
+  }
+
+  /**
+   * Stops sending (a half close, like `shutdown(SHUT_WR)`): the other end reads what was
+   * sent, then end-of-stream; this end can still receive. Idempotent.
+   */
+  end(): void {
+    if (this.#closed) return;
+    Atomics.store(this.#counters, at(this.#sendRing, C.PRODUCER_CLOSED), 1);
+    this.#native.channelNotify(this.id);
+  }
+
+  /**
+   * The channel as a pipe-like byte stream (a Node `Duplex`): writes are cut into
+   * messages, reads give their bytes with no boundaries; `end()` half-closes, and the
+   * readable side ends when the other end has closed. For guests using `pvm_pipe_read`
+   * and `pvm_pipe_write`. Use either the stream or the message calls, not both.
+   */
+  stream(): Duplex {
+    const channel = this;
+    let reading = false;
+    return new Duplex({
+      async write(chunk: Buffer, _encoding, callback) {
+        try {
+          for (let off = 0; off < chunk.length; off += C.MAX_MESSAGE) {
+            await channel.send(chunk.subarray(off, off + C.MAX_MESSAGE));
+          }
+          callback();
+        } catch (err) {
+          callback(err as Error);
+        }
+      },
+      final(callback) {
+        channel.end();
+        callback();
+      },
+      read() {
+        if (reading) return;
+        reading = true;
+        const pump = async (): Promise<void> => {
+          for (;;) {
+            const m = await channel.recv();
+            if (m === null) {
+              this.push(null);
+              break;
+            }
+            if (m.length && !this.push(m)) break;
+          }
+        };
+        pump().then(
+          () => (reading = false),
+          (err: Error) => this.destroy(err),
+        );
+      },
+    });
   }
 
   /**

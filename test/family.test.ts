@@ -122,4 +122,20 @@ vm('a pVM at the end of a host-made channel that crashes: the other end reads EP
   channel.close();
 });
 
+vm('pipe-like byte streams: odd-sized writes and reads, end of stream, both directions', async () => {
+  const pvm = await ctx.host.spawn(guest('family'), { args: ['pipe'] });
+  await printed(pvm, 'pipe: ready');
+  const stream = (await ctx.host.channel(pvm)).stream();
+  const data = Buffer.alloc(1_000_003);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+  let sum = 0;
+  for (const b of data) sum = (sum + b) >>> 0;
+  for (let off = 0; off < data.length; off += 100_001) stream.write(data.subarray(off, off + 100_001));
+  stream.end();
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  assert.is(Buffer.concat(chunks).toString(), `${data.length} ${sum}`);
+  assert.equal(await pvm.exited, { kind: 'exit', code: 0 });
+});
+
 suite.run();

@@ -302,6 +302,20 @@ long pvm_channel_accept(uint64_t *peer_id, uint64_t timeout_ns);
 long pvm_channel_close(uint32_t slot);
 
 /**
+ * Pipe-like use of a channel: write `len` bytes (cut into messages; blocks for room).
+ * Returns len, or -PVM_Exxx if nothing was written (EPIPE: the reader closed).
+ */
+long pvm_pipe_write(uint32_t slot, const void *buf, size_t len);
+/**
+ * Read up to `cap` bytes, whatever message boundaries the writer had (blocks until at
+ * least one byte). Returns the count, 0 at end of stream, or -PVM_Exxx. Use either the
+ * pipe calls or the message calls on a slot, not both.
+ */
+long pvm_pipe_read(uint32_t slot, void *buf, size_t cap);
+/** Internal: drop what pvm_pipe_read kept of a slot (pvm_channel_close does). */
+void pvm_pipe_forget(uint32_t slot);
+
+/**
  * The raw WAIT hypercall: sleep until the doorbell of one of `count` channels in
  * `slots` rings, `timeout_ns` passes (0: no sleep; all ones: no limit) or the host
  * needs this pVM. Returns how many of the doorbells had rung (0: timed out or woken for

@@ -66,7 +66,9 @@ long pvm_channel_accept(uint64_t *peer_id, uint64_t timeout_ns)
 long pvm_channel_close(uint32_t slot)
 {
   long r = pvm_hypercall1(PVM_HC_CLOSE, (long)slot);
-  if (r == 0 && slot < PVM_CHANNEL_SLOTS)
+  if (r == 0 && slot < PVM_CHANNEL_SLOTS) {
     seen[slot] = 0;
+    pvm_pipe_forget(slot); /* a later channel in this slot starts clean */
+  }
   return r;
 }

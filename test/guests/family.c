@@ -284,6 +284,33 @@ static int mode_badslot(void)
   return 0;
 }
 
+/* pipe: take a channel from the host, read it as a byte stream to its end in odd-sized
+ * reads, answer "<bytes> <sum>" (sum of all bytes mod 2^32) the same way. */
+static int mode_pipe(void)
+{
+  printf("pipe: ready\n");
+  pvm_console_flush();
+  long slot = pvm_channel_accept(0, ~0ULL);
+  CHECK(slot >= 0, "accept: %s", pvm_strerror(slot));
+  unsigned long total = 0;
+  uint32_t sum = 0;
+  static unsigned char chunk[7777];
+  for (;;) {
+    long n = pvm_pipe_read((uint32_t)slot, chunk, sizeof chunk);
+    CHECK(n >= 0, "pipe_read: %s", pvm_strerror(n));
+    if (n == 0)
+      break;
+    for (long i = 0; i < n; i++)
+      sum += chunk[i];
+    total += (unsigned long)n;
+  }
+  int len = snprintf(buf, sizeof buf, "%lu %u", total, sum);
+  CHECK(pvm_pipe_write((uint32_t)slot, buf, (size_t)len) == len, "pipe_write");
+  pvm_channel_close((uint32_t)slot);
+  printf("pipe ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "";
@@ -296,6 +323,7 @@ int main(int argc, char **argv)
   if (!strcmp(mode, "hub")) return mode_hub(argc > 2 ? atoi(argv[2]) : 1);
   if (!strcmp(mode, "pair")) return mode_pair();
   if (!strcmp(mode, "badslot")) return mode_badslot();
+  if (!strcmp(mode, "pipe")) return mode_pipe();
   printf("usage: family signal|handler|waitpid|rule <stranger id>|shm|crash\n");
   return 2;
 }
