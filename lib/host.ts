@@ -4,6 +4,7 @@
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import abi from '../hypercalls/abi.json' with { type: 'json' };
 import { ARGS_SIZE } from './abi.js';
 import { PvmError } from './errors.js';
 import { parseMemory, type MemorySize } from './memory.js';
@@ -170,6 +171,25 @@ export class Host {
     this.#native.connect(tag, a.id, b.id);
     const slots = await this.#attached(tag, [a, b]);
     return { slotA: slots.get(a.id)!, slotB: slots.get(b.id)! };
+  }
+
+  /**
+   * Memory shared between the host and `pvm`: `size` bytes (rounded up to pages, at most
+   * 2 MiB), zeroed, as an ArrayBuffer here and at `pvm_channel_base(slot)` in the guest
+   * (`pvm_shm_accept()` finds it). pVMs it forks afterwards share it too. Rejects with
+   * `EINVAL`, `ESRCH`, `EAGAIN` (no free slot).
+   */
+  async share(pvm: Pvm, size: number): Promise<{ memory: ArrayBuffer; slot: number }> {
+    this.#checkOpen();
+    this.#checkMine(pvm);
+    if (!Number.isInteger(size) || size <= 0 || size > CHANNEL_SLOT_SIZE) {
+      throw new PvmError('EINVAL', `size: expected 1..${CHANNEL_SLOT_SIZE} bytes`);
+    }
+    const tag = this.#nextForkTag++;
+    const memory = this.#native.share(tag, pvm.id, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
+    if (!memory) throw new PvmError('ENOMEM', 'cannot map the region');
+    const slots = await this.#attached(tag, [pvm]);
+    return { memory, slot: slots.get(pvm.id)! };
   }
 
   /** Ends every pVM of the host and releases the host. Idempotent. */
@@ -343,6 +363,8 @@ export class Host {
 }
 
 const osErrno = osConstants.errno;
+const CHANNEL_SLOT_SIZE = abi.channel.SLOT_SIZE;
+const PAGE_SIZE = abi.layout.PAGE_SIZE;
 
 // True if `pvm` descends from `ancestor`.
 function descends(pvm: Pvm, ancestor: Pvm): boolean {

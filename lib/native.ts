@@ -62,6 +62,7 @@ export interface NativeHost {
   channelNotify(channel: number): boolean;
   channelClose(channel: number): void;
   connect(tag: number, a: number, b: number): { channel: number; memory?: ArrayBuffer | null };
+  share(tag: number, id: number, size: number): ArrayBuffer | null;
   ref(): void;
   unref(): void;
   close(): void;

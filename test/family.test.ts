@@ -138,4 +138,18 @@ vm('pipe-like byte streams: odd-sized writes and reads, end of stream, both dire
   assert.equal(await pvm.exited, { kind: 'exit', code: 0 });
 });
 
+vm('memory shared between the host and a pVM', async () => {
+  const pvm = await ctx.host.spawn(guest('family'), { args: ['hostshm'] });
+  await printed(pvm, 'hostshm: ready');
+  await rejects(ctx.host.share(pvm, 0), 'EINVAL');
+  await rejects(ctx.host.share(pvm, 3 << 20), 'EINVAL');
+  const { memory, slot } = await ctx.host.share(pvm, 5000);
+  assert.is(memory.byteLength, 8192);
+  assert.ok(slot >= 0);
+  const bytes = new Uint8Array(memory);
+  bytes.set(Buffer.from('ping'));
+  assert.equal(await pvm.exited, { kind: 'exit', code: 0 });
+  assert.is(Buffer.from(bytes.subarray(100, 104)).toString(), 'pong');
+});
+
 suite.run();

@@ -43,13 +43,19 @@ Napi::Value Big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
 // The shared memory of a host channel as an ArrayBuffer over the mapping itself (no
 // copies); unmapped when the ArrayBuffer is collected. Takes the memfd.
-Napi::Value MapChannel(Napi::Env env, int memfd) {
-  void* mem = mmap(nullptr, PVM_CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+Napi::Value MapChannel(Napi::Env env, int memfd) { return MapShared(env, memfd, PVM_CHANNEL_SIZE); }
+
+Napi::Value MapShared(Napi::Env env, int memfd, size_t size) {
+  void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
   close(memfd);
   if (mem == MAP_FAILED) return env.Null();
-  return Napi::ArrayBuffer::New(env, mem, PVM_CHANNEL_SIZE, [](Napi::Env, void* data) {
-    munmap(data, PVM_CHANNEL_SIZE);
-  });
+  return Napi::ArrayBuffer::New(
+      env, mem, size,
+      [](Napi::Env, void* data, size_t* length) {
+        munmap(data, *length);
+        delete length;
+      },
+      new size_t(size));
 }
 
 namespace {

@@ -1,6 +1,8 @@
 #include "binding/native_host.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,6 +39,7 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::Fork>("fork"),
                          InstanceMethod<&NativeHost::ChannelNotify>("channelNotify"),
                          InstanceMethod<&NativeHost::Connect>("connect"),
+                         InstanceMethod<&NativeHost::Share>("share"),
                          InstanceMethod<&NativeHost::ChannelClose>("channelClose"),
                          InstanceMethod<&NativeHost::Ref>("ref"),
                          InstanceMethod<&NativeHost::Unref>("unref"),
@@ -225,6 +228,31 @@ Napi::Value NativeHost::Connect(const Napi::CallbackInfo& info) {
   }
   CloseChannelFds(&fds);
   return result;
+}
+
+// share(tag, id, size) -> ArrayBuffer: a shared-memory region of size bytes (whole
+// pages, at most a channel slot) given to pVM id; it answers with `attached`.
+Napi::Value NativeHost::Share(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) ThrowErrno(env, "host is closed", -ESHUTDOWN);
+  uint64_t tag = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  uint64_t id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  size_t size = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+  int fd = memfd_create("pvm-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) ThrowErrno(env, "memfd_create", -errno);
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0 ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    int err = -errno;
+    close(fd);
+    ThrowErrno(env, "cannot make the region", err);
+  }
+  ctl::AttachRequest request{tag, 0, 0, ctl::kAttachShm};
+  int rc = poller_->Send(id, ctl::Type::Attach, &request, sizeof request, &fd, 1);
+  if (rc != 0) {
+    close(fd);
+    ThrowErrno(env, "cannot hand out the region", rc);
+  }
+  return MapShared(env, fd, size);
 }
 
 // channelNotify(channel) -> false if the channel is not known (closed).

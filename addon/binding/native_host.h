@@ -25,6 +25,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value Fork(const Napi::CallbackInfo& info);
   Napi::Value ChannelNotify(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value Share(const Napi::CallbackInfo& info);
   void ChannelClose(const Napi::CallbackInfo& info);
   void Ref(const Napi::CallbackInfo& info);
   void Unref(const Napi::CallbackInfo& info);
@@ -41,6 +42,8 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
 
 // Maps a channel memfd as an ArrayBuffer (takes the fd); null if mmap fails.
 Napi::Value MapChannel(Napi::Env env, int memfd);
+// Maps size bytes of a memfd as an ArrayBuffer (takes the fd); null if mmap fails.
+Napi::Value MapShared(Napi::Env env, int memfd, size_t size);
 
 // Converts a batch of monitor events into JS objects (on the JS thread).
 Napi::Array EventsToJs(Napi::Env env, std::vector<MonitorEvent>& events);

@@ -21,7 +21,7 @@ enum class Type : uint32_t {
   Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, registry memfd (common/registry.h)]
   Fork = 2,  // ForkRequest: fork the pVM at its next exit; answered by Forked
   Attach = 3,  // AttachRequest; SCM_RIGHTS: [channel memfd, own doorbell, peer doorbell,
-               // (peer's pidfd)]; answered by Attached
+               // (peer's pidfd)], or [region memfd] with kAttachShm; answered by Attached
   // monitor -> host
   Ready = 100,    // CtlReady: image loaded, about to enter the guest
   Started = 101,  // CtlStarted: the guest's first exit (it has run)
@@ -56,8 +56,9 @@ struct AttachRequest {
   uint64_t tag;      // echoed in Attached
   uint64_t peer_id;  // the other end's pVM id, 0 for the host
   uint32_t side;     // PVM_CHANNEL_SIDE_A or _B
-  uint32_t reserved;
+  uint32_t flags;    // kAttachShm: a shared-memory region, not a channel
 };
+constexpr uint32_t kAttachShm = 1;
 
 struct Attached {
   uint64_t tag;

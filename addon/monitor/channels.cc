@@ -83,18 +83,31 @@ const ChannelEnd* ChannelTable::Get(uint32_t slot) const {
 
 bool ChannelTable::AttachShm(uint32_t slot, uint64_t size, Failure* why) {
   uint64_t bytes = (size + PVM_PAGE_SIZE - 1) & ~(PVM_PAGE_SIZE - 1);
-  ChannelEnd end;
-  end.shm = true;
-  end.size = bytes;
-  end.memfd = memfd_create("pvm-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (end.memfd < 0) return FailErrno(why, ctl::ErrorCode::NoMemory, "memfd_create");
-  if (ftruncate(end.memfd, static_cast<off_t>(bytes)) != 0) {
+  int memfd = memfd_create("pvm-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (memfd < 0) return FailErrno(why, ctl::ErrorCode::NoMemory, "memfd_create");
+  if (ftruncate(memfd, static_cast<off_t>(bytes)) != 0) {
     FailErrno(why, ctl::ErrorCode::NoMemory, "ftruncate shm");
-    Release(&end, -1);
+    close(memfd);
     return false;
   }
-  fcntl(end.memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, end.memfd, 0);
+  fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  return AttachShmFd(slot, memfd, why);
+}
+
+bool ChannelTable::AttachShmFd(uint32_t slot, int memfd, Failure* why) {
+  ChannelEnd end;
+  end.shm = true;
+  end.memfd = memfd;
+  struct stat st;
+  // Sealed, so its size cannot change under the guest's mapping.
+  int seals = fcntl(memfd, F_GET_SEALS);
+  if (fstat(memfd, &st) != 0 || st.st_size <= 0 || static_cast<uint64_t>(st.st_size) > PVM_CHANNEL_SLOT_SIZE ||
+      st.st_size % PVM_PAGE_SIZE != 0 || seals < 0 || !(seals & F_SEAL_SHRINK)) {
+    Release(&end, -1);
+    return Fail(why, ctl::ErrorCode::Internal, EINVAL, "not a sealed region of whole pages up to a slot");
+  }
+  end.size = static_cast<uint64_t>(st.st_size);
+  void* mem = mmap(nullptr, end.size, PROT_READ | PROT_WRITE, MAP_SHARED, end.memfd, 0);
   if (mem == MAP_FAILED) {
     FailErrno(why, ctl::ErrorCode::NoMemory, "mmap shm");
     Release(&end, -1);

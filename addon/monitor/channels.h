@@ -65,6 +65,8 @@ class ChannelTable {
   bool Close(uint32_t slot);
   // A new shared-memory region of size bytes (page-rounded) at `slot`.
   bool AttachShm(uint32_t slot, uint64_t size, Failure* why);
+  // A shared-memory region the host made (its memfd, which this takes) at `slot`.
+  bool AttachShmFd(uint32_t slot, int memfd, Failure* why);
 
   // Rings the other end's doorbell. false if the slot is not an open channel.
   bool Notify(uint32_t slot);

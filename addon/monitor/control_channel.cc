@@ -125,8 +125,14 @@ void ControlChannel::PollHost(HostRequests* out) {
       if (const auto* request = m.as<ctl::ForkRequest>()) out->forks.push_back(request->tag);
       continue;
     }
-    if (m.type == ctl::Type::Attach && (m.fds.size() == 3 || m.fds.size() == 4)) {
-      if (const auto* request = m.as<ctl::AttachRequest>()) {
+    if (m.type == ctl::Type::Attach && m.fds.size() >= 1 && m.fds.size() <= 4) {
+      const auto* request = m.as<ctl::AttachRequest>();
+      bool shm = request && (request->flags & ctl::kAttachShm);
+      if (request && (shm ? m.fds.size() == 1 : m.fds.size() >= 3)) {
+        if (shm) {
+          out->attaches.push_back(HostRequests::Attach{*request, {m.fds[0], -1, -1, -1}});
+          continue;
+        }
         int pidfd = m.fds.size() == 4 ? m.fds[3] : -1;
         out->attaches.push_back(HostRequests::Attach{*request, {m.fds[0], m.fds[1], m.fds[2], pidfd}});
         continue;

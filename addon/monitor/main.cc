@@ -228,10 +228,12 @@ void ServeHost(Monitor* m) {
     end.peer_pidfd = a.fds[3];
     a.fds[0] = a.fds[1] = a.fds[2] = a.fds[3] = -1;
     Failure why;
+    bool shm = a.request.flags & ctl::kAttachShm;
     if (slot < 0) {
       reply.error = -EAGAIN;
       ChannelTable::Discard(&end);
-    } else if (!m->channels->AttachShared(static_cast<uint32_t>(slot), end, &why)) {
+    } else if (shm ? !m->channels->AttachShmFd(static_cast<uint32_t>(slot), end.memfd, &why)
+                   : !m->channels->AttachShared(static_cast<uint32_t>(slot), end, &why)) {
       reply.error = -(why.sys_errno ? why.sys_errno : ENOMEM);
     } else {
       reply.slot = static_cast<uint32_t>(slot);

@@ -15,7 +15,8 @@
  *       pages, no madvise): per run t0; fork (the child _exits at once); waitpid; t1:
  *       {"test":"exitwait","mib":M,"runNs":[...]}
  *   ipc-baseline shm <iters> <batches>
- *       ping-pong on a u32 in a MAP_SHARED anonymous page, both spinning (pause):
+ *       ping-pong on a u32 in a MAP_SHARED anonymous page, both spinning (pause); a
+ *       second u32 stops the child:
  *       {"test":"shm","iters":I,"batchNs":[...]}
  *   ipc-baseline throughput <bytes> <msgs> <batches>
  *       per batch <msgs> write()s of <bytes> into a pipe, the child reads all of it and
@@ -23,7 +24,7 @@
  *   ipc-baseline echo
  *       copies stdin to stdout until EOF (the peer of bench/ipc.ts's Node baseline).
  *
- * Every timed test has an untimed warm-up first, like the guest. Children die with the
+ * Every timed test has an untimed warm-up first (WARMUP_MS), like the guest. Children die with the
  * parent (PR_SET_PDEATHSIG). Errors go to stderr, exit 1.
  */
 #define _GNU_SOURCE
@@ -53,6 +54,12 @@ static uint64_t now_ns(void)
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
+
+/* The warm-up before the timed batches, as in the guest: WARMUP_MS of the operation. */
+#define WARMUP_MS 100
+#define WARMUP(op)                                                        \
+  for (uint64_t w0_ = now_ns(); now_ns() - w0_ < WARMUP_MS * 1000000ULL;) \
+    op
 
 static void die(const char *what)
 {
@@ -144,6 +151,18 @@ static void reap(pid_t pid, int kill_it)
 
 /* ---- pipe / seqpacket round trips -------------------------------------------------- */
 
+static void rtt_once(int p_out, int p_in, int seq, size_t bytes)
+{
+  write_full(p_out, sbuf, bytes);
+  if (seq) {
+    ssize_t r = read(p_in, rbuf, sizeof rbuf);
+    if (r != (ssize_t)bytes)
+      fail("seqpacket echo of the wrong length");
+  } else if (!read_full(p_in, rbuf, bytes)) {
+    fail("the child closed the pipe");
+  }
+}
+
 /* Parent writes on `out`, reads on `in`; the child the other way round. seq: each
  * message is one datagram (one read returns it whole). */
 static void rtt(int p_out, int p_in, int c_in, int c_out, int seq, size_t bytes, long iters, int batches)
@@ -169,21 +188,12 @@ static void rtt(int p_out, int p_in, int c_in, int c_out, int seq, size_t bytes,
   close(c_in);
   if (c_out != c_in)
     close(c_out);
-  for (int b = -1; b < batches; b++) {
-    long n = b < 0 ? iters / 4 + 10 : iters;
+  WARMUP(rtt_once(p_out, p_in, seq, bytes));
+  for (int b = 0; b < batches; b++) {
     uint64_t t0 = now_ns();
-    for (long i = 0; i < n; i++) {
-      write_full(p_out, sbuf, bytes);
-      if (seq) {
-        ssize_t r = read(p_in, rbuf, sizeof rbuf);
-        if (r != (ssize_t)bytes)
-          fail("seqpacket echo of the wrong length");
-      } else if (!read_full(p_in, rbuf, bytes)) {
-        fail("the child closed the pipe");
-      }
-    }
-    if (b >= 0)
-      batch_ns[b] = now_ns() - t0;
+    for (long i = 0; i < iters; i++)
+      rtt_once(p_out, p_in, seq, bytes);
+    batch_ns[b] = now_ns() - t0;
   }
   close(p_out);
   if (p_in != p_out)
@@ -217,6 +227,14 @@ static int test_pipe(int argc, char **argv, int seq)
 
 /* ---- kill: SIGUSR1 -> sigwaitinfo -> 1 byte back ----------------------------------- */
 
+static void signal_once(pid_t pid, int reply_fd)
+{
+  if (kill(pid, SIGUSR1) < 0)
+    die("kill");
+  if (!read_full(reply_fd, rbuf, 1) || rbuf[0] != 's')
+    fail("unexpected reply to a signal");
+}
+
 static int test_kill(int argc, char **argv)
 {
   long iters = arg(argc, argv, 2, 50);
@@ -243,17 +261,12 @@ static int test_kill(int argc, char **argv)
     }
   }
   close(up[1]);
-  for (int b = -1; b < batches; b++) {
-    long n = b < 0 ? iters / 4 + 5 : iters;
+  WARMUP(signal_once(pid, up[0]));
+  for (int b = 0; b < batches; b++) {
     uint64_t t0 = now_ns();
-    for (long i = 0; i < n; i++) {
-      if (kill(pid, SIGUSR1) < 0)
-        die("kill");
-      if (!read_full(up[0], rbuf, 1) || rbuf[0] != 's')
-        fail("unexpected reply to a signal");
-    }
-    if (b >= 0)
-      batch_ns[b] = now_ns() - t0;
+    for (long i = 0; i < iters; i++)
+      signal_once(pid, up[0]);
+    batch_ns[b] = now_ns() - t0;
   }
   reap(pid, 1);
   printf("{\"test\":\"kill\",\"iters\":%ld,", iters);
@@ -303,38 +316,44 @@ static int test_exitwait(int argc, char **argv)
 
 /* ---- shm: spin ping-pong on a MAP_SHARED page ------------------------------------- */
 
+static volatile uint32_t *shm_flag; /* shm_flag[0]: the ball; shm_flag[1]: 1 = stop */
+static uint32_t shm_ball;            /* the parent's last odd value */
+
+static void shm_once(void)
+{
+  shm_ball += 2;
+  __atomic_store_n(shm_flag, shm_ball, __ATOMIC_RELEASE);
+  while (__atomic_load_n(shm_flag, __ATOMIC_ACQUIRE) != shm_ball + 1)
+    __builtin_ia32_pause();
+}
+
 static int test_shm(int argc, char **argv)
 {
   long iters = arg(argc, argv, 2, 2000);
   int batches = clamp_batches(arg(argc, argv, 3, 20));
-  uint32_t *flag = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (flag == MAP_FAILED)
+  shm_flag = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shm_flag == MAP_FAILED)
     die("mmap");
-  long warmup = iters / 4 + 10;
-  long rounds = warmup + iters * batches;
   pid_t pid = fork_child();
   if (pid == 0) {
-    for (long i = 0; i < rounds; i++) {
-      uint32_t want = (uint32_t)(2 * i + 1);
-      while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != want)
+    for (uint32_t want = 1;; want += 2) {
+      while (__atomic_load_n(shm_flag, __ATOMIC_ACQUIRE) != want) {
+        if (__atomic_load_n(&shm_flag[1], __ATOMIC_ACQUIRE))
+          _exit(0);
         __builtin_ia32_pause();
-      __atomic_store_n(flag, want + 1, __ATOMIC_RELEASE);
+      }
+      __atomic_store_n(shm_flag, want + 1, __ATOMIC_RELEASE);
     }
-    _exit(0);
   }
-  long i = 0;
-  for (int b = -1; b < batches; b++) {
-    long n = b < 0 ? warmup : iters;
+  shm_ball = (uint32_t)-1; /* the first round sends 1 */
+  WARMUP(shm_once());
+  for (int b = 0; b < batches; b++) {
     uint64_t t0 = now_ns();
-    for (long k = 0; k < n; k++, i++) {
-      uint32_t v = (uint32_t)(2 * i + 1);
-      __atomic_store_n(flag, v, __ATOMIC_RELEASE);
-      while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != v + 1)
-        __builtin_ia32_pause();
-    }
-    if (b >= 0)
-      batch_ns[b] = now_ns() - t0;
+    for (long i = 0; i < iters; i++)
+      shm_once();
+    batch_ns[b] = now_ns() - t0;
   }
+  __atomic_store_n(&shm_flag[1], 1, __ATOMIC_RELEASE);
   reap(pid, 0);
   printf("{\"test\":\"shm\",\"iters\":%ld,", iters);
   print_array("batchNs", batch_ns, batches);
@@ -343,6 +362,14 @@ static int test_shm(int argc, char **argv)
 }
 
 /* ---- throughput: a stream of big writes, one ack per batch ------------------------ */
+
+static void send_batch(int data_fd, int ack_fd, size_t bytes, long msgs)
+{
+  for (long i = 0; i < msgs; i++)
+    write_full(data_fd, sbuf, bytes);
+  if (!read_full(ack_fd, rbuf, 1))
+    fail("the child closed the pipe");
+}
 
 static int test_throughput(int argc, char **argv)
 {
@@ -379,14 +406,11 @@ static int test_throughput(int argc, char **argv)
   }
   close(down[0]);
   close(up[1]);
-  for (int b = -1; b < batches; b++) {
+  WARMUP(send_batch(down[1], up[0], (size_t)bytes, msgs));
+  for (int b = 0; b < batches; b++) {
     uint64_t t0 = now_ns();
-    for (long i = 0; i < msgs; i++)
-      write_full(down[1], sbuf, (size_t)bytes);
-    if (!read_full(up[0], rbuf, 1))
-      fail("the child closed the pipe");
-    if (b >= 0)
-      batch_ns[b] = now_ns() - t0;
+    send_batch(down[1], up[0], (size_t)bytes, msgs);
+    batch_ns[b] = now_ns() - t0;
   }
   close(down[1]);
   reap(pid, 0);

@@ -375,6 +375,11 @@ long pvm_waitpid(uint64_t id, struct pvm_child_status *status, uint64_t timeout_
  * it at the same address. Returns the slot or -PVM_EAGAIN/-PVM_EINVAL/-PVM_ENOMEM.
  */
 long pvm_shm_create(size_t size);
+/**
+ * A shared-memory region the host gave this pVM (Host.share() in Node) and it has not
+ * seen yet: its slot, -PVM_EAGAIN (timeout_ns 0), -PVM_ETIMEDOUT or -PVM_EINTR.
+ */
+long pvm_shm_accept(uint64_t timeout_ns);
 
 /* ---- console ---------------------------------------------------------------------- */
 

@@ -31,12 +31,12 @@ void pvm_channel_forked(long fork_result)
   }
 }
 
-static long find_new(uint64_t *peer_id)
+static long find_new(uint32_t state, uint64_t *peer_id)
 {
   check_owner();
   for (uint32_t s = 0; s < PVM_CHANNEL_SLOTS; s++) {
     const volatile struct pvm_channel_entry *e = pvm_channel_table_entry(s);
-    if (!e || e->state != PVM_CHANNEL_STATE_OPEN || seen[s])
+    if (!e || e->state != state || seen[s])
       continue;
     seen[s] = 1;
     if (peer_id)
@@ -46,11 +46,11 @@ static long find_new(uint64_t *peer_id)
   return -PVM_EAGAIN;
 }
 
-long pvm_channel_accept(uint64_t *peer_id, uint64_t timeout_ns)
+static long accept(uint32_t state, uint64_t *peer_id, uint64_t timeout_ns)
 {
   uint64_t deadline = timeout_ns == ~0ULL ? ~0ULL : pvm_time_ns() + timeout_ns;
   for (;;) {
-    long slot = find_new(peer_id);
+    long slot = find_new(state, peer_id);
     if (slot >= 0 || timeout_ns == 0)
       return slot;
     uint64_t now = deadline == ~0ULL ? 0 : pvm_time_ns();
@@ -62,6 +62,13 @@ long pvm_channel_accept(uint64_t *peer_id, uint64_t timeout_ns)
       return w;
   }
 }
+
+long pvm_channel_accept(uint64_t *peer_id, uint64_t timeout_ns)
+{
+  return accept(PVM_CHANNEL_STATE_OPEN, peer_id, timeout_ns);
+}
+
+long pvm_shm_accept(uint64_t timeout_ns) { return accept(PVM_CHANNEL_STATE_SHM, 0, timeout_ns); }
 
 long pvm_channel_close(uint32_t slot)
 {

@@ -311,6 +311,22 @@ static int mode_pipe(void)
   return 0;
 }
 
+/* hostshm: take a region from the host, wait for it to write "ping", write "pong". */
+static int mode_hostshm(void)
+{
+  printf("hostshm: ready\n");
+  pvm_console_flush();
+  long slot = pvm_shm_accept(~0ULL);
+  CHECK(slot >= 0, "shm_accept: %s", pvm_strerror(slot));
+  volatile char *region = pvm_channel_base((uint32_t)slot);
+  while (region[0] != 'p')
+    __builtin_ia32_pause();
+  CHECK(memcmp((const char *)region, "ping", 4) == 0, "region holds %.4s", (const char *)region);
+  memcpy((char *)region + 100, "pong", 4);
+  printf("hostshm ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "";
@@ -324,6 +340,7 @@ int main(int argc, char **argv)
   if (!strcmp(mode, "pair")) return mode_pair();
   if (!strcmp(mode, "badslot")) return mode_badslot();
   if (!strcmp(mode, "pipe")) return mode_pipe();
+  if (!strcmp(mode, "hostshm")) return mode_hostshm();
   printf("usage: family signal|handler|waitpid|rule <stranger id>|shm|crash\n");
   return 2;
 }
