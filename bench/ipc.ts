@@ -6,25 +6,27 @@
 // enough to change what a spinning peer does); every test has a ~100 ms warm-up. Each
 // figure is the median of the batch means (of single runs for ipc.exitWait).
 //
-//   ipc.pipe.rtt          64 B guest→guest round trip over the fork channel (the parent
-//                         sends, the child echoes) with the runtime's defaults: a
-//                         blocking call polls PVM_CHANNEL_SPIN (256) times, ~12-15 µs,
-//                         then sleeps in WAIT and the peer NOTIFYs it. That spin is
-//                         shorter than a wake-up (~50 µs), so the pair settles either
-//                         with both sides polling (~1 µs) or both going to sleep every
-//                         time (~125 µs, more than noSpin); which one varies from run to
-//                         run. The two rows below are the two ends.
+//   ipc.pipe.rtt          64 B guest→guest round trip over the fork channel used as a
+//                         byte stream (pvm_pipe_write / pvm_pipe_read until the 64 B are
+//                         in; the parent writes, the child echoes), with the runtime's
+//                         defaults: a blocking call polls PVM_CHANNEL_SPIN (256) times,
+//                         ~12-15 µs, then sleeps in WAIT and the peer NOTIFYs it. That
+//                         spin is shorter than a wake-up (~50 µs), so the pair settles
+//                         either with both sides polling (<1 µs) or both going to sleep
+//                         every time (~125 µs, more than noSpin); which one varies from
+//                         run to run with the load. The two rows below are the two ends.
 //                         Baseline (all three): two processes, a pipe each way.
 //   ipc.pipe.rtt.spinning pvm_channel_spin = 10^6 (~50 ms of polling): both vCPUs poll,
 //                         nobody sleeps, two CPUs busy (like ipc.shm.rtt plus the ring).
-//   ipc.pipe.rtt.noSpin   pvm_channel_spin = 0: every receive sleeps in WAIT and every
-//                         send NOTIFYs, two exits and a wake-up each way (what a pipe
-//                         does in the kernel).
-//   ipc.msg.rtt           1 KiB round trip over the same channel, default spin. The pVM
-//                         has one mechanism for both: a channel is already message-based
-//                         (each recv returns one whole message). What differs is the size
-//                         and the baseline: socketpair(AF_UNIX, SOCK_SEQPACKET), the
-//                         kernel's message-preserving local socket.
+//   ipc.pipe.rtt.noSpin   pvm_channel_spin = 0: every read sleeps in WAIT and every write
+//                         NOTIFYs: two exits and a wake-up each way (what a pipe does in
+//                         the kernel, minus the exits).
+//   ipc.msg.rtt           1 KiB round trip as messages (pvm_channel_send/recv, each recv
+//                         returns one whole message), default spin. Underneath it is the
+//                         same ring as ipc.pipe.* (the pipe calls are a thin layer over
+//                         it that copies once more on the reader's side); what differs is
+//                         the API, the size and the baseline: socketpair(AF_UNIX,
+//                         SOCK_SEQPACKET), the kernel's message-preserving local socket.
 //   ipc.kill              KILL(child, USR1) until the child's reply arrives: the child is
 //                         blocked in pvm_channel_recv (spin 0, asleep in WAIT, no
 //                         handler), gets -PVM_EINTR, takes the signal with SIGNALS,
@@ -38,9 +40,11 @@
 //   ipc.shm.rtt           ping-pong on a u32 in a SHM_CREATE region made before the
 //                         fork, both sides spinning (no hypercall at all). Baseline: the
 //                         same on a MAP_SHARED anonymous page.
-//   ipc.pipe.throughput   MB/s of 64 KiB messages parent→child over the channel (default
-//                         spin), 8 batches of 8 MiB (64 MiB timed), a 1-byte ack per
-//                         batch. Baseline: 64 KiB write()s into a pipe.
+//   ipc.pipe.throughput   MB/s of 64 KiB pvm_pipe_writes parent→child (each one message
+//                         in the 256 KiB ring, so at most 3 in flight; the child reads
+//                         with pvm_pipe_read, 64 KiB at a time), default spin, 8 batches
+//                         of 8 MiB (64 MiB timed), a 1-byte ack per batch. Bimodal like
+//                         ipc.pipe.rtt. Baseline: 64 KiB write()s into a pipe.
 //   ipc.host.rtt          Node ↔ guest: channel.send + channel.recv of 64 B to the
 //                         `idle` child the host forked (it echoes). Baseline: Node ↔ a
 //                         native child process echoing over its stdio pipes
@@ -224,28 +228,28 @@ const SPECS: Spec[] = [
   {
     name: 'ipc.pipe.rtt',
     unit: 'us',
-    guest: ['rtt', '64', RTT_ITERS, BATCHES],
+    guest: ['pipe', '64', RTT_ITERS, BATCHES],
     baseline: ['pipe', '64', RTT_ITERS, BATCHES],
     baselineName: PIPE_64,
   },
   {
     name: 'ipc.pipe.rtt.spinning',
     unit: 'us',
-    guest: ['rtt', '64', '2000', BATCHES, '1000000'],
+    guest: ['pipe', '64', '2000', BATCHES, '1000000'],
     baseline: ['pipe', '64', RTT_ITERS, BATCHES],
     baselineName: PIPE_64,
   },
   {
     name: 'ipc.pipe.rtt.noSpin',
     unit: 'us',
-    guest: ['rtt', '64', '200', BATCHES, '0'],
+    guest: ['pipe', '64', '200', BATCHES, '0'],
     baseline: ['pipe', '64', RTT_ITERS, BATCHES],
     baselineName: PIPE_64,
   },
   {
     name: 'ipc.msg.rtt',
     unit: 'us',
-    guest: ['rtt', '1024', RTT_ITERS, BATCHES],
+    guest: ['msg', '1024', RTT_ITERS, BATCHES],
     baseline: ['seqpacket', '1024', RTT_ITERS, BATCHES],
     baselineName: 'processes, AF_UNIX SOCK_SEQPACKET, 1 KiB',
   },
@@ -273,7 +277,7 @@ const SPECS: Spec[] = [
   {
     name: 'ipc.pipe.throughput',
     unit: 'MB/s',
-    guest: ['throughput', '65536', '128', '8'],
+    guest: ['throughput', 'pipe', '65536', '128', '8'],
     baseline: ['throughput', '65536', '128', '8'],
     baselineName: 'processes, pipe, 64 KiB writes',
   },

@@ -326,7 +326,7 @@ export class Host {
           child,
           parentPausedUs,
           childReadyUs: Number(child._vmReadyNs - ev.pauseStartNs) / 1e3,
-          channelSlot: ev.channelSlot,
+          channelSlot: ev.channelSlot === NO_CHANNEL ? -1 : ev.channelSlot,
         };
         if (pending && channel) pending.resolve({ ...info, channel });
         else if (pending) pending.reject(new PvmError('EMONITOR', 'the fork came back without a channel'));
@@ -365,6 +365,7 @@ export class Host {
 const osErrno = osConstants.errno;
 const CHANNEL_SLOT_SIZE = abi.channel.SLOT_SIZE;
 const PAGE_SIZE = abi.layout.PAGE_SIZE;
+const NO_CHANNEL = 0xffffffff;
 
 // True if `pvm` descends from `ancestor`.
 function descends(pvm: Pvm, ancestor: Pvm): boolean {

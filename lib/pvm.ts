@@ -32,7 +32,7 @@ export interface ForkInfo {
   readonly parentPausedUs: number;
   /** From the parent's stop until the child's vCPU was ready to run its first instruction, in µs. */
   readonly childReadyUs: number;
-  /** The channel slot the parent and the child use for each other (guest forks). */
+  /** The slot of the parent-child channel in both guests; -1 if the guest forked without one. */
   readonly channelSlot: number;
 }
 

@@ -36,7 +36,7 @@ async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
   assert.unreachable(`expected ${code}`);
 }
 
-for (const mode of ['signal', 'handler', 'waitpid', 'shm', 'crash', 'badslot']) {
+for (const mode of ['signal', 'handler', 'waitpid', 'shm', 'crash', 'badslot', 'cycles']) {
   vm(`guest ${mode}: ${mode === 'crash' ? 'a crashed child ends its channel and waitpid reports it' : 'works between parent and child'}`, async () => {
     const { text, status } = await family(mode);
     assert.ok(text.includes(`${mode} ok`), text);

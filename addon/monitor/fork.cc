@@ -88,17 +88,19 @@ void BecomeChild(Monitor* m, ForkOrigin origin, pid_t parent_pid, Pieces* p, Sav
   m->pending_signals = 0;
   m->registry.SetPid(p->child_id, getpid());
   if (!m->backend->RebuildAfterFork(&why)) fail(why);
-  ChannelEnd end;
-  end.peer_id = origin == ForkOrigin::Guest ? m->identity.id : PVM_CHANNEL_PEER_HOST;
-  end.side = PVM_CHANNEL_SIDE_B;
-  end.memfd = p->channel.memfd;
-  end.mem = p->channel.mem;
-  end.own_doorbell = p->channel.doorbell_b;
-  end.peer_doorbell = p->channel.doorbell_a;
-  // Watch the parent's monitor, to close the channel for it should it crash.
-  if (origin == ForkOrigin::Guest) end.peer_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent_pid, 0));
-  p->channel = NewChannel{};
-  if (!m->channels->Attach(static_cast<uint32_t>(p->slot), end, &why)) fail(why);
+  if (p->slot >= 0) {
+    ChannelEnd end;
+    end.peer_id = origin == ForkOrigin::Guest ? m->identity.id : PVM_CHANNEL_PEER_HOST;
+    end.side = PVM_CHANNEL_SIDE_B;
+    end.memfd = p->channel.memfd;
+    end.mem = p->channel.mem;
+    end.own_doorbell = p->channel.doorbell_b;
+    end.peer_doorbell = p->channel.doorbell_a;
+    // Watch the parent's monitor, to close the channel for it should it crash.
+    if (origin == ForkOrigin::Guest) end.peer_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent_pid, 0));
+    p->channel = NewChannel{};
+    if (!m->channels->Attach(static_cast<uint32_t>(p->slot), end, &why)) fail(why);
+  }
   m->channels->Publish();
 
   m->identity = PvmIdentity{p->child_id, m->identity.id};
@@ -106,12 +108,12 @@ void BecomeChild(Monitor* m, ForkOrigin origin, pid_t parent_pid, Pieces* p, Sav
   auto put = [&](uint64_t gpa, const void* v, size_t n) {
     if (uint8_t* at = ram.At(gpa, n)) std::memcpy(at, v, n);
   };
-  uint32_t slot = static_cast<uint32_t>(p->slot);
+  uint32_t slot = p->slot >= 0 ? static_cast<uint32_t>(p->slot) : kNoChannel;
   put(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_ID_OFFSET, &m->identity.id, 8);
   put(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PARENT_ID_OFFSET, &m->identity.parent_id, 8);
   put(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, &slot, 4);
   if (origin == ForkOrigin::Guest) {
-    if (channel_out_gpa) put(channel_out_gpa, &slot, 4);
+    if (channel_out_gpa && p->slot >= 0) put(channel_out_gpa, &slot, 4);
     state->SetHypercallResult(0);  // FORK returns 0 in the child
   }
   if (!m->backend->RestoreState(*state, &why)) fail(why);
@@ -142,11 +144,18 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
     result.value = -PVM_EFAULT;  // the guest's mistake: nothing to tell the host
     return result;
   }
+  // Like processes, children a guest has not waited for yet count against its limit.
+  if (origin == ForkOrigin::Guest && m->children.size() >= kMaxChildren) return refuse(-PVM_EAGAIN, EAGAIN);
   Pieces p;
-  p.slot = m->channels->FreeSlot();
-  if (p.slot < 0) return refuse(-PVM_EAGAIN, EAGAIN);
   Failure why;
-  if (!CreateChannel(&p.channel, &why)) return refuse(GuestErrno(why.sys_errno), why.sys_errno ? why.sys_errno : ENOMEM);
+  // A channel only if the caller asked for one: the host always, a guest with channel_out.
+  if (origin == ForkOrigin::Host || channel_out_gpa != 0) {
+    p.slot = m->channels->FreeSlot();
+    if (p.slot < 0) return refuse(-PVM_EAGAIN, EAGAIN);
+    if (!CreateChannel(&p.channel, &why)) {
+      return refuse(GuestErrno(why.sys_errno), why.sys_errno ? why.sys_errno : ENOMEM);
+    }
+  }
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p.control) != 0) {
     int err = errno;
     Discard(&p);
@@ -188,13 +197,19 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
     Discard(&p);
     return refuse(-PVM_ENOMEM, err);
   }
-  m->children.push_back(Monitor::Child{p.child_id, child_pidfd});
+  // The guest waits for the children it forked; those the host forked are the host's.
+  if (origin == ForkOrigin::Guest) m->children.push_back(Monitor::Child{p.child_id, child_pidfd});
+  else close(child_pidfd);
   ctl::Forked done{};
   done.child_id = p.child_id;
   done.child_pid = static_cast<uint64_t>(pid);
   done.pause_start_ns = pause_start_ns;
-  done.channel_slot = static_cast<uint32_t>(p.slot);
-  if (origin == ForkOrigin::Guest) {
+  done.channel_slot = p.slot >= 0 ? static_cast<uint32_t>(p.slot) : kNoChannel;
+  if (origin == ForkOrigin::Guest && p.slot < 0) {
+    done.resume_ns = MonotonicNs();
+    int fds[] = {p.control[0], pidfd};
+    Report(m, 0, 0, &done, fds, 2);
+  } else if (origin == ForkOrigin::Guest) {
     ChannelEnd end;
     end.peer_id = p.child_id;
     end.side = PVM_CHANNEL_SIDE_A;

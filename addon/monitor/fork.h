@@ -8,8 +8,12 @@
 #include <cstdint>
 
 #include "monitor/monitor.h"
+#include "pvm/abi.h"
 
 namespace pvm::monitor {
+
+// Children a guest may have forked and not yet waited for (WAITPID), like RLIMIT_NPROC.
+constexpr size_t kMaxChildren = PVM_CHANNEL_SLOTS;
 
 enum class ForkOrigin {
   Guest,  // FORK hypercall: rax gets the result in the parent, 0 in the child

@@ -136,6 +136,9 @@ static int mode_rule(uint64_t stranger)
     hear(ch_a); /* the sibling's id */
     long sibling = strtol(buf, 0, 10);
     long r1 = pvm_kill((uint64_t)sibling, PVM_SIGUSR1);
+    /* Waiting is for one's own children only. */
+    CHECK(pvm_waitpid((uint64_t)sibling, 0, 0) == -PVM_ECHILD, "waitpid of a sibling");
+    CHECK(pvm_waitpid(parent, 0, 0) == -PVM_ECHILD, "waitpid of the parent");
     long r2 = pvm_kill(parent, PVM_SIGUSR2); /* an ancestor: allowed */
     uint32_t ch_g;
     long g = pvm_fork(&ch_g);
@@ -327,6 +330,31 @@ static int mode_hostshm(void)
   return 0;
 }
 
+/* cycles <n>: n fork/exit/waitpid cycles without a channel and n with one that is
+ * closed: nothing accumulates (slots, children). */
+static int mode_cycles(int n)
+{
+  for (int i = 0; i < 2 * n; i++) {
+    uint32_t ch;
+    int with_channel = i >= n;
+    long child = pvm_fork(with_channel ? &ch : 0);
+    if (child == 0) {
+      if (with_channel)
+        say(ch, "bye");
+      return i & 0x7f;
+    }
+    CHECK(child > 0, "cycle %d: fork: %s", i, pvm_strerror(child));
+    if (with_channel) {
+      CHECK(hear(ch) == 3, "cycle %d: recv", i);
+      CHECK(pvm_channel_close(ch) == 0, "cycle %d: close", i);
+    }
+    struct pvm_child_status st;
+    CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.code == (i & 0x7f), "cycle %d: waitpid", i);
+  }
+  printf("cycles ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "";
@@ -340,6 +368,7 @@ int main(int argc, char **argv)
   if (!strcmp(mode, "pair")) return mode_pair();
   if (!strcmp(mode, "badslot")) return mode_badslot();
   if (!strcmp(mode, "pipe")) return mode_pipe();
+  if (!strcmp(mode, "cycles")) return mode_cycles(argc > 2 ? atoi(argv[2]) : 150);
   if (!strcmp(mode, "hostshm")) return mode_hostshm();
   printf("usage: family signal|handler|waitpid|rule <stranger id>|shm|crash\n");
   return 2;

@@ -13,11 +13,13 @@
  * The hypercalls of the family are used through their runtime wrappers: pvm_kill (KILL),
  * pvm_signals (SIGNALS), pvm_waitpid (WAITPID), pvm_shm_create (SHM_CREATE).
  *
- *   ipc_bench rtt <bytes> <iters> <batches> [spin]
- *       round trips of a <bytes> message over the parent-child channel: the parent
- *       sends, the child echoes it back. spin sets pvm_channel_spin (both sides; -1 or
- *       absent: the runtime's default). Prints
- *       {"test":"rtt","bytes":B,"iters":I,"batchNs":[...]}   (ns per batch of I)
+ *   ipc_bench pipe|msg <bytes> <iters> <batches> [spin]
+ *       round trips of <bytes> over the parent-child channel: the parent sends, the
+ *       child echoes them back. pipe: as a byte stream (pvm_pipe_write/read, reading
+ *       until all <bytes> are in); msg: as one message (pvm_channel_send/recv). spin
+ *       sets pvm_channel_spin (both sides; -1 or absent: the runtime's default). Prints
+ *       {"test":"pipe"|"msg","bytes":B,"iters":I,"spin":S,"tsc":{...},"batchNs":[...]}
+ *       (ns per batch of I round trips)
  *   ipc_bench kill <iters> <batches>
  *       the parent KILLs the child with USR1; the child, blocked in pvm_channel_recv
  *       (spin 0: it sleeps in WAIT; no handler set), gets -PVM_EINTR, takes the signal
@@ -32,10 +34,11 @@
  *       in it, both spinning (pause) without any hypercall; the parent sets a second
  *       u32 to stop the child. Prints
  *       {"test":"shm","iters":I,"batchNs":[...]}
- *   ipc_bench throughput <bytes> <msgs> <batches> [spin]
- *       per batch the parent sends <msgs> messages of <bytes> and the child, after
- *       receiving them all, answers 1 byte (spin as for rtt). Prints
- *       {"test":"throughput","bytes":B,"msgs":N,"batchNs":[...]}
+ *   ipc_bench throughput pipe|msg <bytes> <msgs> <batches> [spin]
+ *       per batch the parent sends <msgs> writes (pipe) or messages (msg) of <bytes>;
+ *       the child reads them all (pipe: in whatever pieces pvm_pipe_read returns, at
+ *       most 64 KiB at a time) and answers 1 byte. Prints
+ *       {"test":"throughput","api":A,"bytes":B,"msgs":N,"spin":S,"tsc":{...},"batchNs":[...]}
  *
  * Every test is preceded by an untimed warm-up (WARMUP_MS). The child ends when the
  * parent does (its channel reports EPIPE), or when told to stop (shm). Errors print
@@ -152,58 +155,110 @@ static long fork_child(uint32_t *ch, int (*child)(uint32_t slot))
   return id;
 }
 
+/* ---- the two ways to use a channel ---------------------------------------------
+ * Messages (pvm_channel_send/recv: each recv returns one whole message) or a byte
+ * stream (pvm_pipe_write/read: pipe-like, boundaries do not matter; the reader keeps
+ * the rest of a message for its next read, so it copies once more). Set before the
+ * fork, so the child uses the same.
+ */
+static int use_pipe;
+
+/* Sends `len` bytes: 0 or -PVM_Exxx. */
+static long xsend(uint32_t ch, const void *buf, size_t len)
+{
+  if (!use_pipe)
+    return pvm_channel_send(ch, buf, len);
+  long r = pvm_pipe_write(ch, buf, len);
+  return r < 0 ? r : 0;
+}
+
+/* Receives a message (messages), or exactly `want` bytes (pipe; end of stream before
+ * them is -PVM_EPIPE). Returns the length or -PVM_Exxx. */
+static long xrecv(uint32_t ch, unsigned char *buf, size_t want)
+{
+  if (!use_pipe)
+    return pvm_channel_recv(ch, buf, PVM_CHANNEL_MAX_MESSAGE);
+  size_t got = 0;
+  while (got < want) {
+    long n = pvm_pipe_read(ch, buf + got, want - got);
+    if (n == 0)
+      return -PVM_EPIPE;
+    if (n < 0)
+      return n;
+    got += (size_t)n;
+  }
+  return (long)got;
+}
+
+static const char *api_name(void) { return use_pipe ? "pipe" : "msg"; }
+
+/* Sets use_pipe from "pipe" or "msg". */
+static void set_api(const char *name)
+{
+  if (strcmp(name, "pipe") == 0)
+    use_pipe = 1;
+  else if (strcmp(name, "msg") == 0)
+    use_pipe = 0;
+  else
+    fail("parent", "the API is pipe or msg");
+}
+
 /* ---- rtt: echo ----------------------------------------------------------------- */
+
+static long rtt_bytes;
 
 static int echo_child(uint32_t ch)
 {
   for (;;) {
-    long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
+    long n = xrecv(ch, rbuf, (size_t)rtt_bytes);
     if (n == -PVM_EPIPE)
       return 0;
     check(n, "child", "recv");
-    long r = pvm_channel_send(ch, rbuf, (size_t)n);
+    long r = xsend(ch, rbuf, (size_t)n);
     if (r == -PVM_EPIPE)
       return 0;
     check(r, "child", "send");
   }
 }
 
-static void round_trip(uint32_t ch, size_t bytes)
+static void round_trip(uint32_t ch)
 {
-  check(pvm_channel_send(ch, sbuf, bytes), "parent", "send");
-  long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
+  check(xsend(ch, sbuf, (size_t)rtt_bytes), "parent", "send");
+  long n = xrecv(ch, rbuf, (size_t)rtt_bytes);
   check(n, "parent", "recv");
-  if ((size_t)n != bytes)
+  if (n != rtt_bytes)
     fail("parent", "echo of the wrong length");
 }
 
 static int test_rtt(int argc, char **argv)
 {
-  long bytes = arg(argc, argv, 2, 64);
+  set_api(argv[1]);
+  rtt_bytes = arg(argc, argv, 2, 64);
   long iters = arg(argc, argv, 3, 500);
   int batches = clamp_batches(arg(argc, argv, 4, 20));
   long spin = arg(argc, argv, 5, -1);
-  if (bytes < 1 || bytes > PVM_CHANNEL_MAX_MESSAGE || iters < 1)
+  if (rtt_bytes < 1 || rtt_bytes > PVM_CHANNEL_MAX_MESSAGE || iters < 1)
     fail("parent", "bad arguments");
   if (spin >= 0)
     pvm_channel_spin = (unsigned)spin; /* before the fork: the child inherits it */
-  for (long i = 0; i < bytes; i++)
+  for (long i = 0; i < rtt_bytes; i++)
     sbuf[i] = (unsigned char)i;
   clock_start();
   uint32_t ch;
   fork_child(&ch, echo_child);
-  round_trip(ch, (size_t)bytes); /* the child is up */
+  round_trip(ch); /* the child is up */
   uint64_t warm = rough_ticks(WARMUP_MS);
   for (uint64_t w0 = ticks(); ticks() - w0 < warm;)
-    round_trip(ch, (size_t)bytes);
+    round_trip(ch);
   for (int b = 0; b < batches; b++) {
     uint64_t t0 = ticks();
     for (long i = 0; i < iters; i++)
-      round_trip(ch, (size_t)bytes);
+      round_trip(ch);
     batch_ns[b] = ticks() - t0;
   }
   clock_end(batches);
-  printf("{\"test\":\"rtt\",\"bytes\":%ld,\"iters\":%ld,\"spin\":%u,", bytes, iters, pvm_channel_spin);
+  printf("{\"test\":\"%s\",\"bytes\":%ld,\"iters\":%ld,\"spin\":%u,", api_name(), rtt_bytes, iters,
+         pvm_channel_spin);
   print_clock();
   print_array("batchNs", batch_ns, batches);
   printf("}\n");
@@ -379,59 +434,71 @@ static int test_shm(int argc, char **argv)
 
 /* ---- throughput: a stream of big messages, one ack per batch --------------------- */
 
-static long tp_msgs;
+static long tp_bytes, tp_msgs;
 
 static int sink_child(uint32_t ch)
 {
   for (;;) {
-    for (long i = 0; i < tp_msgs; i++) {
-      long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
-      if (n == -PVM_EPIPE)
-        return 0;
-      check(n, "child", "recv");
+    if (use_pipe) {
+      /* Read the batch in whatever pieces pvm_pipe_read gives, as read(2) would. */
+      size_t left = (size_t)tp_bytes * (size_t)tp_msgs;
+      while (left) {
+        long n = pvm_pipe_read(ch, rbuf, left < sizeof rbuf ? left : sizeof rbuf);
+        if (n == 0)
+          return 0;
+        check(n, "child", "read");
+        left -= (size_t)n;
+      }
+    } else {
+      for (long i = 0; i < tp_msgs; i++) {
+        long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
+        if (n == -PVM_EPIPE)
+          return 0;
+        check(n, "child", "recv");
+      }
     }
-    long r = pvm_channel_send(ch, "k", 1);
+    long r = xsend(ch, "k", 1);
     if (r == -PVM_EPIPE)
       return 0;
     check(r, "child", "send");
   }
 }
 
-static void send_batch(uint32_t ch, size_t bytes)
+static void send_batch(uint32_t ch)
 {
   for (long i = 0; i < tp_msgs; i++)
-    check(pvm_channel_send(ch, sbuf, bytes), "parent", "send");
-  long n = pvm_channel_recv(ch, rbuf, sizeof rbuf);
-  check(n, "parent", "recv ack");
+    check(xsend(ch, sbuf, (size_t)tp_bytes), "parent", "send");
+  check(xrecv(ch, rbuf, 1), "parent", "recv ack");
 }
 
 static int test_throughput(int argc, char **argv)
 {
-  long bytes = arg(argc, argv, 2, PVM_CHANNEL_MAX_MESSAGE);
-  tp_msgs = arg(argc, argv, 3, 128);
-  int batches = clamp_batches(arg(argc, argv, 4, 8));
-  long spin = arg(argc, argv, 5, -1);
-  if (bytes < 1 || bytes > PVM_CHANNEL_MAX_MESSAGE || tp_msgs < 1)
+  set_api(argc > 2 ? argv[2] : "");
+  tp_bytes = arg(argc, argv, 3, PVM_CHANNEL_MAX_MESSAGE);
+  tp_msgs = arg(argc, argv, 4, 128);
+  int batches = clamp_batches(arg(argc, argv, 5, 8));
+  long spin = arg(argc, argv, 6, -1);
+  if (tp_bytes < 1 || tp_bytes > PVM_CHANNEL_MAX_MESSAGE || tp_msgs < 1)
     fail("parent", "bad arguments");
   if (spin >= 0)
     pvm_channel_spin = (unsigned)spin;
-  for (long i = 0; i < bytes; i++)
+  for (long i = 0; i < tp_bytes; i++)
     sbuf[i] = (unsigned char)(i * 7);
   clock_start();
   uint32_t ch;
   fork_child(&ch, sink_child);
-  send_batch(ch, (size_t)bytes); /* the child is up */
+  send_batch(ch); /* the child is up */
   uint64_t warm = rough_ticks(WARMUP_MS);
   for (uint64_t w0 = ticks(); ticks() - w0 < warm;)
-    send_batch(ch, (size_t)bytes);
+    send_batch(ch);
   for (int b = 0; b < batches; b++) {
     uint64_t t0 = ticks();
-    send_batch(ch, (size_t)bytes);
+    send_batch(ch);
     batch_ns[b] = ticks() - t0;
   }
   clock_end(batches);
-  printf("{\"test\":\"throughput\",\"bytes\":%ld,\"msgs\":%ld,\"spin\":%u,", bytes, tp_msgs,
-         pvm_channel_spin);
+  printf("{\"test\":\"throughput\",\"api\":\"%s\",\"bytes\":%ld,\"msgs\":%ld,\"spin\":%u,", api_name(),
+         tp_bytes, tp_msgs, pvm_channel_spin);
   print_clock();
   print_array("batchNs", batch_ns, batches);
   printf("}\n");
@@ -441,7 +508,7 @@ static int test_throughput(int argc, char **argv)
 int main(int argc, char **argv)
 {
   const char *test = argc > 1 ? argv[1] : "";
-  if (strcmp(test, "rtt") == 0)
+  if (strcmp(test, "pipe") == 0 || strcmp(test, "msg") == 0)
     return test_rtt(argc, argv);
   if (strcmp(test, "kill") == 0)
     return test_kill(argc, argv);
@@ -451,6 +518,6 @@ int main(int argc, char **argv)
     return test_shm(argc, argv);
   if (strcmp(test, "throughput") == 0)
     return test_throughput(argc, argv);
-  printf("usage: ipc_bench rtt|kill|exitwait|shm|throughput [args...]\n");
+  printf("usage: ipc_bench pipe|msg|kill|exitwait|shm|throughput [args...]\n");
   return 2;
 }
