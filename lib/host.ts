@@ -3,15 +3,24 @@
  * @module
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
-import { ARGS_SIZE } from './abi.js';
+import { ARGS_SIZE, GuestErrno, guestErrnoName } from './abi.js';
 import { PvmError } from './errors.js';
 import { parseMemory, type MemorySize } from './memory.js';
 import { loadAddon, type MonitorEvent, type NativeHost } from './native.js';
-import { monitorPath } from './paths.js';
+import { guestDir, monitorPath } from './paths.js';
 import { Channel } from './channel.js';
-import { Pvm, type ConsoleMode, type ForkInfo, type ForkResult } from './pvm.js';
+import {
+  BOOT_ERROR_CODES,
+  Pvm,
+  type ConsoleMode,
+  type ExecInfo,
+  type ExecOptions,
+  type ForkInfo,
+  type ForkResult,
+} from './pvm.js';
 
 /** Which virtualization backend runs the pVMs. */
 export type Backend = 'kvm';
@@ -20,6 +29,12 @@ export type Backend = 'kvm';
 export interface HostOptions {
   /** `'auto'` (default) picks the best backend available; only `'kvm'` exists yet. */
   backend?: 'auto' | Backend;
+  /**
+   * Directories searched for the images guests name in their EXEC hypercall (bare file
+   * names, with or without `.pvm`), after the directory of the pVM's own image. Default:
+   * the package's built-in guests. Nothing outside them can be exec'd by a guest.
+   */
+  imagePath?: readonly string[];
 }
 
 /** Options of {@link Host.spawn}. */
@@ -58,8 +73,15 @@ export class Host {
   #closed = false;
   #refed = false;
 
-  private constructor(backend: Backend) {
+  #imagePath: string[];
+  // The image each pVM runs (a guest's EXEC searches its directory first).
+  #images = new Map<number, string>();
+  #execs = new Map<number, { resolve: (e: ExecInfo) => void; reject: (e: PvmError) => void; image: string }>();
+  #guestExecs = new Map<number, string>(); // pVM id -> image a guest asked for, until it runs
+
+  private constructor(backend: Backend, imagePath: readonly string[]) {
     this.backend = backend;
+    this.#imagePath = imagePath.map((d) => resolve(d));
     this.#native = new (loadAddon().NativeHost)(monitorPath, (events) => this.#dispatch(events));
   }
 
@@ -73,7 +95,11 @@ export class Host {
     if (!probe.ok) {
       throw new PvmError('ENOKVM', `no usable KVM: ${probe.message ?? 'unknown reason'}`, { errno: probe.errno || undefined });
     }
-    return new Host('kvm');
+    const imagePath = options.imagePath ?? [guestDir];
+    if (!Array.isArray(imagePath) || imagePath.some((d) => typeof d !== 'string')) {
+      throw new PvmError('EINVAL', 'imagePath: expected an array of directories');
+    }
+    return new Host('kvm', imagePath);
   }
 
   /** True once {@link Host.close} was called. */
@@ -116,6 +142,7 @@ export class Host {
       this.#checkOpen();
       const id = this.#native.allocateId();
       pvm = this.#newPvm(id, null, consoleMode, spawnNs);
+      this.#images.set(id, resolve(image));
       this.#updateRef();
       try {
         this.#native.spawn(id, { parentId: 0, ramSize, spawnNs, imageFd, args });
@@ -211,6 +238,78 @@ export class Host {
     if (this.#closed) throw new PvmError('ECLOSED', 'the host is closed');
   }
 
+  #exec(pvm: Pvm, image: string, options: ExecOptions): Promise<ExecInfo> {
+    try {
+      this.#checkOpen();
+      if (typeof image !== 'string' || image === '') throw new PvmError('EINVAL', 'image: expected a file path');
+      const ramSize = options.memory === undefined ? 0 : parseMemory(options.memory);
+      const args = checkArgs(image, options.args ?? []);
+      const imageFd = openImage(image);
+      const tag = this.#nextForkTag++;
+      try {
+        if (!this.#native.exec(pvm.id, tag, { ramSize, imageFd, args })) {
+          throw new PvmError('ESRCH', `pVM ${pvm.id} has ended`);
+        }
+      } catch (err) {
+        if (err instanceof PvmError) throw err;
+        const e = err as NodeJS.ErrnoException;
+        throw new PvmError(e.code === 'E2BIG' ? 'E2BIG' : 'EMONITOR', e.message, { cause: err });
+      } finally {
+        closeSync(imageFd); // the monitor has its own copy
+      }
+      return new Promise((resolve_, reject) => {
+        this.#execs.set(tag, { resolve: resolve_, reject, image: resolve(image) });
+        pvm.exited.then(() => {
+          const pending = this.#execs.get(tag);
+          if (!pending) return;
+          this.#execs.delete(tag);
+          pending.reject(new PvmError('ESRCH', `pVM ${pvm.id} ended before the exec was done`));
+        });
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  // A guest's EXEC names an image: look for it where this host allows, send it or ENOENT.
+  #onExecRequest(ev: Extract<MonitorEvent, { type: 'exec-request' }>): void {
+    const name = ev.strings[0] ?? '';
+    const own = this.#images.get(ev.id);
+    const dirs = own ? [dirname(own), ...this.#imagePath] : this.#imagePath;
+    let fd = -osErrno.ENOENT;
+    if (/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(name)) {
+      for (const candidate of dirs.flatMap((d) => [join(d, name), join(d, `${name}.pvm`)])) {
+        try {
+          fd = openImage(candidate);
+          this.#guestExecs.set(ev.id, candidate);
+          break;
+        } catch {
+          // not here: the next directory
+        }
+      }
+    }
+    this.#native.execImage(ev.id, fd);
+    if (fd >= 0) closeSync(fd);
+  }
+
+  #onExeced(ev: Extract<MonitorEvent, { type: 'execed' }>): void {
+    const pvm = this.#pvms.get(ev.id);
+    const pending = ev.tag ? this.#execs.get(ev.tag) : undefined;
+    if (ev.tag) this.#execs.delete(ev.tag);
+    const guestImage = this.#guestExecs.get(ev.id);
+    this.#guestExecs.delete(ev.id);
+    if (ev.error !== 0) {
+      const code = -ev.error === GuestErrno.E2BIG ? 'E2BIG' : (BOOT_ERROR_CODES[ev.code] ?? 'EMONITOR');
+      pending?.reject(new PvmError(code, ev.message || `exec failed: ${guestErrnoName(ev.error)}`));
+      return;
+    }
+    const image = pending?.image ?? guestImage ?? '';
+    if (image) this.#images.set(ev.id, image);
+    const info: ExecInfo = { image, replaceUs: Number(ev.readyNs - ev.startNs) / 1e3 };
+    pending?.resolve(info);
+    pvm?.emit('exec', info);
+  }
+
   #checkMine(pvm: Pvm): void {
     if (this.#pvms.get(pvm.id) !== pvm) throw new PvmError('ESRCH', `pVM ${pvm.id} is not running on this host`);
   }
@@ -266,6 +365,7 @@ export class Host {
       spawnNs,
       onEnded: (p) => this.#ended(p),
       requestFork: (p) => this.#fork(p),
+      requestExec: (p, image, options) => this.#exec(p, image, options),
     });
     this.#consoleModes.set(pvm, consoleMode);
     this.#pvms.set(id, pvm);
@@ -298,6 +398,8 @@ export class Host {
       if (ev.type === 'forked') this.#forked(ev);
       else if (ev.type === 'doorbell') this.#channels.get(ev.id)?._wake();
       else if (ev.type === 'attached') this.#onAttached(ev);
+      else if (ev.type === 'exec-request') this.#onExecRequest(ev);
+      else if (ev.type === 'execed') this.#onExeced(ev);
       else this.#pvms.get(ev.id)?._handle(ev);
     }
   }
@@ -313,6 +415,8 @@ export class Host {
       return;
     }
     const child = this.#newPvm(ev.childId, parent, this.#consoleModes.get(parent) ?? 'pipe', ev.pauseStartNs);
+    const parentImage = this.#images.get(parent.id);
+    if (parentImage) this.#images.set(child.id, parentImage);
     let channel: Channel | undefined;
     if (ev.channel) {
       channel = new Channel({ id: ev.childId, memory: ev.channel, side: 'A', native: this.#native });
@@ -341,6 +445,8 @@ export class Host {
 
   #ended(pvm: Pvm): void {
     this.#pvms.delete(pvm.id);
+    this.#images.delete(pvm.id);
+    this.#guestExecs.delete(pvm.id);
     pvm.parent?.children.delete(pvm);
     // Its channels to the host stay readable for what is left in them; doorbells go.
     for (const id of this.#hostChannels.get(pvm.id) ?? []) {

@@ -3,7 +3,7 @@
  * @module pvm
  */
 export { Host, type HostOptions, type SpawnOptions, type Backend } from './host.js';
-export { Pvm, type PvmEvents, type PvmTimings, type ConsoleMode, type ForkInfo, type ForkResult, type PvmSignalName } from './pvm.js';
+export { Pvm, type PvmEvents, type PvmTimings, type ConsoleMode, type ForkInfo, type ForkResult, type PvmSignalName, type ExecInfo, type ExecOptions } from './pvm.js';
 export { Channel, MAX_MESSAGE } from './channel.js';
 export { PvmError, type PvmErrorCode } from './errors.js';
 export { type ExitStatus, type Fault, type FaultKind, describeExit, exceptionMnemonic } from './status.js';

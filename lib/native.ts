@@ -51,7 +51,18 @@ export type MonitorEvent =
       channel?: ArrayBuffer | null;
     }
   | { id: number; type: 'doorbell' }
-  | { id: number; type: 'attached'; tag: number; error: number; slot: number };
+  | { id: number; type: 'attached'; tag: number; error: number; slot: number }
+  | { id: number; type: 'exec-request'; ramSize: number; strings: string[] }
+  | {
+      id: number;
+      type: 'execed';
+      tag: number;
+      error: number;
+      code: string;
+      startNs: bigint;
+      readyNs: bigint;
+      message: string;
+    };
 
 /** @internal */
 export interface NativeHost {
@@ -63,6 +74,8 @@ export interface NativeHost {
   channelClose(channel: number): void;
   connect(tag: number, a: number, b: number): { channel: number; memory?: ArrayBuffer | null };
   share(tag: number, id: number, size: number): ArrayBuffer | null;
+  exec(id: number, tag: number, request: { ramSize: number; imageFd: number; args: string[] }): boolean;
+  execImage(id: number, fdOrNegativeErrno: number): boolean;
   ref(): void;
   unref(): void;
   close(): void;

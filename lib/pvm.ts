@@ -22,6 +22,24 @@ export interface PvmEvents {
   exit: (status: ExitStatus) => void;
   /** The guest forked (FORK hypercall): the child runs. Not emitted for {@link Pvm.fork}. */
   fork: (fork: ForkInfo) => void;
+  /** The pVM now runs a new image (its EXEC hypercall or {@link Pvm.exec}). */
+  exec: (exec: ExecInfo) => void;
+}
+
+/** An exec as the host sees it. */
+export interface ExecInfo {
+  /** The image file now running. */
+  readonly image: string;
+  /** How long the vCPU was stopped while the image was replaced, in µs. */
+  readonly replaceUs: number;
+}
+
+/** Options of {@link Pvm.exec}. */
+export interface ExecOptions {
+  /** Arguments after argv[0] (the image path). */
+  args?: readonly string[];
+  /** New guest RAM (bytes or `'64MiB'`); default: the same as now. */
+  memory?: number | string;
 }
 
 /** A fork as the host sees it, with the two latencies the monitors measured. */
@@ -68,6 +86,7 @@ export interface PvmInit {
   spawnNs: bigint;
   onEnded: (pvm: Pvm) => void;
   requestFork: (pvm: Pvm) => Promise<ForkResult>;
+  requestExec: (pvm: Pvm, image: string, options: ExecOptions) => Promise<ExecInfo>;
 }
 
 type Phase = 'booting' | 'running' | 'ended';
@@ -108,6 +127,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #boot: { resolve: () => void; reject: (e: PvmError) => void } | null = null;
   #onEnded: (pvm: Pvm) => void;
   #requestFork: (pvm: Pvm) => Promise<ForkResult>;
+  #requestExec: (pvm: Pvm, image: string, options: ExecOptions) => Promise<ExecInfo>;
 
   /** @internal */
   constructor(init: PvmInit) {
@@ -118,6 +138,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
     this.#consoleMode = init.consoleMode;
     this.#onEnded = init.onEnded;
     this.#requestFork = init.requestFork;
+    this.#requestExec = init.requestExec;
     this.#timings = { spawnNs: init.spawnNs, monitorStartNs: 0n, vmReadyNs: 0n };
     this.console = new Readable({ read() {} });
     if (init.consoleMode !== 'pipe') this.console.push(null);
@@ -168,6 +189,20 @@ export class Pvm extends EventEmitter<PvmEvents> {
       return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
     }
     return this.#requestFork(this);
+  }
+
+  /**
+   * Replaces the pVM's image in place, like execve: the new image starts at its entry
+   * point with the same id, parent, children, channels and shared regions; the old
+   * image's memory is released. Resolves once the new image is about to run. Rejects
+   * with `ENOENT`, `EBADIMAGE`, `EIMAGETOOLARGE`, `EINVAL`, `E2BIG`, `ENOMEM` (the old
+   * image runs on, untouched) or `ESRCH`.
+   */
+  exec(image: string, options: ExecOptions = {}): Promise<ExecInfo> {
+    if (this.#phase !== 'running') {
+      return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
+    }
+    return this.#requestExec(this, image, options);
   }
 
   /**
@@ -222,7 +257,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
         this.#boot = null;
         return;
       case 'started':
-        this.#timings.firstExitNs = ev.firstExitNs;
+        this.#timings.firstExitNs = ev.firstExitNs; // again after an exec
         return;
       case 'console':
         if (this.#consoleMode === 'pipe') this.console.push(ev.data);
@@ -296,7 +331,8 @@ export class Pvm extends EventEmitter<PvmEvents> {
   }
 }
 
-const BOOT_ERROR_CODES: Record<string, PvmError['code']> = {
+/** @internal Monitor error codes (ctl::ErrorCode names) as PvmError codes. */
+export const BOOT_ERROR_CODES: Record<string, PvmError['code']> = {
   BadImage: 'EBADIMAGE',
   ImageTooLarge: 'EIMAGETOOLARGE',
   NoMemory: 'ENOMEM',

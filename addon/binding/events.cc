@@ -125,6 +125,36 @@ void MessageToJs(Napi::Env env, ctl::Message& m, Napi::Object o) {
         return;
       }
       break;
+    case ctl::Type::ExecRequest:
+      if (auto* r = m.as<ctl::ExecRequest>()) {
+        // path, then argc strings
+        std::string tail = m.tail<ctl::ExecRequest>();
+        Napi::Array strings = Napi::Array::New(env);
+        size_t start = 0;
+        for (size_t i = 0; i < tail.size(); i++) {
+          if (tail[i] != '\0') continue;
+          strings.Set(strings.Length(), std::string(tail, start, i - start));
+          start = i + 1;
+        }
+        if (start != tail.size() || strings.Length() != r->argc + 1) break;
+        o.Set("type", "exec-request");
+        o.Set("ramSize", Napi::Number::New(env, static_cast<double>(r->ram_size)));
+        o.Set("strings", strings);
+        return;
+      }
+      break;
+    case ctl::Type::Execed:
+      if (auto* x = m.as<ctl::Execed>()) {
+        o.Set("type", "execed");
+        o.Set("tag", Napi::Number::New(env, static_cast<double>(x->tag)));
+        o.Set("error", Napi::Number::New(env, static_cast<double>(x->error)));
+        o.Set("code", x->error ? ErrorCodeName(static_cast<ctl::ErrorCode>(x->code)) : "");
+        o.Set("startNs", Big(env, x->start_ns));
+        o.Set("readyNs", Big(env, x->ready_ns));
+        o.Set("message", m.tail<ctl::Execed>());
+        return;
+      }
+      break;
     case ctl::Type::Error:
       if (auto* e = m.as<ctl::Error>()) {
         o.Set("type", "error");

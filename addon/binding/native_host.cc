@@ -40,6 +40,8 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::ChannelNotify>("channelNotify"),
                          InstanceMethod<&NativeHost::Connect>("connect"),
                          InstanceMethod<&NativeHost::Share>("share"),
+                         InstanceMethod<&NativeHost::Exec>("exec"),
+                         InstanceMethod<&NativeHost::ExecImage>("execImage"),
                          InstanceMethod<&NativeHost::ChannelClose>("channelClose"),
                          InstanceMethod<&NativeHost::Ref>("ref"),
                          InstanceMethod<&NativeHost::Unref>("unref"),
@@ -253,6 +255,44 @@ Napi::Value NativeHost::Share(const Napi::CallbackInfo& info) {
     ThrowErrno(env, "cannot hand out the region", rc);
   }
   return MapShared(env, fd, size);
+}
+
+// exec(id, tag, { ramSize, imageFd, args }) -> false if the monitor is gone. The image
+// fd stays the caller's. Answered by an `execed` event with the tag.
+Napi::Value NativeHost::Exec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) ThrowErrno(env, "host is closed", -ESHUTDOWN);
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  Napi::Object o = info[2].As<Napi::Object>();
+  Napi::Array args = o.Get("args").As<Napi::Array>();
+  ctl::Exec fixed{};
+  fixed.tag = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+  fixed.ram_size = static_cast<uint64_t>(o.Get("ramSize").As<Napi::Number>().Int64Value());
+  fixed.argc = args.Length();
+  std::vector<uint8_t> body(sizeof fixed);
+  std::memcpy(body.data(), &fixed, sizeof fixed);
+  for (uint32_t i = 0; i < args.Length(); i++) {
+    std::string a = args.Get(i).As<Napi::String>();
+    body.insert(body.end(), a.begin(), a.end());
+    body.push_back(0);
+  }
+  if (body.size() + sizeof(ctl::Header) > ctl::kMaxMessage) ThrowErrno(env, "arguments too long", -E2BIG);
+  int fd = o.Get("imageFd").As<Napi::Number>().Int32Value();
+  int rc = poller_->Send(id, ctl::Type::Exec, body.data(), body.size(), &fd, 1);
+  if (rc == -ESRCH || rc == -EPIPE || rc == -ECONNRESET) return Napi::Boolean::New(env, false);
+  if (rc != 0) ThrowErrno(env, "cannot send the exec request", rc);
+  return Napi::Boolean::New(env, true);
+}
+
+// execImage(id, fdOrNegativeErrno): the answer to a guest's exec request.
+Napi::Value NativeHost::ExecImage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return Napi::Boolean::New(env, false);
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  ctl::ExecImage answer{fd < 0 ? fd : 0};
+  int rc = poller_->Send(id, ctl::Type::ExecImage, &answer, sizeof answer, fd >= 0 ? &fd : nullptr, fd >= 0 ? 1 : 0);
+  return Napi::Boolean::New(env, rc == 0);
 }
 
 // channelNotify(channel) -> false if the channel is not known (closed).

@@ -26,6 +26,8 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value ChannelNotify(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Share(const Napi::CallbackInfo& info);
+  Napi::Value Exec(const Napi::CallbackInfo& info);
+  Napi::Value ExecImage(const Napi::CallbackInfo& info);
   void ChannelClose(const Napi::CallbackInfo& info);
   void Ref(const Napi::CallbackInfo& info);
   void Unref(const Napi::CallbackInfo& info);

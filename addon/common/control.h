@@ -20,6 +20,9 @@ enum class Type : uint32_t {
   // host -> monitor
   Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, registry memfd (common/registry.h)]
   Fork = 2,  // ForkRequest: fork the pVM at its next exit; answered by Forked
+  ExecImage = 4,  // ExecImage: the answer to ExecRequest; SCM_RIGHTS: [image fd] if error == 0
+  Exec = 5,       // Exec + tail "arg0\0...": replace the image; SCM_RIGHTS: [image fd];
+                  // answered by Execed
   Attach = 3,  // AttachRequest; SCM_RIGHTS: [channel memfd, own doorbell, peer doorbell,
                // (peer's pidfd)], or [region memfd] with kAttachShm; answered by Attached
   // monitor -> host
@@ -32,6 +35,8 @@ enum class Type : uint32_t {
                   // SCM_RIGHTS on success: [child control socket, child pidfd] and, for a
                   // host fork, [channel memfd, host doorbell, child doorbell]
   Attached = 106, // Attached: a channel the host gave is in the guest's table (or not)
+  ExecRequest = 107,  // ExecRequest + tail "path\0arg0\0...": the guest asks to exec
+  Execed = 108,       // Execed: an exec (the host's or the guest's) is done or failed
 };
 
 struct Header {
@@ -65,6 +70,32 @@ struct Attached {
   int64_t error;  // 0, or -errno (EAGAIN: no free slot)
   uint32_t slot;
   uint32_t reserved;
+};
+
+struct ExecRequest {
+  uint64_t ram_size;  // 0: the same
+  uint32_t argc;      // strings in the tail after the path
+  uint32_t reserved;
+};
+
+struct ExecImage {
+  int64_t error;  // 0, or -errno (ENOENT: not found or not allowed)
+};
+
+struct Exec {
+  uint64_t tag;       // echoed in Execed; non-zero
+  uint64_t ram_size;  // 0: the same
+  uint32_t argc;      // strings in the tail
+  uint32_t reserved;
+};
+
+struct Execed {        // + tail: why it failed, readable
+  uint64_t tag;       // the Exec's, or 0 for a guest's EXEC
+  int64_t error;      // 0, or -PVM_Exxx (the guest's errno values): the old image runs on
+  uint32_t code;      // an ErrorCode when error != 0
+  uint32_t reserved;
+  uint64_t start_ns;  // CLOCK_MONOTONIC: the vCPU stopped for the exec
+  uint64_t ready_ns;  // the new image is about to run
 };
 
 struct Forked {

@@ -102,6 +102,13 @@ class Backend {
   // host is page aligned, size a multiple of the page size; the mapping is shared.
   virtual bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) = 0;
   virtual void UnmapRegion(uint32_t index) = 0;
+  // Completes the exit in progress inside the backend (a port write RIP has not moved
+  // past yet, pending register write-backs) without entering the guest. Before the vCPU
+  // state is read or replaced wholesale.
+  virtual bool FinishExit(Failure* why) = 0;
+  // exec: guest RAM becomes `fresh` (already holding the new image); the old RAM is
+  // released. The vCPU must then get an entry state.
+  virtual bool ReplaceMemory(GuestMemory&& fresh, Failure* why) = 0;
   // In a forked child: drop the VM inherited from the parent (it belongs to the parent's
   // address space) and build a new one over the same, now copy-on-write, RAM and the
   // regions still mapped. The vCPU state must then be restored.

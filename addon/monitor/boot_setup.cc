@@ -133,6 +133,21 @@ uint64_t ArgsAreaBytes(const std::vector<std::string_view>& args) {
 
 uint64_t StackGuardGpa(uint64_t ram_size) { return ram_size - PVM_STACK_SIZE; }
 
+// RAM size from the host, checked and rounded up to whole 2 MiB pages.
+bool CheckRamSize(uint64_t requested, uint64_t* out, Failure* why) {
+  if (requested < PVM_MIN_RAM || requested > PVM_MAX_RAM) {
+    return Fail(why, ctl::ErrorCode::BadConfig, 0, "guest RAM of %s is outside [%s, %s]", SizeText(requested).c_str(),
+                SizeText(PVM_MIN_RAM).c_str(), SizeText(PVM_MAX_RAM).c_str());
+  }
+  *out = (requested + kHugePage - 1) & ~(kHugePage - 1);
+  return true;
+}
+
+uint64_t ImageFileLimit(uint64_t ram_size) {
+  constexpr uint64_t kMinImageFileLimit = 64ull << 20;
+  return ram_size > kMinImageFileLimit ? ram_size : kMinImageFileLimit;
+}
+
 bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParams& params, EntryState* entry,
                Failure* why) {
   uint64_t ram_size = ram.size();

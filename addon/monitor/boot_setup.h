@@ -28,6 +28,12 @@ struct BootParams {
 // with their NULs. Callers check it against PVM_ARGS_SIZE before SetUpBoot.
 uint64_t ArgsAreaBytes(const std::vector<std::string_view>& args);
 
+// RAM size asked for, checked against [PVM_MIN_RAM, PVM_MAX_RAM] and rounded up to whole
+// 2 MiB pages. BadConfig if out of range.
+bool CheckRamSize(uint64_t requested, uint64_t* out, Failure* why);
+// Image files above this are refused before reading (RAM size, at least 64 MiB).
+uint64_t ImageFileLimit(uint64_t ram_size);
+
 // The stack guard: this page at the bottom of the stack area is left unmapped, so a
 // stack overflow faults instead of running into the heap.
 uint64_t StackGuardGpa(uint64_t ram_size);

@@ -110,8 +110,54 @@ void HostRequests::Clear() {
       if (fd >= 0) close(fd);
     }
   }
+  for (auto& e : execs) close(e.image_fd);
+  execs.clear();
   attaches.clear();
   forks.clear();
+}
+
+// The strings of a message tail: exactly `count` NUL-terminated ones, or false.
+static bool SplitStrings(const std::string& bytes, size_t count, std::vector<std::string>* out) {
+  out->clear();
+  size_t start = 0;
+  for (size_t i = 0; i < bytes.size(); i++) {
+    if (bytes[i] != '\0') continue;
+    out->emplace_back(bytes, start, i - start);
+    start = i + 1;
+  }
+  return start == bytes.size() && out->size() == count;
+}
+
+void ControlChannel::Dispatch(ctl::Message* m, HostRequests* out) {
+  if (m->type == ctl::Type::Fork && m->fds.empty()) {
+    if (const auto* request = m->as<ctl::ForkRequest>()) {
+      out->forks.push_back(request->tag);
+      return;
+    }
+  }
+  if (m->type == ctl::Type::Attach && m->fds.size() >= 1 && m->fds.size() <= 4) {
+    const auto* request = m->as<ctl::AttachRequest>();
+    bool shm = request && (request->flags & ctl::kAttachShm);
+    if (request && (shm ? m->fds.size() == 1 : m->fds.size() >= 3)) {
+      if (shm) {
+        out->attaches.push_back(HostRequests::Attach{*request, {m->fds[0], -1, -1, -1}});
+        return;
+      }
+      int pidfd = m->fds.size() == 4 ? m->fds[3] : -1;
+      out->attaches.push_back(HostRequests::Attach{*request, {m->fds[0], m->fds[1], m->fds[2], pidfd}});
+      return;
+    }
+  }
+  if (m->type == ctl::Type::Exec && m->fds.size() == 1) {
+    const auto* request = m->as<ctl::Exec>();
+    std::vector<std::string> args;
+    if (request && SplitStrings(m->tail<ctl::Exec>(), request->argc, &args)) {
+      out->execs.push_back(HostRequests::Exec{request->tag, request->ram_size, std::move(args), m->fds[0]});
+      return;
+    }
+  }
+  // Anything else is not a request a running pVM takes: dropped.
+  CloseFds(m->fds);
 }
 
 void ControlChannel::PollHost(HostRequests* out) {
@@ -121,26 +167,35 @@ void ControlChannel::PollHost(HostRequests* out) {
     if (rc == -EBADMSG) continue;
     if (rc == -EAGAIN) return;
     if (rc <= 0) HostGone();
-    if (m.type == ctl::Type::Fork && m.fds.empty()) {
-      if (const auto* request = m.as<ctl::ForkRequest>()) out->forks.push_back(request->tag);
+    Dispatch(&m, out);
+  }
+}
+
+int ControlChannel::RequestExecImage(const std::string& path, const std::vector<std::string>& args, uint64_t ram_size,
+                                     HostRequests* stash) {
+  ctl::ExecRequest request{ram_size, static_cast<uint32_t>(args.size()), 0};
+  std::string tail = path + '\0';
+  for (const auto& a : args) tail += a + '\0';
+  if (sizeof(ctl::Header) + sizeof request + tail.size() > ctl::kMaxMessage) return -E2BIG;
+  Send(ctl::Type::ExecRequest, &request, sizeof request, tail.data(), tail.size());
+  for (;;) {
+    ctl::Message m;
+    int rc = ctl::receive(fd_, &m, /*nonblocking=*/false);
+    if (rc == -EBADMSG) continue;
+    if (rc <= 0) HostGone();
+    if (m.type != ctl::Type::ExecImage) {
+      Dispatch(&m, stash);
       continue;
     }
-    if (m.type == ctl::Type::Attach && m.fds.size() >= 1 && m.fds.size() <= 4) {
-      const auto* request = m.as<ctl::AttachRequest>();
-      bool shm = request && (request->flags & ctl::kAttachShm);
-      if (request && (shm ? m.fds.size() == 1 : m.fds.size() >= 3)) {
-        if (shm) {
-          out->attaches.push_back(HostRequests::Attach{*request, {m.fds[0], -1, -1, -1}});
-          continue;
-        }
-        int pidfd = m.fds.size() == 4 ? m.fds[3] : -1;
-        out->attaches.push_back(HostRequests::Attach{*request, {m.fds[0], m.fds[1], m.fds[2], pidfd}});
-        continue;
-      }
-    }
-    // Anything else is not a request a running pVM takes: dropped.
+    const auto* answer = m.as<ctl::ExecImage>();
+    if (answer && answer->error == 0 && m.fds.size() == 1) return m.fds[0];
     CloseFds(m.fds);
+    return answer && answer->error < 0 ? static_cast<int>(answer->error) : -EIO;
   }
+}
+
+void ControlChannel::SendExeced(const ctl::Execed& execed, const std::string& why) {
+  Send(ctl::Type::Execed, &execed, sizeof execed, why.data(), why.size() < 1024 ? why.size() : 1024);
 }
 
 void ControlChannel::SendAttached(const ctl::Attached& attached) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/control.h"
+#include "common/control_io.h"
 #include "monitor/failure.h"
 
 namespace pvm::monitor {
@@ -27,9 +28,16 @@ struct HostRequests {
     ctl::AttachRequest request;
     int fds[4];  // memfd, own doorbell, peer doorbell, peer pidfd or -1: owned until served
   };
+  struct Exec {
+    uint64_t tag;
+    uint64_t ram_size;
+    std::vector<std::string> args;
+    int image_fd;  // owned until served
+  };
   std::vector<uint64_t> forks;  // fork request tags
   std::vector<Attach> attaches;
-  bool empty() const { return forks.empty() && attaches.empty(); }
+  std::vector<Exec> execs;
+  bool empty() const { return forks.empty() && attaches.empty() && execs.empty(); }
   void Clear();  // closes the fds of attaches not served
 };
 
@@ -55,6 +63,11 @@ class ControlChannel {
   // *out. Exits if the host hung up.
   void PollHost(HostRequests* out);
   void SendAttached(const ctl::Attached& attached);
+  void SendExeced(const ctl::Execed& execed, const std::string& why = {});
+  // A guest's EXEC: asks the host for the image `path` and waits for the answer (other
+  // requests that come meanwhile go to *stash). Returns the image fd, or -errno.
+  int RequestExecImage(const std::string& path, const std::vector<std::string>& args, uint64_t ram_size,
+                       HostRequests* stash);
 
   // Asks for SIGIO whenever the host sends something or hangs up, so a vCPU blocked in
   // the guest can be kicked out (see KvmBackend::SetKickSignals).
@@ -63,6 +76,8 @@ class ControlChannel {
   int fd() const { return fd_; }
 
  private:
+  // One host message: a request goes to *out; anything else is dropped.
+  void Dispatch(ctl::Message* m, HostRequests* out);
   void Send(ctl::Type type, const void* fixed, size_t fixed_size, const void* tail = nullptr, size_t tail_size = 0,
             const int* fds = nullptr, int nfds = 0);
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 
 #include "monitor/failure.h"
 
@@ -28,6 +29,12 @@ class GuestMemory {
 
   // Maps size bytes (a multiple of 2 MiB) of zeroed RAM. NoMemory on failure.
   bool Allocate(uint64_t size, Failure* why);
+
+  // Exchanges the RAM of two objects (exec puts a new image's RAM in place).
+  void Swap(GuestMemory& other) {
+    std::swap(base_, other.base_);
+    std::swap(size_, other.size_);
+  }
 
   uint8_t* base() const { return base_; }
   uint64_t size() const { return size_; }

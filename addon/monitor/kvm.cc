@@ -87,6 +87,15 @@ bool KvmVm::MapMemory(const GuestMemory& ram, Failure* why) {
   return true;
 }
 
+bool KvmVm::UnmapMemory(Failure* why) {
+  kvm_userspace_memory_region region{};
+  region.slot = 0;
+  if (ioctl(fd_, KVM_SET_USER_MEMORY_REGION, &region) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_USER_MEMORY_REGION (delete RAM)");
+  }
+  return true;
+}
+
 bool KvmVm::SetRegion(uint32_t slot, const KvmRegion& r, Failure* why) {
   kvm_userspace_memory_region region{};
   region.slot = slot;

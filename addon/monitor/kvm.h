@@ -58,8 +58,10 @@ class KvmVm {
   KvmVm& operator=(const KvmVm&) = delete;
 
   bool Create(const Kvm& kvm, Failure* why);
-  // Memslot 0: all of guest RAM at guest-physical 0.
+  // Memslot 0: all of guest RAM at guest-physical 0 (again: it replaces the old one).
   bool MapMemory(const GuestMemory& ram, Failure* why);
+  // Deletes memslot 0 (before RAM is replaced).
+  bool UnmapMemory(Failure* why);
   // Memslot `slot` (>= 1): size bytes at gpa, backed by host; size 0 deletes it.
   bool SetRegion(uint32_t slot, const KvmRegion& region, Failure* why);
   int fd() const { return fd_; }

@@ -126,6 +126,12 @@ bool KvmBackend::SetEntryState(const EntryState& e, Failure* why) {
   s.efer = e.efer;
   if (!vcpu_->SetSregs(s, why)) return false;
 
+  // The FPU/SSE state as after reset (exec must not hand the old image's over).
+  kvm_fpu fpu{};
+  fpu.fcw = 0x37f;
+  fpu.mxcsr = 0x1f80;
+  if (!vcpu_->SetFpu(fpu, why)) return false;
+
   kvm_regs r{};
   r.rip = e.rip;
   r.rsp = e.rsp;
@@ -245,7 +251,7 @@ bool KvmBackend::CompleteHypercall(uint64_t result, Failure* why) {
   return vcpu_->StoreRegs(why);
 }
 
-std::unique_ptr<SavedState> KvmBackend::SaveState(Failure* why) {
+bool KvmBackend::FinishExit(Failure* why) {
   // An exit may still be half done in KVM (on hardware KVM a port write is completed,
   // RIP moved past the OUT, only on the next KVM_RUN), and pending sync-regs changes
   // live only in kvm_run. KVM_RUN with immediate_exit finishes both without entering
@@ -255,9 +261,26 @@ std::unique_ptr<SavedState> KvmBackend::SaveState(Failure* why) {
   int rc = vcpu_->Run();
   run->immediate_exit = 0;
   if (rc != -EINTR) {
-    Fail(why, ctl::ErrorCode::Internal, rc < 0 ? -rc : 0, "KVM_RUN with immediate_exit returned %d", rc);
-    return nullptr;
+    return Fail(why, ctl::ErrorCode::Internal, rc < 0 ? -rc : 0, "KVM_RUN with immediate_exit returned %d", rc);
   }
+  return true;
+}
+
+bool KvmBackend::ReplaceMemory(GuestMemory&& fresh, Failure* why) {
+  if (!vm_->UnmapMemory(why)) return false;
+  memory_.Swap(fresh);
+  if (!vm_->MapMemory(memory_, why)) {
+    // Put the old RAM back: the guest must not be left without memory.
+    memory_.Swap(fresh);
+    Failure ignored;
+    vm_->MapMemory(memory_, &ignored);
+    return false;
+  }
+  return true;  // `fresh` now holds the old RAM, unmapped when the caller drops it
+}
+
+std::unique_ptr<SavedState> KvmBackend::SaveState(Failure* why) {
+  if (!FinishExit(why)) return nullptr;
   auto state = std::make_unique<KvmSavedState>();
   if (!SaveKvmState(kvm_, *vcpu_, kvm_pvm_, state.get(), why)) return nullptr;
   return state;

@@ -34,6 +34,8 @@ class KvmBackend final : public Backend {
   bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) override;
   void UnmapRegion(uint32_t index) override;
   bool RebuildAfterFork(Failure* why) override;
+  bool FinishExit(Failure* why) override;
+  bool ReplaceMemory(GuestMemory&& fresh, Failure* why) override;
 
  private:
   bool BuildVm(Failure* why);

@@ -89,6 +89,11 @@ bool KvmVcpu::SetRegs(const kvm_regs& regs, Failure* why) {
   return true;
 }
 
+bool KvmVcpu::SetFpu(const kvm_fpu& fpu, Failure* why) {
+  if (ioctl(fd_, KVM_SET_FPU, &fpu) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_FPU");
+  return true;
+}
+
 bool KvmVcpu::GetSregs(kvm_sregs* sregs, Failure* why) const {
   if (ioctl(fd_, KVM_GET_SREGS, sregs) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_SREGS");
   return true;

@@ -44,6 +44,7 @@ class KvmVcpu {
   bool GetSregs(kvm_sregs* sregs, Failure* why) const;
   bool SetSregs(const kvm_sregs& sregs, Failure* why);
   bool GetEvents(kvm_vcpu_events* events, Failure* why) const;
+  bool SetFpu(const kvm_fpu& fpu, Failure* why);
   // One MSR. GetMsr fails quietly (returns false, no Failure) when KVM does not know it.
   bool GetMsr(uint32_t index, uint64_t* value) const;
   bool SetMsr(uint32_t index, uint64_t value, Failure* why);

@@ -25,6 +25,7 @@
 #include "monitor/console.h"
 #include "monitor/control_channel.h"
 #include "monitor/elf_loader.h"
+#include "monitor/exec.h"
 #include "monitor/fault.h"
 #include "monitor/fork.h"
 #include "monitor/monitor.h"
@@ -40,8 +41,6 @@ constexpr int kKickSignal = SIGIO;
 // Ends the guest gracefully (its children live on); SIGKILL ends the monitor and, by
 // PR_SET_PDEATHSIG, every monitor forked from it.
 constexpr int kTerminateSignal = SIGTERM;
-// Image files above this are refused outright (besides RAM, it bounds what we read).
-constexpr uint64_t kMinImageFileLimit = 64ull << 20;
 
 // Set by signal handlers (and by TakeKickSignals): the pVM signal that ends the guest
 // (PVM_SIGTERM or PVM_SIGKILL), and the ones left for the guest (bit n = signal n).
@@ -120,16 +119,6 @@ bool SetUpSignals(Failure* why) {
   return true;
 }
 
-// RAM size from the host, checked and rounded up to whole 2 MiB pages.
-bool CheckRamSize(uint64_t requested, uint64_t* out, Failure* why) {
-  if (requested < PVM_MIN_RAM || requested > PVM_MAX_RAM) {
-    return Fail(why, ctl::ErrorCode::BadConfig, 0, "guest RAM of %s is outside [%s, %s]", SizeText(requested).c_str(),
-                SizeText(PVM_MIN_RAM).c_str(), SizeText(PVM_MAX_RAM).c_str());
-  }
-  *out = (requested + kHugePage - 1) & ~(kHugePage - 1);
-  return true;
-}
-
 // Everything from the Boot message to a vCPU at its first instruction.
 bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   if (!CheckRamSize(request.boot.ram_size, &m->ram_size, why)) return false;
@@ -146,8 +135,7 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the pVM registry");
 
   std::vector<uint8_t> image;
-  uint64_t file_limit = m->ram_size > kMinImageFileLimit ? m->ram_size : kMinImageFileLimit;
-  if (!ReadImage(request.image_fd, file_limit, &image, why)) return false;
+  if (!ReadImage(request.image_fd, ImageFileLimit(m->ram_size), &image, why)) return false;
   close(request.image_fd);
 
   Backend* backend = m->backend.get();
@@ -241,6 +229,19 @@ void ServeHost(Monitor* m) {
     m->control.SendAttached(reply);
   }
   requests.attaches.clear();
+  for (auto& e : requests.execs) {
+    ctl::Execed done{};
+    done.tag = e.tag;
+    done.start_ns = MonotonicNs();
+    ExecOutcome o = ExecPvm(m, e.image_fd, e.ram_size, e.args);
+    e.image_fd = -1;
+    done.error = o.error;
+    done.code = static_cast<uint32_t>(o.code);
+    done.ready_ns = MonotonicNs();
+    m->control.SendExeced(done, o.why);
+    if (o.ends_pvm) Finish(m, InternalFault(o.why.c_str(), 0));
+  }
+  requests.execs.clear();
   while (!requests.forks.empty()) {
     uint64_t tag = requests.forks.front();
     requests.forks.erase(requests.forks.begin());
@@ -281,7 +282,21 @@ void ServeHost(Monitor* m) {
     m->console->Drain();  // first, so output before a fault is never lost
     if (exit.kind != VcpuExit::Kind::Hypercall) Finish(m, DescribeFault(exit, m->ram_size));
     m->stats.hypercalls++;
-    if (exit.nr == PVM_HC_FORK) {
+    if (exit.nr == PVM_HC_EXEC) {
+      ctl::Execed done{};
+      done.start_ns = MonotonicNs();
+      ExecOutcome o = GuestExec(m, exit);
+      if (o.ends_pvm) Finish(m, InternalFault(o.why.c_str(), exit.rip));
+      if (o.error == 0) {
+        done.ready_ns = MonotonicNs();
+        m->control.SendExeced(done);
+        if (m->host_waiting) ServeHost(m);
+        continue;  // the vCPU is at the new image's entry: nothing to complete
+      }
+      if (!backend->CompleteHypercall(static_cast<uint64_t>(o.error), &why)) {
+        Finish(m, InternalFault(why.message.c_str(), exit.rip));
+      }
+    } else if (exit.nr == PVM_HC_FORK) {
       ForkResult r = ForkPvm(m, ForkOrigin::Guest, 0, exit.args[0]);
       // The child's vCPU was restored with rax = 0 already; its registers are not to be
       // touched through the old exit.

@@ -381,6 +381,21 @@ long pvm_shm_create(size_t size);
  */
 long pvm_shm_accept(uint64_t timeout_ns);
 
+/* ---- exec ---------------------------------------------------------------------------- */
+
+/**
+ * Replace this pVM's image, like execve(2): `name` is an image the host allows (a bare
+ * file name, e.g. "hello" or "hello.pvm"), `argv` the new argv (NULL-terminated; NULL:
+ * just the name), `ram_size` the new RAM in bytes (0: the same). Does not return on
+ * success: same id, family, channels (same slots) and shared regions. On failure returns
+ * -PVM_ENOENT, -PVM_ENOEXEC, -PVM_E2BIG, -PVM_EINVAL, -PVM_ENOMEM or -PVM_EFAULT and
+ * this image goes on.
+ */
+static inline long pvm_exec(const char *name, char *const argv[], uint64_t ram_size)
+{
+  return pvm_hypercall3(PVM_HC_EXEC, (long)(uintptr_t)name, (long)(uintptr_t)argv, (long)ram_size);
+}
+
 /* ---- console ---------------------------------------------------------------------- */
 
 /**

@@ -355,6 +355,61 @@ static int mode_cycles(int n)
   return 0;
 }
 
+/* exec: every bad EXEC fails and this image goes on; then a good one replaces it. */
+static int mode_exec(void)
+{
+  static char marker[] = "still the old image";
+  CHECK(pvm_exec("no_such_image", 0, 0) == -PVM_ENOENT, "missing image");
+  CHECK(pvm_exec("../family", 0, 0) == -PVM_ENOENT, "a path, not a name");
+  CHECK(pvm_exec((const char *)8, 0, 0) == -PVM_EFAULT, "path outside RAM");
+  char *bad_argv[] = {"hello", (char *)(uintptr_t)0x7ffffffff000ULL, 0};
+  CHECK(pvm_exec("hello", bad_argv, 0) == -PVM_EFAULT, "argv outside RAM");
+  CHECK(pvm_exec("hello", 0, 4096) == -PVM_EINVAL, "RAM too small");
+  CHECK(pvm_exec("big", 0, 8u << 20) == -PVM_ENOEXEC, "image larger than its RAM");
+  CHECK(strcmp(marker, "still the old image") == 0, "memory changed");
+  printf("exec: old image fine\n");
+  char *argv[] = {"hello", "from", "exec", 0};
+  long r = pvm_exec("hello", argv, 32u << 20);
+  printf("exec: FAILED %s\n", pvm_strerror(r));
+  return 1;
+}
+
+/* forkexec: the child execs another image that talks over the inherited channel. */
+static int mode_forkexec(void)
+{
+  uint32_t ch;
+  long child = pvm_fork(&ch);
+  if (child == 0) {
+    char *argv[] = {"family", "execchild", 0};
+    long r = pvm_exec("family", argv, 0);
+    printf("child: exec FAILED %s\n", pvm_strerror(r));
+    return 1;
+  }
+  CHECK(child > 0, "fork: %s", pvm_strerror(child));
+  CHECK(hear(ch) > 0, "recv");
+  char expect[128];
+  snprintf(expect, sizeof expect, "new image %ld of parent %llu on slot %u", child, (unsigned long long)pvm_id(), ch);
+  CHECK(strcmp(buf, expect) == 0, "heard '%s', expected '%s'", buf, expect);
+  say(ch, "welcome");
+  struct pvm_child_status st;
+  CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.kind == 0 && st.code == 5, "waitpid: kind %u code %d",
+        st.kind, st.code);
+  printf("forkexec ok\n");
+  return 0;
+}
+
+/* execchild: what the forked child became; its fork channel survived the exec. */
+static int mode_execchild(void)
+{
+  uint32_t ch = pvm_fork_channel();
+  CHECK(ch != PVM_CHANNEL_NONE, "no fork channel after exec");
+  snprintf(buf, sizeof buf, "new image %llu of parent %llu on slot %u", (unsigned long long)pvm_id(),
+           (unsigned long long)pvm_parent_id(), ch);
+  say(ch, buf);
+  CHECK(hear(ch) > 0 && strcmp(buf, "welcome") == 0, "heard %s", buf);
+  return 5;
+}
+
 int main(int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "";
@@ -368,6 +423,9 @@ int main(int argc, char **argv)
   if (!strcmp(mode, "pair")) return mode_pair();
   if (!strcmp(mode, "badslot")) return mode_badslot();
   if (!strcmp(mode, "pipe")) return mode_pipe();
+  if (!strcmp(mode, "exec")) return mode_exec();
+  if (!strcmp(mode, "forkexec")) return mode_forkexec();
+  if (!strcmp(mode, "execchild")) return mode_execchild();
   if (!strcmp(mode, "cycles")) return mode_cycles(argc > 2 ? atoi(argv[2]) : 150);
   if (!strcmp(mode, "hostshm")) return mode_hostshm();
   printf("usage: family signal|handler|waitpid|rule <stranger id>|shm|crash\n");

@@ -1,0 +1,144 @@
+#include "monitor/exec.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+#include "monitor/boot_setup.h"
+#include "monitor/elf_loader.h"
+#include "monitor/image_file.h"
+#include "pvm/abi.h"
+
+namespace pvm::monitor {
+
+namespace {
+
+ExecOutcome Refuse(int64_t guest_errno, const Failure& why) {
+  ExecOutcome o;
+  o.error = -guest_errno;
+  o.code = why.code;
+  o.why = why.message;
+  return o;
+}
+
+int64_t GuestErrnoOf(const Failure& why) {
+  switch (why.code) {
+    case ctl::ErrorCode::BadImage:
+    case ctl::ErrorCode::ImageTooLarge: return PVM_ENOEXEC;
+    case ctl::ErrorCode::NoMemory: return PVM_ENOMEM;
+    case ctl::ErrorCode::BadConfig: return why.sys_errno == E2BIG ? PVM_E2BIG : PVM_EINVAL;
+    default: return PVM_ENOMEM;
+  }
+}
+
+// A NUL-terminated string in guest RAM, at most max bytes; false if it runs off RAM.
+bool GuestString(const GuestMemory& ram, uint64_t gpa, size_t max, std::string* out) {
+  for (size_t n = 0; n <= max; n++) {
+    const uint8_t* c = ram.GuestBuffer(gpa + n, 1);
+    if (!c) return false;
+    if (*c == 0) {
+      out->assign(reinterpret_cast<const char*>(ram.At(gpa, n)), n);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vector<std::string>& args) {
+  Failure why;
+  uint64_t size = m->ram_size;
+  if (ram_size != 0 && !CheckRamSize(ram_size, &size, &why)) {
+    close(image_fd);
+    return Refuse(GuestErrnoOf(why), why);
+  }
+  BootParams params;
+  params.id = m->identity.id;
+  params.parent_id = m->identity.parent_id;
+  for (const auto& a : args) params.args.emplace_back(a);
+  if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
+    close(image_fd);
+    Fail(&why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %llu bytes, the args area holds %llu",
+         static_cast<unsigned long long>(ArgsAreaBytes(params.args)), static_cast<unsigned long long>(PVM_ARGS_SIZE));
+    return Refuse(PVM_E2BIG, why);
+  }
+  std::vector<uint8_t> image;
+  bool read = ReadImage(image_fd, ImageFileLimit(size), &image, &why);
+  close(image_fd);
+  if (!read) return Refuse(GuestErrnoOf(why), why);
+
+  // The new image in new RAM, on the side: a failure up to here leaves the old one be.
+  GuestMemory fresh;
+  if (!fresh.Allocate(size, &why)) return Refuse(PVM_ENOMEM, why);
+  LoadedImage loaded;
+  EntryState entry;
+  if (!LoadElf(image, fresh.span(), &loaded, &why) || !SetUpBoot(fresh.span(), loaded, params, &entry, &why)) {
+    return Refuse(GuestErrnoOf(why), why);
+  }
+  // What the pVM keeps goes into the new boot-info page.
+  uint32_t fork_channel = kNoChannel;
+  std::memcpy(&fork_channel, m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, 4), 4);
+  std::memcpy(fresh.At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, 4), &fork_channel, 4);
+  std::memcpy(fresh.At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8), &m->pending_signals, 8);
+
+  // The point of no return. The console is drained already (every exit drains it).
+  if (!m->backend->FinishExit(&why) || !m->backend->ReplaceMemory(std::move(fresh), &why)) {
+    return Refuse(PVM_ENOMEM, why);
+  }
+  // `fresh` holds the old RAM now and goes with this scope. From here on a failure
+  // cannot give the old image back: the pVM ends (the caller sees ends_pvm).
+  m->ram_size = size;
+  m->channels->Publish();
+  m->console = std::make_unique<Console>(m->backend->memory(), &m->control);
+  m->started = false;
+  if (!m->backend->SetEntryState(entry, &why)) {
+    ExecOutcome o = Refuse(PVM_ENOMEM, why);
+    o.ends_pvm = true;
+    return o;
+  }
+  return ExecOutcome{};
+}
+
+ExecOutcome GuestExec(Monitor* m, const VcpuExit& x) {
+  const GuestMemory& ram = m->backend->memory();
+  Failure why;
+  std::string path;
+  if (!GuestString(ram, x.args[0], 255, &path)) {
+    Fail(&why, ctl::ErrorCode::BadConfig, EFAULT, "EXEC: the path is not a string in guest RAM (or too long)");
+    return Refuse(PVM_EFAULT, why);
+  }
+  std::vector<std::string> args;
+  if (x.args[1] == 0) {
+    args.push_back(path);
+  } else {
+    for (uint64_t i = 0;; i++) {
+      const uint8_t* slot = ram.GuestBuffer(x.args[1] + i * 8, 8);
+      if (!slot || i > PVM_ARGS_SIZE / 8) {
+        Fail(&why, ctl::ErrorCode::BadConfig, EFAULT, "EXEC: argv is not a NULL-terminated array in guest RAM");
+        return Refuse(PVM_EFAULT, why);
+      }
+      uint64_t p;
+      std::memcpy(&p, slot, 8);
+      if (p == 0) break;
+      std::string a;
+      if (!GuestString(ram, p, PVM_ARGS_SIZE, &a)) {
+        Fail(&why, ctl::ErrorCode::BadConfig, EFAULT, "EXEC: argv[%llu] is not a string in guest RAM",
+             static_cast<unsigned long long>(i));
+        return Refuse(PVM_EFAULT, why);
+      }
+      args.push_back(std::move(a));
+    }
+  }
+  int fd = m->control.RequestExecImage(path, args, x.args[2], &m->host_requests);
+  if (fd < 0) {
+    Fail(&why, ctl::ErrorCode::BadImage, -fd, "EXEC: the host gave no image %s", path.c_str());
+    return Refuse(fd == -E2BIG ? PVM_E2BIG : fd == -EINVAL ? PVM_EINVAL : PVM_ENOENT, why);
+  }
+  if (!m->host_requests.empty()) m->host_waiting = true;  // requests that came meanwhile
+  return ExecPvm(m, fd, x.args[2], args);
+}
+
+}  // namespace pvm::monitor
