@@ -223,9 +223,11 @@ export class Host {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const live = this.list();
-    for (const pvm of live) pvm.kill('SIGKILL');
-    await Promise.all(live.map((p) => p.exited));
+    // pVMs can still appear while this runs (a fork answered meanwhile): until none left.
+    for (let live = this.list(); live.length > 0; live = this.list()) {
+      for (const pvm of live) pvm.kill('SIGKILL');
+      await Promise.all(live.map((p) => p.exited));
+    }
     this.#native.close();
   }
 
@@ -408,6 +410,13 @@ export class Host {
     const pending = ev.tag ? this.#forks.get(ev.tag) : undefined;
     if (ev.tag) this.#forks.delete(ev.tag);
     const parent = this.#pvms.get(ev.id);
+    if (ev.error === 0 && (this.#closed || !parent)) {
+      // The host is closing (or the parent is gone): the child is not wanted.
+      this.#native.signal(ev.childId, osConstants.signals.SIGKILL);
+      if (ev.channel) this.#native.channelClose(ev.childId);
+      pending?.reject(new PvmError(this.#closed ? 'ECLOSED' : 'ESRCH', `fork of pVM ${ev.id} ended with the host`));
+      return;
+    }
     if (ev.error !== 0 || !parent) {
       // A guest's failed fork is the guest's to handle: FORK returned the error.
       const code = -ev.error === osErrno.EAGAIN ? 'EAGAIN' : 'ENOMEM';

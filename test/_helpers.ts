@@ -103,3 +103,24 @@ export async function eventually(check: () => boolean, ms = 2000): Promise<boole
   }
   return check();
 }
+
+/**
+ * Collects a pVM's console from now on (one listener, so nothing is split between two
+ * readers): `until(line)` resolves once it has been printed, `text()` is all so far.
+ */
+export function consoleOf(pvm: Pvm): { text(): string; until(line: string): Promise<void> } {
+  let seen = '';
+  const waiters: Array<{ line: string; resolve: () => void }> = [];
+  pvm.console.on('data', (d: Buffer) => {
+    seen += d;
+    for (const w of waiters.splice(0)) {
+      if (seen.includes(w.line)) w.resolve();
+      else waiters.push(w);
+    }
+  });
+  return {
+    text: () => seen,
+    until: (line) =>
+      seen.includes(line) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ line, resolve })),
+  };
+}

@@ -3,20 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { PvmError, type Pvm } from '../lib/index.js';
-import { guest, outputOf, vmSuite, withHost } from './_helpers.js';
+import { consoleOf, guest, outputOf, vmSuite, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('exec');
 const ctx = withHost(suite);
-
-function printed(pvm: Pvm, line: string): Promise<void> {
-  return new Promise((resolve) => {
-    let seen = '';
-    pvm.console.on('data', (d: Buffer) => {
-      seen += d;
-      if (seen.includes(line)) resolve();
-    });
-  });
-}
 
 function rssKb(pid: number): number {
   const m = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Rss:\s+(\d+) kB/m);
@@ -53,12 +43,14 @@ vm('fork + exec: the child becomes another image, talks over the inherited chann
 
 vm('pvm.exec(): the host replaces a running image; its family and channels stay', async () => {
   const pvm = await ctx.host.spawn(guest('idle'), { memory: '64MiB' });
-  await printed(pvm, 'idle: ready');
+  const output = consoleOf(pvm);
+  await output.until('idle: ready');
   const { child, channel } = await pvm.fork();
   const info = await pvm.exec(guest('hello'), { args: ['again'], memory: '32MiB' });
   assert.is(info.image, guest('hello'));
   assert.ok(info.replaceUs > 0);
-  const { text, status } = await outputOf(pvm);
+  const status = await pvm.exited;
+  const text = output.text();
   assert.ok(text.includes(`hello from pVM ${pvm.id}`) && text.includes('arg[1]=again'), text);
   assert.equal(status, { kind: 'exit', code: 0 });
   // The child forked before the exec runs on, channel and all.
@@ -70,7 +62,7 @@ vm('pvm.exec(): the host replaces a running image; its family and channels stay'
 
 vm("the old image's memory is released by exec", async () => {
   const pvm = await ctx.host.spawn(guest('idle'), { memory: '256MiB', args: ['128'] });
-  await printed(pvm, 'idle: ready');
+  await consoleOf(pvm).until('idle: ready');
   assert.ok(rssKb(pvm.pid) > 128 * 1024);
   await pvm.exec(guest('idle'), { args: [] });
   assert.ok(rssKb(pvm.pid) < 32 * 1024, `Rss after exec: ${rssKb(pvm.pid)} kB`);
@@ -84,7 +76,7 @@ vm('bad exec input: a typed error each, the pVM unchanged', async () => {
     const junk = join(dir, 'junk.pvm');
     writeFileSync(junk, Buffer.from('\x7fELF but not really, just bytes'));
     const pvm = await ctx.host.spawn(guest('idle'), { memory: '16MiB' });
-    await printed(pvm, 'idle: ready');
+    await consoleOf(pvm).until('idle: ready');
     await rejects(pvm.exec(join(dir, 'missing.pvm')), 'ENOENT');
     await rejects(pvm.exec(junk), 'EBADIMAGE');
     await rejects(pvm.exec(guest('big')), 'EIMAGETOOLARGE'); // 64 MiB .bss in 16 MiB

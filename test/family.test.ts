@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import { PvmError, type Pvm } from '../lib/index.js';
-import { eventually, guest, monitorsUnder, outputOf, vmSuite, withHost } from './_helpers.js';
+import { consoleOf, eventually, guest, monitorsUnder, outputOf, vmSuite, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('family');
 const ctx = withHost(suite);
@@ -12,17 +12,6 @@ async function family(mode: string, extra: string[] = []) {
   pvm.on('fork', (f) => children.push(f.child));
   const out = await outputOf(pvm);
   return { ...out, children };
-}
-
-// Resolves once the pVM printed `line`.
-function printed(pvm: Pvm, line: string): Promise<void> {
-  return new Promise((resolve) => {
-    let seen = '';
-    pvm.console.on('data', (d: Buffer) => {
-      seen += d;
-      if (seen.includes(line)) resolve();
-    });
-  });
 }
 
 async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
@@ -73,7 +62,7 @@ vm('host signals: SIGUSR1 reaches the guest, SIGTERM ends it, children run on', 
 
 vm('host channels: the host gives a running pVM channels, one after another, slots reused', async () => {
   const hub = await ctx.host.spawn(guest('family'), { args: ['hub', '3'] });
-  await printed(hub, 'hub: ready');
+  await consoleOf(hub).until('hub: ready');
   for (let i = 0; i < 3; i++) {
     const channel = await ctx.host.channel(hub);
     await channel.send(`hello ${i}`);
@@ -109,22 +98,22 @@ vm('host-made channels between pVMs follow the family rule', async () => {
 
 vm('a pVM at the end of a host-made channel that crashes: the other end reads EPIPE, no hang', async () => {
   const hub = await ctx.host.spawn(guest('family'), { args: ['hub', '1'] });
-  await printed(hub, 'hub: ready');
+  const hubConsole = consoleOf(hub);
+  await hubConsole.until('hub: ready');
   // The copy accepts its channel from the host and waits there for a message.
   const { child, channel } = await hub.fork();
   await ctx.host.connect(hub, child);
   child.kill('SIGKILL'); // a crash: its monitor never marks its ends closed
   assert.equal(await child.exited, { kind: 'killed', signal: 'SIGKILL' });
-  const { text, status } = await outputOf(hub);
-  assert.ok(text.includes('recv: EPIPE'), text);
-  assert.equal(status, { kind: 'exit', code: 1 });
+  assert.equal(await hub.exited, { kind: 'exit', code: 1 });
+  assert.ok(hubConsole.text().includes('recv: EPIPE'), hubConsole.text());
   assert.is(await channel.recv(), null);
   channel.close();
 });
 
 vm('pipe-like byte streams: odd-sized writes and reads, end of stream, both directions', async () => {
   const pvm = await ctx.host.spawn(guest('family'), { args: ['pipe'] });
-  await printed(pvm, 'pipe: ready');
+  await consoleOf(pvm).until('pipe: ready');
   const stream = (await ctx.host.channel(pvm)).stream();
   const data = Buffer.alloc(1_000_003);
   for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
@@ -140,7 +129,7 @@ vm('pipe-like byte streams: odd-sized writes and reads, end of stream, both dire
 
 vm('memory shared between the host and a pVM', async () => {
   const pvm = await ctx.host.spawn(guest('family'), { args: ['hostshm'] });
-  await printed(pvm, 'hostshm: ready');
+  await consoleOf(pvm).until('hostshm: ready');
   await rejects(ctx.host.share(pvm, 0), 'EINVAL');
   await rejects(ctx.host.share(pvm, 3 << 20), 'EINVAL');
   const { memory, slot } = await ctx.host.share(pvm, 5000);

@@ -18,6 +18,14 @@ namespace pvm {
 
 namespace {
 
+// Closes the fds that arrived with events nobody will see.
+void DropEvents(std::vector<MonitorEvent>* events) {
+  for (auto& ev : *events) {
+    for (int fd : ev.message.fds) close(fd);
+    ev.message.fds.clear();
+  }
+}
+
 // Throws a JS Error carrying `code` (an errno name) and `errno`.
 [[noreturn]] void ThrowErrno(Napi::Env env, const char* what, int negative_errno) {
   int err = -negative_errno;
@@ -77,8 +85,12 @@ NativeHost::NativeHost(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
             data, [](Napi::Env env, Napi::Function callback, std::vector<MonitorEvent>* events) {
               std::unique_ptr<std::vector<MonitorEvent>> owned(events);
               if (env && callback) callback.Call({EventsToJs(env, *owned)});
+              else DropEvents(owned.get());
             });
-        if (st != napi_ok) delete data;  // host closing: nobody to tell
+        if (st != napi_ok) {  // host closing: nobody to tell, but fds that came along go
+          DropEvents(data);
+          delete data;
+        }
       },
       &error);
   if (!poller) {
