@@ -8,6 +8,7 @@ import { benchSpawn } from './spawn.js';
 import { benchLoop } from './loop.js';
 import { benchFork } from './fork.js';
 import { benchIpc } from './ipc.js';
+import { benchExec } from './exec.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +25,7 @@ const benches: Array<[string, (host: Host) => Promise<Result[]>]> = [
   ['fork', (h) => benchFork(h, Math.max(15, Number(values.runs ?? 15)), values.only)],
   // ipc: fixed batch counts (see bench/ipc.ts); --only may name one figure.
   ['ipc', (h) => benchIpc(h, values.only)],
+  ['exec', (h) => benchExec(h, Math.max(15, Number(values.runs ?? 15)))],
 ];
 
 const host = await Host.open();
