@@ -50,8 +50,10 @@ struct Boot {
   uint64_t ram_size;   // bytes, already validated by the host; the monitor re-checks
   uint64_t spawn_ns;   // CLOCK_MONOTONIC when the host began the spawn (for timings)
   uint32_t argc;       // number of NUL-terminated strings in the tail
-  uint32_t flags;      // reserved, 0
+  uint32_t flags;      // kBoot*
 };
+// The monitor was started ahead of time (a spawn pool): its start time is the Boot's.
+constexpr uint32_t kBootPooled = 1;
 
 struct ForkRequest {
   uint64_t tag;  // echoed in Forked; non-zero

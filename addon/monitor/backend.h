@@ -80,8 +80,11 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // Builds the VM: ram_size bytes (a multiple of 2 MiB) of zeroed guest RAM at
-  // guest-physical 0 and one vCPU.
+  // Builds the VM and its vCPU, without RAM (so it can be done before the RAM size is
+  // known). Idempotent; Create calls it if nobody did.
+  virtual bool Prepare(Failure* why) = 0;
+  // Gives the VM ram_size bytes (a multiple of 2 MiB) of zeroed guest RAM at
+  // guest-physical 0.
   virtual bool Create(uint64_t ram_size, Failure* why) = 0;
   // Guest RAM; the image loader and boot set-up write into it (offset = GPA).
   virtual const GuestMemory& memory() const = 0;

@@ -37,15 +37,28 @@ void Detail(VcpuExit* exit, const char* format, ...) {
 
 }  // namespace
 
-bool KvmBackend::Create(uint64_t ram_size, Failure* why) {
+bool KvmBackend::Prepare(Failure* why) {
+  if (prepared_) return true;
+  // The costly KVM set-up (VM, vCPU, CPUID: ~1 ms here) needs no RAM: done before the
+  // host's Boot message arrives, or long before when the monitor waits in a pool.
   if (!kvm_.Open(why)) return false;
-  if (!memory_.Allocate(ram_size, why)) return false;
   if (!kvm_.SupportedCpuid(&cpuid_, why)) return false;
-  if (!BuildVm(why)) return false;
+  vm_ = std::make_unique<KvmVm>();
+  if (!vm_->Create(kvm_, why)) return false;
+  vcpu_ = std::make_unique<KvmVcpu>();
+  if (!vcpu_->Create(kvm_, *vm_, why)) return false;
+  if (!vcpu_->SetCpuid(&cpuid_, why)) return false;
   // kvm_pvm is the only KVM here that knows this MSR.
   uint64_t vif;
   kvm_pvm_ = vcpu_->GetMsr(kKvmPvmVifMsr, &vif);
+  prepared_ = true;
   return true;
+}
+
+bool KvmBackend::Create(uint64_t ram_size, Failure* why) {
+  if (!Prepare(why)) return false;
+  if (!memory_.Allocate(ram_size, why)) return false;
+  return vm_->MapMemory(memory_, why);
 }
 
 bool KvmBackend::BuildVm(Failure* why) {

@@ -19,6 +19,7 @@ constexpr uint32_t kKvmPvmVifMsr = 0x4b564d10;
 
 class KvmBackend final : public Backend {
  public:
+  bool Prepare(Failure* why) override;
   bool Create(uint64_t ram_size, Failure* why) override;
   const GuestMemory& memory() const override { return memory_; }
   bool SetEntryState(const EntryState& entry, Failure* why) override;
@@ -51,6 +52,7 @@ class KvmBackend final : public Backend {
   bool have_run_mask_ = false;
   sigset_t run_mask_{};
   bool kvm_pvm_ = false;
+  bool prepared_ = false;
   uint64_t exits_ = 0;
 };
 

@@ -333,8 +333,19 @@ int Main(int argc, char** argv) {
   Failure why;
   BootRequest request;
   m.backend = CreateKvmBackend();
+  // Build the VM while the host sends Boot (or while this monitor waits in the pool). A
+  // failure here is reported when Boot comes, like any boot failure.
+  Failure prepare_failure;
+  bool prepared = m.backend->Prepare(&prepare_failure);
   sigset_t kick = KickSignals();
-  bool ok = m.control.ReceiveBoot(&request, &why) && Boot(request, &m, &why) && SetUpSignals(&why) &&
+  bool ok = m.control.ReceiveBoot(&request, &why);
+  if (ok && !prepared) {
+    why = prepare_failure;
+    ok = false;
+  }
+  // Timings count from the Boot message when the monitor was started ahead of time.
+  if (ok && request.boot.flags & ctl::kBootPooled) m.stats.monitor_start_ns = MonotonicNs();
+  ok = ok && Boot(request, &m, &why) && SetUpSignals(&why) &&
             m.control.EnableKick(&why) && m.backend->SetKickSignals(kick, &why);
   if (!ok) {
     m.control.SendError(why);
