@@ -2,7 +2,7 @@
  * The host: owns the monitors of every pVM it spawned.
  * @module
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
@@ -35,6 +35,25 @@ export interface HostOptions {
    * the package's built-in guests. Nothing outside them can be exec'd by a guest.
    */
   imagePath?: readonly string[];
+  /**
+   * How many monitors to keep started ahead of time, their VM and vCPU already built,
+   * so `spawn()` only loads the image (default 0: none). Each waiting monitor holds a
+   * process and a few MiB; see {@link Host.stats}.
+   */
+  spawnPool?: number;
+  /** The guest RAM pooled monitors get ready in advance (default 64 MiB); a spawn with
+   * another size still takes one, a little slower. */
+  spawnPoolMemory?: MemorySize;
+}
+
+/** What a host holds besides its running pVMs ({@link Host.stats}). */
+export interface HostStats {
+  /** pVMs running. */
+  readonly pvms: number;
+  /** Monitors started ahead of time and waiting in the spawn pool. */
+  readonly pooledMonitors: number;
+  /** Resident memory of the pooled monitors, in KiB. */
+  readonly pooledKiB: number;
 }
 
 /** Options of {@link Host.spawn}. */
@@ -45,6 +64,8 @@ export interface SpawnOptions {
   args?: readonly string[];
   /** Where console output goes. Default `'pipe'` ({@link Pvm.console}). */
   console?: ConsoleMode;
+  /** Take a monitor from the host's spawn pool if one waits (default true). */
+  pool?: boolean;
 }
 
 /**
@@ -74,14 +95,20 @@ export class Host {
   #refed = false;
 
   #imagePath: string[];
+  #spawnPool: number;
+  #spawnPoolMemory: number;
+  #pooled = 0;
+  #refill: NodeJS.Immediate | null = null;
   // The image each pVM runs (a guest's EXEC searches its directory first).
   #images = new Map<number, string>();
   #execs = new Map<number, { resolve: (e: ExecInfo) => void; reject: (e: PvmError) => void; image: string }>();
   #guestExecs = new Map<number, string>(); // pVM id -> image a guest asked for, until it runs
 
-  private constructor(backend: Backend, imagePath: readonly string[]) {
+  private constructor(backend: Backend, imagePath: readonly string[], spawnPool: number, spawnPoolMemory: number) {
     this.backend = backend;
     this.#imagePath = imagePath.map((d) => resolve(d));
+    this.#spawnPool = spawnPool;
+    this.#spawnPoolMemory = spawnPoolMemory;
     this.#native = new (loadAddon().NativeHost)(monitorPath, (events) => this.#dispatch(events));
   }
 
@@ -99,7 +126,13 @@ export class Host {
     if (!Array.isArray(imagePath) || imagePath.some((d) => typeof d !== 'string')) {
       throw new PvmError('EINVAL', 'imagePath: expected an array of directories');
     }
-    return new Host('kvm', imagePath);
+    const spawnPool = options.spawnPool ?? 0;
+    if (!Number.isInteger(spawnPool) || spawnPool < 0 || spawnPool > 64) {
+      throw new PvmError('EINVAL', 'spawnPool: expected an integer 0..64');
+    }
+    const host = new Host('kvm', imagePath, spawnPool, parseMemory(options.spawnPoolMemory));
+    host.#fillPool();
+    return host;
   }
 
   /** True once {@link Host.close} was called. */
@@ -145,7 +178,8 @@ export class Host {
       this.#images.set(id, resolve(image));
       this.#updateRef();
       try {
-        this.#native.spawn(id, { parentId: 0, ramSize, spawnNs, imageFd, args });
+        this.#native.spawn(id, { parentId: 0, ramSize, spawnNs, imageFd, args, pool: options.pool ?? true });
+        if (this.#pooled > 0 && options.pool !== false) this.#pooled--;
       } catch (err) {
         this.#pvms.delete(id);
         this.#updateRef();
@@ -155,7 +189,12 @@ export class Host {
     } finally {
       closeSync(imageFd); // the monitor holds its own copy of the fd by now
     }
-    await pvm._booted();
+    try {
+      await pvm._booted();
+    } finally {
+      // Refill the pool once this pVM is up, not while it boots (they would share CPUs).
+      this.#scheduleRefill();
+    }
     return pvm;
   }
 
@@ -219,10 +258,36 @@ export class Host {
     return { memory, slot: slots.get(pvm.id)! };
   }
 
+  /** What the host holds: running pVMs, and monitors waiting in the spawn pool. */
+  stats(): HostStats {
+    const pids = this.#closed ? [] : this.#native.poolPids();
+    return { pvms: this.#pvms.size, pooledMonitors: pids.length, pooledKiB: pids.reduce((n, pid) => n + rssKiB(pid), 0) };
+  }
+
+  // Starting monitors costs ~1 ms of this thread each: never inside a spawn() call.
+  #scheduleRefill(): void {
+    if (this.#refill || this.#closed || this.#pooled >= this.#spawnPool) return;
+    this.#refill = setImmediate(() => {
+      this.#refill = null;
+      this.#fillPool();
+    });
+    this.#refill.unref();
+  }
+
+  #fillPool(): void {
+    if (this.#closed || this.#spawnPool === 0) return;
+    try {
+      this.#pooled = this.#native.prestart(this.#spawnPool, this.#spawnPoolMemory);
+    } catch {
+      // Out of processes or memory: spawn starts monitors itself.
+    }
+  }
+
   /** Ends every pVM of the host and releases the host. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#refill) clearImmediate(this.#refill);
     // pVMs can still appear while this runs (a fork answered meanwhile): until none left.
     for (let live = this.list(); live.length > 0; live = this.list()) {
       for (const pvm of live) pvm.kill('SIGKILL');
@@ -481,6 +546,16 @@ const osErrno = osConstants.errno;
 const CHANNEL_SLOT_SIZE = abi.channel.SLOT_SIZE;
 const PAGE_SIZE = abi.layout.PAGE_SIZE;
 const NO_CHANNEL = 0xffffffff;
+
+// Resident memory of a process in KiB (0 if it is gone).
+function rssKiB(pid: number): number {
+  try {
+    const m = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Rss:\s+(\d+) kB/m);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
 
 // True if `pvm` descends from `ancestor`.
 function descends(pvm: Pvm, ancestor: Pvm): boolean {

@@ -14,6 +14,7 @@ export interface BootRequest {
   spawnNs: bigint;
   imageFd: number;
   args: string[];
+  pool?: boolean;
 }
 
 /** @internal */
@@ -76,6 +77,8 @@ export interface NativeHost {
   share(tag: number, id: number, size: number): ArrayBuffer | null;
   exec(id: number, tag: number, request: { ramSize: number; imageFd: number; args: string[] }): boolean;
   execImage(id: number, fdOrNegativeErrno: number): boolean;
+  prestart(count: number, ramSize: number): number;
+  poolPids(): number[];
   ref(): void;
   unref(): void;
   close(): void;

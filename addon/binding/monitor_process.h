@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 namespace pvm {
@@ -15,6 +16,8 @@ struct MonitorProcess {
 
 // Starts `monitor_path` with the other end of a fresh SOCK_SEQPACKET socketpair on
 // ctl::kControlFd, stdin on /dev/null, stdout/stderr inherited. Returns 0 or -errno.
-int StartMonitor(const std::string& monitor_path, MonitorProcess* out);
+// prepare_ram > 0 (a pooled monitor): it also gets guest RAM of that size and its page
+// tables ready while it waits for Boot (a Boot with another size still works).
+int StartMonitor(const std::string& monitor_path, MonitorProcess* out, uint64_t prepare_ram = 0);
 
 }  // namespace pvm

@@ -1,6 +1,7 @@
 #include "binding/native_host.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -49,6 +50,8 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::Connect>("connect"),
                          InstanceMethod<&NativeHost::Share>("share"),
                          InstanceMethod<&NativeHost::Exec>("exec"),
+                         InstanceMethod<&NativeHost::Prestart>("prestart"),
+                         InstanceMethod<&NativeHost::PoolPids>("poolPids"),
                          InstanceMethod<&NativeHost::ExecImage>("execImage"),
                          InstanceMethod<&NativeHost::ChannelClose>("channelClose"),
                          InstanceMethod<&NativeHost::Ref>("ref"),
@@ -111,6 +114,14 @@ void NativeHost::CleanupHook(void* self) { static_cast<NativeHost*>(self)->Shutd
 void NativeHost::Shutdown() {
   if (closed_) return;
   closed_ = true;
+  for (MonitorProcess& p : pool_) {
+    kill(p.pid, SIGKILL);
+    siginfo_t si;
+    waitid(P_PID, static_cast<id_t>(p.pid), &si, WEXITED);
+    close(p.control);
+    close(p.pidfd);
+  }
+  pool_.clear();
   poller_->Shutdown();
   registry_.Close();
   tsfn_.Release();
@@ -147,9 +158,15 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
     ThrowErrno(env, "arguments too long", -E2BIG);
   }
 
-  MonitorProcess proc;
-  int rc = StartMonitor(monitor_path_, &proc);
-  if (rc != 0) ThrowErrno(env, "cannot start the monitor", rc);
+  bool use_pool = !boot.Has("pool") || boot.Get("pool").ToBoolean();
+  MonitorProcess proc = use_pool ? TakePooled() : MonitorProcess{};
+  int rc = 0;
+  if (proc.pid > 0) {
+    fixed.flags |= ctl::kBootPooled;
+    std::memcpy(body.data(), &fixed, sizeof fixed);
+  } else if ((rc = StartMonitor(monitor_path_, &proc)) != 0) {
+    ThrowErrno(env, "cannot start the monitor", rc);
+  }
   rc = poller_->Add(id, proc.pid, proc.control, proc.pidfd, /*own_child=*/true);
   if (rc != 0) {
     kill(proc.pid, SIGKILL);  // Add closed the fds; the pid is ours until we reap it
@@ -181,6 +198,44 @@ Napi::Value NativeHost::Signal(const Napi::CallbackInfo& info) {
   if (rc == -ESRCH) return Napi::Boolean::New(env, false);
   if (rc != 0) ThrowErrno(env, "cannot signal the monitor", rc);
   return Napi::Boolean::New(env, true);
+}
+
+// prestart(count, ramSize) -> pool size: starts monitors ahead of time up to `count` waiting.
+// Each builds its VM and vCPU and then waits for a Boot; spawn() takes them first.
+Napi::Value NativeHost::Prestart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return Napi::Number::New(env, 0);
+  uint32_t want = info[0].As<Napi::Number>().Uint32Value();
+  uint64_t ram = info.Length() > 1 ? static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()) : 0;
+  while (pool_.size() < want) {
+    MonitorProcess proc;
+    int rc = StartMonitor(monitor_path_, &proc, ram);
+    if (rc != 0) ThrowErrno(env, "cannot start a pooled monitor", rc);
+    pool_.push_back(proc);
+  }
+  return Napi::Number::New(env, static_cast<double>(pool_.size()));
+}
+
+// poolPids() -> pids of the monitors waiting in the pool.
+Napi::Value NativeHost::PoolPids(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, pool_.size());
+  for (size_t i = 0; i < pool_.size(); i++) out.Set(i, Napi::Number::New(env, pool_[i].pid));
+  return out;
+}
+
+MonitorProcess NativeHost::TakePooled() {
+  while (!pool_.empty()) {
+    MonitorProcess p = pool_.back();
+    pool_.pop_back();
+    pollfd alive{p.pidfd, POLLIN, 0};
+    if (poll(&alive, 1, 0) == 0) return p;  // still waiting for its Boot
+    siginfo_t si;  // it died while waiting: reap it and try the next
+    waitid(P_PID, static_cast<id_t>(p.pid), &si, WEXITED);
+    close(p.control);
+    close(p.pidfd);
+  }
+  return MonitorProcess{};
 }
 
 // allocateId() -> a new pVM id from the counter the monitors share.

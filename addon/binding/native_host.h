@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "binding/monitor_process.h"
 #include "binding/poller.h"
 #include "common/registry.h"
 
@@ -27,6 +28,10 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Share(const Napi::CallbackInfo& info);
   Napi::Value Exec(const Napi::CallbackInfo& info);
+  Napi::Value Prestart(const Napi::CallbackInfo& info);
+  Napi::Value PoolPids(const Napi::CallbackInfo& info);
+  // A pooled monitor still alive, or pid -1 if the pool is empty.
+  MonitorProcess TakePooled();
   Napi::Value ExecImage(const Napi::CallbackInfo& info);
   void ChannelClose(const Napi::CallbackInfo& info);
   void Ref(const Napi::CallbackInfo& info);
@@ -39,6 +44,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::ThreadSafeFunction tsfn_;
   std::unique_ptr<Poller> poller_;
   Registry registry_;
+  std::vector<MonitorProcess> pool_;  // started ahead, VM built, waiting for Boot
   bool closed_ = false;
 };
 

@@ -22,6 +22,8 @@ struct EntryState {
   uint64_t rip = 0;
   uint64_t rsp = 0;
   uint64_t rdi = 0;
+  uint64_t rsi = 0;  // 0 at boot; used by the pool's warm-up stub
+  uint64_t rdx = 0;
   uint64_t rflags = 0;
   uint64_t cr0 = 0;
   uint64_t cr3 = 0;
@@ -90,6 +92,9 @@ class Backend {
   virtual const GuestMemory& memory() const = 0;
   // Puts the vCPU at its first instruction. Call once RAM holds the image and boot data.
   virtual bool SetEntryState(const EntryState& entry, Failure* why) = 0;
+  // Only the general registers of it (rip, rsp, rdi, rflags): when SetEntryState was
+  // called before with the same control state (a pooled monitor, ahead of the image).
+  virtual bool SetEntryRegs(const EntryState& entry, Failure* why) = 0;
   // Runs the vCPU until it needs the monitor. false only when the backend itself failed.
   virtual bool Run(VcpuExit* exit, Failure* why) = 0;
   // Signals in `kick` make Run return Interrupted. The caller keeps them blocked in the

@@ -148,8 +148,13 @@ uint64_t ImageFileLimit(uint64_t ram_size) {
   return ram_size > kMinImageFileLimit ? ram_size : kMinImageFileLimit;
 }
 
+void WriteBootTables(std::span<uint8_t> ram) {
+  WriteGdt(ram);
+  WritePageTables(ram);
+}
+
 bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParams& params, EntryState* entry,
-               Failure* why) {
+               Failure* why, bool tables_ready) {
   uint64_t ram_size = ram.size();
   if (ram_size < PVM_MIN_RAM || ram_size > PVM_MAX_RAM || ram_size % kHugePage != 0) {
     return Fail(why, ctl::ErrorCode::BadConfig, 0, "guest RAM of %s is out of range", SizeText(ram_size).c_str());
@@ -167,8 +172,7 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
                 static_cast<unsigned long long>(image.end));
   }
 
-  WriteGdt(ram);
-  WritePageTables(ram);
+  if (!tables_ready) WriteBootTables(ram);
   WriteArgs(ram, params.args);
 
   pvm_boot_info info{};
@@ -191,10 +195,16 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
   std::memset(ram.data() + PVM_BOOT_INFO_GPA, 0, PVM_BOOT_INFO_SIZE);
   std::memcpy(ram.data() + PVM_BOOT_INFO_GPA, &info, sizeof info);
 
-  EntryState e;
+  EntryState e = BootControlState();
   e.rip = image.entry;
   e.rsp = stack_top;  // 2 MiB multiple: 16-byte aligned
   e.rdi = PVM_BOOT_INFO_GPA;
+  *entry = e;
+  return true;
+}
+
+EntryState BootControlState() {
+  EntryState e;
   e.rflags = kRflags;
   e.cr0 = kCr0;
   e.cr3 = kPml4;
@@ -207,8 +217,7 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
   e.tss_selector = kTssSelector;
   e.tss_base = kTssGpa;
   e.tss_limit = kTssLimit;
-  *entry = e;
-  return true;
+  return e;
 }
 
 }  // namespace pvm::monitor

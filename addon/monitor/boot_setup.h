@@ -38,10 +38,18 @@ uint64_t ImageFileLimit(uint64_t ram_size);
 // stack overflow faults instead of running into the heap.
 uint64_t StackGuardGpa(uint64_t ram_size);
 
-// Writes GDT, TSS, page tables and boot info into ram (its size is the guest RAM size:
+// The parts of SetUpBoot that depend on the RAM size only (GDT, TSS, page tables): a
+// pooled monitor writes them before it knows the image.
+void WriteBootTables(std::span<uint8_t> ram);
+
+// The entry state without an image: every control register and segment as SetUpBoot
+// gives them, rip/rsp/rdi 0 (a pooled monitor sets the vCPU up with it ahead of time).
+EntryState BootControlState();
+
+// Writes GDT, TSS, page tables (unless tables_ready) and boot info into ram (its size is the guest RAM size:
 // a multiple of 2 MiB, at least PVM_MIN_RAM) and returns the entry state.
 // BadConfig if the arguments do not fit.
 bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParams& params, EntryState* entry,
-               Failure* why);
+               Failure* why, bool tables_ready = false);
 
 }  // namespace pvm::monitor

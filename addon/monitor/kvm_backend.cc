@@ -145,12 +145,7 @@ bool KvmBackend::SetEntryState(const EntryState& e, Failure* why) {
   fpu.mxcsr = 0x1f80;
   if (!vcpu_->SetFpu(fpu, why)) return false;
 
-  kvm_regs r{};
-  r.rip = e.rip;
-  r.rsp = e.rsp;
-  r.rdi = e.rdi;
-  r.rflags = e.rflags;
-  if (!vcpu_->SetRegs(r, why)) return false;
+  if (!SetEntryRegs(e, why)) return false;
 
   if (kvm_pvm_) {
     // Without the virtual-IF page kvm_pvm emulates every guest instruction (~1 µs each).
@@ -159,6 +154,17 @@ bool KvmBackend::SetEntryState(const EntryState& e, Failure* why) {
     if (!vcpu_->SetMsr(kKvmPvmVifMsr, PVM_KVM_PVM_VIF_GPA | 1, why)) return false;
   }
   return true;
+}
+
+bool KvmBackend::SetEntryRegs(const EntryState& e, Failure* why) {
+  kvm_regs r{};
+  r.rip = e.rip;
+  r.rsp = e.rsp;
+  r.rdi = e.rdi;
+  r.rsi = e.rsi;
+  r.rdx = e.rdx;
+  r.rflags = e.rflags;
+  return vcpu_->SetRegs(r, why);
 }
 
 bool KvmBackend::Run(VcpuExit* exit, Failure* why) {

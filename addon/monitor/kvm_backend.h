@@ -23,6 +23,7 @@ class KvmBackend final : public Backend {
   bool Create(uint64_t ram_size, Failure* why) override;
   const GuestMemory& memory() const override { return memory_; }
   bool SetEntryState(const EntryState& entry, Failure* why) override;
+  bool SetEntryRegs(const EntryState& entry, Failure* why) override;
   bool Run(VcpuExit* exit, Failure* why) override;
   bool SetKickSignals(const sigset_t& kick, Failure* why) override;
   bool CompleteHypercall(uint64_t result, Failure* why) override;

@@ -24,6 +24,7 @@ struct PvmIdentity {
 struct Options {
   pid_t parent_pid = 0;
   bool stats = false;  // exit statistics on stderr at the end (for benchmarks, by hand)
+  uint64_t prepare_ram = 0;  // a pooled monitor: RAM to have ready before Boot
 };
 
 struct Stats {
@@ -43,6 +44,7 @@ struct Monitor {
   std::unique_ptr<Console> console;
   PvmIdentity identity;
   uint64_t ram_size = 0;
+  uint64_t prepared_ram = 0;  // RAM (with page tables) made before Boot, 0 if none
   bool started = false;                // the guest's first exit has been reported
   HostRequests host_requests;          // not served yet
   bool host_waiting = false;           // the control socket has something to read
