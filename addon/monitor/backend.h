@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "monitor/failure.h"
 #include "monitor/guest_memory.h"
@@ -76,6 +77,8 @@ class SavedState {
   virtual ~SavedState() = default;
   // The hypercall result the vCPU sees once restored (a forked child's FORK returns 0).
   virtual void SetHypercallResult(uint64_t value) = 0;
+  // As bytes, to hand to another process (a warm spare); Backend::LoadState reads them.
+  virtual void Serialize(std::vector<uint8_t>* out) const = 0;
 };
 
 class Backend {
@@ -106,6 +109,11 @@ class Backend {
   // The whole vCPU state at the current exit, and putting one back (fork builds on it).
   virtual std::unique_ptr<SavedState> SaveState(Failure* why) = 0;
   virtual bool RestoreState(const SavedState& state, Failure* why) = 0;
+  virtual std::unique_ptr<SavedState> LoadState(const uint8_t* bytes, size_t size, Failure* why) = 0;
+  // Dirty logging on guest RAM (for warm spares): on/off, and the pages (4 KiB page
+  // numbers) the guest wrote since the last TakeDirtyLog.
+  virtual bool SetDirtyLogging(bool on, Failure* why) = 0;
+  virtual bool TakeDirtyLog(std::vector<uint64_t>* pages, Failure* why) = 0;
   // Extra guest-physical regions besides RAM (channels): `index` >= 1 names one.
   // host is page aligned, size a multiple of the page size; the mapping is shared.
   virtual bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) = 0;

@@ -75,14 +75,28 @@ bool KvmVm::Create(const Kvm& kvm, Failure* why) {
   }
 }
 
-bool KvmVm::MapMemory(const GuestMemory& ram, Failure* why) {
+bool KvmVm::MapMemory(const GuestMemory& ram, Failure* why, bool log_dirty) {
   kvm_userspace_memory_region region{};
   region.slot = 0;
+  region.flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0;
   region.guest_phys_addr = 0;
   region.memory_size = ram.size();
   region.userspace_addr = reinterpret_cast<uint64_t>(ram.base());
   if (ioctl(fd_, KVM_SET_USER_MEMORY_REGION, &region) != 0) {
     return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_USER_MEMORY_REGION");
+  }
+  return true;
+}
+
+bool KvmVm::TakeDirtyLog(uint64_t ram_size, std::vector<uint64_t>* pages, Failure* why) {
+  uint64_t npages = ram_size / 4096;
+  std::vector<uint64_t> bitmap((npages + 63) / 64);
+  kvm_dirty_log log{};
+  log.slot = 0;
+  log.dirty_bitmap = bitmap.data();
+  if (ioctl(fd_, KVM_GET_DIRTY_LOG, &log) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_DIRTY_LOG");
+  for (uint64_t w = 0; w < bitmap.size(); w++) {
+    for (uint64_t bits = bitmap[w]; bits != 0; bits &= bits - 1) pages->push_back(w * 64 + __builtin_ctzll(bits));
   }
   return true;
 }

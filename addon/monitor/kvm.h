@@ -59,7 +59,10 @@ class KvmVm {
 
   bool Create(const Kvm& kvm, Failure* why);
   // Memslot 0: all of guest RAM at guest-physical 0 (again: it replaces the old one).
-  bool MapMemory(const GuestMemory& ram, Failure* why);
+  bool MapMemory(const GuestMemory& ram, Failure* why, bool log_dirty = false);
+  // KVM_GET_DIRTY_LOG of memslot 0: the 4 KiB pages written since the last call (the
+  // log restarts), appended to *pages as page numbers.
+  bool TakeDirtyLog(uint64_t ram_size, std::vector<uint64_t>* pages, Failure* why);
   // Deletes memslot 0 (before RAM is replaced).
   bool UnmapMemory(Failure* why);
   // Memslot `slot` (>= 1): size bytes at gpa, backed by host; size 0 deletes it.

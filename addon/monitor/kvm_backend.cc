@@ -64,7 +64,7 @@ bool KvmBackend::Create(uint64_t ram_size, Failure* why) {
 bool KvmBackend::BuildVm(Failure* why) {
   vm_ = std::make_unique<KvmVm>();
   if (!vm_->Create(kvm_, why)) return false;
-  if (!vm_->MapMemory(memory_, why)) return false;
+  if (!vm_->MapMemory(memory_, why, log_dirty_)) return false;
   vcpu_ = std::make_unique<KvmVcpu>();
   if (!vcpu_->Create(kvm_, *vm_, why)) return false;
   if (!vcpu_->SetCpuid(&cpuid_, why)) return false;
@@ -288,14 +288,36 @@ bool KvmBackend::FinishExit(Failure* why) {
 bool KvmBackend::ReplaceMemory(GuestMemory&& fresh, Failure* why) {
   if (!vm_->UnmapMemory(why)) return false;
   memory_.Swap(fresh);
-  if (!vm_->MapMemory(memory_, why)) {
+  if (!vm_->MapMemory(memory_, why, log_dirty_)) {
     // Put the old RAM back: the guest must not be left without memory.
     memory_.Swap(fresh);
     Failure ignored;
-    vm_->MapMemory(memory_, &ignored);
+    vm_->MapMemory(memory_, &ignored, log_dirty_);
     return false;
   }
   return true;  // `fresh` now holds the old RAM, unmapped when the caller drops it
+}
+
+bool KvmBackend::SetDirtyLogging(bool on, Failure* why) {
+  if (on == log_dirty_) return true;
+  // Changing a memslot's flags: delete it and add it back (the RAM stays as it is).
+  if (!vm_->UnmapMemory(why)) return false;
+  log_dirty_ = on;
+  return vm_->MapMemory(memory_, why, log_dirty_);
+}
+
+bool KvmBackend::TakeDirtyLog(std::vector<uint64_t>* pages, Failure* why) {
+  if (!log_dirty_) return Fail(why, ctl::ErrorCode::Internal, 0, "dirty logging is off");
+  return vm_->TakeDirtyLog(memory_.size(), pages, why);
+}
+
+std::unique_ptr<SavedState> KvmBackend::LoadState(const uint8_t* bytes, size_t size, Failure* why) {
+  auto state = std::make_unique<KvmSavedState>();
+  if (!state->Deserialize(bytes, size)) {
+    Fail(why, ctl::ErrorCode::Internal, 0, "a malformed vCPU state of %zu bytes", size);
+    return nullptr;
+  }
+  return state;
 }
 
 std::unique_ptr<SavedState> KvmBackend::SaveState(Failure* why) {

@@ -29,6 +29,9 @@ class KvmBackend final : public Backend {
   bool CompleteHypercall(uint64_t result, Failure* why) override;
   std::unique_ptr<SavedState> SaveState(Failure* why) override;
   bool RestoreState(const SavedState& state, Failure* why) override;
+  std::unique_ptr<SavedState> LoadState(const uint8_t* bytes, size_t size, Failure* why) override;
+  bool SetDirtyLogging(bool on, Failure* why) override;
+  bool TakeDirtyLog(std::vector<uint64_t>* pages, Failure* why) override;
   const char* name() const override { return "kvm"; }
   bool software_virtualization() const override { return kvm_pvm_; }
   uint64_t exit_count() const override { return exits_; }
@@ -54,6 +57,7 @@ class KvmBackend final : public Backend {
   sigset_t run_mask_{};
   bool kvm_pvm_ = false;
   bool prepared_ = false;
+  bool log_dirty_ = false;
   uint64_t exits_ = 0;
 };
 

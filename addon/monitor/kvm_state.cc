@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "monitor/kvm_backend.h"
 
@@ -120,6 +121,72 @@ bool RestoreKvmState(KvmVcpu* vcpu, const KvmSavedState& s, Failure* why) {
     return FailErrno(why, ctl::ErrorCode::Internal, "KVM_SET_DEBUGREGS");
   }
   return true;
+}
+
+// Layout: the fixed structs one after the other, then each vector as a u32 count and
+// its elements. Both ends are this same binary, so no versioning is needed.
+namespace {
+
+template <typename T>
+void Put(std::vector<uint8_t>* out, const T& v) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&v);
+  out->insert(out->end(), p, p + sizeof v);
+}
+
+template <typename T>
+void PutVector(std::vector<uint8_t>* out, const std::vector<T>& v) {
+  Put(out, static_cast<uint32_t>(v.size()));
+  const auto* p = reinterpret_cast<const uint8_t*>(v.data());
+  out->insert(out->end(), p, p + v.size() * sizeof(T));
+}
+
+struct Reader {
+  const uint8_t* at;
+  size_t left;
+  template <typename T>
+  bool Get(T* v) {
+    if (left < sizeof *v) return false;
+    std::memcpy(v, at, sizeof *v);
+    at += sizeof *v;
+    left -= sizeof *v;
+    return true;
+  }
+  template <typename T>
+  bool GetVector(std::vector<T>* v) {
+    uint32_t n;
+    if (!Get(&n) || left / sizeof(T) < n) return false;
+    v->resize(n);
+    std::memcpy(v->data(), at, n * sizeof(T));
+    at += n * sizeof(T);
+    left -= n * sizeof(T);
+    return true;
+  }
+};
+
+}  // namespace
+
+void KvmSavedState::Serialize(std::vector<uint8_t>* out) const {
+  out->clear();
+  Put(out, regs);
+  Put(out, sregs);
+  Put(out, fpu);
+  Put(out, static_cast<uint8_t>(have_xcrs));
+  Put(out, xcrs);
+  Put(out, events);
+  Put(out, static_cast<uint8_t>(have_debugregs));
+  Put(out, debugregs);
+  PutVector(out, xsave);
+  PutVector(out, msrs);
+}
+
+bool KvmSavedState::Deserialize(const uint8_t* bytes, size_t size) {
+  Reader r{bytes, size};
+  uint8_t xcrs_flag = 0, debug_flag = 0;
+  bool ok = r.Get(&regs) && r.Get(&sregs) && r.Get(&fpu) && r.Get(&xcrs_flag) && r.Get(&xcrs) && r.Get(&events) &&
+            r.Get(&debug_flag) && r.Get(&debugregs) && r.GetVector(&xsave) && r.GetVector(&msrs) && r.left == 0;
+  have_xcrs = xcrs_flag != 0;
+  have_debugregs = debug_flag != 0;
+  return ok;
 }
 
 }  // namespace pvm::monitor

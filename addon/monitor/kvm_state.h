@@ -14,6 +14,8 @@ namespace pvm::monitor {
 
 struct KvmSavedState final : SavedState {
   void SetHypercallResult(uint64_t value) override { regs.rax = value; }
+  void Serialize(std::vector<uint8_t>* out) const override;
+  bool Deserialize(const uint8_t* bytes, size_t size);
 
   kvm_regs regs{};
   kvm_sregs sregs{};
