@@ -44,6 +44,8 @@ export interface HostOptions {
   /** The guest RAM pooled monitors get ready in advance (default 64 MiB); a spawn with
    * another size still takes one, a little slower. */
   spawnPoolMemory?: MemorySize;
+  /** Default of {@link SpawnOptions.forkSpares} (default false). */
+  forkSpares?: boolean;
 }
 
 /** What a host holds besides its running pVMs ({@link Host.stats}). */
@@ -54,6 +56,10 @@ export interface HostStats {
   readonly pooledMonitors: number;
   /** Resident memory of the pooled monitors, in KiB. */
   readonly pooledKiB: number;
+  /** Warm spares held by running pVMs. */
+  readonly spares: number;
+  /** Memory the spares hold on their own (Private_Dirty: copied or written pages), in KiB. */
+  readonly sparesKiB: number;
 }
 
 /** Options of {@link Host.spawn}. */
@@ -66,6 +72,13 @@ export interface SpawnOptions {
   console?: ConsoleMode;
   /** Take a monitor from the host's spawn pool if one waits (default true). */
   pool?: boolean;
+  /**
+   * Keep a warm spare for fast forks: a monitor forked ahead of time with its VM built;
+   * a fork then copies only the pages written since (default: the host's `forkSpares`).
+   * Costs a process per pVM, dirty logging on guest RAM, and the spare's copied pages.
+   * Children inherit it.
+   */
+  forkSpares?: boolean;
 }
 
 /**
@@ -97,6 +110,7 @@ export class Host {
   #imagePath: string[];
   #spawnPool: number;
   #spawnPoolMemory: number;
+  #forkSpares = false;
   #pooled = 0;
   #refill: NodeJS.Immediate | null = null;
   // The image each pVM runs (a guest's EXEC searches its directory first).
@@ -131,6 +145,7 @@ export class Host {
       throw new PvmError('EINVAL', 'spawnPool: expected an integer 0..64');
     }
     const host = new Host('kvm', imagePath, spawnPool, parseMemory(options.spawnPoolMemory));
+    host.#forkSpares = options.forkSpares ?? false;
     host.#fillPool();
     return host;
   }
@@ -178,7 +193,9 @@ export class Host {
       this.#images.set(id, resolve(image));
       this.#updateRef();
       try {
-        this.#native.spawn(id, { parentId: 0, ramSize, spawnNs, imageFd, args, pool: options.pool ?? true });
+        this.#native.spawn(id, { parentId: 0, ramSize, spawnNs, imageFd, args, pool: options.pool ?? true,
+          forkSpares: options.forkSpares ?? this.#forkSpares,
+        });
         if (this.#pooled > 0 && options.pool !== false) this.#pooled--;
       } catch (err) {
         this.#pvms.delete(id);
@@ -261,7 +278,16 @@ export class Host {
   /** What the host holds: running pVMs, and monitors waiting in the spawn pool. */
   stats(): HostStats {
     const pids = this.#closed ? [] : this.#native.poolPids();
-    return { pvms: this.#pvms.size, pooledMonitors: pids.length, pooledKiB: pids.reduce((n, pid) => n + rssKiB(pid), 0) };
+    const spares = this.list()
+      .map((p) => p.sparePid)
+      .filter((pid) => pid > 0);
+    return {
+      pvms: this.#pvms.size,
+      pooledMonitors: pids.length,
+      pooledKiB: pids.reduce((n, pid) => n + smapsKiB(pid, 'Rss'), 0),
+      spares: spares.length,
+      sparesKiB: spares.reduce((n, pid) => n + smapsKiB(pid, 'Private_Dirty'), 0),
+    };
   }
 
   // Starting monitors costs ~1 ms of this thread each: never inside a spawn() call.
@@ -505,6 +531,9 @@ export class Host {
           parentPausedUs,
           childReadyUs: Number(child._vmReadyNs - ev.pauseStartNs) / 1e3,
           channelSlot: ev.channelSlot === NO_CHANNEL ? -1 : ev.channelSlot,
+          viaSpare: ev.viaSpare,
+          path: FORK_PATHS[ev.fallback] ?? 'spare-failed',
+          copiedPages: ev.copiedPages,
         };
         if (pending && channel) pending.resolve({ ...info, channel });
         else if (pending) pending.reject(new PvmError('EMONITOR', 'the fork came back without a channel'));
@@ -546,11 +575,13 @@ const osErrno = osConstants.errno;
 const CHANNEL_SLOT_SIZE = abi.channel.SLOT_SIZE;
 const PAGE_SIZE = abi.layout.PAGE_SIZE;
 const NO_CHANNEL = 0xffffffff;
+// ctl::kFork* in addon/common/control.h, in order.
+const FORK_PATHS = ['spare', 'spares-off', 'no-spare', 'too-dirty', 'spare-failed'] as const;
 
-// Resident memory of a process in KiB (0 if it is gone).
-function rssKiB(pid: number): number {
+// A /proc/<pid>/smaps_rollup figure of a process in KiB (0 if it is gone).
+function smapsKiB(pid: number, field: 'Rss' | 'Private_Dirty'): number {
   try {
-    const m = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Rss:\s+(\d+) kB/m);
+    const m = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;

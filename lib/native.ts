@@ -15,6 +15,7 @@ export interface BootRequest {
   imageFd: number;
   args: string[];
   pool?: boolean;
+  forkSpares?: boolean;
 }
 
 /** @internal */
@@ -49,8 +50,12 @@ export type MonitorEvent =
       pauseStartNs: bigint;
       resumeNs: bigint;
       channelSlot: number;
+      viaSpare: boolean;
+      fallback: number;
+      copiedPages: number;
       channel?: ArrayBuffer | null;
     }
+  | { id: number; type: 'spare'; pid: number }
   | { id: number; type: 'doorbell' }
   | { id: number; type: 'attached'; tag: number; error: number; slot: number }
   | { id: number; type: 'exec-request'; ramSize: number; strings: string[] }

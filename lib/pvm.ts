@@ -52,6 +52,16 @@ export interface ForkInfo {
   readonly childReadyUs: number;
   /** The slot of the parent-child channel in both guests; -1 if the guest forked without one. */
   readonly channelSlot: number;
+  /** True when a warm spare became the child ({@link SpawnOptions.forkSpares}). */
+  readonly viaSpare: boolean;
+  /**
+   * Why the fork went the way it did: `'spare'`, or why not: `'spares-off'`,
+   * `'no-spare'` (none ready yet), `'too-dirty'` (too much written since the spare was
+   * made), `'spare-failed'`.
+   */
+  readonly path: 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed';
+  /** Pages (4 KiB) copied into the spare. */
+  readonly copiedPages: number;
 }
 
 /** What {@link Pvm.fork} resolves with. */
@@ -120,6 +130,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #exitMessage: Extract<MonitorEvent, { type: 'exit' }> | null = null;
   #bootError: Extract<MonitorEvent, { type: 'error' }> | null = null;
   #killedWith: NodeJS.Signals | null = null;
+  #sparePid = 0;
   #controlClosed = false;
   #processEnded: Extract<MonitorEvent, { type: 'ended' }> | null = null;
   #status: ExitStatus | null = null;
@@ -158,6 +169,11 @@ export class Pvm extends EventEmitter<PvmEvents> {
   /** How the pVM ended, or null while it runs. */
   get status(): ExitStatus | null {
     return this.#status;
+  }
+
+  /** pid of this pVM's warm spare, or 0 (see {@link SpawnOptions.forkSpares}). */
+  get sparePid(): number {
+    return this.#sparePid;
   }
 
   /** True when the monitor runs on the kvm_pvm software flavour of KVM. */
@@ -277,6 +293,9 @@ export class Pvm extends EventEmitter<PvmEvents> {
       case 'ended':
         this.#processEnded = ev;
         break;
+      case 'spare':
+        this.#sparePid = ev.pid;
+        return;
       case 'malformed':
         // A monitor that sends garbage is not trusted any further.
         this.#native.signal(this.id, osConstants.signals.SIGKILL);
@@ -291,6 +310,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
     if (this.#phase === 'ended') return;
     const wasBooting = this.#phase === 'booting';
     this.#phase = 'ended';
+    this.#sparePid = 0;
     const status = this.#computeStatus();
     this.#status = status;
     if (this.#consoleMode === 'pipe') this.console.push(null);

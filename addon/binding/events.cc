@@ -108,6 +108,9 @@ void MessageToJs(Napi::Env env, ctl::Message& m, Napi::Object o) {
         o.Set("pauseStartNs", Big(env, f->pause_start_ns));
         o.Set("resumeNs", Big(env, f->resume_ns));
         o.Set("channelSlot", Napi::Number::New(env, f->channel_slot));
+        o.Set("viaSpare", Napi::Boolean::New(env, f->via_spare != 0));
+        o.Set("fallback", Napi::Number::New(env, f->fallback));
+        o.Set("copiedPages", Napi::Number::New(env, static_cast<double>(f->copied_pages)));
         // The poller kept only the channel memfd (host forks).
         if (f->error == 0 && f->host_channel && m.fds.size() == 1) {
           o.Set("channel", MapChannel(env, m.fds[0]));
@@ -152,6 +155,13 @@ void MessageToJs(Napi::Env env, ctl::Message& m, Napi::Object o) {
         o.Set("startNs", Big(env, x->start_ns));
         o.Set("readyNs", Big(env, x->ready_ns));
         o.Set("message", m.tail<ctl::Execed>());
+        return;
+      }
+      break;
+    case ctl::Type::Spare:
+      if (auto* sp = m.as<ctl::Spare>()) {
+        o.Set("type", "spare");
+        o.Set("pid", Napi::Number::New(env, static_cast<double>(sp->pid)));
         return;
       }
       break;

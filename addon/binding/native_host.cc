@@ -159,14 +159,15 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
   }
 
   bool use_pool = !boot.Has("pool") || boot.Get("pool").ToBoolean();
+  if (boot.Has("forkSpares") && boot.Get("forkSpares").ToBoolean()) fixed.flags |= ctl::kBootForkSpares;
   MonitorProcess proc = use_pool ? TakePooled() : MonitorProcess{};
   int rc = 0;
   if (proc.pid > 0) {
     fixed.flags |= ctl::kBootPooled;
-    std::memcpy(body.data(), &fixed, sizeof fixed);
   } else if ((rc = StartMonitor(monitor_path_, &proc)) != 0) {
     ThrowErrno(env, "cannot start the monitor", rc);
   }
+  std::memcpy(body.data(), &fixed, sizeof fixed);
   rc = poller_->Add(id, proc.pid, proc.control, proc.pidfd, /*own_child=*/true);
   if (rc != 0) {
     kill(proc.pid, SIGKILL);  // Add closed the fds; the pid is ours until we reap it

@@ -37,6 +37,10 @@ enum class Type : uint32_t {
   Attached = 106, // Attached: a channel the host gave is in the guest's table (or not)
   ExecRequest = 107,  // ExecRequest + tail "path\0arg0\0...": the guest asks to exec
   Execed = 108,       // Execed: an exec (the host's or the guest's) is done or failed
+  Spare = 109,        // Spare: the pVM's warm spare now (pid 0: none)
+  // monitor -> its own warm spare (never the host)
+  Activate = 200,     // Activate (fork.cc): become the child, now
+  SparePieces = 201,  // SCM_RIGHTS: [child control socket, (channel memfd, doorbell A, B)]
 };
 
 struct Header {
@@ -54,6 +58,8 @@ struct Boot {
 };
 // The monitor was started ahead of time (a spawn pool): its start time is the Boot's.
 constexpr uint32_t kBootPooled = 1;
+// Keep a warm spare for fast forks (dirty logging on guest RAM).
+constexpr uint32_t kBootForkSpares = 2;
 
 struct ForkRequest {
   uint64_t tag;  // echoed in Forked; non-zero
@@ -109,6 +115,21 @@ struct Forked {
   uint64_t resume_ns;       // the parent's vCPU about to run again
   uint32_t channel_slot;    // the child's slot of its channel to the forker
   uint32_t host_channel;    // 1: the channel's other end is the host (fds attached)
+  uint32_t via_spare;       // 1: a warm spare became the child
+  uint32_t fallback;        // kFork*: why it went the way it went
+  uint64_t copied_pages;    // pages copied into the spare
+};
+
+enum : uint32_t {
+  kForkViaSpare = 0,     // through the spare
+  kForkSparesOff = 1,    // a plain fork: this pVM has no spares
+  kForkNoSpare = 2,      // a plain fork: none was ready
+  kForkTooDirty = 3,     // a plain fork: too much written since the spare was made
+  kForkSpareFailed = 4,  // a plain fork: handing over to the spare failed
+};
+
+struct Spare {
+  uint64_t pid;  // 0: none
 };
 
 // A pVM signal (KILL hypercall, host kill with SIGUSR1/2) travels from one monitor to

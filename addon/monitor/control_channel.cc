@@ -194,6 +194,11 @@ int ControlChannel::RequestExecImage(const std::string& path, const std::vector<
   }
 }
 
+void ControlChannel::SendSpare(uint64_t pid) {
+  ctl::Spare spare{pid};
+  Send(ctl::Type::Spare, &spare, sizeof spare);
+}
+
 void ControlChannel::SendExeced(const ctl::Execed& execed, const std::string& why) {
   Send(ctl::Type::Execed, &execed, sizeof execed, why.data(), why.size() < 1024 ? why.size() : 1024);
 }

@@ -63,6 +63,7 @@ class ControlChannel {
   // *out. Exits if the host hung up.
   void PollHost(HostRequests* out);
   void SendAttached(const ctl::Attached& attached);
+  void SendSpare(uint64_t pid);
   void SendExeced(const ctl::Execed& execed, const std::string& why = {});
   // A guest's EXEC: asks the host for the image `path` and waits for the answer (other
   // requests that come meanwhile go to *stash). Returns the image fd, or -errno.

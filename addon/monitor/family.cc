@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "monitor/fork.h"
 #include "monitor/hypercalls.h"
 #include "pvm/abi.h"
 
@@ -98,7 +99,10 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
       any = true;
       ChildStatus status;
       if (!Ended(*m, c, &status)) continue;
-      if (status_out) std::memcpy(status_out, &status, sizeof status);
+      if (status_out) {
+        std::memcpy(status_out, &status, sizeof status);
+        MarkMonitorWrite(m, status_gpa, sizeof status);
+      }
       close(c.pidfd);
       m->children.erase(m->children.begin() + static_cast<long>(i));
       return Return(c.id);

@@ -29,4 +29,16 @@ struct ForkResult {
 // guest's u32 for the slot (0: none; checked before anything is made).
 ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel_out_gpa);
 
+// Warm spares (issue 7; notes/kvm-pvm-host.md "Warm spares"): a process forked from the
+// monitor ahead of time that builds its VM and vCPU and waits. A fork then sends it only
+// the vCPU state and the pages written since (KVM dirty log + what the monitor wrote)
+// instead of forking. Call MakeSpare between exits (in_child: this is now the child the
+// spare became, running on). KillSpare when the spare can no longer match (exec, end).
+ForkResult MakeSpare(Monitor* m);
+// A new spare is made this long after a fork or an exec, so the guest runs first.
+constexpr uint64_t kSpareDelayNs = 1000000;
+void KillSpare(Monitor* m);
+// The monitor wrote guest RAM the dirty log does not see.
+void MarkMonitorWrite(Monitor* m, uint64_t gpa, uint64_t len);
+
 }  // namespace pvm::monitor

@@ -57,8 +57,20 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   fds[n++] = pollfd{m->control.fd(), POLLIN, 0};
 
   uint64_t timeout_ns = x.args[2];
+  // A warm spare is due: sleep no longer than until then, and come back for it (the
+  // guest sees a wake-up with nothing rung, which it must expect anyway).
+  bool for_spare = false;
+  if (m->want_spare) {
+    uint64_t now = MonotonicNs();
+    uint64_t until = m->want_spare_at_ns > now ? m->want_spare_at_ns - now : 0;
+    if (until < timeout_ns) {
+      timeout_ns = until;
+      for_spare = true;
+    }
+  }
   timespec limit{static_cast<time_t>(timeout_ns / 1000000000ull), static_cast<long>(timeout_ns % 1000000000ull)};
   int ready = ppoll(fds, n, timeout_ns == ~0ull ? nullptr : &limit, wait_mask);
+  if (ready == 0 && for_spare) return Return(0);
   if (ready < 0) {
     CollectSignals(m);
     return m->pending_signals ? Error(PVM_EINTR) : Return(0);  // else a kick: the loop looks at why

@@ -321,7 +321,17 @@ std::unique_ptr<SavedState> KvmBackend::LoadState(const uint8_t* bytes, size_t s
 }
 
 std::unique_ptr<SavedState> KvmBackend::SaveState(Failure* why) {
-  if (!FinishExit(why)) return nullptr;
+  // On kvm_pvm RIP is past the OUT by the time we see the exit, so the only thing left
+  // half done can be a register write-back waiting in kvm_run: hand it to KVM directly
+  // (an extra KVM_RUN costs more). Hardware KVM finishes the port write on entry.
+  if (kvm_pvm_ && vcpu_->sync_regs()) {
+    if (vcpu_->run()->kvm_dirty_regs & KVM_SYNC_X86_REGS) {
+      kvm_regs pending = vcpu_->regs();
+      if (!vcpu_->SetRegs(pending, why)) return nullptr;
+    }
+  } else if (!FinishExit(why)) {
+    return nullptr;
+  }
   auto state = std::make_unique<KvmSavedState>();
   if (!SaveKvmState(kvm_, *vcpu_, kvm_pvm_, state.get(), why)) return nullptr;
   return state;

@@ -58,35 +58,51 @@ bool SaveKvmState(const Kvm& kvm, const KvmVcpu& vcpu, bool kvm_pvm, KvmSavedSta
   if (ioctl(fd, KVM_GET_REGS, &s->regs) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_REGS");
   if (!vcpu.GetSregs(&s->sregs, why)) return false;
 
-  int xsave_size = kvm.Capability(KVM_CAP_XSAVE2);  // bytes, with dynamic features
-  if (xsave_size == 0 && kvm.Capability(KVM_CAP_XSAVE)) xsave_size = sizeof(kvm_xsave);
+  // Capabilities do not change: asked once.
+  static const int xsave2 = kvm.Capability(KVM_CAP_XSAVE2);  // bytes, with dynamic features
+  static const int xsave1 = kvm.Capability(KVM_CAP_XSAVE);
+  static const int xcrs = kvm.Capability(KVM_CAP_XCRS);
+  static const int debugregs = kvm.Capability(KVM_CAP_DEBUGREGS);
+  int xsave_size = xsave2;
+  if (xsave_size == 0 && xsave1) xsave_size = sizeof(kvm_xsave);
   if (xsave_size > 0) {
     s->xsave.assign((std::max<size_t>(xsave_size, sizeof(kvm_xsave)) + 3) / 4, 0);
-    unsigned long op = kvm.Capability(KVM_CAP_XSAVE2) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
+    unsigned long op = xsave2 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE;
     if (ioctl(fd, op, s->xsave.data()) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_XSAVE");
   } else if (ioctl(fd, KVM_GET_FPU, &s->fpu) != 0) {
     return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_FPU");
   }
-  if (kvm.Capability(KVM_CAP_XCRS)) {
+  if (xcrs) {
     if (ioctl(fd, KVM_GET_XCRS, &s->xcrs) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_XCRS");
     s->have_xcrs = true;
   }
   if (!vcpu.GetEvents(&s->events, why)) return false;
-  if (kvm.Capability(KVM_CAP_DEBUGREGS)) {
+  if (debugregs) {
     if (ioctl(fd, KVM_GET_DEBUGREGS, &s->debugregs) != 0) {
       return FailErrno(why, ctl::ErrorCode::Internal, "KVM_GET_DEBUGREGS");
     }
     s->have_debugregs = true;
   }
 
+  // Which MSRs read back is the same every time: found once (one ioctl per unreadable
+  // MSR), then read in one KVM_GET_MSRS (a fork's pause is counted in microseconds).
+  static std::vector<uint32_t> readable;
+  s->msrs.clear();
+  if (!readable.empty()) {
+    if (!ReadMsrs(vcpu, readable, &s->msrs, why)) return false;
+    if (s->msrs.size() == readable.size()) return true;
+    s->msrs.clear();  // something changed: look again
+  }
   std::vector<uint32_t> indices;
   if (!MsrIndexList(kvm, &indices, why)) return false;
   std::erase_if(indices, Unrestorable);
   if (kvm_pvm && std::find(indices.begin(), indices.end(), kKvmPvmVifMsr) == indices.end()) {
     indices.push_back(kKvmPvmVifMsr);
   }
-  s->msrs.clear();
-  return ReadMsrs(vcpu, indices, &s->msrs, why);
+  if (!ReadMsrs(vcpu, indices, &s->msrs, why)) return false;
+  readable.clear();
+  for (const auto& e : s->msrs) readable.push_back(e.index);
+  return true;
 }
 
 bool RestoreKvmState(KvmVcpu* vcpu, const KvmSavedState& s, Failure* why) {

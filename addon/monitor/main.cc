@@ -45,6 +45,7 @@ constexpr int kTerminateSignal = SIGTERM;
 // Set by signal handlers (and by TakeKickSignals): the pVM signal that ends the guest
 // (PVM_SIGTERM or PVM_SIGKILL), and the ones left for the guest (bit n = signal n).
 volatile sig_atomic_t g_terminate = 0;
+
 uint64_t g_arrived = 0;
 
 int PvmSignal() { return SIGRTMIN + ctl::kPvmSignalAfterRtMin; }
@@ -206,6 +207,12 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   if (m->child_exit_bell < 0) return FailErrno(why, ctl::ErrorCode::Internal, "eventfd");
   m->channels = std::make_unique<ChannelTable>(backend, &backend->memory());
   m->console = std::make_unique<Console>(backend->memory(), &m->control);
+  if (request.boot.flags & ctl::kBootForkSpares) {
+    if (!backend->SetDirtyLogging(true, why)) return false;
+    m->spares_enabled = true;
+    m->want_spare = true;
+    m->want_spare_at_ns = 0;
+  }
   // A pooled monitor set the control registers up already (they depend on nothing else).
   return tables_ready ? backend->SetEntryRegs(entry, why) : backend->SetEntryState(entry, why);
 }
@@ -223,6 +230,7 @@ void PrintStats(const Monitor& m) {
 // The pVM is over: report it, close its channel ends, give back the VM and its RAM,
 // then stay only as long as forked children live (they die with this process).
 [[noreturn]] void Finish(Monitor* m, const ctl::Exit& end) {
+  KillSpare(m);  // it would keep this process waiting below
   // The registry first: a parent waiting for us reads it as soon as we ring it.
   uint32_t kind = end.kind == ctl::ExitKind::Code ? 0 : end.kind == ctl::ExitKind::Fault ? 1 : 2;
   m->registry.MarkEnded(m->identity.id, kind, end.code);
@@ -240,6 +248,13 @@ void PrintStats(const Monitor& m) {
   while (wait(nullptr) > 0 || errno == EINTR) {
   }
   _exit(0);
+}
+
+// A spare holds the old image's RAM: useless now.
+void AfterExec(Monitor* m) {
+  KillSpare(m);
+  m->want_spare = m->spares_enabled;
+  m->want_spare_at_ns = MonotonicNs() + kSpareDelayNs;
 }
 
 ctl::Exit Terminated() {
@@ -297,6 +312,7 @@ void ServeHost(Monitor* m) {
     done.ready_ns = MonotonicNs();
     m->control.SendExeced(done, o.why);
     if (o.ends_pvm) Finish(m, InternalFault(o.why.c_str(), 0));
+    if (o.error == 0) AfterExec(m);
   }
   requests.execs.clear();
   while (!requests.forks.empty()) {
@@ -317,6 +333,8 @@ void ServeHost(Monitor* m) {
     if (sigismember(&kick, sig) == 1) sigdelset(&wait_mask, sig);
   }
   for (;;) {
+    // A warm spare is made between exits, when the last fork is a little behind us.
+    if (m->want_spare && MonotonicNs() >= m->want_spare_at_ns && MakeSpare(m).in_child) continue;
     VcpuExit exit;
     Backend* backend = m->backend.get();
     if (!backend->Run(&exit, &why)) {
@@ -347,6 +365,7 @@ void ServeHost(Monitor* m) {
       if (o.error == 0) {
         done.ready_ns = MonotonicNs();
         m->control.SendExeced(done);
+        AfterExec(m);
         if (m->host_waiting) ServeHost(m);
         continue;  // the vCPU is at the new image's entry: nothing to complete
       }

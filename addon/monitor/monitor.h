@@ -58,6 +58,24 @@ struct Monitor {
   int child_exit_bell = -1;     // eventfd this pVM's children ring when they end
   int parent_exit_bell = -1;    // the parent's child_exit_bell (forked pVMs only)
   uint64_t pending_signals = 0; // pVM signals for the guest (bit n = signal n)
+
+  // Warm spares (fork.h).
+  struct Spare {
+    pid_t pid = -1;
+    int pidfd = -1;
+    int sock = -1;  // Activate goes here
+    uint64_t made_ns = 0;
+    // Made with the spare, off the fork's critical path: the fork's channel and the
+    // child's control socket ([0] the host's end, [1] the child's).
+    NewChannel channel;
+    int control[2] = {-1, -1};
+  };
+  bool spares_enabled = false;
+  bool want_spare = false;           // make one at the next chance after want_spare_at_ns
+  uint64_t want_spare_at_ns = 0;
+  Spare spare;
+  uint8_t* spare_xfer = nullptr;     // shared with spares: vCPU state and pages
+  std::vector<uint64_t> monitor_dirty;  // pages the monitor wrote since the spare was made
 };
 
 // Pending pVM signals arrive in a signal handler: this collects them (see main.cc).
