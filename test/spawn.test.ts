@@ -115,9 +115,10 @@ vm('many spawn/exit cycles leak no fds', async () => {
   await run(ctx.host, 'hello'); // warm up lazy handles
   const before = openFds();
   for (let i = 0; i < 30; i++) await run(ctx.host, 'exitcode', ['3']);
-  // A pVM's exit is reported once the guest ended; its monitor is gone a moment later.
-  await eventually(() => JSON.stringify(openFds()) === JSON.stringify(before));
-  assert.equal(openFds(), before);
+  // A pVM's exit is reported once the guest ended; its monitor (and pidfd) goes a moment
+  // later: fds may close meanwhile, none may stay open that was not there before.
+  const leaked = () => openFds().filter((fd) => !before.includes(fd));
+  assert.ok(await eventually(() => leaked().length === 0), String(leaked()));
 });
 
 suite.run();

@@ -87,8 +87,17 @@ NativeHost::NativeHost(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
         napi_status st = tsfn.NonBlockingCall(
             data, [](Napi::Env env, Napi::Function callback, std::vector<MonitorEvent>* events) {
               std::unique_ptr<std::vector<MonitorEvent>> owned(events);
-              if (env && callback) callback.Call({EventsToJs(env, *owned)});
-              else DropEvents(owned.get());
+              if (!env || !callback) {
+                DropEvents(owned.get());
+                return;
+              }
+              try {
+                callback.Call({EventsToJs(env, *owned)});
+              } catch (const Napi::Error& e) {
+                // A JS handler threw: leave it pending, so Node reports it as uncaught
+                // (an exception out of this C++ callback would abort the process).
+                e.ThrowAsJavaScriptException();
+              }
             });
         if (st != napi_ok) {  // host closing: nobody to tell, but fds that came along go
           DropEvents(data);
