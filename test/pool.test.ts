@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { Host, PvmError } from '../lib/index.js';
 import { eventually, guest, monitorsUnder, openFds, outputOf, vmSuite } from './_helpers.js';
@@ -47,6 +48,24 @@ vm('spawn({ pool: false }) starts a fresh monitor even with a pool', async () =>
     const pvm = await host.spawn(guest('hello'), { pool: false, console: 'ignore' });
     assert.is(host.stats().pooledMonitors, before);
     assert.equal(await pvm.exited, { kind: 'exit', code: 0 });
+  } finally {
+    await host.close();
+  }
+});
+
+vm('pVMs of one image share its read-only pages (the image file is mapped, not copied)', async () => {
+  const host = await Host.open({ spawnPool: 1 });
+  try {
+    const a = await host.spawn(guest('idle'), { console: 'ignore' });
+    const b = await host.spawn(guest('idle'), { console: 'ignore' });
+    await new Promise((r) => setTimeout(r, 100)); // both run their code
+    for (const pvm of [a, b]) {
+      const smaps = readFileSync(`/proc/${pvm.pid}/smaps`, 'utf8');
+      const at = smaps.indexOf(guest('idle'));
+      assert.ok(at >= 0, `the image is not mapped in monitor ${pvm.pid}`);
+      const shared = Number(/Shared_Clean:\s+(\d+) kB/.exec(smaps.slice(at))![1]);
+      assert.ok(shared > 0, `no shared pages of the image in monitor ${pvm.pid}`);
+    }
   } finally {
     await host.close();
   }

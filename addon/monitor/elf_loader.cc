@@ -1,5 +1,7 @@
 #include "monitor/elf_loader.h"
 
+#include <algorithm>
+
 #include <elf.h>
 
 #include <cstdarg>
@@ -136,6 +138,26 @@ bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage
   }
   out->entry = eh.e_entry;
   out->end = end;
+  out->shareable.clear();
+  // Read-only segments whose pages line up with the file, minus pages another segment
+  // also covers (their content may be that one's).
+  constexpr uint64_t kPage = PVM_PAGE_SIZE;
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph = ProgramHeader(image, eh, i);
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) || ph.p_vaddr % kPage != ph.p_offset % kPage) continue;
+    uint64_t first = (ph.p_vaddr + kPage - 1) / kPage * kPage;
+    uint64_t last = (ph.p_vaddr + ph.p_filesz) / kPage * kPage;  // exclusive
+    for (unsigned j = 0; j < eh.e_phnum && first < last; j++) {
+      Elf64_Phdr other = ProgramHeader(image, eh, j);
+      if (j == i || other.p_type != PT_LOAD || other.p_memsz == 0) continue;
+      uint64_t lo = other.p_vaddr / kPage * kPage;
+      uint64_t hi = (other.p_vaddr + other.p_memsz + kPage - 1) / kPage * kPage;
+      if (hi <= first || lo >= last) continue;
+      if (lo <= first) first = std::min(last, hi);  // cut from the front
+      else last = lo;                               // or from the back
+    }
+    if (first < last) out->shareable.push_back({first, ph.p_offset + (first - ph.p_vaddr), last - first});
+  }
   return true;
 }
 

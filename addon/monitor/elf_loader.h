@@ -5,14 +5,25 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "monitor/failure.h"
 
 namespace pvm::monitor {
 
+// Whole pages of a read-only segment that hold exactly file bytes at the same page
+// offset: the monitor may map the file there instead (pVMs of one image then share the
+// page cache's pages; a guest write makes a private copy).
+struct FilePages {
+  uint64_t gpa = 0;     // page aligned
+  uint64_t offset = 0;  // in the file, page aligned
+  uint64_t length = 0;  // whole pages
+};
+
 struct LoadedImage {
   uint64_t entry = 0;
   uint64_t end = 0;  // highest vaddr + memsz over the PT_LOAD segments
+  std::vector<FilePages> shareable;
 };
 
 // Checks every header of `image` against a guest RAM of ram.size() bytes, and only if

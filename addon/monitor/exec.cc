@@ -67,17 +67,22 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   }
   std::vector<uint8_t> image;
   bool read = ReadImage(image_fd, ImageFileLimit(size), &image, &why);
-  close(image_fd);
-  if (!read) return Refuse(GuestErrnoOf(why), why);
+  if (!read) {
+    close(image_fd);
+    return Refuse(GuestErrnoOf(why), why);
+  }
 
   // The new image in new RAM, on the side: a failure up to here leaves the old one be.
   GuestMemory fresh;
-  if (!fresh.Allocate(size, &why)) return Refuse(PVM_ENOMEM, why);
   LoadedImage loaded;
   EntryState entry;
-  if (!LoadElf(image, fresh.span(), &loaded, &why) || !SetUpBoot(fresh.span(), loaded, params, &entry, &why)) {
-    return Refuse(GuestErrnoOf(why), why);
+  bool ok = fresh.Allocate(size, &why) && LoadElf(image, fresh.span(), &loaded, &why) &&
+            SetUpBoot(fresh.span(), loaded, params, &entry, &why);
+  if (ok) {
+    for (const FilePages& f : loaded.shareable) fresh.MapFile(f.gpa, image_fd, f.offset, f.length);
   }
+  close(image_fd);
+  if (!ok) return Refuse(GuestErrnoOf(why), why);
   // What the pVM keeps goes into the new boot-info page.
   uint32_t fork_channel = kNoChannel;
   std::memcpy(&fork_channel, m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, 4), 4);

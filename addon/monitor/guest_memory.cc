@@ -40,6 +40,22 @@ bool GuestMemory::Allocate(uint64_t size, Failure* why) {
   return true;
 }
 
+bool GuestMemory::MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length) const {
+  if (!RangeInRam(size_, gpa, length) || gpa % PVM_PAGE_SIZE || offset % PVM_PAGE_SIZE || length % PVM_PAGE_SIZE) {
+    return false;
+  }
+  // A mapping of its own first, then moved over the RAM in one step (mremap is atomic
+  // for the target range): a failure never leaves a hole in guest RAM.
+  void* file = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
+  if (file == MAP_FAILED) return false;
+  void* moved = mremap(file, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, base_ + gpa);
+  if (moved == MAP_FAILED) {
+    munmap(file, length);
+    return false;
+  }
+  return true;
+}
+
 uint8_t* GuestMemory::GuestBuffer(uint64_t gpa, uint64_t len) const {
   if (!RangeInRam(size_, gpa, len)) return nullptr;
   if (len != 0 && gpa < PVM_PAGE_SIZE) return nullptr;

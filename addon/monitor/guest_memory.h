@@ -45,6 +45,11 @@ class GuestMemory {
     return RangeInRam(size_, gpa, len) ? base_ + gpa : nullptr;
   }
 
+  // Maps [offset, offset + length) of file `fd` privately at gpa (page aligned, inside
+  // RAM), replacing what is there: the caller put identical bytes there already, so if
+  // this fails nothing is lost (false, RAM as it was).
+  bool MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length) const;
+
   // Host address of a buffer the guest passed to a hypercall, or nullptr if any byte of
   // it is outside RAM or in page 0 (which the guest cannot map either): the hypercall
   // then fails with -PVM_EFAULT. A zero-length buffer is accepted anywhere in RAM.

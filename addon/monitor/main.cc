@@ -186,7 +186,6 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
 
   std::vector<uint8_t> image;
   if (!ReadImage(request.image_fd, ImageFileLimit(m->ram_size), &image, why)) return false;
-  close(request.image_fd);
 
   Backend* backend = m->backend.get();
   bool tables_ready = m->prepared_ram == m->ram_size;
@@ -201,6 +200,9 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   if (!LoadElf(image, backend->memory().span(), &loaded, why)) return false;
   EntryState entry;
   if (!SetUpBoot(backend->memory().span(), loaded, params, &entry, why, tables_ready)) return false;
+  // pVMs of one image share its read-only pages (best effort: the copy is already there).
+  for (const FilePages& f : loaded.shareable) backend->memory().MapFile(f.gpa, request.image_fd, f.offset, f.length);
+  close(request.image_fd);
   m->identity = PvmIdentity{request.boot.id, request.boot.parent_id};
   m->registry.Add(m->identity.id, m->identity.parent_id, getpid());
   m->child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
