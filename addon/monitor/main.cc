@@ -423,8 +423,10 @@ int Main(int argc, char** argv) {
     if (prepared) {
       WriteBootTables(m.backend->memory().span());
       EntryState control = BootControlState();
+      sigset_t kick_set = KickSignals();
       prepared = m.backend->SetEntryState(control, &prepare_failure) && SetUpSignals(&prepare_failure) &&
-                 m.control.EnableKick(&prepare_failure) && WarmUpVcpu(&m, &prepare_failure);
+                 m.control.EnableKick(&prepare_failure) && WarmUpVcpu(&m, &prepare_failure) &&
+                 m.backend->SetKickSignals(kick_set, &prepare_failure);
       if (prepared) m.prepared_ram = size;
     }
   }
@@ -436,8 +438,10 @@ int Main(int argc, char** argv) {
   }
   // Timings count from the Boot message when the monitor was started ahead of time.
   if (ok && request.boot.flags & ctl::kBootPooled) m.stats.monitor_start_ns = MonotonicNs();
-  ok = ok && Boot(request, &m, &why) && SetUpSignals(&why) &&
-            m.control.EnableKick(&why) && m.backend->SetKickSignals(kick, &why);
+  // A pooled monitor with its RAM ready set its signals up while it waited.
+  bool signals_ready = m.prepared_ram != 0;
+  ok = ok && Boot(request, &m, &why) &&
+       (signals_ready || (SetUpSignals(&why) && m.control.EnableKick(&why) && m.backend->SetKickSignals(kick, &why)));
   if (!ok) {
     m.control.SendError(why);
     return 1;
@@ -450,6 +454,9 @@ int Main(int argc, char** argv) {
   ready.vm_ready_ns = m.stats.vm_ready_ns;
   ready.kvm_pvm = m.backend->software_virtualization() ? 1 : 0;
   m.control.SendReady(ready);
+  // A pooled monitor got the kick signal for the Boot message itself: not a reason to
+  // leave the guest on its first entry.
+  if (signals_ready) TakeKickSignals();
   RunGuest(&m);
 }
 
