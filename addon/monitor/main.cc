@@ -30,6 +30,7 @@
 #include "monitor/fork.h"
 #include "monitor/monitor.h"
 #include "monitor/hypercalls.h"
+#include "monitor/seccomp.h"
 #include "monitor/image_file.h"
 #include "pvm/abi.h"
 
@@ -69,13 +70,15 @@ bool ParseOptions(int argc, char** argv, Options* out) {
       unsigned long long bytes = strtoull(a + 14, &end, 10);
       if (*end != '\0') return false;
       out->prepare_ram = bytes;
+    } else if (strcmp(a, "--seccomp-selftest") == 0) {
+      out->seccomp_selftest = true;
     } else if (strcmp(a, "--stats") == 0) {
       out->stats = true;
     } else {
       return false;
     }
   }
-  return out->parent_pid != 0;
+  return out->parent_pid != 0 || out->seccomp_selftest;
 }
 
 void OnKick(int) {}  // only there to interrupt KVM_RUN
@@ -404,6 +407,7 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "usage: pvm-monitor --parent-pid=<pid> [--stats]  (control socket on fd %d)\n", ctl::kControlFd);
     return 2;
   }
+  if (m.options.seccomp_selftest) return SeccompSelfTest();
   if (getppid() != m.options.parent_pid) return 1;
   // Inherit nothing but stdio and the control socket.
   close_range(ctl::kControlFd + 1, ~0u, 0);
@@ -457,6 +461,11 @@ int Main(int argc, char** argv) {
   // A pooled monitor got the kick signal for the Boot message itself: not a reason to
   // leave the guest on its first entry.
   if (signals_ready) TakeKickSignals();
+  // From here on the monitor only runs its guest: confine it (seccomp.h).
+  if (!Confine(&why)) {
+    m.control.SendExit(InternalFault(why.message.c_str(), 0));
+    return 1;
+  }
   RunGuest(&m);
 }
 

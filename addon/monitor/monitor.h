@@ -25,6 +25,7 @@ struct Options {
   pid_t parent_pid = 0;
   bool stats = false;  // exit statistics on stderr at the end (for benchmarks, by hand)
   uint64_t prepare_ram = 0;  // a pooled monitor: RAM to have ready before Boot
+  bool seccomp_selftest = false;
 };
 
 struct Stats {
