@@ -46,6 +46,12 @@ export interface HostOptions {
   spawnPoolMemory?: MemorySize;
   /** Default of {@link SpawnOptions.forkSpares} (default false). */
   forkSpares?: boolean;
+  /**
+   * Most pVMs of this host running at once, forks by guests included (default 1024):
+   * a spawn or fork beyond fails with `EAGAIN` (a guest's FORK with -PVM_EAGAIN), so a
+   * fork bomb stops there.
+   */
+  maxPvms?: number;
 }
 
 /** What a host holds besides its running pVMs ({@link Host.stats}). */
@@ -111,6 +117,7 @@ export class Host {
   #spawnPool: number;
   #spawnPoolMemory: number;
   #forkSpares = false;
+  #maxPvms: number;
   #pooled = 0;
   #refill: NodeJS.Immediate | null = null;
   // The image each pVM runs (a guest's EXEC searches its directory first).
@@ -118,12 +125,19 @@ export class Host {
   #execs = new Map<number, { resolve: (e: ExecInfo) => void; reject: (e: PvmError) => void; image: string }>();
   #guestExecs = new Map<number, string>(); // pVM id -> image a guest asked for, until it runs
 
-  private constructor(backend: Backend, imagePath: readonly string[], spawnPool: number, spawnPoolMemory: number) {
+  private constructor(
+    backend: Backend,
+    imagePath: readonly string[],
+    spawnPool: number,
+    spawnPoolMemory: number,
+    maxPvms: number,
+  ) {
     this.backend = backend;
+    this.#maxPvms = maxPvms;
     this.#imagePath = imagePath.map((d) => resolve(d));
     this.#spawnPool = spawnPool;
     this.#spawnPoolMemory = spawnPoolMemory;
-    this.#native = new (loadAddon().NativeHost)(monitorPath, (events) => this.#dispatch(events));
+    this.#native = new (loadAddon().NativeHost)(monitorPath, (events) => this.#dispatch(events), maxPvms);
   }
 
   /** Opens a host. Rejects with `ENOKVM` when no backend can run here. */
@@ -144,7 +158,9 @@ export class Host {
     if (!Number.isInteger(spawnPool) || spawnPool < 0 || spawnPool > 64) {
       throw new PvmError('EINVAL', 'spawnPool: expected an integer 0..64');
     }
-    const host = new Host('kvm', imagePath, spawnPool, parseMemory(options.spawnPoolMemory));
+    const maxPvms = options.maxPvms ?? 1024;
+    if (!Number.isInteger(maxPvms) || maxPvms < 1) throw new PvmError('EINVAL', 'maxPvms: expected a positive integer');
+    const host = new Host('kvm', imagePath, spawnPool, parseMemory(options.spawnPoolMemory), maxPvms);
     host.#forkSpares = options.forkSpares ?? false;
     host.#fillPool();
     return host;
@@ -184,6 +200,9 @@ export class Host {
       throw new PvmError('EINVAL', `console: expected 'pipe', 'inherit' or 'ignore'`);
     }
 
+    if (this.#native.livePvms() >= this.#maxPvms) {
+      throw new PvmError('EAGAIN', `the host runs ${this.#maxPvms} pVMs, its maxPvms`);
+    }
     const imageFd = openImage(image);
     let pvm: Pvm;
     try {

@@ -75,6 +75,7 @@ export interface NativeHost {
   spawn(id: number, boot: BootRequest): number;
   signal(id: number, signo: number, pvmSignal?: number): boolean;
   allocateId(): number;
+  livePvms(): number;
   fork(id: number, tag: number): boolean;
   channelNotify(channel: number): boolean;
   channelClose(channel: number): void;
@@ -91,7 +92,7 @@ export interface NativeHost {
 
 /** @internal */
 export interface NativeAddon {
-  NativeHost: new (monitorPath: string, onEvents: (events: MonitorEvent[]) => void) => NativeHost;
+  NativeHost: new (monitorPath: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number) => NativeHost;
   probeKvm(): { ok: boolean; apiVersion?: number; errno: number; message?: string };
 }
 

@@ -45,6 +45,7 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::Spawn>("spawn"),
                          InstanceMethod<&NativeHost::Signal>("signal"),
                          InstanceMethod<&NativeHost::AllocateId>("allocateId"),
+                         InstanceMethod<&NativeHost::LivePvms>("livePvms"),
                          InstanceMethod<&NativeHost::Fork>("fork"),
                          InstanceMethod<&NativeHost::ChannelNotify>("channelNotify"),
                          InstanceMethod<&NativeHost::Connect>("connect"),
@@ -60,7 +61,7 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                      });
 }
 
-// new NativeHost(monitorPath: string, onEvents: (events: object[]) => void)
+// new NativeHost(monitorPath: string, onEvents: (events: object[]) => void, maxPvms?: number)
 NativeHost::NativeHost(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeHost>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsFunction()) {
@@ -70,7 +71,10 @@ NativeHost::NativeHost(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "pvm-monitor-events",
                                         0, 1);
   tsfn_.Unref(env);  // the JS side refs while pVMs are alive
-  int error = registry_.Create();
+  uint64_t max_live = info.Length() > 2 && info[2].IsNumber()
+                          ? static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value())
+                          : 1024;
+  int error = registry_.Create(max_live);
   if (error != 0) {
     tsfn_.Release();
     ThrowErrno(env, "cannot create the pVM registry", error);
@@ -246,6 +250,11 @@ MonitorProcess NativeHost::TakePooled() {
     close(p.pidfd);
   }
   return MonitorProcess{};
+}
+
+// livePvms() -> pVMs running now, host-wide (the registry's count).
+Napi::Value NativeHost::LivePvms(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(registry_.Live()));
 }
 
 // allocateId() -> a new pVM id from the counter the monitors share.

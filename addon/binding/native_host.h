@@ -23,6 +23,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value Spawn(const Napi::CallbackInfo& info);
   Napi::Value Signal(const Napi::CallbackInfo& info);
   Napi::Value AllocateId(const Napi::CallbackInfo& info);
+  Napi::Value LivePvms(const Napi::CallbackInfo& info);
   Napi::Value Fork(const Napi::CallbackInfo& info);
   Napi::Value ChannelNotify(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);

@@ -25,7 +25,7 @@ void Registry::Close() {
   fd_ = -1;
 }
 
-int Registry::Create() {
+int Registry::Create(uint64_t max_live) {
   int fd = memfd_create("pvm-registry", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -errno;
   if (ftruncate(fd, kRegistrySize) != 0) {
@@ -41,7 +41,18 @@ int Registry::Create() {
     return rc;
   }
   fd_ = fd;
+  Header()[2] = max_live;
   return 0;
+}
+
+uint64_t* Registry::Header() const { return reinterpret_cast<uint64_t*>(base_); }
+
+uint64_t Registry::Live() const { return base_ ? __atomic_load_n(&Header()[1], __ATOMIC_RELAXED) : 0; }
+
+bool Registry::Full() const {
+  // Racy by design between monitors forking at the same instant: the overshoot is at
+  // most one per concurrent fork, and the limit still holds against any bomb.
+  return base_ && Live() >= __atomic_load_n(&Header()[2], __ATOMIC_RELAXED);
 }
 
 int Registry::Map(int fd) {
@@ -75,6 +86,7 @@ void Registry::Add(uint64_t id, uint64_t parent_id, pid_t pid) {
   e->exit_code = 0;
   __atomic_store_n(&e->state, kRegistryRunning, __ATOMIC_RELEASE);
   __atomic_store_n(&e->id, id, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&Header()[1], 1, __ATOMIC_RELAXED);
 }
 
 void Registry::SetPid(uint64_t id, pid_t pid) {
@@ -82,7 +94,13 @@ void Registry::SetPid(uint64_t id, pid_t pid) {
 }
 
 void Registry::Remove(uint64_t id) {
-  if (RegistryEntry* e = Find(id)) __atomic_store_n(&e->id, 0, __ATOMIC_RELEASE);
+  RegistryEntry* e = Find(id);
+  if (!e) return;
+  uint32_t running = kRegistryRunning;
+  if (__atomic_compare_exchange_n(&e->state, &running, kRegistryFree, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    __atomic_sub_fetch(&Header()[1], 1, __ATOMIC_RELAXED);
+  }
+  __atomic_store_n(&e->id, 0, __ATOMIC_RELEASE);
 }
 
 void Registry::MarkEnded(uint64_t id, uint32_t exit_kind, int32_t exit_code) {
@@ -90,7 +108,11 @@ void Registry::MarkEnded(uint64_t id, uint32_t exit_kind, int32_t exit_code) {
   if (!e || __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != kRegistryRunning) return;
   e->exit_kind = exit_kind;
   e->exit_code = exit_code;
-  __atomic_store_n(&e->state, kRegistryEnded, __ATOMIC_RELEASE);
+  // Only the first to end it counts it out (the monitor, or the host after a crash).
+  uint32_t running = kRegistryRunning;
+  if (__atomic_compare_exchange_n(&e->state, &running, kRegistryEnded, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    __atomic_sub_fetch(&Header()[1], 1, __ATOMIC_RELAXED);
+  }
 }
 
 bool Registry::Related(uint64_t a, uint64_t b) const {

@@ -24,7 +24,7 @@ struct RegistryEntry {
 enum RegistryState : uint32_t { kRegistryFree = 0, kRegistryRunning = 1, kRegistryEnded = 2 };
 
 constexpr size_t kRegistryEntries = 65536;
-constexpr size_t kRegistryHeader = 4096;  // the id counter lives at offset 0
+constexpr size_t kRegistryHeader = 4096;  // id counter at 0, live pVMs at 8, their limit at 16
 constexpr size_t kRegistrySize = kRegistryHeader + kRegistryEntries * sizeof(RegistryEntry);
 
 class Registry {
@@ -34,8 +34,9 @@ class Registry {
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
-  // A new registry in a fresh memfd (the host). Returns 0 or -errno.
-  int Create();
+  // A new registry in a fresh memfd (the host), allowing max_live pVMs at once (a fork
+  // beyond gets EAGAIN: fork bombs stop there). Returns 0 or -errno.
+  int Create(uint64_t max_live);
   // Maps the registry in fd (a monitor). Does not take fd. Returns 0 or -errno.
   int Map(int fd);
   // Unmaps and closes now (the host when it closes). Idempotent.
@@ -45,6 +46,9 @@ class Registry {
 
   // A new id, never 0, unique among everything sharing the registry (0 once closed).
   uint64_t NextId();
+  // pVMs running now, and whether one more may start.
+  uint64_t Live() const;
+  bool Full() const;
   // The entry of live or ended pVM `id`, or nullptr (unknown, or its slot was reused).
   RegistryEntry* Find(uint64_t id) const;
   // Claims id's slot for a new pVM (state running).
@@ -59,6 +63,7 @@ class Registry {
 
  private:
   RegistryEntry* Slot(uint64_t id) const;
+  uint64_t* Header() const;
 
   int fd_ = -1;
   uint8_t* base_ = nullptr;

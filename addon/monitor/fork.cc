@@ -327,8 +327,10 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
     result.value = -PVM_EFAULT;  // the guest's mistake: nothing to tell the host
     return result;
   }
-  // Like processes, children a guest has not waited for yet count against its limit.
+  // Like processes, children a guest has not waited for yet count against its limit; and
+  // the host's limit on pVMs at once holds for every fork (a fork bomb stops there).
   if (origin == ForkOrigin::Guest && m->children.size() >= kMaxChildren) return refuse(-PVM_EAGAIN, EAGAIN);
+  if (m->registry.Full()) return refuse(-PVM_EAGAIN, EAGAIN);
   Pieces p;
   Failure why;
   // A channel only if the caller asked for one: the host always, a guest with channel_out.
