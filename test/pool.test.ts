@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { Host, PvmError } from '../lib/index.js';
-import { eventually, guest, monitorsUnder, openFds, outputOf, vmSuite } from './_helpers.js';
+import { consoleOf, eventually, guest, monitorsUnder, openFds, outputOf, vmSuite } from './_helpers.js';
 
 const { vm, suite } = vmSuite('spawn pool');
 
@@ -56,16 +56,20 @@ vm('spawn({ pool: false }) starts a fresh monitor even with a pool', async () =>
 vm('pVMs of one image share its read-only pages (the image file is mapped, not copied)', async () => {
   const host = await Host.open({ spawnPool: 1 });
   try {
-    const a = await host.spawn(guest('idle'), { console: 'ignore' });
-    const b = await host.spawn(guest('idle'), { console: 'ignore' });
-    await new Promise((r) => setTimeout(r, 100)); // both run their code
-    for (const pvm of [a, b]) {
-      const smaps = readFileSync(`/proc/${pvm.pid}/smaps`, 'utf8');
+    const a = await host.spawn(guest('idle'));
+    const b = await host.spawn(guest('idle'));
+    await Promise.all([consoleOf(a).until('idle: ready'), consoleOf(b).until('idle: ready')]);
+    // The image's read-only pages are the page cache's, mapped into each monitor: the
+    // kernel counts a page both have mapped as shared.
+    const mapping = (pid: number) => {
+      const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
       const at = smaps.indexOf(guest('idle'));
-      assert.ok(at >= 0, `the image is not mapped in monitor ${pvm.pid}`);
-      const shared = Number(/Shared_Clean:\s+(\d+) kB/.exec(smaps.slice(at))![1]);
-      assert.ok(shared > 0, `no shared pages of the image in monitor ${pvm.pid}`);
-    }
+      return at < 0 ? null : smaps.slice(at, at + 2000);
+    };
+    for (const pvm of [a, b]) assert.ok(mapping(pvm.pid), `the image is not mapped in monitor ${pvm.pid}`);
+    const shared = () =>
+      [a, b].every((p) => Number(/Shared_Clean:\s+(\d+) kB/.exec(mapping(p.pid) ?? '')?.[1] ?? 0) > 0);
+    assert.ok(await eventually(shared), `shared pages: ${mapping(a.pid)}`);
   } finally {
     await host.close();
   }
