@@ -60,16 +60,23 @@ vm('pVMs of one image share its read-only pages (the image file is mapped, not c
     const b = await host.spawn(guest('idle'));
     await Promise.all([consoleOf(a).until('idle: ready'), consoleOf(b).until('idle: ready')]);
     // The image's read-only pages are the page cache's, mapped into each monitor: the
-    // kernel counts a page both have mapped as shared.
-    const mapping = (pid: number) => {
-      const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
-      const at = smaps.indexOf(guest('idle'));
-      return at < 0 ? null : smaps.slice(at, at + 2000);
+    // kernel counts a page both have mapped as shared (clean, or dirty when the build has
+    // just written the file and it is not yet written back).
+    const imageMappings = (pid: number) => {
+      const blocks = readFileSync(`/proc/${pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/);
+      return blocks.filter((block) => block.split('\n')[0].endsWith(guest('idle')));
     };
-    for (const pvm of [a, b]) assert.ok(mapping(pvm.pid), `the image is not mapped in monitor ${pvm.pid}`);
-    const shared = () =>
-      [a, b].every((p) => Number(/Shared_Clean:\s+(\d+) kB/.exec(mapping(p.pid) ?? '')?.[1] ?? 0) > 0);
-    assert.ok(await eventually(shared), `shared pages: ${mapping(a.pid)}`);
+    const sharedKiB = (pid: number) =>
+      imageMappings(pid).reduce(
+        (sum, block) =>
+          sum +
+          Number(/Shared_Clean:\s+(\d+) kB/.exec(block)?.[1] ?? 0) +
+          Number(/Shared_Dirty:\s+(\d+) kB/.exec(block)?.[1] ?? 0),
+        0,
+      );
+    for (const pvm of [a, b]) assert.ok(imageMappings(pvm.pid).length > 0, `the image is not mapped in monitor ${pvm.pid}`);
+    const shared = () => [a, b].every((p) => sharedKiB(p.pid) > 0);
+    assert.ok(await eventually(shared), `shared pages: ${imageMappings(a.pid).join('\n')}`);
   } finally {
     await host.close();
   }
