@@ -78,6 +78,7 @@ export interface NativeHost {
   livePvms(): number;
   fork(id: number, tag: number): boolean;
   channelNotify(channel: number): boolean;
+  pauseControl(id: number, paused: boolean): boolean;
   channelClose(channel: number): void;
   connect(tag: number, a: number, b: number): { channel: number; memory?: ArrayBuffer | null };
   share(tag: number, id: number, size: number): ArrayBuffer | null;

@@ -84,6 +84,9 @@ export interface PvmTimings {
   readonly exitNs?: bigint;
 }
 
+/** Unread console bytes a Pvm buffers before its guest is held up (backpressure). */
+const CONSOLE_BUFFER_BYTES = 1 << 20;
+
 /** Where console output goes: a stream on the Pvm, the host's stdout, or nowhere. */
 export type ConsoleMode = 'pipe' | 'inherit' | 'ignore';
 
@@ -115,7 +118,10 @@ export class Pvm extends EventEmitter<PvmEvents> {
   readonly children: Set<Pvm> = new Set();
   /**
    * Console output as a byte stream (console mode `'pipe'`, the default). The stream
-   * ends when the pVM ends. Data that is not read stays buffered.
+   * ends when the pVM ends. It has backpressure: once 1 MiB is buffered unread (and no
+   * `console` listener takes the data), the guest is held at its next console flush
+   * until the stream is read — so read it, or spawn with `console: 'ignore'`. After
+   * {@link Pvm.kill} the rest is buffered whatever its size.
    */
   readonly console: Readable;
   /** Resolves with how the pVM ended, once its monitor is gone. Never rejects. */
@@ -132,6 +138,8 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #killedWith: NodeJS.Signals | null = null;
   #sparePid = 0;
   #controlClosed = false;
+  #consolePaused = false;
+  #consoleUnbounded = false;
   #processEnded: Extract<MonitorEvent, { type: 'ended' }> | null = null;
   #status: ExitStatus | null = null;
   #resolveExited!: (status: ExitStatus) => void;
@@ -151,7 +159,10 @@ export class Pvm extends EventEmitter<PvmEvents> {
     this.#requestFork = init.requestFork;
     this.#requestExec = init.requestExec;
     this.#timings = { spawnNs: init.spawnNs, monitorStartNs: 0n, vmReadyNs: 0n };
-    this.console = new Readable({ read() {} });
+    this.console = new Readable({
+      highWaterMark: CONSOLE_BUFFER_BYTES,
+      read: () => this.#pauseConsole(false),
+    });
     if (init.consoleMode !== 'pipe') this.console.push(null);
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
   }
@@ -232,6 +243,9 @@ export class Pvm extends EventEmitter<PvmEvents> {
    */
   kill(signal: PvmSignalName = 'SIGTERM'): boolean {
     if (this.#phase === 'ended' || this.#processEnded) return false;
+    // A monitor held up by an unread console must be able to hear the signal and end.
+    this.#consoleUnbounded = signal === 'SIGTERM' || signal === 'SIGKILL' || this.#consoleUnbounded;
+    if (this.#consoleUnbounded) this.#pauseConsole(false);
     if (signal === 'SIGUSR1' || signal === 'SIGUSR2') {
       return this.#native.signal(this.id, 0, abi.signals[signal === 'SIGUSR1' ? 'USR1' : 'USR2']);
     }
@@ -239,6 +253,12 @@ export class Pvm extends EventEmitter<PvmEvents> {
     const delivered = this.#native.signal(this.id, osConstants.signals[signal]);
     if (delivered && !this.#exitMessage && !this.#killedWith) this.#killedWith = signal;
     return delivered;
+  }
+
+  #pauseConsole(paused: boolean): void {
+    if (this.#consolePaused === paused || this.#phase === 'ended') return;
+    this.#consolePaused = paused;
+    this.#native.pauseControl(this.id, paused);
   }
 
   /** Kills the pVM (if it runs) and waits for it to end. */
@@ -276,8 +296,10 @@ export class Pvm extends EventEmitter<PvmEvents> {
         this.#timings.firstExitNs = ev.firstExitNs; // again after an exec
         return;
       case 'console':
-        if (this.#consoleMode === 'pipe') this.console.push(ev.data);
-        else if (this.#consoleMode === 'inherit') process.stdout.write(ev.data);
+        if (this.#consoleMode === 'pipe') {
+          const room = this.console.push(ev.data);
+          if (!room && !this.#consoleUnbounded && this.listenerCount('console') === 0) this.#pauseConsole(true);
+        } else if (this.#consoleMode === 'inherit') process.stdout.write(ev.data);
         this.emit('console', ev.data);
         return;
       case 'exit':

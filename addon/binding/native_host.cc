@@ -48,6 +48,7 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::LivePvms>("livePvms"),
                          InstanceMethod<&NativeHost::Fork>("fork"),
                          InstanceMethod<&NativeHost::ChannelNotify>("channelNotify"),
+                         InstanceMethod<&NativeHost::PauseControl>("pauseControl"),
                          InstanceMethod<&NativeHost::Connect>("connect"),
                          InstanceMethod<&NativeHost::Share>("share"),
                          InstanceMethod<&NativeHost::Exec>("exec"),
@@ -387,6 +388,16 @@ Napi::Value NativeHost::ChannelNotify(const Napi::CallbackInfo& info) {
   if (closed_) return Napi::Boolean::New(env, false);
   uint64_t channel = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   return Napi::Boolean::New(env, poller_->NotifyChannel(channel) == 0);
+}
+
+// pauseControl(id, paused): stop or resume reading a monitor's messages (console
+// backpressure). False if the monitor is gone.
+Napi::Value NativeHost::PauseControl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return Napi::Boolean::New(env, false);
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  bool paused = info[1].As<Napi::Boolean>().Value();
+  return Napi::Boolean::New(env, poller_->PauseControl(id, paused) == 0);
 }
 
 // channelClose(channel): stop watching its doorbell and close both. Idempotent.

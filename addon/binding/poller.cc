@@ -17,6 +17,7 @@ namespace {
 // epoll data: the monitor (or channel) id in the high bits, which fd in the low two.
 enum FdKind : uint64_t { kControlFd = 0, kPidFd = 1, kDoorbellFd = 2 };
 constexpr uint64_t kWakeToken = ~0ull;
+constexpr int kMessagesPerWake = 256;
 
 uint64_t Token(uint64_t id, FdKind kind) { return (id << 2) | kind; }
 
@@ -83,6 +84,16 @@ int Poller::AddLocked(uint64_t id, pid_t pid, int control, int pidfd, bool own_c
   }
   entries_[id] = Entry{id, pid, control, pidfd, own_child};
   return 0;
+}
+
+int Poller::PauseControl(uint64_t id, bool paused) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.control < 0) return -ESRCH;
+  epoll_event ev{};
+  ev.events = paused ? 0 : EPOLLIN;
+  ev.data.u64 = Token(id, kControlFd);
+  return epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, it->second.control, &ev) == 0 ? 0 : -errno;
 }
 
 int Poller::Send(uint64_t id, ctl::Type type, const void* body, size_t size, const int* fds,
@@ -230,8 +241,10 @@ void Poller::Forget(Entry& e) {
   }
 }
 
-void Poller::OnControl(Entry& e, std::vector<MonitorEvent>& out) {
-  for (;;) {
+void Poller::OnControl(Entry& e, std::vector<MonitorEvent>& out, bool drain) {
+  // A bounded batch per wake-up (epoll is level-triggered and comes back), so one busy
+  // monitor cannot keep this thread, and the other monitors, waiting.
+  for (int taken = 0; drain || taken < kMessagesPerWake; taken++) {
     MonitorEvent ev;
     ev.id = e.id;
     int rc = ctl::receive(e.control, &ev.message, /*nonblocking=*/true);
@@ -312,11 +325,12 @@ void Poller::Run() {
         if (it == entries_.end()) continue;
         Entry& e = it->second;
         bool is_pidfd = (token & 3) == kPidFd;
-        // Drain messages before reporting the end, so an exit message is never lost.
-        if (e.control >= 0) OnControl(e, batch);
         if (is_pidfd && e.pidfd >= 0) {
-          if (e.control >= 0) OnControl(e, batch);
+          // Drain every message before reporting the end, so an exit message is never lost.
+          if (e.control >= 0) OnControl(e, batch, /*drain=*/true);
           OnProcessEnd(e, batch, /*block=*/false);
+        } else if (e.control >= 0) {
+          OnControl(e, batch, /*drain=*/false);
         }
         if (e.control < 0 && e.pidfd < 0) entries_.erase(it);
       }

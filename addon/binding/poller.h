@@ -46,6 +46,11 @@ class Poller {
   int NotifyChannel(uint64_t channel);
   // Stops watching host channel `channel` and closes its doorbells. Idempotent.
   void RemoveChannel(uint64_t channel);
+  // Stops (or resumes) reading monitor `id`'s control socket. While paused, what the
+  // monitor sends waits in the socket and then in the monitor: a guest whose console
+  // nobody reads is held up at its console flush instead of growing the host. A monitor
+  // that ends is still drained. -ESRCH if gone.
+  int PauseControl(uint64_t id, bool paused);
   // Sends a control message to a monitor. -ESRCH if it is gone.
   int Send(uint64_t id, ctl::Type type, const void* body, size_t size, const int* fds, int nfds);
   // Signals a monitor through its pidfd (no pid-reuse race). -ESRCH if gone. With
@@ -75,7 +80,7 @@ class Poller {
   // child sends can be read, so no message of it is missed.
   void Adopt(ctl::Message* forked);
   void Run();
-  void OnControl(Entry& e, std::vector<MonitorEvent>& out);
+  void OnControl(Entry& e, std::vector<MonitorEvent>& out, bool drain);
   void OnProcessEnd(Entry& e, std::vector<MonitorEvent>& out, bool block);
   void Forget(Entry& e);
 

@@ -33,17 +33,19 @@ int64_t GuestErrnoOf(const Failure& why) {
   }
 }
 
-// A NUL-terminated string in guest RAM, at most max bytes; false if it runs off RAM.
-bool GuestString(const GuestMemory& ram, uint64_t gpa, size_t max, std::string* out) {
-  for (size_t n = 0; n <= max; n++) {
+enum class StringRead { Ok, OffRam, TooLong };
+
+// A NUL-terminated string in guest RAM of at most max bytes (the NUL not counted).
+StringRead GuestString(const GuestMemory& ram, uint64_t gpa, size_t max, std::string* out) {
+  for (size_t n = 0;; n++) {
     const uint8_t* c = ram.GuestBuffer(gpa + n, 1);
-    if (!c) return false;
+    if (!c) return StringRead::OffRam;
     if (*c == 0) {
       out->assign(reinterpret_cast<const char*>(ram.At(gpa, n)), n);
-      return true;
+      return StringRead::Ok;
     }
+    if (n == max) return StringRead::TooLong;
   }
-  return false;
 }
 
 }  // namespace
@@ -111,7 +113,7 @@ ExecOutcome GuestExec(Monitor* m, const VcpuExit& x) {
   const GuestMemory& ram = m->backend->memory();
   Failure why;
   std::string path;
-  if (!GuestString(ram, x.args[0], 255, &path)) {
+  if (GuestString(ram, x.args[0], 255, &path) != StringRead::Ok) {
     Fail(&why, ctl::ErrorCode::BadConfig, EFAULT, "EXEC: the path is not a string in guest RAM (or too long)");
     return Refuse(PVM_EFAULT, why);
   }
@@ -119,21 +121,38 @@ ExecOutcome GuestExec(Monitor* m, const VcpuExit& x) {
   if (x.args[1] == 0) {
     args.push_back(path);
   } else {
+    // Read no more than the args area holds: the pointers, the strings and their NULs,
+    // counted as they are read (like execve's E2BIG), so a guest cannot make the monitor
+    // copy more than that.
+    uint64_t left = PVM_ARGS_SIZE - 8;  // the NULL that ends argv
     for (uint64_t i = 0;; i++) {
       const uint8_t* slot = ram.GuestBuffer(x.args[1] + i * 8, 8);
-      if (!slot || i > PVM_ARGS_SIZE / 8) {
+      if (!slot) {
         Fail(&why, ctl::ErrorCode::BadConfig, EFAULT, "EXEC: argv is not a NULL-terminated array in guest RAM");
         return Refuse(PVM_EFAULT, why);
       }
       uint64_t p;
       std::memcpy(&p, slot, 8);
       if (p == 0) break;
+      if (left < 8 + 1) {
+        Fail(&why, ctl::ErrorCode::BadConfig, E2BIG, "EXEC: argv holds more than the args area (%llu bytes)",
+             static_cast<unsigned long long>(PVM_ARGS_SIZE));
+        return Refuse(PVM_E2BIG, why);
+      }
+      left -= 8 + 1;
       std::string a;
-      if (!GuestString(ram, p, PVM_ARGS_SIZE, &a)) {
+      StringRead read = GuestString(ram, p, left, &a);
+      if (read == StringRead::OffRam) {
         Fail(&why, ctl::ErrorCode::BadConfig, EFAULT, "EXEC: argv[%llu] is not a string in guest RAM",
              static_cast<unsigned long long>(i));
         return Refuse(PVM_EFAULT, why);
       }
+      if (read == StringRead::TooLong) {
+        Fail(&why, ctl::ErrorCode::BadConfig, E2BIG, "EXEC: argv[%llu] runs past what the args area holds (%llu bytes)",
+             static_cast<unsigned long long>(i), static_cast<unsigned long long>(PVM_ARGS_SIZE));
+        return Refuse(PVM_E2BIG, why);
+      }
+      left -= a.size();
       args.push_back(std::move(a));
     }
   }

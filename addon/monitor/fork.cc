@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +22,39 @@
 namespace pvm::monitor {
 
 namespace {
+
+void SetChildSignal(void (*handler)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sigaction(SIGCHLD, &sa, nullptr);
+}
+
+// fork(2) that also gives the parent a pidfd of the child, opened before the child can
+// have been reaped. Monitors ignore SIGCHLD (the kernel reaps their children), so a
+// child that ends at once could be gone, and its pid even reused, before pidfd_open.
+// SIGCHLD is default just for that window; whatever ended in it is reaped after.
+// In the child, *pidfd is -1; on failure -1 is returned with errno set. If the pidfd
+// cannot be had (out of fds), the child is killed and *pidfd is -1 with errno set.
+pid_t ForkWithPidfd(int* pidfd) {
+  *pidfd = -1;
+  SetChildSignal(SIG_DFL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    SetChildSignal(SIG_IGN);
+    return 0;
+  }
+  int err = errno;
+  if (pid > 0) {
+    *pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    err = errno;
+    if (*pidfd < 0) kill(pid, SIGKILL);  // cannot be watched: end it while its pid is ours
+  }
+  SetChildSignal(SIG_IGN);
+  siginfo_t info{};
+  while (waitid(P_ALL, 0, &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0) info = siginfo_t{};
+  errno = err;
+  return pid;
+}
 
 // Pages a fork through a spare copies at most; past that a plain fork is cheaper.
 constexpr size_t kMaxSparePages = 4096;  // 16 MiB
@@ -261,7 +295,8 @@ ForkResult MakeSpare(Monitor* m) {
   }
   m->monitor_dirty.clear();
   pid_t parent_pid = getpid();
-  pid_t pid = fork();
+  int pidfd = -1;
+  pid_t pid = ForkWithPidfd(&pidfd);
   if (pid < 0) {
     close(sv[0]);
     close(sv[1]);
@@ -277,9 +312,7 @@ ForkResult MakeSpare(Monitor* m) {
     return result;
   }
   close(sv[1]);
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
-    kill(pid, SIGKILL);
     close(sv[0]);
     return result;
   }
@@ -416,7 +449,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
 
   if (pid < 0) {
     pid_t parent_pid = getpid();
-    pid = fork();
+    pid = ForkWithPidfd(&pidfd);
     if (pid < 0) {
       int err = errno;
       m->registry.Remove(p.child_id);
@@ -433,7 +466,6 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
       result.in_child = true;
       return result;
     }
-    pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   }
 
   // The parent.
@@ -441,10 +473,12 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
   CloseFd(&p.control[1]);
   int child_pidfd = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 0) : -1;
   if (pidfd < 0 || child_pidfd < 0) {
-    // Only if the child is gone already (reaped: SIGCHLD is ignored) or out of fds.
+    // Only if out of fds: the pidfd was opened before the child could be reaped.
     int err = errno;
-    kill(pid, SIGKILL);
-    if (pidfd >= 0) close(pidfd);
+    if (pidfd >= 0) {
+      syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+      close(pidfd);
+    }
     m->registry.MarkEnded(p.child_id, 2, PVM_SIGKILL);
     Discard(&p);
     return refuse(-PVM_ENOMEM, err);
