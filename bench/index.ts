@@ -1,9 +1,15 @@
-// npm run bench [-- --json] [--runs N] [--only <prefix>]   (e.g. --only fork, --only fork.childReady.64MiB)
+// npm run bench [-- --json] [--runs N] [--only <prefix>] [--out <file.json>]
+//   (e.g. --only fork, --only fork.childReady.64MiB; also `pvm bench`)
 // Prints a table (or, with --json, one JSON array) of results, each with the baseline
-// measured in the same run.
+// measured in the same run; progress goes to stderr. --out also writes the JSON to that
+// file and an SVG chart next to it (same name, .svg).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { arch, cpus, release } from 'node:os';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Host } from '../lib/index.js';
 import { printTable, type Result } from './lib.js';
+import { renderChart } from './chart.js';
 import { benchSpawn } from './spawn.js';
 import { benchLoop } from './loop.js';
 import { benchFork } from './fork.js';
@@ -15,6 +21,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     runs: { type: 'string' },
     only: { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const runs = Number(values.runs ?? 30);
@@ -28,16 +35,54 @@ const benches: Array<[string, (host: Host) => Promise<Result[]>]> = [
   ['exec', (h) => benchExec(h, Math.max(15, Number(values.runs ?? 15)))],
 ];
 
+const chosen = benches.filter(
+  ([prefix]) => !values.only || prefix.startsWith(values.only) || values.only.startsWith(prefix),
+);
+if (chosen.length === 0) {
+  console.error(`bench: nothing matches --only ${values.only} (have: ${benches.map(([p]) => p).join(', ')})`);
+  process.exit(2);
+}
+
+// Progress on stderr: a line per benchmark, with a running clock on a terminal.
+function progress(step: number, prefix: string): () => void {
+  const t0 = performance.now();
+  const label = `[${step}/${chosen.length}] ${prefix}`;
+  const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
+  if (!process.stderr.isTTY) {
+    process.stderr.write(`${label}…\n`);
+    return () => process.stderr.write(`${label} done in ${seconds()} s\n`);
+  }
+  const tick = setInterval(() => process.stderr.write(`\r${label}… ${seconds()} s`), 250);
+  return () => {
+    clearInterval(tick);
+    process.stderr.write(`\r${label} done in ${seconds()} s\n`);
+  };
+}
+
 const host = await Host.open();
 const results: Result[] = [];
+const started = performance.now();
 try {
-  for (const [prefix, bench] of benches) {
-    if (values.only && !prefix.startsWith(values.only) && !values.only.startsWith(prefix)) continue;
-    if (!values.json) process.stderr.write(`running ${prefix}…\n`);
-    results.push(...(await bench(host)));
+  for (const [step, [prefix, bench]] of chosen.entries()) {
+    const done = progress(step + 1, prefix);
+    try {
+      results.push(...(await bench(host)));
+    } finally {
+      done();
+    }
   }
 } finally {
   await host.close();
 }
+process.stderr.write(`bench: ${results.length} figures in ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
 if (values.json) console.log(JSON.stringify(results, null, 2));
 else printTable(results);
+if (values.out) {
+  const jsonPath = values.out.endsWith('.json') ? values.out : `${values.out}.json`;
+  const svgPath = jsonPath.replace(/\.json$/, '.svg');
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? arch()}, Linux ${release()}`;
+  writeFileSync(svgPath, renderChart(results, `pvm bench, ${new Date().toISOString().slice(0, 10)}: ${machine}`));
+  process.stderr.write(`bench: wrote ${jsonPath} and ${svgPath}\n`);
+}

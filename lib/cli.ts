@@ -1,5 +1,5 @@
 /**
- * The `pvm` command line: `pvm run`, `pvm cc`.
+ * The `pvm` command line: `pvm run`, `pvm ps`, `pvm cc`, `pvm bench`.
  * @internal
  * @module
  */
@@ -11,12 +11,16 @@ import { Host } from './host.js';
 import { PvmError } from './errors.js';
 import { describeExit } from './status.js';
 import { packageRoot } from './paths.js';
+import { formatHosts, listHosts } from './ps.js';
 
 const USAGE = `usage: pvm <command> [options]
 
 commands:
   run [--memory <size>] <image> [args...]   boot a pVM, print its console, exit with its code
+  ps [--json]                               the pVM family trees of the running hosts
   cc <file.c...> -o <out.pvm> [cc flags]     build a guest image from C with the pvm runtime
+  bench [--only <name>] [--runs N] [--json] [--out <file.json>]
+                                            run the benchmarks (from a source checkout)
 
   pvm <command> --help                       help for one command`;
 
@@ -35,6 +39,27 @@ Compiles and links C sources against the pvm guest runtime (crt0, hypercalls, a 
 libc: printf, malloc, string functions; see hypercalls/include) into a pVM image. Uses
 the compiler and flags the package was built with (build/guest-toolchain.json).`;
 
+const PS_USAGE = `usage: pvm ps [--json]
+
+Lists the pVMs of every host (a Node process using pvm) on this machine that this user
+can see, as family trees: pVM id, its monitor's pid, resident memory and age. Read from
+the hosts' registries through /proc, without disturbing them.
+
+options:
+  --json   one JSON array of hosts, each with its trees`;
+
+const BENCH_USAGE = `usage: pvm bench [--only <name>] [--runs N] [--json] [--out <file.json>]
+
+Runs pvm's benchmarks (spawn, guest loop, fork, ipc, exec, server), each figure next to
+a baseline measured in the same run, with progress on stderr. Needs the source checkout
+(bench/ and its dev dependencies: npm ci).
+
+options:
+  --only <name>       only benchmarks whose name starts with <name> (e.g. fork, ipc.pipe)
+  --runs N            samples per figure (default: each benchmark's own)
+  --json              print one JSON array instead of a table
+  --out <file.json>   also write the results there, and a chart next to it (<file>.svg)`;
+
 /** Runs the CLI; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -44,6 +69,10 @@ export async function main(argv: string[]): Promise<number> {
         return await runCommand(rest);
       case 'cc':
         return await ccCommand(rest);
+      case 'ps':
+        return psCommand(rest);
+      case 'bench':
+        return await benchCommand(rest);
       case undefined:
       case '-h':
       case '--help':
@@ -148,6 +177,45 @@ async function ccCommand(argv: string[]): Promise<number> {
   ];
   return await new Promise<number>((done, fail) => {
     const child = spawn(tc.cc, args, { stdio: 'inherit' });
+    child.on('error', fail);
+    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? 1 : 0)));
+  });
+}
+
+function psCommand(argv: string[]): number {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    console.log(PS_USAGE);
+    return 0;
+  }
+  const unknown = argv.find((a) => a !== '--json');
+  if (unknown !== undefined) return usageError(`unknown argument ${unknown}`, PS_USAGE);
+  const hosts = listHosts().filter((h) => h.pid !== process.pid);
+  console.log(argv.includes('--json') ? JSON.stringify(hosts, null, 2) : formatHosts(hosts));
+  return 0;
+}
+
+async function benchCommand(argv: string[]): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    console.log(BENCH_USAGE);
+    return 0;
+  }
+  const allowed = new Set(['--only', '--runs', '--json', '--out']);
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k]!;
+    const name = a.split('=')[0]!;
+    if (!allowed.has(name)) return usageError(`unknown option ${a}`, BENCH_USAGE);
+    if (name !== '--json' && !a.includes('=')) {
+      if (argv[k + 1] === undefined) return usageError(`${a} needs a value`, BENCH_USAGE);
+      k++;
+    }
+  }
+  const entry = join(packageRoot, 'bench', 'index.ts');
+  const tsx = join(packageRoot, 'node_modules', 'tsx');
+  if (!existsSync(entry) || !existsSync(tsx)) {
+    throw new PvmError('ENOENT', `the benchmarks need the source checkout with its dev dependencies (${entry}, tsx): git clone, npm ci`);
+  }
+  return await new Promise<number>((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...argv], { cwd: packageRoot, stdio: 'inherit' });
     child.on('error', fail);
     child.on('exit', (code, signal) => done(code ?? 128 + (signal ? 1 : 0)));
   });

@@ -68,6 +68,22 @@ export interface HostStats {
   readonly sparesKiB: number;
 }
 
+/** Where a channel made by {@link Host.connect} appears in each guest. */
+export interface ConnectedSlots {
+  /** The channel slot in the first pVM (`pvm_channel_accept()` finds it). */
+  readonly slotA: number;
+  /** The channel slot in the second pVM. */
+  readonly slotB: number;
+}
+
+/** Memory shared with a pVM by {@link Host.share}. */
+export interface SharedRegion {
+  /** The region, mapped into Node: writes are seen by the guest at once, and back. */
+  readonly memory: ArrayBuffer;
+  /** The slot the guest finds it in (`pvm_shm_accept()`, `pvm_channel_base(slot)`). */
+  readonly slot: number;
+}
+
 /** Options of {@link Host.spawn}. */
 export interface SpawnOptions {
   /** Guest RAM: bytes, or a string such as `'64MiB'`. Default 64 MiB. */
@@ -262,7 +278,7 @@ export class Host {
    * family rule holds for channels the host makes too (`EPERM` otherwise). Resolves with
    * the slot each guest finds it in. Rejects with `ESRCH` or `EAGAIN` (no free slot).
    */
-  async connect(a: Pvm, b: Pvm): Promise<{ slotA: number; slotB: number }> {
+  async connect(a: Pvm, b: Pvm): Promise<ConnectedSlots> {
     this.#checkOpen();
     this.#checkMine(a);
     this.#checkMine(b);
@@ -281,7 +297,7 @@ export class Host {
    * (`pvm_shm_accept()` finds it). pVMs it forks afterwards share it too. Rejects with
    * `EINVAL`, `ESRCH`, `EAGAIN` (no free slot).
    */
-  async share(pvm: Pvm, size: number): Promise<{ memory: ArrayBuffer; slot: number }> {
+  async share(pvm: Pvm, size: number): Promise<SharedRegion> {
     this.#checkOpen();
     this.#checkMine(pvm);
     if (!Number.isInteger(size) || size <= 0 || size > CHANNEL_SLOT_SIZE) {

@@ -2,7 +2,15 @@
  * pvm: process-like VMs for Node.js.
  * @module pvm
  */
-export { Host, type HostOptions, type HostStats, type SpawnOptions, type Backend } from './host.js';
+export {
+  Host,
+  type HostOptions,
+  type HostStats,
+  type SpawnOptions,
+  type Backend,
+  type ConnectedSlots,
+  type SharedRegion,
+} from './host.js';
 export { Pvm, type PvmEvents, type PvmTimings, type ConsoleMode, type ForkInfo, type ForkResult, type PvmSignalName, type ExecInfo, type ExecOptions } from './pvm.js';
 export { Channel, MAX_MESSAGE } from './channel.js';
 export { PvmError, type PvmErrorCode } from './errors.js';

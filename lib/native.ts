@@ -95,6 +95,7 @@ export interface NativeHost {
 export interface NativeAddon {
   NativeHost: new (monitorPath: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number) => NativeHost;
   probeKvm(): { ok: boolean; apiVersion?: number; errno: number; message?: string };
+  readRegistry(path: string): { live: number; limit: number; pvms: Array<{ id: number; parentId: number; pid: number }> };
 }
 
 let addon: NativeAddon | undefined;

@@ -36,9 +36,24 @@ export interface Fault {
 
 /** How a pVM ended: it exited, it faulted, or it was killed from the host. */
 export type ExitStatus =
-  | { readonly kind: 'exit'; readonly code: number }
-  | { readonly kind: 'fault'; readonly fault: Fault }
-  | { readonly kind: 'killed'; readonly signal: NodeJS.Signals };
+  | {
+      /** The guest called exit (or returned from main). */
+      readonly kind: 'exit';
+      /** Its exit code. */
+      readonly code: number;
+    }
+  | {
+      /** The guest faulted (CPU exception, triple fault, bad hypercall, bad memory). */
+      readonly kind: 'fault';
+      /** What, where and why. */
+      readonly fault: Fault;
+    }
+  | {
+      /** It was killed: {@link Pvm.kill}, a pVM of its family, or its parent monitor ending. */
+      readonly kind: 'killed';
+      /** `SIGTERM` or `SIGKILL`. */
+      readonly signal: NodeJS.Signals;
+    };
 
 const MNEMONICS: Record<number, string> = {
   0: '#DE', 1: '#DB', 2: 'NMI', 3: '#BP', 4: '#OF', 5: '#BR', 6: '#UD', 7: '#NM', 8: '#DF',

@@ -1,10 +1,11 @@
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/paths.js';
-import { guest, vmSuite } from './_helpers.js';
+import { Host } from '../lib/index.js';
+import { consoleOf, guest, vmSuite } from './_helpers.js';
 
 const { suite, vm } = vmSuite('cli');
 const bin = join(packageRoot, 'bin', 'pvm.js');
@@ -46,6 +47,74 @@ vm('pvm cc builds a runnable guest from C', () => {
     const r = pvm('run', out, 'cc');
     assert.is(r.status, 1, r.stderr);
     assert.match(r.stdout, /hello, cc!/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+vm('pvm ps shows this host and its family tree: ids, monitor pids, parents', async () => {
+  const host = await Host.open();
+  try {
+    const root = await host.spawn(guest('idle'), { memory: '16MiB' });
+    await consoleOf(root).until('idle: ready');
+    const { child } = await root.fork();
+    const r = pvm('ps', '--json');
+    assert.is(r.status, 0, r.stderr);
+    type Entry = { id: number; pid: number; parentId: number; rssKiB: number; children: Entry[] };
+    const hosts = JSON.parse(r.stdout) as Array<{ pid: number; live: number; limit: number; roots: Entry[] }>;
+    const me = hosts.find((h) => h.pid === process.pid);
+    assert.ok(me, `this process is not among the hosts: ${r.stdout}`);
+    assert.is(me!.live, 2);
+    assert.is(me!.limit, 1024);
+    const top = me!.roots.find((e) => e.id === root.id);
+    assert.ok(top, r.stdout);
+    assert.is(top!.pid, root.pid);
+    assert.ok(top!.rssKiB > 0);
+    assert.equal(top!.children.map((c) => [c.id, c.pid, c.parentId]), [[child.id, child.pid, root.id]]);
+    const text = pvm('ps');
+    assert.is(text.status, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`host ${process.pid}:`));
+    assert.match(text.stdout, new RegExp(`└─ ${child.id}\\s+${child.pid}`));
+  } finally {
+    await host.close();
+  }
+  const after = JSON.parse(pvm('ps', '--json').stdout) as Array<{ pid: number }>;
+  assert.not.ok(after.some((h) => h.pid === process.pid), 'a closed host is still listed');
+});
+
+vm('pvm ps and pvm bench: --help, and clear errors for bad options', () => {
+  for (const command of ['ps', 'bench', 'run', 'cc']) {
+    const help = pvm(command, '--help');
+    assert.is(help.status, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`usage: pvm ${command}`));
+  }
+  const ps = pvm('ps', '--bogus');
+  assert.is(ps.status, 2);
+  assert.match(ps.stderr, /unknown argument --bogus/);
+  const bench = pvm('bench', '--bogus');
+  assert.is(bench.status, 2);
+  assert.match(bench.stderr, /unknown option --bogus/);
+  const noValue = pvm('bench', '--only');
+  assert.is(noValue.status, 2);
+  assert.match(noValue.stderr, /--only needs a value/);
+  const nothing = pvm('bench', '--only', 'nosuchbench');
+  assert.is(nothing.status, 2);
+  assert.match(nothing.stderr, /nothing matches --only nosuchbench/);
+});
+
+vm('pvm bench runs a benchmark with progress, and writes the JSON and an SVG chart', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pvm-bench-'));
+  try {
+    const r = pvm('bench', '--only', 'guest', '--runs', '3', '--out', join(dir, 'results.json'));
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stderr, /\[1\/1\] guest done in [\d.]+ s/);
+    assert.match(r.stdout, /guest\.loopSpeed/);
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Array<{ name: string; value: number }>;
+    assert.equal(results.map((x) => x.name), ['guest.loopSpeed']);
+    assert.ok(results[0]!.value > 0);
+    const svg = readFileSync(join(dir, 'results.svg'), 'utf8');
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg, /data-name="guest\.loopSpeed"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

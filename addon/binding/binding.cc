@@ -10,6 +10,7 @@
 #include <napi.h>
 
 #include "binding/native_host.h"
+#include "common/registry.h"
 
 namespace {
 
@@ -37,9 +38,41 @@ Napi::Value ProbeKvm(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// readRegistry(path) -> { live, limit, pvms: [{ id, parentId, pid }] }: the running pVMs
+// of a host's registry, opened by path (pvm ps: /proc/<host>/fd/<n>). Throws with the
+// errno on failure.
+Napi::Value ReadRegistry(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  pvm::RegistryView view;
+  int rc = fd < 0 ? -errno : pvm::ReadRegistry(fd, &view);
+  if (fd >= 0) close(fd);
+  if (rc != 0) {
+    Napi::Error e = Napi::Error::New(env, path + ": " + strerror(-rc));
+    e.Set("errno", Napi::Number::New(env, -rc));
+    throw e;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("live", Napi::Number::New(env, static_cast<double>(view.live)));
+  out.Set("limit", Napi::Number::New(env, static_cast<double>(view.limit)));
+  Napi::Array pvms = Napi::Array::New(env, view.running.size());
+  for (size_t i = 0; i < view.running.size(); i++) {
+    const pvm::RegistryEntry& r = view.running[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", Napi::Number::New(env, static_cast<double>(r.id)));
+    o.Set("parentId", Napi::Number::New(env, static_cast<double>(r.parent_id)));
+    o.Set("pid", Napi::Number::New(env, r.pid));
+    pvms.Set(static_cast<uint32_t>(i), o);
+  }
+  out.Set("pvms", pvms);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeHost", pvm::NativeHost::Define(env));
   exports.Set("probeKvm", Napi::Function::New(env, ProbeKvm));
+  exports.Set("readRegistry", Napi::Function::New(env, ReadRegistry));
   return exports;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -113,6 +114,33 @@ void Registry::MarkEnded(uint64_t id, uint32_t exit_kind, int32_t exit_code) {
   if (__atomic_compare_exchange_n(&e->state, &running, kRegistryEnded, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     __atomic_sub_fetch(&Header()[1], 1, __ATOMIC_RELAXED);
   }
+}
+
+int ReadRegistry(int fd, RegistryView* out) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return -errno;
+  if (static_cast<size_t>(st.st_size) != kRegistrySize) return -EINVAL;
+  void* p = mmap(nullptr, kRegistrySize, PROT_READ, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return -errno;
+  const auto* base = static_cast<const uint8_t*>(p);
+  const auto* header = reinterpret_cast<const uint64_t*>(base);
+  out->live = __atomic_load_n(&header[1], __ATOMIC_RELAXED);
+  out->limit = __atomic_load_n(&header[2], __ATOMIC_RELAXED);
+  out->running.clear();
+  const auto* table = reinterpret_cast<const RegistryEntry*>(base + kRegistryHeader);
+  for (size_t i = 0; i < kRegistryEntries; i++) {
+    RegistryEntry e;
+    e.id = __atomic_load_n(&table[i].id, __ATOMIC_ACQUIRE);
+    if (e.id == 0 || __atomic_load_n(&table[i].state, __ATOMIC_ACQUIRE) != kRegistryRunning) continue;
+    e.parent_id = table[i].parent_id;
+    e.pid = table[i].pid;
+    e.state = kRegistryRunning;
+    e.exit_kind = 0;
+    e.exit_code = 0;
+    out->running.push_back(e);
+  }
+  munmap(p, kRegistrySize);
+  return 0;
 }
 
 bool Registry::Related(uint64_t a, uint64_t b) const {

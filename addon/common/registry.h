@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace pvm {
 
@@ -26,6 +27,17 @@ enum RegistryState : uint32_t { kRegistryFree = 0, kRegistryRunning = 1, kRegist
 constexpr size_t kRegistryEntries = 65536;
 constexpr size_t kRegistryHeader = 4096;  // id counter at 0, live pVMs at 8, their limit at 16
 constexpr size_t kRegistrySize = kRegistryHeader + kRegistryEntries * sizeof(RegistryEntry);
+
+// What `pvm ps` sees of a registry: the pVMs running now, and the host's figures.
+struct RegistryView {
+  uint64_t live = 0;
+  uint64_t limit = 0;
+  std::vector<RegistryEntry> running;
+};
+
+// Reads the registry in fd without joining it (read-only mapping; another process's
+// registry, opened through /proc). Returns 0 or -errno (-EINVAL: not a registry).
+int ReadRegistry(int fd, RegistryView* out);
 
 class Registry {
  public:
