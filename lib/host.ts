@@ -122,9 +122,14 @@ export class Host {
   #channels = new Map<number, Channel>();
   // Host channels by the pVM at their other end, to close them when it ends.
   #hostChannels = new Map<number, Set<number>>();
-  #forks = new Map<number, { resolve: (r: ForkResult) => void; reject: (e: PvmError) => void }>();
+  // Requests waiting for a monitor's answer, by tag; each names the pVM it waits on, so
+  // that pVM's end fails it (#failPending) without a reaction per request on `exited`.
+  #forks = new Map<number, { resolve: (r: ForkResult) => void; reject: (e: PvmError) => void; parent: Pvm }>();
   #nextForkTag = 1;
-  #attaches = new Map<number, { slots: Map<number, number>; waiting: number; done: (e?: PvmError) => void }>();
+  #attaches = new Map<
+    number,
+    { slots: Map<number, number>; waiting: number; to: Pvm[]; done: (e?: PvmError) => void }
+  >();
   #consoleModes = new WeakMap<Pvm, ConsoleMode>();
   #closed = false;
   #refed = false;
@@ -138,7 +143,7 @@ export class Host {
   #refill: NodeJS.Immediate | null = null;
   // The image each pVM runs (a guest's EXEC searches its directory first).
   #images = new Map<number, string>();
-  #execs = new Map<number, { resolve: (e: ExecInfo) => void; reject: (e: PvmError) => void; image: string }>();
+  #execs = new Map<number, { resolve: (e: ExecInfo) => void; reject: (e: PvmError) => void; image: string; pvm: Pvm }>();
   #guestExecs = new Map<number, string>(); // pVM id -> image a guest asked for, until it runs
 
   private constructor(
@@ -386,13 +391,7 @@ export class Host {
         closeSync(imageFd); // the monitor has its own copy
       }
       return new Promise((resolve_, reject) => {
-        this.#execs.set(tag, { resolve: resolve_, reject, image: resolve(image) });
-        pvm.exited.then(() => {
-          const pending = this.#execs.get(tag);
-          if (!pending) return;
-          this.#execs.delete(tag);
-          pending.reject(new PvmError('ESRCH', `pVM ${pvm.id} ended before the exec was done`));
-        });
+        this.#execs.set(tag, { resolve: resolve_, reject, image: resolve(image), pvm });
       });
     } catch (err) {
       return Promise.reject(err);
@@ -455,6 +454,7 @@ export class Host {
       const entry = {
         slots,
         waiting: to.length,
+        to,
         done: (e?: PvmError) => {
           this.#attaches.delete(tag);
           if (e) reject(e);
@@ -462,13 +462,6 @@ export class Host {
         },
       };
       this.#attaches.set(tag, entry);
-      for (const pvm of to) {
-        pvm.exited.then(() => {
-          if (this.#attaches.get(tag) === entry && !slots.has(pvm.id)) {
-            entry.done(new PvmError('ESRCH', `pVM ${pvm.id} ended before it took the channel`));
-          }
-        });
-      }
     });
   }
 
@@ -510,14 +503,7 @@ export class Host {
         reject(new PvmError('ESRCH', `pVM ${parent.id} has ended`));
         return;
       }
-      this.#forks.set(tag, { resolve, reject });
-      // A parent that ends before answering fails the fork.
-      parent.exited.then(() => {
-        const pending = this.#forks.get(tag);
-        if (!pending) return;
-        this.#forks.delete(tag);
-        pending.reject(new PvmError('ESRCH', `pVM ${parent.id} ended before the fork was done`));
-      });
+      this.#forks.set(tag, { resolve, reject, parent }); // a parent that ends fails it: #failPending
     });
   }
 
@@ -581,7 +567,28 @@ export class Host {
     );
   }
 
+  // Fails what waits on a pVM that has ended. After the events being dispatched now: an
+  // answer its monitor sent before it ended still counts.
+  #failPending(pvm: Pvm): void {
+    for (const [tag, f] of this.#forks) {
+      if (f.parent !== pvm) continue;
+      this.#forks.delete(tag);
+      f.reject(new PvmError('ESRCH', `pVM ${pvm.id} ended before the fork was done`));
+    }
+    for (const [tag, e] of this.#execs) {
+      if (e.pvm !== pvm) continue;
+      this.#execs.delete(tag);
+      e.reject(new PvmError('ESRCH', `pVM ${pvm.id} ended before the exec was done`));
+    }
+    for (const a of [...this.#attaches.values()]) {
+      if (a.to.includes(pvm) && !a.slots.has(pvm.id)) {
+        a.done(new PvmError('ESRCH', `pVM ${pvm.id} ended before it took the channel`));
+      }
+    }
+  }
+
   #ended(pvm: Pvm): void {
+    queueMicrotask(() => this.#failPending(pvm));
     this.#pvms.delete(pvm.id);
     this.#images.delete(pvm.id);
     this.#guestExecs.delete(pvm.id);

@@ -12,8 +12,11 @@
 // host holds, and the parent monitor's fds and RSS. Bounded in time (default 180 s): it
 // stops early at the limit and says so; with --fill the counts are minimums and it goes
 // on, round after round, until the time limit. At the end it closes the host and prints what
-// held: PASS, or FAIL if fds grew by more than a few, RSS grew by more than 20% after
-// the warm-up, or a monitor was left over. Exit status 0 on PASS, 1 on FAIL.
+// held: PASS, or FAIL if fds grew by more than a few, the JS heap (after a forced GC)
+// grew by more than 20%, RSS kept growing through the second half of the run (more than
+// 10% over the highest RSS of the first half: a leak grows steadily, while the allocator
+// and V8 settle in steps and then stay), or a monitor was left over. Exit status 0 on
+// PASS, 1 on FAIL.
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtinGuest, Host, MAX_MESSAGE, type Channel, type Pvm } from '../lib/index.js';
@@ -41,7 +44,8 @@ for (const [k, v] of Object.entries(limits)) {
 
 // What the verdict allows: a few fds more (libuv and V8 open some lazily), 20% RSS.
 const FD_SLACK = 8;
-const RSS_SLACK = 0.2;
+const HEAP_SLACK = 0.2;
+const RSS_SECOND_HALF_SLACK = 0.1;
 const BATCH = 64; // messages in flight per batch (each way)
 const GUEST_RUN = 100; // family `cycles 100`: 200 guest forks per run
 
@@ -101,6 +105,7 @@ interface Sample {
   guestCycles: number;
   fds: number;
   rssKiB: number;
+  heapKiB: number;
   monitors: number;
   pvms: number;
   parentFds: number;
@@ -117,6 +122,7 @@ function sample(host: Host, parent: Pvm): Sample {
     guestCycles: done.guestCycles,
     fds: countFds(),
     rssKiB: Math.round(process.memoryUsage().rss / 1024),
+    heapKiB: Math.round(process.memoryUsage().heapUsed / 1024),
     monitors: monitorsUnder().length,
     pvms: host.list().length,
     parentFds: countFds(parent.pid),
@@ -125,7 +131,7 @@ function sample(host: Host, parent: Pvm): Sample {
   samples.push(s);
   console.log(
     `[${s.t.toFixed(1).padStart(6)} s] forks ${s.forks} messages ${s.messages} guest cycles ${s.guestCycles} | ` +
-      `fds ${s.fds} rss ${(s.rssKiB / 1024).toFixed(1)} MiB monitors ${s.monitors} pvms ${s.pvms} | ` +
+      `fds ${s.fds} rss ${(s.rssKiB / 1024).toFixed(1)} MiB heap ${(s.heapKiB / 1024).toFixed(1)} MiB monitors ${s.monitors} pvms ${s.pvms} | ` +
       `parent monitor: fds ${s.parentFds} rss ${(s.parentRssKiB / 1024).toFixed(1)} MiB`,
   );
   return s;
@@ -299,8 +305,14 @@ const problems: string[] = [];
 if (error) problems.push(`error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
 if (first && last) {
   if (last.fds - first.fds > FD_SLACK) problems.push(`fds grew from ${first.fds} to ${last.fds}`);
-  if (last.rssKiB > first.rssKiB * (1 + RSS_SLACK)) {
-    problems.push(`RSS grew ${(((last.rssKiB - first.rssKiB) / first.rssKiB) * 100).toFixed(0)}% after the warm-up`);
+  if (last.heapKiB > first.heapKiB * (1 + HEAP_SLACK)) {
+    problems.push(`the JS heap grew ${(((last.heapKiB - first.heapKiB) / first.heapKiB) * 100).toFixed(0)}% after the warm-up`);
+  }
+  const firstHalfMax = Math.max(...samples.slice(0, Math.ceil(samples.length / 2)).map((s) => s.rssKiB));
+  if (last.rssKiB > firstHalfMax * (1 + RSS_SECOND_HALF_SLACK)) {
+    problems.push(
+      `RSS kept growing: ${mib(last.rssKiB)} at the end, ${mib(firstHalfMax)} at most in the first half of the run`,
+    );
   }
   if (last.parentFds - first.parentFds > FD_SLACK) {
     problems.push(`the parent monitor's fds grew from ${first.parentFds} to ${last.parentFds}`);
@@ -334,6 +346,7 @@ if (first && last) {
     `host RSS:        first ${mib(first.rssKiB)}, last ${mib(last.rssKiB)}, max ${mib(max((s) => s.rssKiB))}` +
       ` (before the host: ${mib(rssBeforeHost / 1024)}${gc ? ', each after a forced GC' : ', no forced GC'})`,
   );
+  console.log(`JS heap:         first ${mib(first.heapKiB)}, last ${mib(last.heapKiB)}, max ${mib(max((s) => s.heapKiB))}`);
   console.log(`monitors:        first ${first.monitors}, last ${last.monitors}, max ${max((s) => s.monitors)} while running; ${monitorsLeft.length} left after close`);
   console.log(`host pVMs:       first ${first.pvms}, last ${last.pvms}, max ${max((s) => s.pvms)}`);
   console.log(
@@ -341,7 +354,10 @@ if (first && last) {
       `RSS first ${mib(first.parentRssKiB)}, last ${mib(last.parentRssKiB)}, max ${mib(max((s) => s.parentRssKiB))}`,
   );
 }
-console.log(`held:            fds within +${FD_SLACK}, RSS within +${RSS_SLACK * 100}% of the first sample, no monitor left after close`);
+console.log(
+  `held:            fds within +${FD_SLACK} and the JS heap within +${HEAP_SLACK * 100}% of the first sample, ` +
+    `RSS within +${RSS_SECOND_HALF_SLACK * 100}% of the first half's highest, no monitor left after close`,
+);
 if (problems.length) {
   console.log(`FAIL\n  ${problems.join('\n  ')}`);
 } else {
