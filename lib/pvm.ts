@@ -118,10 +118,11 @@ export class Pvm extends EventEmitter<PvmEvents> {
   readonly children: Set<Pvm> = new Set();
   /**
    * Console output as a byte stream (console mode `'pipe'`, the default). The stream
-   * ends when the pVM ends. It has backpressure: once 1 MiB is buffered unread (and no
-   * `console` listener takes the data), the guest is held at its next console flush
-   * until the stream is read — so read it, or spawn with `console: 'ignore'`. After
-   * {@link Pvm.kill} the rest is buffered whatever its size.
+   * ends when the pVM ends. It has backpressure: once 1 MiB is buffered unread (plus
+   * what was already on its way, and no `console` listener takes the data), the guest
+   * is held at its next console flush until the stream is read — so read it, or spawn
+   * with `console: 'ignore'`. After {@link Pvm.kill} the rest is buffered whatever its
+   * size.
    */
   readonly console: Readable;
   /** Resolves with how the pVM ended, once its monitor is gone. Never rejects. */

@@ -17,7 +17,7 @@ namespace {
 // epoll data: the monitor (or channel) id in the high bits, which fd in the low two.
 enum FdKind : uint64_t { kControlFd = 0, kPidFd = 1, kDoorbellFd = 2 };
 constexpr uint64_t kWakeToken = ~0ull;
-constexpr int kMessagesPerWake = 256;
+constexpr int kMessagesPerWake = 64;
 
 uint64_t Token(uint64_t id, FdKind kind) { return (id << 2) | kind; }
 
