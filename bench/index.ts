@@ -33,6 +33,7 @@ const benches: Array<[string, (host: Host) => Promise<Result[]>]> = [
   // ipc: fixed batch counts (see bench/ipc.ts); --only may name one figure.
   ['ipc', (h) => benchIpc(h, values.only)],
   ['exec', (h) => benchExec(h, Math.max(15, Number(values.runs ?? 15)))],
+  ['server', async (h) => (await import('./server.js')).benchServer(h, values.only)], // fork-per-request server vs worker_threads / child_process (bench/server.ts)
 ];
 
 const chosen = benches.filter(
