@@ -20,6 +20,7 @@ import {
   type ExecOptions,
   type ForkInfo,
   type ForkResult,
+  type ForkOptions,
 } from './pvm.js';
 
 /** Which virtualization backend runs the pVMs. */
@@ -124,7 +125,10 @@ export class Host {
   #hostChannels = new Map<number, Set<number>>();
   // Requests waiting for a monitor's answer, by tag; each names the pVM it waits on, so
   // that pVM's end fails it (#failPending) without a reaction per request on `exited`.
-  #forks = new Map<number, { resolve: (r: ForkResult) => void; reject: (e: PvmError) => void; parent: Pvm }>();
+  #forks = new Map<
+    number,
+    { resolve: (r: ForkResult) => void; reject: (e: PvmError) => void; parent: Pvm; console?: ConsoleMode }
+  >();
   #nextForkTag = 1;
   #attaches = new Map<
     number,
@@ -485,7 +489,7 @@ export class Host {
       consoleMode,
       spawnNs,
       onEnded: (p) => this.#ended(p),
-      requestFork: (p) => this.#fork(p),
+      requestFork: (p, options) => this.#fork(p, options),
       requestExec: (p, image, options) => this.#exec(p, image, options),
     });
     this.#consoleModes.set(pvm, consoleMode);
@@ -495,7 +499,7 @@ export class Host {
     return pvm;
   }
 
-  #fork(parent: Pvm): Promise<ForkResult> {
+  #fork(parent: Pvm, options: ForkOptions): Promise<ForkResult> {
     if (this.#closed) return Promise.reject(new PvmError('ECLOSED', 'the host is closed'));
     const tag = this.#nextForkTag++;
     return new Promise((resolve, reject) => {
@@ -503,7 +507,7 @@ export class Host {
         reject(new PvmError('ESRCH', `pVM ${parent.id} has ended`));
         return;
       }
-      this.#forks.set(tag, { resolve, reject, parent }); // a parent that ends fails it: #failPending
+      this.#forks.set(tag, { resolve, reject, parent, console: options.console }); // a parent that ends fails it: #failPending
     });
   }
 
@@ -535,7 +539,8 @@ export class Host {
       pending?.reject(new PvmError(code, `fork of pVM ${ev.id} failed: errno ${-ev.error}`, { errno: -ev.error }));
       return;
     }
-    const child = this.#newPvm(ev.childId, parent, this.#consoleModes.get(parent) ?? 'pipe', ev.pauseStartNs);
+    const consoleMode = pending?.console ?? this.#consoleModes.get(parent) ?? 'pipe';
+    const child = this.#newPvm(ev.childId, parent, consoleMode, ev.pauseStartNs);
     const parentImage = this.#images.get(parent.id);
     if (parentImage) this.#images.set(child.id, parentImage);
     let channel: Channel | undefined;

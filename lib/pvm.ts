@@ -64,6 +64,12 @@ export interface ForkInfo {
   readonly copiedPages: number;
 }
 
+/** Options of {@link Pvm.fork}. */
+export interface ForkOptions {
+  /** Where the child's console goes (default: the parent's console mode). */
+  console?: ConsoleMode;
+}
+
 /** What {@link Pvm.fork} resolves with. */
 export interface ForkResult extends ForkInfo {
   /** The host's end of a channel to the child (the child finds its end as its fork channel). */
@@ -98,7 +104,7 @@ export interface PvmInit {
   consoleMode: ConsoleMode;
   spawnNs: bigint;
   onEnded: (pvm: Pvm) => void;
-  requestFork: (pvm: Pvm) => Promise<ForkResult>;
+  requestFork: (pvm: Pvm, options: ForkOptions) => Promise<ForkResult>;
   requestExec: (pvm: Pvm, image: string, options: ExecOptions) => Promise<ExecInfo>;
 }
 
@@ -146,7 +152,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #resolveExited!: (status: ExitStatus) => void;
   #boot: { resolve: () => void; reject: (e: PvmError) => void } | null = null;
   #onEnded: (pvm: Pvm) => void;
-  #requestFork: (pvm: Pvm) => Promise<ForkResult>;
+  #requestFork: (pvm: Pvm, options: ForkOptions) => Promise<ForkResult>;
   #requestExec: (pvm: Pvm, image: string, options: ExecOptions) => Promise<ExecInfo>;
 
   /** @internal */
@@ -210,13 +216,17 @@ export class Pvm extends EventEmitter<PvmEvents> {
    * The child goes on from where the parent was, with its own id; a guest sees it was
    * forked by the host when `pvm_fork_channel()` becomes valid.
    * Rejects with `ESRCH` (the pVM has ended), `EAGAIN` (no channel slot left for the
-   * child), `ENOMEM`, `ECLOSED`; the parent runs on either way.
+   * child), `ENOMEM`, `ECLOSED`, `EINVAL` (bad options); the parent runs on either way.
    */
-  fork(): Promise<ForkResult> {
+  fork(options: ForkOptions = {}): Promise<ForkResult> {
     if (this.#phase !== 'running') {
       return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
     }
-    return this.#requestFork(this);
+    const mode = options.console;
+    if (mode !== undefined && mode !== 'pipe' && mode !== 'inherit' && mode !== 'ignore') {
+      return Promise.reject(new PvmError('EINVAL', `console: expected 'pipe', 'inherit' or 'ignore', got ${String(mode)}`));
+    }
+    return this.#requestFork(this, options);
   }
 
   /**

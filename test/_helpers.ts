@@ -1,7 +1,8 @@
 // Shared by the test files (uvu ignores files starting with "_").
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { test as uvuTest, suite } from 'uvu';
-import { Host, builtinGuest, type Pvm } from '../lib/index.js';
+import * as assert from 'uvu/assert';
+import { Host, PvmError, builtinGuest, type Pvm } from '../lib/index.js';
 import { loadAddon } from '../lib/native.js';
 
 const probe = loadAddon().probeKvm();
@@ -123,4 +124,16 @@ export function consoleOf(pvm: Pvm): { text(): string; until(line: string): Prom
     until: (line) =>
       seen.includes(line) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ line, resolve })),
   };
+}
+
+/** Asserts that `promise` rejects with a PvmError of `code`. */
+export async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
+  try {
+    await promise;
+  } catch (e) {
+    assert.instance(e, PvmError);
+    assert.is((e as PvmError).code, code, (e as Error).message);
+    return;
+  }
+  assert.unreachable(`expected ${code}`);
 }

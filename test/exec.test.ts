@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { PvmError, type Pvm } from '../lib/index.js';
-import { consoleOf, guest, outputOf, vmSuite, withHost } from './_helpers.js';
+import { consoleOf, guest, outputOf, vmSuite, withHost, rejects } from './_helpers.js';
 
 const { suite, vm } = vmSuite('exec');
 const ctx = withHost(suite);
@@ -11,17 +11,6 @@ const ctx = withHost(suite);
 function rssKb(pid: number): number {
   const m = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').match(/^Rss:\s+(\d+) kB/m);
   return Number(m![1]);
-}
-
-async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.instance(e, PvmError);
-    assert.is((e as PvmError).code, code, (e as Error).message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
 }
 
 vm('EXEC from the guest: bad requests fail and the image goes on; a good one replaces it, same id', async () => {

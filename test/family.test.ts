@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import { PvmError, type Pvm } from '../lib/index.js';
-import { consoleOf, eventually, guest, monitorsUnder, outputOf, vmSuite, withHost } from './_helpers.js';
+import { consoleOf, eventually, guest, monitorsUnder, outputOf, vmSuite, withHost, rejects } from './_helpers.js';
 
 const { suite, vm } = vmSuite('family');
 const ctx = withHost(suite);
@@ -12,17 +12,6 @@ async function family(mode: string, extra: string[] = []) {
   pvm.on('fork', (f) => children.push(f.child));
   const out = await outputOf(pvm);
   return { ...out, children };
-}
-
-async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.instance(e, PvmError);
-    assert.is((e as PvmError).code, code, (e as Error).message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
 }
 
 for (const mode of ['signal', 'handler', 'waitpid', 'shm', 'crash', 'badslot', 'cycles']) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { Host, PvmError, MAX_MESSAGE, type ForkInfo, type Pvm } from '../lib/index.js';
-import { eventually, guest, monitorsUnder, openFds, outputOf, vmSuite, withHost } from './_helpers.js';
+import { consoleOf, eventually, guest, rejects, monitorsUnder, openFds, outputOf, vmSuite, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('fork');
 const ctx = withHost(suite);
@@ -263,6 +263,33 @@ vm('fork of an ended pVM is ESRCH; host.close() while forks run leaves nothing b
   // No fd that was not there before (earlier tests' monitors may still be closing theirs).
   const leaked = () => openFds().filter((fd) => !fdsBefore.includes(fd));
   assert.ok(await eventually(() => leaked().length === 0), String(leaked()));
+});
+
+vm('fork({ console }): the child has a console mode of its own; bad options are EINVAL', async () => {
+  const parent = await ctx.host.spawn(guest('idle'), { memory: '16MiB' });
+  await consoleOf(parent).until('idle: ready');
+  const quiet = await parent.fork({ console: 'ignore' });
+  const piped = await parent.fork();
+  // An ignored console is a stream that has ended already, while the child runs on; a
+  // piped one ends only with its pVM.
+  const chunks: Buffer[] = [];
+  for await (const chunk of quiet.child.console) chunks.push(chunk as Buffer);
+  assert.is(chunks.length, 0);
+  assert.ok(quiet.child.running);
+  let pipedEnded = false;
+  piped.child.console.on('end', () => (pipedEnded = true)).resume();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.not.ok(pipedEnded, 'a piped console ended while its pVM runs');
+  for (const { channel, child } of [quiet, piped]) {
+    await channel.send('hello');
+    assert.is(String(await channel.recv()), 'hello');
+    channel.close();
+    assert.equal(await child.exited, { kind: 'exit', code: 0 });
+  }
+  assert.ok(pipedEnded);
+  await rejects(parent.fork({ console: 'loud' as never }), 'EINVAL');
+  parent.kill();
+  await parent.exited;
 });
 
 suite.run();
