@@ -14,12 +14,23 @@ const child = spawn(
   ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'guests', ...extra.slice(1)],
   { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] },
 );
+// uvu has no timeouts: a hung test would hang CI with no word. Past the limit the run is
+// killed and counted as failed, naming the file it was in.
+const limitMs = Number(process.env.PVM_TEST_TIMEOUT_MS ?? 20 * 60 * 1000);
+let timedOut = false;
+const timer = setTimeout(() => {
+  timedOut = true;
+  const files = [...out.replace(/\x1b\[[0-9;]*m/g, '').matchAll(/^(\S+\.test\.ts)$/gm)].map((m) => m[1]);
+  console.log(`\nthe test run took over ${limitMs / 1000} s: killed (last file started: ${files.at(-1) ?? 'none'})`);
+  child.kill('SIGKILL');
+}, limitMs);
 let out = '';
 child.stdout.on('data', (chunk) => {
   out += chunk;
   process.stdout.write(chunk);
 });
 child.on('close', (code, signal) => {
+  clearTimeout(timer);
   const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
   const num = (label) => {
     const m = new RegExp(`${label}:\\s+(\\d+)`).exec(plain);
@@ -28,7 +39,7 @@ child.on('close', (code, signal) => {
   const total = num('Total');
   const passed = num('Passed');
   const skipped = num('Skipped') ?? 0;
-  if (total === undefined || passed === undefined) {
+  if (timedOut || total === undefined || passed === undefined) {
     console.log(`\n${passed ?? 0} passed, 1 failed (the test run ended without a summary: ${signal ?? 'exit ' + code})`);
     process.exit(1);
   }
