@@ -190,7 +190,10 @@ int ControlChannel::RequestExecImage(const std::string& path, const std::vector<
     const auto* answer = m.as<ctl::ExecImage>();
     if (answer && answer->error == 0 && m.fds.size() == 1) return m.fds[0];
     CloseFds(m.fds);
-    return answer && answer->error < 0 ? static_cast<int>(answer->error) : -EIO;
+    // Only a real -errno passes: the error is 64-bit, and a value like -(1 << 32) would
+    // truncate to 0 or a positive int, which the caller would take for an fd (and close).
+    if (answer && answer->error < 0 && answer->error >= -4095) return static_cast<int>(answer->error);
+    return -EIO;
   }
 }
 
