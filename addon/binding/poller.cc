@@ -91,7 +91,7 @@ int Poller::PauseControl(uint64_t id, bool paused) {
   auto it = entries_.find(id);
   if (it == entries_.end() || it->second.control < 0) return -ESRCH;
   epoll_event ev{};
-  ev.events = paused ? 0 : EPOLLIN;
+  ev.events = paused ? 0u : static_cast<uint32_t>(EPOLLIN);
   ev.data.u64 = Token(id, kControlFd);
   return epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, it->second.control, &ev) == 0 ? 0 : -errno;
 }

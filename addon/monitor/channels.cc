@@ -119,9 +119,13 @@ bool ChannelTable::AttachShmFd(uint32_t slot, int memfd, Failure* why) {
 
 bool ChannelTable::AttachShared(uint32_t slot, ChannelEnd end, Failure* why) {
   struct stat st;
-  if (fstat(end.memfd, &st) != 0 || static_cast<uint64_t>(st.st_size) != PVM_CHANNEL_SIZE) {
+  // Sealed against shrinking, as every channel pvm makes is: a peer cannot truncate it
+  // under this monitor's mapping (SIGBUS).
+  int seals = fcntl(end.memfd, F_GET_SEALS);
+  if (fstat(end.memfd, &st) != 0 || static_cast<uint64_t>(st.st_size) != PVM_CHANNEL_SIZE || seals < 0 ||
+      !(seals & F_SEAL_SHRINK)) {
     Release(&end, -1);
-    return Fail(why, ctl::ErrorCode::Internal, EINVAL, "a channel memfd of the wrong size");
+    return Fail(why, ctl::ErrorCode::Internal, EINVAL, "a channel memfd of the wrong size, or not sealed");
   }
   void* mem = mmap(nullptr, PVM_CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, end.memfd, 0);
   if (mem == MAP_FAILED) {
