@@ -9,18 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static unsigned long long now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
-}
-
-static int compare(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
+#include "baseline.h"
 
 int main(int argc, char **argv)
 {
@@ -62,7 +51,7 @@ int main(int argc, char **argv)
     if (i >= 3)
       us[i - 3] = (double)(t1 - t0) / 1000.0; /* the first three warm the caches */
   }
-  qsort(us, (size_t)runs, sizeof *us, compare);
+  qsort(us, (size_t)runs, sizeof *us, baseline_cmp_double);
   printf("{\"execveUs\": %.1f}\n", us[runs / 2]);
   return 0;
 }

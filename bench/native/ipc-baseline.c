@@ -41,22 +41,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_BATCHES 256
+#include "baseline.h"
+#include "ipc_bench_common.h"
+
 #define MAX_MESSAGE 65536
 
 static unsigned char sbuf[MAX_MESSAGE];
 static unsigned char rbuf[MAX_MESSAGE];
 static uint64_t batch_ns[MAX_BATCHES];
 
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* The warm-up before the timed batches, as in the guest: WARMUP_MS of the operation. */
-#define WARMUP_MS 100
+/* The warm-up before the timed batches (WARMUP_MS), as in the guest. */
 #define WARMUP(op)                                                        \
   for (uint64_t w0_ = now_ns(); now_ns() - w0_ < WARMUP_MS * 1000000ULL;) \
     op
@@ -71,26 +65,6 @@ static void fail(const char *what)
 {
   fprintf(stderr, "ipc-baseline: %s\n", what);
   exit(1);
-}
-
-static long arg(int argc, char **argv, int i, long dflt)
-{
-  return argc > i ? strtol(argv[i], 0, 10) : dflt;
-}
-
-static int clamp_batches(long b)
-{
-  if (b < 1)
-    return 1;
-  return b > MAX_BATCHES ? MAX_BATCHES : (int)b;
-}
-
-static void print_array(const char *name, const uint64_t *v, int n)
-{
-  printf("\"%s\":[", name);
-  for (int i = 0; i < n; i++)
-    printf(i ? ",%llu" : "%llu", (unsigned long long)v[i]);
-  printf("]");
 }
 
 /* Full read/write of n bytes; read_full returns 0 at EOF before anything was read. */

@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_BATCHES 256
+#include "ipc_bench_common.h"
 
 static unsigned char sbuf[PVM_CHANNEL_MAX_MESSAGE];
 static unsigned char rbuf[PVM_CHANNEL_MAX_MESSAGE];
@@ -82,11 +82,6 @@ static uint64_t rough_ticks(uint64_t ms)
     ns = 1;
   return (uint64_t)((double)t / (double)ns * 1e6 * (double)ms);
 }
-
-/* The warm-up: long enough for the scheduler to settle two busy vCPU threads (right
- * after a fork the child's often shares the parent's core; a few tens of ms later it
- * has moved) and for every page to be in. */
-#define WARMUP_MS 100
 
 /* Calibrates the TSC over the test and converts batch_ns[0..n) from ticks to ns. */
 static void clock_end(int n)
@@ -121,27 +116,6 @@ static void fail(const char *who, const char *what)
 {
   printf("ipc_bench: %s: %s\n", who, what);
   exit(1);
-}
-
-static long arg(int argc, char **argv, int i, long dflt)
-{
-  return argc > i ? strtol(argv[i], 0, 10) : dflt;
-}
-
-static int clamp_batches(long b)
-{
-  if (b < 1)
-    return 1;
-  return b > MAX_BATCHES ? MAX_BATCHES : (int)b;
-}
-
-/* Prints `"name":[v0,v1,...]` (no braces). */
-static void print_array(const char *name, const uint64_t *v, int n)
-{
-  printf("\"%s\":[", name);
-  for (int i = 0; i < n; i++)
-    printf(i ? ",%llu" : "%llu", (unsigned long long)v[i]);
-  printf("]");
 }
 
 /* Forks; in the child runs `child(slot)` and exits with its result. Returns the
