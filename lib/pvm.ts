@@ -255,8 +255,10 @@ export class Pvm extends EventEmitter<PvmEvents> {
   kill(signal: PvmSignalName = 'SIGTERM'): boolean {
     if (this.#phase === 'ended' || this.#processEnded) return false;
     // A monitor held up by an unread console must be able to hear the signal and end.
-    this.#consoleUnbounded = signal === 'SIGTERM' || signal === 'SIGKILL' || this.#consoleUnbounded;
-    if (this.#consoleUnbounded) this.#pauseConsole(false);
+    if (signal === 'SIGTERM' || signal === 'SIGKILL') {
+      this.#consoleUnbounded = true;
+      this.#pauseConsole(false);
+    }
     if (signal === 'SIGUSR1' || signal === 'SIGUSR2') {
       return this.#native.signal(this.id, 0, abi.signals[signal === 'SIGUSR1' ? 'USR1' : 'USR2']);
     }

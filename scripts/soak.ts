@@ -20,6 +20,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtinGuest, Host, MAX_MESSAGE, type Channel, type Pvm } from '../lib/index.js';
+import { monitorsUnder } from '../test/_helpers.js';
 
 const { values } = parseArgs({
   options: {
@@ -73,29 +74,6 @@ function rssKiB(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-// pids of live pvm-monitor processes under this process (as test/_helpers.ts does).
-function monitorsUnder(root = process.pid): number[] {
-  const parentOf = new Map<number, number>();
-  const monitors: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' ');
-      if (fields[0] === 'Z') continue;
-      parentOf.set(Number(entry), Number(fields[1]));
-      if (stat.slice(stat.indexOf('(') + 1, close) === 'pvm-monitor') monitors.push(Number(entry));
-    } catch {
-      // raced with the process ending
-    }
-  }
-  return monitors.filter((pid) => {
-    for (let p = parentOf.get(pid); p !== undefined && p > 1; p = parentOf.get(p)) if (p === root) return true;
-    return false;
-  });
 }
 
 interface Sample {

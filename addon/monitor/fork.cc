@@ -108,6 +108,16 @@ void Report(Monitor* m, uint64_t tag, int64_t error, const ctl::Forked* done = n
   _exit(1);
 }
 
+// Lets go of the spare's fds and the pieces made for it (without signalling it).
+void ForgetSpare(Monitor* m) {
+  close(m->spare.pidfd);
+  close(m->spare.sock);
+  DestroyChannel(&m->spare.channel);
+  CloseFd(&m->spare.control[0]);
+  CloseFd(&m->spare.control[1]);
+  m->spare = Monitor::Spare{};
+}
+
 void DetachFromParent(Monitor* m, pid_t parent_pid, bool can_report) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // die with the parent monitor, as it dies with the host
   if (getppid() != parent_pid) _exit(0);
@@ -116,14 +126,7 @@ void DetachFromParent(Monitor* m, pid_t parent_pid, bool can_report) {
   m->channels->DropChannels();
   for (const auto& c : m->children) close(c.pidfd);
   m->children.clear();
-  if (m->spare.pid > 0) {  // a spare of the parent's is not ours (only ever one, theirs)
-    close(m->spare.pidfd);
-    close(m->spare.sock);
-    DestroyChannel(&m->spare.channel);
-    CloseFd(&m->spare.control[0]);
-    CloseFd(&m->spare.control[1]);
-    m->spare = Monitor::Spare{};
-  }
+  if (m->spare.pid > 0) ForgetSpare(m);  // a spare of the parent's is not ours (only ever one, theirs)
   if (m->parent_exit_bell >= 0) close(m->parent_exit_bell);
   m->parent_exit_bell = m->child_exit_bell;  // we ring the parent's when we end
   m->child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -257,12 +260,7 @@ void WaitAsSpare(Monitor* m, pid_t parent_pid, int sock, uint8_t* xfer) {
 void KillSpare(Monitor* m) {
   if (m->spare.pid <= 0) return;
   syscall(SYS_pidfd_send_signal, m->spare.pidfd, SIGKILL, nullptr, 0);
-  close(m->spare.pidfd);
-  close(m->spare.sock);
-  DestroyChannel(&m->spare.channel);
-  CloseFd(&m->spare.control[0]);
-  CloseFd(&m->spare.control[1]);
-  m->spare = Monitor::Spare{};
+  ForgetSpare(m);
   m->control.SendSpare(0);
 }
 
