@@ -17,10 +17,10 @@
 // 10% over the highest RSS of the first half: a leak grows steadily, while the allocator
 // and V8 settle in steps and then stay), or a monitor was left over. Exit status 0 on
 // PASS, 1 on FAIL.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { builtinGuest, Host, MAX_MESSAGE, type Channel, type Pvm } from '../lib/index.js';
-import { monitorsUnder } from '../test/_helpers.js';
+import { monitorsUnder, statusKiB } from '../test/_helpers.js';
 
 const { values } = parseArgs({
   options: {
@@ -67,15 +67,6 @@ function countFds(pid: number | 'self' = 'self'): number {
   }
 }
 
-function rssKiB(pid: number): number {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
 interface Sample {
   t: number;
   forks: number;
@@ -104,7 +95,7 @@ function sample(host: Host, parent: Pvm): Sample {
     monitors: monitorsUnder().length,
     pvms: host.list().length,
     parentFds: countFds(parent.pid),
-    parentRssKiB: rssKiB(parent.pid),
+    parentRssKiB: statusKiB(parent.pid, 'VmRSS'),
   };
   samples.push(s);
   console.log(

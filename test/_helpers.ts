@@ -137,3 +137,13 @@ export async function rejects(promise: Promise<unknown>, code: string): Promise<
   }
   assert.unreachable(`expected ${code}`);
 }
+
+/** A /proc/<pid>/status figure in KiB (VmRSS, VmHWM, ...), 0 once the process is gone. */
+export function statusKiB(pid: number, field: string): number {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}

@@ -9,7 +9,18 @@
 import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { PvmError, type ExitStatus, type Pvm } from '../lib/index.js';
-import { consoleOf, eventually, guest, kvmAvailable, monitorsUnder, openFds, outputOf, vmSuite, withHost } from './_helpers.js';
+import {
+  consoleOf,
+  eventually,
+  guest,
+  kvmAvailable,
+  monitorsUnder,
+  openFds,
+  outputOf,
+  statusKiB,
+  vmSuite,
+  withHost,
+} from './_helpers.js';
 
 const { suite, vm } = vmSuite('hostile');
 const ctx = withHost(suite);
@@ -71,16 +82,6 @@ function show(status: ExitStatus): string {
 function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]);
-}
-
-// A /proc/<pid>/status figure in KiB (VmRSS, VmHWM), 0 once the process is gone.
-function statusKiB(pid: number, field: string): number {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
 }
 
 // Runs hostile.pvm in a checking mode: every check printed "ok ..." and none failed.
