@@ -68,6 +68,8 @@ uint64_t pvm::monitor::TakeArrivedSignals() {
   g_arrived = 0;
   return v;
 }
+// Nothing tells the harness's monitor to end.
+bool pvm::monitor::TerminateRequested() { return false; }
 
 namespace pvm::fuzz {
 namespace {
@@ -205,6 +207,7 @@ bool Harness::SetUp() {
   host_ = sv[0];
   m_.control = monitor::ControlChannel(sv[1]);
   sigprocmask(SIG_SETMASK, nullptr, &wait_mask_);
+  m_.wait_mask = wait_mask_;
 
   auto backend = std::make_unique<FakeBackend>();
   backend_ = backend.get();

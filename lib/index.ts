@@ -18,3 +18,4 @@ export { type ExitStatus, type Fault, type FaultKind, describeExit, exceptionMne
 export { type MemorySize, parseMemory, DEFAULT_MEMORY } from './memory.js';
 export { Hypercall, GuestErrno, guestErrnoName, ABI_VERSION, MIN_RAM, MAX_RAM } from './abi.js';
 export { builtinGuest } from './paths.js';
+export { type PvmActivity, type PvmActivityState } from './activity.js';

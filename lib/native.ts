@@ -3,6 +3,7 @@
  * @internal
  * @module
  */
+import type { RawActivity } from './activity.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { nativeDir } from './paths.js';
@@ -86,6 +87,7 @@ export interface NativeHost {
   execImage(id: number, fdOrNegativeErrno: number): boolean;
   prestart(count: number, ramSize: number): number;
   poolPids(): number[];
+  activity(id: number): RawActivity | null;
   ref(): void;
   unref(): void;
   close(): void;
@@ -95,7 +97,11 @@ export interface NativeHost {
 export interface NativeAddon {
   NativeHost: new (monitorPath: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number) => NativeHost;
   probeKvm(): { ok: boolean; apiVersion?: number; errno: number; message?: string };
-  readRegistry(path: string): { live: number; limit: number; pvms: Array<{ id: number; parentId: number; pid: number }> };
+  readRegistry(path: string): {
+    live: number;
+    limit: number;
+    pvms: Array<{ id: number; parentId: number; pid: number; activity: RawActivity }>;
+  };
 }
 
 let addon: NativeAddon | undefined;

@@ -6,6 +6,7 @@
  * @module
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { describeActivity, type PvmActivity } from './activity.js';
 import { loadAddon } from './native.js';
 
 /** One running pVM as `pvm ps` shows it. @internal */
@@ -16,6 +17,8 @@ export interface PsEntry {
   rssKiB: number;
   /** Seconds since its monitor process started. */
   ageSeconds: number;
+  /** What it is doing now. */
+  activity: PvmActivity;
   children: PsEntry[];
 }
 
@@ -92,7 +95,8 @@ export function listHosts(): PsHost[] {
     }
     const entries = new Map<number, PsEntry>();
     for (const p of view.pvms) {
-      entries.set(p.id, { ...p, rssKiB: p.pid > 0 ? rssKiB(p.pid) : 0, ageSeconds: p.pid > 0 ? ageSeconds(p.pid) : 0, children: [] });
+      const { activity, ...ids } = p;
+      entries.set(p.id, { ...ids, activity: describeActivity(activity), rssKiB: p.pid > 0 ? rssKiB(p.pid) : 0, ageSeconds: p.pid > 0 ? ageSeconds(p.pid) : 0, children: [] });
     }
     const roots: PsEntry[] = [];
     for (const e of [...entries.values()].sort((a, b) => a.id - b.id)) {
@@ -113,12 +117,12 @@ export function formatHosts(hosts: PsHost[]): string {
   for (const h of hosts) {
     lines.push(`host ${h.pid}: ${h.command.slice(0, 100)}`);
     lines.push(`  ${h.live} pVMs running (limit ${h.limit})`);
-    lines.push(`  ${'PVM'.padEnd(24)} ${'MONITOR'.padStart(8)} ${'RSS'.padStart(10)} ${'AGE'.padStart(8)}`);
+    lines.push(`  ${'PVM'.padEnd(24)} ${'MONITOR'.padStart(8)} ${'RSS'.padStart(10)} ${'AGE'.padStart(8)}  STATE`);
     const walk = (e: PsEntry, prefix: string, last: boolean, top: boolean) => {
       const branch = top ? '' : last ? '└─ ' : '├─ ';
       const label = `${prefix}${branch}${e.id}`;
       const rss = `${(e.rssKiB / 1024).toFixed(1)} MiB`;
-      lines.push(`  ${label.padEnd(24)} ${String(e.pid).padStart(8)} ${rss.padStart(10)} ${`${e.ageSeconds.toFixed(0)} s`.padStart(8)}`);
+      lines.push(`  ${label.padEnd(24)} ${String(e.pid).padStart(8)} ${rss.padStart(10)} ${`${e.ageSeconds.toFixed(0)} s`.padStart(8)}  ${e.activity.text}`);
       const next = top ? prefix : prefix + (last ? '   ' : '│  ');
       e.children.forEach((c, i) => walk(c, next, i === e.children.length - 1, false));
     };

@@ -2,6 +2,7 @@
  * A running pVM as the host sees it.
  * @module
  */
+import { describeActivity, type PvmActivity } from './activity.js';
 import { EventEmitter } from 'eventemitter3';
 import { Readable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
@@ -182,6 +183,17 @@ export class Pvm extends EventEmitter<PvmEvents> {
   /** True until the pVM has ended. */
   get running(): boolean {
     return this.#phase !== 'ended';
+  }
+
+  /**
+   * What the pVM is doing now: running guest code, or blocked in a hypercall (on which
+   * channel slots or child, since when); null once it has ended (or before it booted).
+   * Read from the registry its monitor keeps up to date: a pVM that hangs says where.
+   */
+  get activity(): PvmActivity | null {
+    if (this.#phase !== 'running') return null;
+    const raw = this.#native.activity(this.id);
+    return raw ? describeActivity(raw) : null;
   }
 
   /** How the pVM ended, or null while it runs. */

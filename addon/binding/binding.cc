@@ -9,6 +9,7 @@
 
 #include <napi.h>
 
+#include "binding/activity.h"
 #include "binding/native_host.h"
 #include "common/registry.h"
 
@@ -38,7 +39,7 @@ Napi::Value ProbeKvm(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// readRegistry(path) -> { live, limit, pvms: [{ id, parentId, pid }] }: the running pVMs
+// readRegistry(path) -> { live, limit, pvms: [{ id, parentId, pid, activity }] }: the running pVMs
 // of a host's registry, opened by path (pvm ps: /proc/<host>/fd/<n>). Throws with the
 // errno on failure.
 Napi::Value ReadRegistry(const Napi::CallbackInfo& info) {
@@ -63,6 +64,7 @@ Napi::Value ReadRegistry(const Napi::CallbackInfo& info) {
     o.Set("id", Napi::Number::New(env, static_cast<double>(r.id)));
     o.Set("parentId", Napi::Number::New(env, static_cast<double>(r.parent_id)));
     o.Set("pid", Napi::Number::New(env, r.pid));
+    o.Set("activity", pvm::ActivityObject(env, r));
     pvms.Set(static_cast<uint32_t>(i), o);
   }
   out.Set("pvms", pvms);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "binding/activity.h"
 #include "binding/monitor_process.h"
 #include "common/channel_fds.h"
 #include "common/control.h"
@@ -46,6 +47,7 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::Signal>("signal"),
                          InstanceMethod<&NativeHost::AllocateId>("allocateId"),
                          InstanceMethod<&NativeHost::LivePvms>("livePvms"),
+                         InstanceMethod<&NativeHost::Activity>("activity"),
                          InstanceMethod<&NativeHost::Fork>("fork"),
                          InstanceMethod<&NativeHost::ChannelNotify>("channelNotify"),
                          InstanceMethod<&NativeHost::PauseControl>("pauseControl"),
@@ -256,6 +258,18 @@ MonitorProcess NativeHost::TakePooled() {
 // livePvms() -> pVMs running now, host-wide (the registry's count).
 Napi::Value NativeHost::LivePvms(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(registry_.Live()));
+}
+
+// activity(id) -> what pVM id is doing now (binding/activity.h), or null once it is not
+// running.
+Napi::Value NativeHost::Activity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  const RegistryEntry* e = closed_ ? nullptr : registry_.Find(id);
+  if (!e || __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != kRegistryRunning) return env.Null();
+  RegistryEntry copy = *e;
+  copy.activity = __atomic_load_n(&e->activity, __ATOMIC_ACQUIRE);
+  return ActivityObject(env, copy);
 }
 
 // allocateId() -> a new pVM id from the counter the monitors share.

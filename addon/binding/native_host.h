@@ -24,6 +24,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value Signal(const Napi::CallbackInfo& info);
   Napi::Value AllocateId(const Napi::CallbackInfo& info);
   Napi::Value LivePvms(const Napi::CallbackInfo& info);
+  Napi::Value Activity(const Napi::CallbackInfo& info);
   Napi::Value Fork(const Napi::CallbackInfo& info);
   Napi::Value ChannelNotify(const Napi::CallbackInfo& info);
   Napi::Value PauseControl(const Napi::CallbackInfo& info);

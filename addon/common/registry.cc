@@ -85,6 +85,10 @@ void Registry::Add(uint64_t id, uint64_t parent_id, pid_t pid) {
   e->pid = pid;
   e->exit_kind = 0;
   e->exit_code = 0;
+  e->activity = kActivityRunning;
+  e->on_count = 0;
+  e->since_ns = 0;
+  e->on = 0;
   __atomic_store_n(&e->state, kRegistryRunning, __ATOMIC_RELEASE);
   __atomic_store_n(&e->id, id, __ATOMIC_RELEASE);
   __atomic_add_fetch(&Header()[1], 1, __ATOMIC_RELAXED);
@@ -116,6 +120,17 @@ void Registry::MarkEnded(uint64_t id, uint32_t exit_kind, int32_t exit_code) {
   }
 }
 
+void Registry::SetActivity(uint64_t id, Activity activity, uint64_t now_ns, uint64_t on, const uint32_t* slots,
+                           uint32_t count) {
+  RegistryEntry* e = Find(id);
+  if (!e) return;
+  for (uint32_t i = 0; i < count && i < kActivitySlots; i++) e->on_slots[i] = slots[i];
+  e->on_count = count;
+  e->on = on;
+  e->since_ns = now_ns;
+  __atomic_store_n(&e->activity, activity, __ATOMIC_RELEASE);
+}
+
 int ReadRegistry(int fd, RegistryView* out) {
   struct stat st {};
   if (fstat(fd, &st) != 0) return -errno;
@@ -137,6 +152,11 @@ int ReadRegistry(int fd, RegistryView* out) {
     e.state = kRegistryRunning;
     e.exit_kind = 0;
     e.exit_code = 0;
+    e.activity = __atomic_load_n(&table[i].activity, __ATOMIC_ACQUIRE);
+    e.on_count = table[i].on_count;
+    e.since_ns = table[i].since_ns;
+    e.on = table[i].on;
+    for (uint32_t s = 0; s < kActivitySlots; s++) e.on_slots[s] = table[i].on_slots[s];
     out->running.push_back(e);
   }
   munmap(p, kRegistrySize);

@@ -20,9 +20,27 @@ struct RegistryEntry {
   uint32_t state;      // RegistryState
   uint32_t exit_kind;  // once ended: 0 exit, 1 fault, 2 killed (as WAITPID reports)
   int32_t exit_code;   // exit code, or the signal
+  // What the pVM is doing now, written by its monitor for `pvm ps` and Pvm.activity (a
+  // diagnostic: a reader may see a mix of two updates, never anything unsafe).
+  uint32_t activity;     // Activity
+  uint32_t on_count;     // WAIT: how many channel slots (the first kActivitySlots below)
+  uint64_t since_ns;     // CLOCK_MONOTONIC when the activity began
+  uint64_t on;           // WAITPID: the child id waited for (0: any)
+  uint32_t on_slots[4];  // WAIT: the slots waited on
 };
 
 enum RegistryState : uint32_t { kRegistryFree = 0, kRegistryRunning = 1, kRegistryEnded = 2 };
+
+// What a running pVM's vCPU is doing: running guest code, or blocked in a hypercall.
+enum Activity : uint32_t {
+  kActivityRunning = 0,
+  kActivityWait = 1,      // WAIT on channel slots (doorbells)
+  kActivityAccept = 2,    // WAIT with no slots: for the host (a channel to accept, a request)
+  kActivityWaitpid = 3,   // WAITPID
+  kActivityExec = 4,      // EXEC: waiting for the host to send the image
+  kActivityFork = 5,      // FORK: paused while the clone is made
+};
+constexpr uint32_t kActivitySlots = 4;
 
 constexpr size_t kRegistryEntries = 65536;
 constexpr size_t kRegistryHeader = 4096;  // id counter at 0, live pVMs at 8, their limit at 16
@@ -70,6 +88,9 @@ class Registry {
   void Remove(uint64_t id);
   // Records how the pVM ended. Only the first call counts.
   void MarkEnded(uint64_t id, uint32_t exit_kind, int32_t exit_code);
+  // Records what pVM id is doing now (since now_ns); slots only for WAIT.
+  void SetActivity(uint64_t id, Activity activity, uint64_t now_ns, uint64_t on = 0, const uint32_t* slots = nullptr,
+                   uint32_t count = 0);
   // True if a and b are the same pVM or one descends from the other.
   bool Related(uint64_t a, uint64_t b) const;
 

@@ -171,17 +171,27 @@ void ControlChannel::PollHost(HostRequests* out) {
   }
 }
 
-int ControlChannel::RequestExecImage(const std::string& path, const std::vector<std::string>& args, uint64_t ram_size,
-                                     HostRequests* stash) {
+int ControlChannel::SendExecRequest(const std::string& path, const std::vector<std::string>& args,
+                                    uint64_t ram_size) {
   ctl::ExecRequest request{ram_size, static_cast<uint32_t>(args.size()), 0};
   std::string tail = path + '\0';
   for (const auto& a : args) tail += a + '\0';
   if (sizeof(ctl::Header) + sizeof request + tail.size() > ctl::kMaxMessage) return -E2BIG;
   Send(ctl::Type::ExecRequest, &request, sizeof request, tail.data(), tail.size());
+  return 0;
+}
+
+bool ControlChannel::TakeExecImage(HostRequests* stash, int* result) {
+  *result = Answer(stash);
+  return *result != kNoAnswer;
+}
+
+int ControlChannel::Answer(HostRequests* stash) {
   for (;;) {
     ctl::Message m;
-    int rc = ctl::receive(fd_, &m, /*nonblocking=*/false);
+    int rc = ctl::receive(fd_, &m, /*nonblocking=*/true);
     if (rc == -EBADMSG) continue;
+    if (rc == -EAGAIN) return kNoAnswer;
     if (rc <= 0) HostGone();
     if (m.type != ctl::Type::ExecImage) {
       Dispatch(&m, stash);

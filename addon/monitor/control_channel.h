@@ -65,10 +65,12 @@ class ControlChannel {
   void SendAttached(const ctl::Attached& attached);
   void SendSpare(uint64_t pid);
   void SendExeced(const ctl::Execed& execed, const std::string& why = {});
-  // A guest's EXEC: asks the host for the image `path` and waits for the answer (other
-  // requests that come meanwhile go to *stash). Returns the image fd, or -errno.
-  int RequestExecImage(const std::string& path, const std::vector<std::string>& args, uint64_t ram_size,
-                       HostRequests* stash);
+  // A guest's EXEC: asks the host for the image `path` (0, or -E2BIG if the request
+  // does not fit a message); the answer comes with TakeExecImage.
+  int SendExecRequest(const std::string& path, const std::vector<std::string>& args, uint64_t ram_size);
+  // True once the host's answer has come, with *result the image fd or -errno (other
+  // requests read meanwhile go to *stash). Never blocks.
+  bool TakeExecImage(HostRequests* stash, int* result);
 
   // Asks for SIGIO whenever the host sends something or hangs up, so a vCPU blocked in
   // the guest can be kicked out (see KvmBackend::SetKickSignals).
@@ -81,6 +83,9 @@ class ControlChannel {
   void Dispatch(ctl::Message* m, HostRequests* out);
   void Send(ctl::Type type, const void* fixed, size_t fixed_size, const void* tail = nullptr, size_t tail_size = 0,
             const int* fds = nullptr, int nfds = 0);
+  // TakeExecImage's reading: the fd, -errno, or kNoAnswer.
+  static constexpr int kNoAnswer = 1 << 30;
+  int Answer(HostRequests* stash);
 
   int fd_;
 };

@@ -1,11 +1,13 @@
 #include "monitor/exec.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string_view>
 
+#include "monitor/blocking.h"
 #include "monitor/boot_setup.h"
 #include "monitor/elf_loader.h"
 #include "monitor/image_file.h"
@@ -46,6 +48,25 @@ StringRead GuestString(const GuestMemory& ram, uint64_t gpa, size_t max, std::st
     }
     if (n == max) return StringRead::TooLong;
   }
+}
+
+// Asks the host for the image and sleeps until it answers, the host goes (the monitor
+// ends) or the pVM is told to end (-EINTR). pVM signals for the guest stay pending.
+int WaitForExecImage(Monitor* m, const std::string& path, const std::vector<std::string>& args, uint64_t ram_size) {
+  int fd = m->control.SendExecRequest(path, args, ram_size);
+  if (fd < 0) return fd;
+  SetActivity(m, kActivityExec);
+  while (!m->control.TakeExecImage(&m->host_requests, &fd)) {
+    if (TerminateRequested()) {
+      fd = -EINTR;
+      break;
+    }
+    RaceDelay();
+    pollfd p{m->control.fd(), POLLIN, 0};
+    ppoll(&p, 1, nullptr, &m->wait_mask);  // the answer, or a signal (looked at above)
+  }
+  SetActivity(m, kActivityRunning);
+  return fd;
 }
 
 }  // namespace
@@ -156,7 +177,11 @@ ExecOutcome GuestExec(Monitor* m, const VcpuExit& x) {
       args.push_back(std::move(a));
     }
   }
-  int fd = m->control.RequestExecImage(path, args, x.args[2], &m->host_requests);
+  int fd = WaitForExecImage(m, path, args, x.args[2]);
+  if (fd == -EINTR) {
+    Fail(&why, ctl::ErrorCode::BadImage, EINTR, "EXEC: ended while waiting for the host's image");
+    return Refuse(PVM_EINTR, why);  // the vCPU loop ends the pVM
+  }
   if (fd < 0) {
     Fail(&why, ctl::ErrorCode::BadImage, -fd, "EXEC: the host gave no image %s", path.c_str());
     return Refuse(fd == -E2BIG ? PVM_E2BIG : fd == -EINVAL ? PVM_EINVAL : PVM_ENOENT, why);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "monitor/blocking.h"
 #include "monitor/fork.h"
 #include "monitor/hypercalls.h"
 #include "pvm/abi.h"
@@ -88,7 +89,9 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
   timespec limit{static_cast<time_t>(timeout_ns / 1000000000ull), static_cast<long>(timeout_ns % 1000000000ull)};
   for (;;) {
     CollectSignals(m);
-    if (m->pending_signals) return Error(PVM_EINTR);
+    // Told to end while asleep: return, the vCPU loop ends the pVM (else this loop would
+    // sleep again and a SIGTERM would never be heard).
+    if (m->pending_signals || TerminateRequested()) return Error(PVM_EINTR);
     // Drain the bell first, then look: a child that ends after the look rings it again.
     uint64_t ignored;
     (void)!read(m->child_exit_bell, &ignored, sizeof ignored);
@@ -118,7 +121,10 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
     for (const auto& c : m->children) {
       if ((want == 0 || c.id == want) && n < PVM_CHANNEL_SLOTS + 2) fds[n++] = pollfd{c.pidfd, POLLIN, 0};
     }
+    SetActivity(m, kActivityWaitpid, want);
+    RaceDelay();  // a child that ends now rings the bell: the ppoll below still sees it
     int ready = ppoll(fds, n, timeout_ns == ~0ull ? nullptr : &limit, wait_mask);
+    SetActivity(m, kActivityRunning);
     if (ready == 0) return Error(PVM_ETIMEDOUT);
     if (ready > 0 && fds[1].revents) {
       m->host_waiting = true;  // let the host be served; the guest calls again

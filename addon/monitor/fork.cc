@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "common/control_io.h"
+#include "monitor/blocking.h"
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
 #include "pvm/abi.h"
@@ -180,7 +181,10 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, P
     state->SetHypercallResult(0);  // FORK returns 0 in the child
   }
   if (!m->backend->RestoreState(*state, &why)) Die(m, why, true);
+  RaceDelay();  // the host may write to the new socket before it can kick
   if (!m->control.EnableKick(&why)) Die(m, why, true);
+  // What the host sent before O_ASYNC was set raised no kick: look at the socket first.
+  m->host_waiting = true;
   // A child of a pVM with spares gets them too (made at its own first chance).
   if (m->spares_enabled) {
     m->want_spare = true;
@@ -346,6 +350,14 @@ void MarkMonitorWrite(Monitor* m, uint64_t gpa, uint64_t len) {
 
 ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel_out_gpa) {
   uint64_t pause_start_ns = MonotonicNs();
+  // Paused while the clone is made; running again on every way out (in the child too,
+  // where m->identity is the child's by then).
+  SetActivity(m, kActivityFork);
+  struct Resume {
+    Monitor* m;
+    ~Resume() { SetActivity(m, kActivityRunning); }
+  } resume{m};
+  RaceDelay();
   ForkResult result;
   auto refuse = [&](int64_t guest_error, int sys_errno) {
     if (origin == ForkOrigin::Host) Report(m, tag, -sys_errno);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "monitor/blocking.h"
 #include "monitor/clock.h"
 #include "monitor/fault.h"
 #include "pvm/abi.h"
@@ -69,7 +70,10 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
     }
   }
   timespec limit{static_cast<time_t>(timeout_ns / 1000000000ull), static_cast<long>(timeout_ns % 1000000000ull)};
+  SetActivity(m, count ? kActivityWait : kActivityAccept, 0, slots, static_cast<uint32_t>(count));
+  RaceDelay();  // the window between the guest's last look and this sleep
   int ready = ppoll(fds, n, timeout_ns == ~0ull ? nullptr : &limit, wait_mask);
+  SetActivity(m, kActivityRunning);
   if (ready == 0 && for_spare) return Return(0);
   if (ready < 0) {
     CollectSignals(m);

@@ -20,6 +20,7 @@
 
 #include "common/control.h"
 #include "monitor/backend.h"
+#include "monitor/blocking.h"
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
 #include "monitor/console.h"
@@ -277,6 +278,7 @@ ctl::Exit Terminated() {
 // parent's other requests dropped (they are the parent's to serve).
 void ServeHost(Monitor* m) {
   m->host_waiting = false;
+  RaceDelay();  // requests that arrive now must still be seen (by PollHost or their kick)
   HostRequests& requests = m->host_requests;
   m->control.PollHost(&requests);
   for (auto& a : requests.attaches) {
@@ -331,13 +333,22 @@ void ServeHost(Monitor* m) {
 // The vCPU loop: run, drain the console, handle the exit; until the pVM ends.
 [[noreturn]] void RunGuest(Monitor* m) {
   Failure why;
-  sigset_t wait_mask;
+  sigset_t& wait_mask = m->wait_mask;
   sigprocmask(SIG_SETMASK, nullptr, &wait_mask);
   sigset_t kick = KickSignals();
   for (int sig = 1; sig < NSIG; sig++) {
     if (sigismember(&kick, sig) == 1) sigdelset(&wait_mask, sig);
   }
   for (;;) {
+    if (g_terminate) Finish(m, Terminated());
+    // The host's requests first: those that came while the monitor was busy (their kick
+    // was taken with another one, or came before the socket could kick: a new child's
+    // socket, a pooled monitor's first moments) would otherwise wait for the guest's next
+    // WAIT, and a guest that computes never makes one.
+    if (m->host_waiting) {
+      ServeHost(m);
+      continue;  // a host fork may have made this process the child
+    }
     // A warm spare is made between exits, when the last fork is a little behind us.
     if (m->want_spare && MonotonicNs() >= m->want_spare_at_ns && MakeSpare(m).in_child) continue;
     VcpuExit exit;
@@ -349,8 +360,7 @@ void ServeHost(Monitor* m) {
     if (exit.kind == VcpuExit::Kind::Interrupted) {
       TakeKickSignals();
       m->console->Drain();
-      if (g_terminate) Finish(m, Terminated());
-      ServeHost(m);
+      m->host_waiting = true;  // a kick: most likely the host wrote (served at the top)
       CollectSignals(m);
       continue;
     }
@@ -371,7 +381,6 @@ void ServeHost(Monitor* m) {
         done.ready_ns = MonotonicNs();
         m->control.SendExeced(done);
         AfterExec(m);
-        if (m->host_waiting) ServeHost(m);
         continue;  // the vCPU is at the new image's entry: nothing to complete
       }
       if (!backend->CompleteHypercall(static_cast<uint64_t>(o.error), &why)) {
@@ -390,8 +399,6 @@ void ServeHost(Monitor* m) {
       if (result.ends) Finish(m, result.exit);
       if (!backend->CompleteHypercall(result.value, &why)) Finish(m, InternalFault(why.message.c_str(), exit.rip));
     }
-    if (g_terminate) Finish(m, Terminated());
-    if (m->host_waiting) ServeHost(m);
     CollectSignals(m);
   }
 }
@@ -408,6 +415,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (m.options.seccomp_selftest) return SeccompSelfTest();
+  ReadRaceDelayOption();
   if (getppid() != m.options.parent_pid) return 1;
   // Inherit nothing but stdio and the control socket.
   close_range(ctl::kControlFd + 1, ~0u, 0);
@@ -461,6 +469,8 @@ int Main(int argc, char** argv) {
   // A pooled monitor got the kick signal for the Boot message itself: not a reason to
   // leave the guest on its first entry.
   if (signals_ready) TakeKickSignals();
+  // A request the host sent right after Ready may have had its kick taken just now.
+  m.host_waiting = true;
   // From here on the monitor only runs its guest: confine it (seccomp.h).
   if (!Confine(&why)) {
     m.control.SendExit(InternalFault(why.message.c_str(), 0));
@@ -472,6 +482,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 
 uint64_t TakeArrivedSignals() { return __atomic_exchange_n(&g_arrived, 0, __ATOMIC_RELAXED); }
+bool TerminateRequested() { return g_terminate != 0; }
 
 }  // namespace pvm::monitor
 

@@ -2,6 +2,7 @@
 // the child monitor, which then makes it its own (fork.cc).
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -48,7 +49,8 @@ struct Monitor {
   uint64_t prepared_ram = 0;  // RAM (with page tables) made before Boot, 0 if none
   bool started = false;                // the guest's first exit has been reported
   HostRequests host_requests;          // not served yet
-  bool host_waiting = false;           // the control socket has something to read
+  bool host_waiting = false;           // the control socket may have something to read
+  sigset_t wait_mask;                  // the signal mask while blocked: lets the kick signals in
 
   // The family (WAITPID, KILL).
   struct Child {
@@ -81,5 +83,8 @@ struct Monitor {
 
 // Pending pVM signals arrive in a signal handler: this collects them (see main.cc).
 uint64_t TakeArrivedSignals();
+// True once the pVM has been told to end (SIGTERM, or a family KILL with TERM/KILL): a
+// blocked hypercall returns at once, and the vCPU loop ends the pVM.
+bool TerminateRequested();
 
 }  // namespace pvm::monitor

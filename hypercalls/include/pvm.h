@@ -174,11 +174,11 @@ static inline uint64_t pvm_getid(void) { return (uint64_t)pvm_hypercall0(PVM_HC_
  * number in both; the parent is side A, the child side B). The child has no other
  * channels; its pvm_fork_channel() is that slot and its pvm_parent_id() the parent.
  */
-void pvm_channel_forked(long fork_result);
+void pvm_channel_forked(long fork_result, const uint32_t *channel_out);
 static inline long pvm_fork(uint32_t *channel_out)
 {
   long r = pvm_hypercall1(PVM_HC_FORK, (long)(uintptr_t)channel_out);
-  pvm_channel_forked(r); /* its channel is not one for pvm_channel_accept() */
+  pvm_channel_forked(r, channel_out); /* its channel is not one for pvm_channel_accept() */
   return r;
 }
 

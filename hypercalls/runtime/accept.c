@@ -15,7 +15,7 @@ static void check_owner(void)
   owner = pvm_id();
 }
 
-void pvm_channel_forked(long fork_result)
+void pvm_channel_forked(long fork_result, const uint32_t *channel_out)
 {
   check_owner();
   if (fork_result == 0) {
@@ -24,11 +24,11 @@ void pvm_channel_forked(long fork_result)
       seen[slot] = 1;
     return;
   }
-  for (uint32_t s = 0; fork_result > 0 && s < PVM_CHANNEL_SLOTS; s++) {
-    const volatile struct pvm_channel_entry *e = pvm_channel_table_entry(s);
-    if (e && e->state == PVM_CHANNEL_STATE_OPEN && e->peer_id == (uint64_t)fork_result)
-      seen[s] = 1; /* the parent: its channel to this child */
-  }
+  /* The parent: exactly the slot the monitor wrote, never "a channel whose peer is the
+   * child" -- the host may have handed this pVM a channel to the child already (its
+   * Attach served right after FORK returned), and that one is for pvm_channel_accept(). */
+  if (fork_result > 0 && channel_out && *channel_out < PVM_CHANNEL_SLOTS)
+    seen[*channel_out] = 1;
 }
 
 static long find_new(uint32_t state, uint64_t *peer_id)

@@ -47,11 +47,22 @@ long pvm_kill(uint64_t id, int sig) { return pvm_hypercall2(PVM_HC_KILL, (long)i
 
 long pvm_waitpid(uint64_t id, struct pvm_child_status *status, uint64_t timeout_ns)
 {
+  /* A restart after a signal or a host request waits only for what is left. */
+  uint64_t deadline = 0;
+  if (timeout_ns != ~0ULL && timeout_ns != 0) {
+    uint64_t now = pvm_time_ns();
+    deadline = now + timeout_ns < now ? ~0ULL - 1 : now + timeout_ns;
+  }
   for (;;) {
     long r = pvm_hypercall3(PVM_HC_WAITPID, (long)id, (long)status, (long)timeout_ns);
-    if (r == -PVM_EINTR && pvm_restart_after_eintr())
-      continue;
-    return r;
+    if (r != -PVM_EINTR || !pvm_restart_after_eintr())
+      return r;
+    if (deadline) {
+      uint64_t now = pvm_time_ns();
+      if (now >= deadline)
+        return -PVM_ETIMEDOUT;
+      timeout_ns = deadline - now;
+    }
   }
 }
 
