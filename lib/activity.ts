@@ -18,7 +18,9 @@ export type PvmActivityState =
   /** In EXEC, waiting for the host to send the image. */
   | 'exec'
   /** Paused while a fork of it is made. */
-  | 'fork';
+  | 'fork'
+  /** Sending to the host, which is not reading: an unread console (backpressure). */
+  | 'host-full';
 
 /** What a running pVM is doing ({@link Pvm.activity}). */
 export interface PvmActivity {
@@ -45,7 +47,7 @@ export interface RawActivity {
 }
 
 // common/registry.h's Activity, in order.
-const STATES: PvmActivityState[] = ['running', 'wait', 'accept', 'waitpid', 'exec', 'fork'];
+const STATES: PvmActivityState[] = ['running', 'wait', 'accept', 'waitpid', 'exec', 'fork', 'host-full'];
 
 function duration(ms: number): string {
   const s = ms / 1000;
@@ -80,6 +82,9 @@ export function describeActivity(raw: RawActivity, nowNs: bigint = process.hrtim
       break;
     case 'fork':
       text = `fork ${since}`;
+      break;
+    case 'host-full':
+      text = `console: host not reading ${since}`;
       break;
   }
   return { state, slots: raw.slots, slotCount: raw.slotCount, child: raw.child, forMs, text };

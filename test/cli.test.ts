@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/paths.js';
 import { Host } from '../lib/index.js';
-import { consoleOf, guest, vmSuite } from './_helpers.js';
+import { consoleOf, eventually, guest, vmSuite } from './_helpers.js';
 
 const { suite, vm } = vmSuite('cli');
 const bin = join(packageRoot, 'bin', 'pvm.js');
@@ -80,6 +80,35 @@ vm('pvm ps shows this host and its family tree: ids, monitor pids, parents', asy
   }
   const after = JSON.parse(pvm('ps', '--json').stdout) as Array<{ pid: number }>;
   assert.not.ok(after.some((h) => h.pid === process.pid), 'a closed host is still listed');
+});
+
+vm('pvm ps and Pvm.activity show what each pVM is blocked in, and since when', async () => {
+  const host = await Host.open();
+  try {
+    // idle waits for the host; a child the host forks from it waits on its channel.
+    const root = await host.spawn(guest('idle'), { memory: '16MiB' });
+    await consoleOf(root).until('idle: ready');
+    const { child, channel } = await root.fork();
+    assert.ok(await eventually(() => child.activity?.state === 'wait'), JSON.stringify(child.activity));
+    assert.ok(await eventually(() => root.activity?.state === 'accept'), JSON.stringify(root.activity));
+    const slot = child.activity!.slots[0];
+    assert.equal(child.activity!.slots, [slot]);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.ok(child.activity!.forMs >= 1000, JSON.stringify(child.activity));
+    const text = pvm('ps');
+    assert.is(text.status, 0, text.stderr);
+    assert.match(text.stdout, /PVM\s+MONITOR\s+RSS\s+AGE\s+STATE/);
+    assert.match(text.stdout, new RegExp(`\\b${root.id}\\s+${root.pid}\\s.*wait for host \\d+ s`));
+    assert.match(text.stdout, new RegExp(`└─ ${child.id}\\s+${child.pid}\\s.*wait channel ${slot} \\d+ s`));
+    // Woken: a message makes the child run (it echoes), then it sleeps again.
+    await channel.send('ping');
+    assert.is(String(await channel.recv()), 'ping');
+    channel.close();
+    assert.equal(await child.exited, { kind: 'exit', code: 0 });
+    assert.is(child.activity, null);
+  } finally {
+    await host.close();
+  }
 });
 
 vm('pvm ps and pvm bench: --help, and clear errors for bad options', () => {

@@ -10,7 +10,7 @@
 namespace pvm::ctl {
 
 int send(int sock, Type type, const void* fixed, size_t fixed_size, const void* tail,
-         size_t tail_size, const int* fds, int nfds) {
+         size_t tail_size, const int* fds, int nfds, bool nonblocking) {
   if (nfds < 0 || nfds > kMaxFds) return -EINVAL;
   if (sizeof(Header) + fixed_size + tail_size > kMaxMessage) return -EMSGSIZE;
   Header header{type, static_cast<uint32_t>(fixed_size + tail_size)};
@@ -33,7 +33,7 @@ int send(int sock, Type type, const void* fixed, size_t fixed_size, const void* 
     std::memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
   }
   for (;;) {
-    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
     if (n >= 0) return 0;
     if (errno != EINTR) return -errno;
   }

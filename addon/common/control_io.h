@@ -32,10 +32,10 @@ struct Message {
   }
 };
 
-// Sends header + fixed + tail as one datagram, with fds attached. Returns 0 or -errno.
-// Never raises SIGPIPE.
+// Sends header + fixed + tail as one datagram, with fds attached. Returns 0 or -errno
+// (-EAGAIN with nonblocking when the peer's buffer is full). Never raises SIGPIPE.
 int send(int sock, Type type, const void* fixed, size_t fixed_size, const void* tail = nullptr,
-         size_t tail_size = 0, const int* fds = nullptr, int nfds = 0);
+         size_t tail_size = 0, const int* fds = nullptr, int nfds = 0, bool nonblocking = false);
 
 template <typename T>
 int send(int sock, Type type, const T& fixed, const void* tail = nullptr, size_t tail_size = 0,

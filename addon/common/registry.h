@@ -39,6 +39,7 @@ enum Activity : uint32_t {
   kActivityWaitpid = 3,   // WAITPID
   kActivityExec = 4,      // EXEC: waiting for the host to send the image
   kActivityFork = 5,      // FORK: paused while the clone is made
+  kActivityHostFull = 6,  // sending to the host, which is not reading (console backpressure)
 };
 constexpr uint32_t kActivitySlots = 4;
 

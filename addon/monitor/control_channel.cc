@@ -69,7 +69,14 @@ bool ControlChannel::ReceiveBoot(BootRequest* out, Failure* why) {
 
 void ControlChannel::Send(ctl::Type type, const void* fixed, size_t fixed_size, const void* tail, size_t tail_size,
                           const int* fds, int nfds) {
-  if (ctl::send(fd_, type, fixed, fixed_size, tail, tail_size, fds, nfds) != 0) HostGone();
+  int rc = ctl::send(fd_, type, fixed, fixed_size, tail, tail_size, fds, nfds, /*nonblocking=*/true);
+  if (rc == -EAGAIN) {
+    // The host is not reading (a console nobody consumes): the pVM waits here, and says so.
+    if (on_blocked_) on_blocked_(true);
+    rc = ctl::send(fd_, type, fixed, fixed_size, tail, tail_size, fds, nfds);
+    if (on_blocked_) on_blocked_(false);
+  }
+  if (rc != 0) HostGone();
 }
 
 void ControlChannel::SendForked(const ctl::Forked& forked, const int* fds, int nfds) {

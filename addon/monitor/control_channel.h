@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,10 @@ struct HostRequests {
 class ControlChannel {
  public:
   explicit ControlChannel(int fd) : fd_(fd) {}
+
+  // Called with true when a send must wait for the host to read (its buffer is full),
+  // and with false once it went: the pVM's activity says so meanwhile.
+  void SetOnBlocked(std::function<void(bool)> hook) { on_blocked_ = std::move(hook); }
 
   // Waits for the Boot message and checks its framing and arguments. BadConfig on a
   // malformed one; exits if the host hangs up first.
@@ -88,6 +93,7 @@ class ControlChannel {
   int Answer(HostRequests* stash);
 
   int fd_;
+  std::function<void(bool)> on_blocked_;
 };
 
 }  // namespace pvm::monitor

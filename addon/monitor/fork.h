@@ -1,4 +1,4 @@
-// Forking a pVM (hypercalls/abi.json FORK; ARCHITECTURE.md "Fork, step by step"):
+// Forking a pVM (hypercalls/abi.json FORK; README.md "Design"):
 // at an exit, make the parent<->child channel and the child's control socket, save the
 // vCPU, fork(2) the single-threaded monitor; the child builds a new VM over the
 // inherited copy-on-write RAM, restores the vCPU and runs; the parent reports the child

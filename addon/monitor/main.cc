@@ -459,6 +459,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
+  m.control.SetOnBlocked([](bool blocked) { SetActivity(&m, blocked ? kActivityHostFull : kActivityRunning); });
   m.stats.vm_ready_ns = MonotonicNs();
   ctl::Ready ready{};
   ready.pid = static_cast<uint64_t>(getpid());
