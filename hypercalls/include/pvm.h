@@ -338,7 +338,9 @@ typedef void (*pvm_signal_handler)(int sig);
 
 /**
  * Run `handler` when `sig` (PVM_SIGUSR1/2) arrives; NULL removes it. Handlers run inside
- * blocking calls (channel receive/send, pvm_waitpid), which then go on waiting. A
+ * blocking calls (channel receive/send/wait, pvm_waitpid) -- while they sleep, and also
+ * while they poll or just before they return, so a signal that came before the call
+ * completes is handled by then -- and those calls then go on. A
  * signal without a handler makes those calls return -PVM_EINTR until pvm_signals()
  * takes it. Returns 0 or -PVM_EINVAL.
  */

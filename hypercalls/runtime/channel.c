@@ -193,13 +193,34 @@ struct blocker {
   size_t len;
 };
 
+/* Handled signals that arrived while this call polled (the monitor posts them in the
+ * boot-info page at its next exit, no WAIT needed) run now, not only once it sleeps: a
+ * message that came with them must not let the call return with them still unrun. A
+ * signal without a handler is left pending: the next WAIT returns -PVM_EINTR at once. */
+static void run_handled_signals(void)
+{
+  if (pvm_pending_signals())
+    (void)pvm_restart_after_eintr();
+}
+
+static long block_until_done(struct blocker *b, uint64_t timeout_ns, unsigned spin);
+
 static long block(struct blocker *b, uint64_t timeout_ns, unsigned spin)
+{
+  run_handled_signals();
+  long r = block_until_done(b, timeout_ns, spin);
+  run_handled_signals(); /* posted while the call completed (e.g. at the WAIT's return) */
+  return r;
+}
+
+static long block_until_done(struct blocker *b, uint64_t timeout_ns, unsigned spin)
 {
   long r = b->attempt(b);
   if (r != -PVM_EAGAIN)
     return r;
   for (unsigned i = 0; i < spin; i++) {
     cpu_relax();
+    run_handled_signals();
     r = b->attempt(b);
     if (r != -PVM_EAGAIN)
       return r;
