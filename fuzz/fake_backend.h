@@ -35,6 +35,7 @@ class FakeBackend final : public monitor::Backend {
   bool RebuildAfterFork(monitor::Failure* why) override;
   const char* name() const override { return "fake"; }
   bool software_virtualization() const override { return false; }
+  bool exception_stack_works() const override { return true; }
   uint64_t exit_count() const override { return 0; }
 
   // What the monitor did.

@@ -31,6 +31,8 @@ emit('');
 emit(`#define PVM_ABI_VERSION ${abi.version}`);
 emit(`/* ${abi.hypercall.doc} */`);
 emit(`#define PVM_HC_PORT ${hex(abi.hypercall.port)}`);
+emit('/* The exception stubs of the monitor\'s IDT write here (see layout). */');
+emit(`#define PVM_FAULT_PORT ${hex(abi.hypercall.faultPort)}`);
 emit('');
 for (const h of abi.hypercalls) {
   emit(`/* ${h.doc} args: (${h.args.join(', ')}) */`);

@@ -37,6 +37,8 @@ struct EntryState {
   uint16_t tss_selector = 0;
   uint64_t tss_base = 0;
   uint32_t tss_limit = 0;
+  uint64_t idt_base = 0;  // the monitor's IDT: every exception reaches a reporting stub
+  uint16_t idt_limit = 0;
 };
 
 // Why the vCPU came back to the monitor, in backend-neutral terms.
@@ -44,6 +46,7 @@ struct VcpuExit {
   enum class Kind {
     Hypercall,    // nr, args; finish with CompleteHypercall
     Exception,    // the guest took an exception it had no handler for: vector, ...
+    FaultReport,  // an exception stub wrote to the fault port: rip (in the stub), rsp, cr2
     TripleFault,  // the VM shut down: no exception on record, or its delivery failed
     Io,           // port I/O that is not a hypercall: port, size, is_write
     Mmio,         // access to guest-physical memory with no RAM: gpa, is_write
@@ -53,6 +56,7 @@ struct VcpuExit {
   };
   Kind kind = Kind::Internal;
   uint64_t rip = 0;
+  uint64_t rsp = 0;  // FaultReport only
   // Hypercall
   uint32_t nr = 0;
   uint64_t args[5] = {};
@@ -134,6 +138,9 @@ class Backend {
   virtual const char* name() const = 0;
   // True when the host virtualizes in software (the kvm_pvm flavour of KVM).
   virtual bool software_virtualization() const = 0;
+  // True when exceptions can be delivered on an interrupt stack (TSS IST): see
+  // BootParams::exception_stack.
+  virtual bool exception_stack_works() const = 0;
   // Exits seen so far (every return from the guest, including interrupted runs).
   virtual uint64_t exit_count() const = 0;
 };

@@ -61,6 +61,25 @@ constexpr uint64_t kCr4 = 0x620;       // OSXMMEXCPT OSFXSR PAE
 constexpr uint64_t kEfer = 0xd01;      // NXE LMA LME SCE
 constexpr uint64_t kRflags = 0x2;      // reserved bit 1; interrupts off
 
+// The IDT (layout in abi.json): 32 exception gates, each an interrupt gate on IST1 (the
+// fault stack, so even a stack overflow is delivered) to a 16-byte stub that pushes 0
+// where the CPU pushes no error code, then the vector, and writes to the fault port.
+constexpr uint32_t kExceptionVectors = 32;
+constexpr uint16_t kIdtLimit = kExceptionVectors * 16 - 1;
+constexpr uint64_t kStubsGpa = PVM_IDT_GPA + 2048;
+constexpr uint64_t kStubSize = 16;
+constexpr uint64_t kFaultStackTop = PVM_FAULT_STACK_GPA + PVM_PAGE_SIZE;
+constexpr uint64_t kTssIst1Offset = 36;
+constexpr uint64_t kInterruptGate = 0x8e;  // present, DPL 0, 64-bit interrupt gate
+static_assert(kStubsGpa + kExceptionVectors * kStubSize <= PVM_IDT_GPA + PVM_PAGE_SIZE, "stubs fit the IDT page");
+
+bool PushesErrorCode(uint32_t vector) {
+  switch (vector) {
+    case 8: case 10: case 11: case 12: case 13: case 14: case 17: case 21: case 29: case 30: return true;
+    default: return false;
+  }
+}
+
 void Put64(std::span<uint8_t> ram, uint64_t gpa, uint64_t value) {
   std::memcpy(ram.data() + gpa, &value, sizeof value);
 }
@@ -89,8 +108,12 @@ void WritePageTables(std::span<uint8_t> ram) {
   for (uint64_t s = 0; s < PVM_CHANNEL_SLOTS; s++) {
     Put64(ram, kWindowPd + s * 8, (PVM_CHANNEL_WINDOW_GPA + s * PVM_CHANNEL_SLOT_SIZE) | kLeaf | kHugeLeaf);
   }
-  // Low 2 MiB: everything but page 0, so a null pointer faults.
-  for (uint64_t p = 1; p < kEntries; p++) Put64(ram, PVM_LOW_PT_GPA + p * 8, (p * kPage) | kLeaf);
+  // Low 2 MiB: everything but page 0, so a null pointer faults; the IDT page read-only.
+  for (uint64_t p = 1; p < kEntries; p++) {
+    uint64_t entry = (p * kPage) | kLeaf;
+    if (p * kPage == PVM_IDT_GPA) entry &= ~kWritable;
+    Put64(ram, PVM_LOW_PT_GPA + p * 8, entry);
+  }
   // Top 2 MiB: everything but the stack guard page.
   uint64_t guard = StackGuardGpa(ram_size);
   for (uint64_t p = 0; p < kEntries; p++) {
@@ -112,6 +135,31 @@ void WriteGdt(std::span<uint8_t> ram) {
   std::memcpy(ram.data() + kTssGpa + 102, &iomap, sizeof iomap);
 }
 
+void WriteIdt(std::span<uint8_t> ram, bool exception_stack) {
+  std::memset(ram.data() + PVM_IDT_GPA, 0, kPage);
+  std::memset(ram.data() + PVM_FAULT_STACK_GPA, 0, kPage);
+  for (uint32_t v = 0; v < kExceptionVectors; v++) {
+    uint64_t stub = kStubsGpa + v * kStubSize;
+    uint64_t low = (stub & 0xffff) | static_cast<uint64_t>(kCodeSelector) << 16 | (exception_stack ? 1ull : 0) << 32 |
+                   kInterruptGate << 40 | ((stub >> 16) & 0xffff) << 48;
+    Put64(ram, PVM_IDT_GPA + v * 16, low);
+    Put64(ram, PVM_IDT_GPA + v * 16 + 8, stub >> 32);
+    uint8_t* code = ram.data() + stub;
+    size_t n = 0;
+    if (!PushesErrorCode(v)) {
+      code[n++] = 0x6a;  // push $0
+      code[n++] = 0x00;
+    }
+    code[n++] = 0x6a;  // push $vector
+    code[n++] = static_cast<uint8_t>(v);
+    code[n++] = 0xe6;  // out %al, $fault_port
+    code[n++] = static_cast<uint8_t>(PVM_FAULT_PORT);
+    code[n++] = 0xeb;  // jmp . (never resumed)
+    code[n++] = 0xfe;
+  }
+  Put64(ram, kTssGpa + kTssIst1Offset, kFaultStackTop);
+}
+
 void WriteArgs(std::span<uint8_t> ram, const std::vector<std::string_view>& args) {
   uint64_t strings = PVM_ARGS_GPA + (args.size() + 1) * 8;
   for (size_t i = 0; i < args.size(); i++) {
@@ -124,6 +172,19 @@ void WriteArgs(std::span<uint8_t> ram, const std::vector<std::string_view>& args
 }
 
 }  // namespace
+
+bool ReadFaultFrame(const GuestMemory& ram, uint64_t exit_rip, uint64_t exit_rsp, FaultFrame* out) {
+  // Only a report from one of the stubs counts; a guest's own write to the port is not one.
+  if (exit_rip < kStubsGpa || exit_rip >= kStubsGpa + kExceptionVectors * kStubSize) return false;
+  const uint8_t* frame = ram.GuestBuffer(exit_rsp, 7 * 8);
+  if (!frame) return false;
+  uint64_t q[7];
+  std::memcpy(q, frame, sizeof q);
+  uint32_t stub_vector = static_cast<uint32_t>((exit_rip - kStubsGpa) / kStubSize);
+  if (q[0] != stub_vector) return false;  // the frame is not this stub's (overwritten)
+  *out = FaultFrame{stub_vector, PushesErrorCode(stub_vector), q[1], q[2], q[5]};
+  return true;
+}
 
 uint64_t ArgsAreaBytes(const std::vector<std::string_view>& args) {
   uint64_t bytes = (args.size() + 1) * 8;
@@ -148,8 +209,9 @@ uint64_t ImageFileLimit(uint64_t ram_size) {
   return ram_size > kMinImageFileLimit ? ram_size : kMinImageFileLimit;
 }
 
-void WriteBootTables(std::span<uint8_t> ram) {
+void WriteBootTables(std::span<uint8_t> ram, bool exception_stack) {
   WriteGdt(ram);
+  WriteIdt(ram, exception_stack);  // after the GDT: it sets the TSS's IST1
   WritePageTables(ram);
 }
 
@@ -172,7 +234,7 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
                 static_cast<unsigned long long>(image.end));
   }
 
-  if (!tables_ready) WriteBootTables(ram);
+  if (!tables_ready) WriteBootTables(ram, params.exception_stack);
   WriteArgs(ram, params.args);
 
   pvm_boot_info info{};
@@ -217,6 +279,8 @@ EntryState BootControlState() {
   e.tss_selector = kTssSelector;
   e.tss_base = kTssGpa;
   e.tss_limit = kTssLimit;
+  e.idt_base = PVM_IDT_GPA;
+  e.idt_limit = kIdtLimit;
   return e;
 }
 

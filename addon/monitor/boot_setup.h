@@ -22,6 +22,11 @@ struct BootParams {
   uint64_t id = 0;
   uint64_t parent_id = 0;
   std::vector<std::string_view> args;  // argv[0..argc), without NULs
+  // Exceptions are delivered on the fault stack (TSS IST1), so a stack overflow is
+  // reported too. Where the backend cannot (kvm_pvm raises #SS delivering through an
+  // IST), on the faulting stack: a stack overflow then ends in a shutdown the backend
+  // decodes itself.
+  bool exception_stack = true;
 };
 
 // Bytes the argument vector takes in the ARGS area: argc + 1 pointers and the strings
@@ -38,15 +43,29 @@ uint64_t ImageFileLimit(uint64_t ram_size);
 // stack overflow faults instead of running into the heap.
 uint64_t StackGuardGpa(uint64_t ram_size);
 
-// The parts of SetUpBoot that depend on the RAM size only (GDT, TSS, page tables): a
-// pooled monitor writes them before it knows the image.
-void WriteBootTables(std::span<uint8_t> ram);
+// The parts of SetUpBoot that depend on the RAM size only (GDT, TSS, IDT and its
+// exception stubs, page tables): a pooled monitor writes them before it knows the image.
+void WriteBootTables(std::span<uint8_t> ram, bool exception_stack);
+
+// What an exception stub reported (abi.json layout: the frame at the fault stack's top).
+struct FaultFrame {
+  uint32_t vector;
+  bool has_error_code;
+  uint64_t error_code;
+  uint64_t rip;  // of the faulting instruction (after it for the traps #BP, #OF)
+  uint64_t rsp;  // the guest's stack pointer when it faulted
+};
+// Reads the report of the stub the vCPU stopped in (exit_rip: at its fault-port write;
+// exit_rsp: the frame the stub completed).
+// False if exit_rip is no stub's, or the frame is not that stub's (a guest's own write
+// to the fault port, or a frame the guest overwrote).
+bool ReadFaultFrame(const GuestMemory& ram, uint64_t exit_rip, uint64_t exit_rsp, FaultFrame* out);
 
 // The entry state without an image: every control register and segment as SetUpBoot
 // gives them, rip/rsp/rdi 0 (a pooled monitor sets the vCPU up with it ahead of time).
 EntryState BootControlState();
 
-// Writes GDT, TSS, page tables (unless tables_ready) and boot info into ram (its size is the guest RAM size:
+// Writes GDT, TSS, IDT, page tables (unless tables_ready) and boot info into ram (its size is the guest RAM size:
 // a multiple of 2 MiB, at least PVM_MIN_RAM) and returns the entry state.
 // BadConfig if the arguments do not fit.
 bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParams& params, EntryState* entry,

@@ -81,6 +81,7 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   BootParams params;
   params.id = m->identity.id;
   params.parent_id = m->identity.parent_id;
+  params.exception_stack = m->backend->exception_stack_works();
   for (const auto& a : args) params.args.emplace_back(a);
   if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
     close(image_fd);

@@ -119,8 +119,8 @@ ctl::Exit DescribeFault(const VcpuExit& x, uint64_t ram_size) {
       e = FaultExit(ctl::FaultKind::TripleFault, x.rip, 0);
       const char* mnemonic = x.vector_known ? ExceptionMnemonic(x.vector) : nullptr;
       if (mnemonic) {
-        Reason(&e, "triple fault at rip 0x%llx (delivering %s (%s) through the guest's IDT failed)", (ull)x.rip,
-               ExceptionName(x.vector), mnemonic);
+        Reason(&e, "triple fault at rip 0x%llx (delivering %s (%s) failed: the guest damaged its IDT, fault stack or page tables)",
+               (ull)x.rip, ExceptionName(x.vector), mnemonic);
       } else {
         Reason(&e, "triple fault at rip 0x%llx", (ull)x.rip);
       }
@@ -141,6 +141,7 @@ ctl::Exit DescribeFault(const VcpuExit& x, uint64_t ram_size) {
       Reason(&e, "guest halted at rip 0x%llx (hlt with nothing to wake it; use the EXIT hypercall)", (ull)x.rip);
       break;
     case VcpuExit::Kind::Internal:
+    case VcpuExit::Kind::FaultReport:  // callers resolve it first (ResolveFaultReport)
     case VcpuExit::Kind::Hypercall:
     case VcpuExit::Kind::Interrupted:
       e = FaultExit(ctl::FaultKind::Internal, x.rip, 0);
@@ -148,6 +149,26 @@ ctl::Exit DescribeFault(const VcpuExit& x, uint64_t ram_size) {
       break;
   }
   return e;
+}
+
+VcpuExit ResolveFaultReport(const VcpuExit& x, const GuestMemory& ram) {
+  if (x.kind != VcpuExit::Kind::FaultReport) return x;
+  VcpuExit out = x;
+  FaultFrame frame;
+  if (!ReadFaultFrame(ram, x.rip, x.rsp, &frame)) {
+    out.kind = VcpuExit::Kind::Io;
+    out.port = PVM_FAULT_PORT;
+    out.size = 1;
+    out.is_write = true;
+    return out;
+  }
+  out.kind = VcpuExit::Kind::Exception;
+  out.vector_known = true;
+  out.vector = frame.vector;
+  out.has_error_code = frame.has_error_code;
+  out.error_code = frame.has_error_code ? frame.error_code : 0;
+  out.rip = frame.rip;
+  return out;
 }
 
 ctl::Exit BadHypercallFault(uint32_t nr, uint64_t rip) {

@@ -7,11 +7,17 @@
 
 #include "common/control.h"
 #include "monitor/backend.h"
+#include "monitor/guest_memory.h"
 
 namespace pvm::monitor {
 
 // A fault exit (kind != Hypercall, != Interrupted) of a guest with ram_size bytes of RAM.
 ctl::Exit DescribeFault(const VcpuExit& exit, uint64_t ram_size);
+// A FaultReport exit made into the Exception it reports (vector, error code, rip of the
+// faulting instruction, cr2), read from the stub's frame in guest RAM; a write to the
+// fault port that is no stub's report stays what it is: bad port I/O. Other exits as
+// they are.
+VcpuExit ResolveFaultReport(const VcpuExit& exit, const GuestMemory& ram);
 // A hypercall number the monitor does not know.
 ctl::Exit BadHypercallFault(uint32_t nr, uint64_t rip);
 // The monitor could not go on (a failed ioctl); the pVM ends with an Internal fault.

@@ -131,8 +131,9 @@ bool KvmBackend::SetEntryState(const EntryState& e, Failure* why) {
   s.ldt.unusable = 1;
   s.gdt.base = e.gdt_base;
   s.gdt.limit = e.gdt_limit;
-  s.idt.base = 0;  // no IDT: every guest exception ends in a shutdown the monitor reports
-  s.idt.limit = 0;
+  // The monitor's IDT (boot_setup.cc): set here, since kvm_pvm does not emulate lidt.
+  s.idt.base = e.idt_base;
+  s.idt.limit = e.idt_limit;
   s.cr0 = e.cr0;
   s.cr3 = e.cr3;
   s.cr4 = e.cr4;
@@ -196,6 +197,15 @@ bool KvmBackend::Run(VcpuExit* exit, Failure* why) {
         exit->args[4] = regs.r8;
         return true;
       }
+      if (run->io.port == PVM_FAULT_PORT && is_out) {
+        // An exception stub: the frame is in guest RAM; CR2 only the vCPU has.
+        kvm_sregs sregs{};
+        if (!vcpu_->GetSregs(&sregs, why)) return false;
+        exit->kind = VcpuExit::Kind::FaultReport;
+        exit->rsp = regs.rsp;
+        exit->cr2 = sregs.cr2;
+        return true;
+      }
       exit->kind = VcpuExit::Kind::Io;
       exit->port = run->io.port;
       exit->size = run->io.size;
@@ -256,10 +266,14 @@ bool KvmBackend::DecodeShutdown(VcpuExit* exit, Failure* why) {
   exit->has_error_code = events.exception.has_error_code;
   exit->error_code = events.exception.error_code;
   exit->cr2 = sregs.cr2;
-  // The guest loaded an IDT of its own: the shutdown means delivering the exception
-  // through it failed, which is a triple fault proper.
-  bool guest_idt = sregs.idt.limit != 0;
-  exit->kind = exit->vector_known && !guest_idt ? VcpuExit::Kind::Exception : VcpuExit::Kind::TripleFault;
+  // With an IDT (the monitor's, always there now) a shutdown means delivering an
+  // exception failed: on hardware KVM the guest damaged the IDT, the stubs, the fault
+  // stack or the page tables (a triple fault proper, naming the exception where known).
+  // kvm_pvm has no fault stack (see exception_stack_works), so a stack overflow ends
+  // here too: it keeps the original exception and CR2, reported as that exception.
+  bool idt = sregs.idt.limit != 0;
+  bool as_exception = exit->vector_known && (kvm_pvm_ || !idt);
+  exit->kind = as_exception ? VcpuExit::Kind::Exception : VcpuExit::Kind::TripleFault;
   return true;
 }
 

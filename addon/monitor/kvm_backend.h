@@ -34,6 +34,8 @@ class KvmBackend final : public Backend {
   bool TakeDirtyLog(std::vector<uint64_t>* pages, Failure* why) override;
   const char* name() const override { return "kvm"; }
   bool software_virtualization() const override { return kvm_pvm_; }
+  // kvm_pvm raises #SS when it delivers through an IST (measured): no fault stack there.
+  bool exception_stack_works() const override { return !kvm_pvm_; }
   uint64_t exit_count() const override { return exits_; }
 
   bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) override;

@@ -180,6 +180,7 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   params.id = request.boot.id;
   params.parent_id = request.boot.parent_id;
   params.args = request.args;
+  params.exception_stack = m->backend->exception_stack_works();
   if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
     return Fail(why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %" PRIu64 " bytes, the args area holds %" PRIu64,
                 ArgsAreaBytes(params.args), static_cast<uint64_t>(PVM_ARGS_SIZE));
@@ -370,7 +371,9 @@ void ServeHost(Monitor* m) {
       m->started = true;
     }
     m->console->Drain();  // first, so output before a fault is never lost
-    if (exit.kind != VcpuExit::Kind::Hypercall) Finish(m, DescribeFault(exit, m->ram_size));
+    if (exit.kind != VcpuExit::Kind::Hypercall) {
+      Finish(m, DescribeFault(ResolveFaultReport(exit, backend->memory()), m->ram_size));
+    }
     m->stats.hypercalls++;
     if (exit.nr == PVM_HC_EXEC) {
       ctl::Execed done{};
@@ -433,7 +436,7 @@ int Main(int argc, char** argv) {
     prepared = CheckRamSize(m.options.prepare_ram, &size, &prepare_failure) &&
                m.backend->Create(size, &prepare_failure);
     if (prepared) {
-      WriteBootTables(m.backend->memory().span());
+      WriteBootTables(m.backend->memory().span(), m.backend->exception_stack_works());
       EntryState control = BootControlState();
       sigset_t kick_set = KickSignals();
       prepared = m.backend->SetEntryState(control, &prepare_failure) && SetUpSignals(&prepare_failure) &&
