@@ -24,6 +24,7 @@ export type PvmActivityState =
 
 /** What a running pVM is doing ({@link Pvm.activity}). */
 export interface PvmActivity {
+  /** What it is doing: running, or the call it is blocked in. */
   state: PvmActivityState;
   /** `wait`: the channel slots waited on (the first four; `slotCount` says how many in all). */
   slots: number[];

@@ -2,7 +2,7 @@
 // Runs the uvu suite (`node --import tsx node_modules/uvu/bin.js test`) and ends with
 // one line `N passed, N failed`, which uvu itself does not print. Exit status: uvu's,
 // or 1 when its summary is missing (a crash before the end counts as a failure).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -14,16 +14,30 @@ const child = spawn(
   ['--import', 'tsx', join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'guests', ...extra.slice(1)],
   { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] },
 );
-// uvu has no timeouts: a hung test would hang CI with no word. Past the limit the run is
-// killed and counted as failed, naming the file it was in.
+// Each test has its own bound (test/_helpers.ts); this cap on the whole run is the last
+// resort for what those cannot catch (a hook, or a test blocking the event loop). Past it
+// the run is killed and counted as failed, naming the file it was in and showing what
+// its pVMs were doing.
 const limitMs = Number(process.env.PVM_TEST_TIMEOUT_MS ?? 20 * 60 * 1000);
 let timedOut = false;
 const timer = setTimeout(() => {
   timedOut = true;
   const files = [...out.replace(/\x1b\[[0-9;]*m/g, '').matchAll(/^(\S+\.test\.ts)$/gm)].map((m) => m[1]);
   console.log(`\nthe test run took over ${limitMs / 1000} s: killed (last file started: ${files.at(-1) ?? 'none'})`);
+  console.log(`its pVMs (pvm ps) before the kill:\n${pvmTrees(child.pid)}`);
   child.kill('SIGKILL');
 }, limitMs);
+
+/** The pVM trees of process `pid` and those under it, read by a separate node (through tsx). */
+function pvmTrees(pid) {
+  const script = `const { pvmTreesOf } = await import('./test/_trees.ts'); console.log(pvmTreesOf(${pid}));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 30_000, // the cap must not hang in its turn
+  });
+  return (r.stdout + r.stderr).trimEnd() || `(pvm ps gave nothing: ${r.error?.message ?? `exit ${r.status}`})`;
+}
 let out = '';
 child.stdout.on('data', (chunk) => {
   out += chunk;

@@ -1,9 +1,10 @@
 // Shared by the test files (uvu ignores files starting with "_").
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { test as uvuTest, suite } from 'uvu';
+import { test as uvuTest, suite, type Callback, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Host, PvmError, builtinGuest, type Pvm } from '../lib/index.js';
 import { loadAddon } from '../lib/native.js';
+import { isBelow, processTable, pvmTreesOf } from './_trees.js';
 
 const probe = loadAddon().probeKvm();
 /** True when this machine can run pVMs; tests that need a VM skip loudly otherwise. */
@@ -12,14 +13,97 @@ if (!kvmAvailable) {
   console.warn(`\n!!! /dev/kvm is not usable here (${probe.message}): tests that need a VM are SKIPPED !!!\n`);
 }
 
+/** Per-test options of {@link vmSuite}'s `vm` and of {@link test}. */
+export interface TestOptions {
+  /** How long the test may run before it fails (default: `PVM_TEST_BOUND_MS`, else 60 s). */
+  timeoutMs?: number;
+}
+
+/** A uvu test function whose tests are bounded in time (see {@link bounded}). */
+export interface BoundedTest<T = Record<string, any>> {
+  (title: string, fn: Callback<T>, options?: TestOptions): void;
+  only(title: string, fn: Callback<T>, options?: TestOptions): void;
+  skip: Test<T>['skip'];
+  before: Test<T>['before'];
+  after: Test<T>['after'];
+  run(): void;
+}
+
+/** The bound of a test that sets none: `PVM_TEST_BOUND_MS`, else 60 s. */
+const defaultBoundMs = boundFromEnv();
+
+function boundFromEnv(): number {
+  const raw = process.env.PVM_TEST_BOUND_MS;
+  if (raw === undefined || raw === '') return 60_000;
+  const ms = Number(raw);
+  if (!(ms > 0)) throw new Error(`PVM_TEST_BOUND_MS: expected a number of milliseconds, got ${JSON.stringify(raw)}`);
+  return ms;
+}
+
 /**
- * A uvu suite plus its test function: `vm(title, fn)` is a test that needs /dev/kvm
- * and is reported as skipped (with the loud warning above) where there is none.
+ * `fn` as a test that fails once it has run `timeoutMs` (uvu has no timeouts: a pVM that
+ * never answers would stall the whole run with no word). The failure names the bound and
+ * shows this process's pVM trees with what each pVM is blocked in; the same text goes to
+ * stdout at once, whole, for CI logs. The run then goes on: the suite's `after` hook
+ * closes its Host, which kills the pVMs the test left.
  */
-export function vmSuite(name: string) {
+export function bounded<T>(title: string, fn: Callback<T>, options: TestOptions = {}): Callback<T> {
+  const ms = options.timeoutMs ?? defaultBoundMs;
+  return async (context) => {
+    let expired = false;
+    let timer: NodeJS.Timeout | undefined;
+    const body = (async () => fn(context))();
+    // Past the bound nobody awaits the body; when it settles at last (often as the after
+    // hook kills its pVMs) it is reported here, never left as an unhandled rejection.
+    body.then(
+      () => expired && console.log(`(the test "${title}", failed at its bound, has now ended)`),
+      (err: unknown) =>
+        expired && console.log(`(the test "${title}", failed at its bound, has now thrown: ${err instanceof Error ? err.message : String(err)})`),
+    );
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        const report =
+          `the test "${title}" exceeded its bound after ${ms / 1000} s ({ timeoutMs } or PVM_TEST_BOUND_MS); ` +
+          `the pVMs of this process and those under it now:\n${treesOrWhyNot()}`;
+        console.log(`\n${report}\n`);
+        const err = new Error(report);
+        err.stack = `Error: ${title}`; // no newline: uvu would print the rest of the message again as a stack
+        reject(err);
+      }, ms);
+    });
+    try {
+      await Promise.race([body, bound]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/** {@link pvmTreesOf} this process; a throw in a timer callback would end the whole run. */
+function treesOrWhyNot(): string {
+  try {
+    return pvmTreesOf();
+  } catch (err) {
+    return `(could not read them: ${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+/** `base` with every test it registers bounded; `skipAll` registers each as skipped. */
+function boundedTests<T>(base: Test<T>, skipAll = false): BoundedTest<T> {
+  const adder = (register: (title: string, fn: Callback<T>) => void) => (title: string, fn: Callback<T>, options?: TestOptions) =>
+    skipAll ? base.skip(title) : register(title, bounded(title, fn, options));
+  return Object.assign(adder(base), { only: adder(base.only), skip: base.skip, before: base.before, after: base.after, run: base.run });
+}
+
+/**
+ * A uvu suite plus its test function: `vm(title, fn, { timeoutMs }?)` is a bounded test
+ * (see {@link bounded}) that needs /dev/kvm and is reported as skipped (with the loud
+ * warning above) where there is none.
+ */
+export function vmSuite(name: string): { suite: Test; vm: BoundedTest } {
   const s = suite(name);
-  const vm = (kvmAvailable ? s : s.skip) as typeof s;
-  return { suite: s, vm };
+  return { suite: s, vm: boundedTests(s, !kvmAvailable) };
 }
 
 /** Opens a Host for a suite in `before` and closes it in `after` (when KVM is there). */
@@ -34,7 +118,8 @@ export function withHost(s: ReturnType<typeof suite>): { readonly host: Host } {
   return box;
 }
 
-export { uvuTest as test };
+/** uvu's default suite, its tests bounded like `vm`'s (no KVM needed). */
+export const test: BoundedTest = boundedTests(uvuTest);
 
 /** Path of a built test guest. */
 export const guest = builtinGuest;
@@ -54,32 +139,8 @@ export async function run(host: Host, name: string, args: string[] = [], memory:
 
 /** pids of live pvm-monitor processes descending from `root` (default: this process). */
 export function monitorsUnder(root = process.pid): number[] {
-  const parentOf = new Map<number, number>();
-  const comm = new Map<number, string>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' ');
-      if (fields[0] === 'Z') continue; // zombies are reaped soon; they hold nothing
-      parentOf.set(Number(entry), Number(fields[1]));
-      comm.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
-    } catch {
-      // raced with the process ending
-    }
-  }
-  const out: number[] = [];
-  for (const [pid, name] of comm) {
-    if (name !== 'pvm-monitor') continue;
-    for (let p = parentOf.get(pid); p !== undefined && p > 1; p = parentOf.get(p)) {
-      if (p === root) {
-        out.push(pid);
-        break;
-      }
-    }
-  }
-  return out;
+  const table = processTable();
+  return [...table].filter(([pid, p]) => p.name === 'pvm-monitor' && isBelow(pid, root, table)).map(([pid]) => pid);
 }
 
 /** This process's open fds, as "fd -> target" strings. */
