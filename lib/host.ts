@@ -489,6 +489,7 @@ export class Host {
       consoleMode,
       spawnNs,
       onEnded: (p) => this.#ended(p),
+      livePvms: () => this.#pvms.values(),
       requestFork: (p, options) => this.#fork(p, options),
       requestExec: (p, image, options) => this.#exec(p, image, options),
     });

@@ -105,6 +105,8 @@ export interface PvmInit {
   consoleMode: ConsoleMode;
   spawnNs: bigint;
   onEnded: (pvm: Pvm) => void;
+  /** Every pVM of the host that has not ended. */
+  livePvms: () => Iterable<Pvm>;
   requestFork: (pvm: Pvm, options: ForkOptions) => Promise<ForkResult>;
   requestExec: (pvm: Pvm, image: string, options: ExecOptions) => Promise<ExecInfo>;
 }
@@ -153,6 +155,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #resolveExited!: (status: ExitStatus) => void;
   #boot: { resolve: () => void; reject: (e: PvmError) => void } | null = null;
   #onEnded: (pvm: Pvm) => void;
+  #livePvms: () => Iterable<Pvm>;
   #requestFork: (pvm: Pvm, options: ForkOptions) => Promise<ForkResult>;
   #requestExec: (pvm: Pvm, image: string, options: ExecOptions) => Promise<ExecInfo>;
 
@@ -164,6 +167,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
     this.#native = init.native;
     this.#consoleMode = init.consoleMode;
     this.#onEnded = init.onEnded;
+    this.#livePvms = init.livePvms;
     this.#requestFork = init.requestFork;
     this.#requestExec = init.requestExec;
     this.#timings = { spawnNs: init.spawnNs, monitorStartNs: 0n, vmReadyNs: 0n };
@@ -259,7 +263,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
    * Sends the pVM a signal. Returns false if it had already ended.
    * - `SIGTERM` (default) ends the guest at its next exit; pVMs forked from it run on.
    * - `SIGKILL` kills its monitor process at once, and with it every pVM forked from it
-   *   (they die with their parent's monitor).
+   *   (they die with their parent's monitor): each ends `{ kind: 'killed', signal: 'SIGKILL' }`.
    * - `SIGUSR1`, `SIGUSR2` are delivered to the guest: its blocking calls (channel
    *   receive, WAIT, WAITPID) return `-PVM_EINTR` and the runtime runs the handler the
    *   guest set with `pvm_signal()`.
@@ -277,7 +281,23 @@ export class Pvm extends EventEmitter<PvmEvents> {
     if (signal !== 'SIGTERM' && signal !== 'SIGKILL') throw new PvmError('EINVAL', `kill: unknown signal ${String(signal)}`);
     const delivered = this.#native.signal(this.id, osConstants.signals[signal]);
     if (delivered && !this.#exitMessage && !this.#killedWith) this.#killedWith = signal;
+    if (delivered && signal === 'SIGKILL') {
+      // Every pVM forked from this one (by its guest or the host, and theirs in turn) runs
+      // in a monitor forked from this one's, which takes it along (PR_SET_PDEATHSIG) with
+      // no report: a kill, not a monitor that died of itself. Said so here, as a later
+      // kill() of it may find it gone already (host.close()). Found by parent links, not
+      // `children`: a pVM whose guest ended is no child any more, yet its monitor stays,
+      // with its own children, while they run.
+      for (const other of this.#livePvms()) {
+        if (other.#descendsFrom(this) && !other.#exitMessage && !other.#killedWith) other.#killedWith = 'SIGKILL';
+      }
+    }
     return delivered;
+  }
+
+  #descendsFrom(ancestor: Pvm): boolean {
+    for (let p = this.parent; p; p = p.parent) if (p === ancestor) return true;
+    return false;
   }
 
   #pauseConsole(paused: boolean): void {
