@@ -56,7 +56,8 @@ function ageSeconds(pid: number): number {
   return Number.isFinite(startTicks) ? Math.max(0, uptime - startTicks / ticksPerSecond) : 0;
 }
 
-/** Every process with a registry fd open, and that fd's /proc path. */
+/** Every registry fd open in a process, by its /proc path: one per Host (a process may
+ * have opened several). */
 function findHosts(): Array<{ pid: number; path: string }> {
   const found: Array<{ pid: number; path: string }> = [];
   for (const entry of readdirSync('/proc')) {
@@ -72,7 +73,6 @@ function findHosts(): Array<{ pid: number; path: string }> {
       try {
         if (readlinkSync(`/proc/${entry}/fd/${fd}`) === REGISTRY_LINK) {
           found.push({ pid: Number(entry), path: `/proc/${entry}/fd/${fd}` });
-          break;
         }
       } catch {
         // closed meanwhile

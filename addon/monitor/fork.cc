@@ -268,24 +268,38 @@ void KillSpare(Monitor* m) {
   m->control.SendSpare(0);
 }
 
+void RenewSpare(Monitor* m) {
+  if (!m->spares_enabled) return;
+  KillSpare(m);
+  m->want_spare = true;
+  m->want_spare_at_ns = MonotonicNs() + kSpareDelayNs;
+}
+
 ForkResult MakeSpare(Monitor* m) {
   ForkResult result;
   m->want_spare = false;
   if (!m->spares_enabled || m->spare.pid > 0) return result;
   Failure why;
-  if (!m->spare_xfer) {
-    int fd = memfd_create("pvm-spare-xfer", MFD_CLOEXEC);
-    void* mem = MAP_FAILED;
-    if (fd >= 0 && ftruncate(fd, kXferSize) == 0) {
-      mem = mmap(nullptr, kXferSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-    }
-    if (fd >= 0) close(fd);
-    if (mem == MAP_FAILED) return result;  // no spare; forks take the plain path
-    m->spare_xfer = static_cast<uint8_t*>(mem);
-    // Fault in the part a typical fork uses (state, index, the first 2 MiB of pages) now,
-    // not while the parent is paused. Best effort.
-    madvise(mem, kXferStateBytes + kXferIndexBytes + (2 << 20), MADV_POPULATE_WRITE);
+  // Each spare gets a transfer area of its own. One area for all would be overwritten
+  // under a reader: a spare activated by the last fork may still be copying from it (it
+  // waits to be scheduled) when the guest forks again through the next spare, and a
+  // child forked plainly inherits the mapping and would make its spares with it. This
+  // process's mapping of the last area goes; whoever still reads it has its own.
+  if (m->spare_xfer) {
+    munmap(m->spare_xfer, kXferSize);
+    m->spare_xfer = nullptr;
   }
+  int fd = memfd_create("pvm-spare-xfer", MFD_CLOEXEC);
+  void* mem = MAP_FAILED;
+  if (fd >= 0 && ftruncate(fd, kXferSize) == 0) {
+    mem = mmap(nullptr, kXferSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  }
+  if (fd >= 0) close(fd);
+  if (mem == MAP_FAILED) return result;  // no spare; forks take the plain path
+  m->spare_xfer = static_cast<uint8_t*>(mem);
+  // Fault in the part a typical fork uses (state, index, the first 2 MiB of pages) now,
+  // not while the parent is paused. Best effort.
+  madvise(mem, kXferStateBytes + kXferIndexBytes + (2 << 20), MADV_POPULATE_WRITE);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return result;
   // From here the dirty log counts what the spare will miss.
@@ -306,7 +320,14 @@ ForkResult MakeSpare(Monitor* m) {
   }
   if (pid == 0) {
     close(sv[0]);
-    close(m->control.fd());  // the parent's; a spare never talks to the host before it is a child
+    // The parent's control socket goes; a spare never talks to the host before it is a
+    // child. Its fd number stays taken (by a copy of our end of the spare socket) until
+    // TakeOver puts the child's control socket there: a closed fd 3 would be reused by the
+    // next fd made here (the children's exit bell, in DetachFromParent), which TakeOver's
+    // dup2 onto fd 3 would then silently replace by the control socket -- WAITPID would
+    // read host messages as bell rings, and children would ring the bell into their own
+    // control sockets.
+    dup2(sv[1], m->control.fd());
     DetachFromParent(m, parent_pid, /*can_report=*/false);
     WaitAsSpare(m, parent_pid, sv[1], m->spare_xfer);
     m->spare_xfer = nullptr;

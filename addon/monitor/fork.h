@@ -38,6 +38,10 @@ ForkResult MakeSpare(Monitor* m);
 // A new spare is made this long after a fork or an exec, so the guest runs first.
 constexpr uint64_t kSpareDelayNs = 1000000;
 void KillSpare(Monitor* m);
+// The pVM's shared regions changed (one made, given by the host or closed): a spare
+// forked before has the old set, and a child made from it would lack a region or have
+// one the parent closed. Kills it; a new one is made kSpareDelayNs later.
+void RenewSpare(Monitor* m);
 // The monitor wrote guest RAM the dirty log does not see.
 void MarkMonitorWrite(Monitor* m, uint64_t gpa, uint64_t len);
 

@@ -9,6 +9,7 @@
 #include "monitor/blocking.h"
 #include "monitor/clock.h"
 #include "monitor/fault.h"
+#include "monitor/fork.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -43,6 +44,10 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   std::memcpy(slots, raw, count * sizeof(uint32_t));  // a copy: the guest cannot change it under us
   CollectSignals(m);
   if (m->pending_signals) return Error(PVM_EINTR);
+  if (m->wake_next_wait) {
+    m->wake_next_wait = false;
+    return Return(0);  // the host served something since the guest last looked
+  }
 
   pollfd fds[2 * PVM_CHANNEL_SLOTS + 1];
   uint32_t peer_of[PVM_CHANNEL_SLOTS];  // fds[count + i] watches the peer of slots[peer_of[i]]
@@ -79,7 +84,10 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
     CollectSignals(m);
     return m->pending_signals ? Error(PVM_EINTR) : Return(0);  // else a kick: the loop looks at why
   }
-  if (fds[control].revents) m->host_waiting = true;
+  if (fds[control].revents) {
+    m->host_waiting = true;
+    m->wait_returned_for_host = true;  // served before the guest runs: it sees the result
+  }
   uint64_t rang = 0;
   for (uint32_t i = 0; i < count; i++) {
     if (!(fds[i].revents & POLLIN)) continue;
@@ -102,6 +110,7 @@ HypercallResult ShmCreate(const VcpuExit& x, Monitor* m) {
   if (slot < 0) return Error(PVM_EAGAIN);
   Failure why;
   if (!m->channels->AttachShm(static_cast<uint32_t>(slot), size, &why)) return Error(PVM_ENOMEM);
+  RenewSpare(m);
   return Return(static_cast<uint64_t>(slot));
 }
 
@@ -121,9 +130,15 @@ HypercallResult HandleHypercall(const VcpuExit& x, Monitor* m, const sigset_t* w
     case PVM_HC_WAITPID: return WaitPid(x, m, wait_mask);
     case PVM_HC_SIGNALS: return TakeSignals(m);
     case PVM_HC_SHM_CREATE: return ShmCreate(x, m);
-    case PVM_HC_CLOSE:
-      return x.args[0] < PVM_CHANNEL_SLOTS && m->channels->Close(static_cast<uint32_t>(x.args[0])) ? Return(0)
-                                                                                                 : Error(PVM_EBADF);
+    case PVM_HC_CLOSE: {
+      if (x.args[0] >= PVM_CHANNEL_SLOTS) return Error(PVM_EBADF);
+      uint32_t slot = static_cast<uint32_t>(x.args[0]);
+      const ChannelEnd* end = m->channels->Get(slot);
+      bool shm = end && end->shm;
+      if (!m->channels->Close(slot)) return Error(PVM_EBADF);
+      if (shm) RenewSpare(m);
+      return Return(0);
+    }
     default: return End(BadHypercallFault(x.nr, x.rip));
   }
 }

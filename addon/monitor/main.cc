@@ -282,6 +282,11 @@ void ServeHost(Monitor* m) {
   RaceDelay();  // requests that arrive now must still be seen (by PollHost or their kick)
   HostRequests& requests = m->host_requests;
   m->control.PollHost(&requests);
+  // The guest may be anywhere between looking (for a channel to accept, its fork
+  // channel) and sleeping in WAIT: what is served now must wake that WAIT. Not needed
+  // when the last WAIT just returned for this: the guest looks again after it.
+  if (!requests.empty() && !m->wait_returned_for_host) m->wake_next_wait = true;
+  m->wait_returned_for_host = false;
   for (auto& a : requests.attaches) {
     // A channel the host gives: to itself, or to another pVM of the family (checked there).
     ctl::Attached reply{};
@@ -305,6 +310,7 @@ void ServeHost(Monitor* m) {
       reply.error = -(why.sys_errno ? why.sys_errno : ENOMEM);
     } else {
       reply.slot = static_cast<uint32_t>(slot);
+      if (shm) RenewSpare(m);
     }
     m->control.SendAttached(reply);
   }

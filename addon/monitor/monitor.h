@@ -50,6 +50,11 @@ struct Monitor {
   bool started = false;                // the guest's first exit has been reported
   HostRequests host_requests;          // not served yet
   bool host_waiting = false;           // the control socket may have something to read
+  // The host changed what the guest sees (a channel or region given, an exec, a fork)
+  // at an exit that was not the return of a WAIT -- e.g. a kick between the guest's last
+  // look and its WAIT: the next WAIT returns at once, so that the guest looks again.
+  bool wake_next_wait = false;
+  bool wait_returned_for_host = false;  // the guest looks again after this ServeHost anyway
   sigset_t wait_mask;                  // the signal mask while blocked: lets the kick signals in
 
   // The family (WAITPID, KILL).
@@ -77,7 +82,7 @@ struct Monitor {
   bool want_spare = false;           // make one at the next chance after want_spare_at_ns
   uint64_t want_spare_at_ns = 0;
   Spare spare;
-  uint8_t* spare_xfer = nullptr;     // shared with spares: vCPU state and pages
+  uint8_t* spare_xfer = nullptr;     // shared with the spare: vCPU state and pages (one per spare)
   std::vector<uint64_t> monitor_dirty;  // pages the monitor wrote since the spare was made
 };
 
