@@ -4,7 +4,8 @@
 // (scripts/vm-host), loads kvm_amd in it, and runs `node scripts/run-tests.js` there in
 // this checkout as it is (shared read-only over 9p, writes go to memory; nothing is
 // rebuilt). Shows that pvm sees hardware KVM there, streams the guest's output, and ends
-// with the suite's `N passed, N failed` (`0 passed, 1 failed` and why when it gave none).
+// with the suite's `N passed, N failed`. Before the suite it runs the demo, whose
+// null-pointer step must be reported as a page fault at address 0x0 there too (`0 passed, 1 failed` and why when it gave none).
 // Exit status 0 only when every test passed.
 // Env: PVM_HWKVM_TIMEOUT_S bounds the whole VM run (default 1500); PVM_TEST_* variables
 // are passed to the suite in the VM.
@@ -66,6 +67,10 @@ echo "hwkvm: $(uname -r), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | hea
 echo "hwkvm: /dev/kvm: $(ls -l /dev/kvm 2>&1)"
 echo "hwkvm: modules: $(cut -d' ' -f1 /proc/modules | grep -E '^kvm|^ccp' | tr '\\n' ' ')"
 node --import tsx --input-type=module -e ${sh(probe)} || { echo 'hwkvm: the probe failed'; exit 3; }
+# The demo's null-pointer step must read as a page fault with its address here too.
+node --import tsx examples/demo.ts > /tmp/hwkvm-demo.log 2>&1; sed 's/^/hwkvm: demo | /' /tmp/hwkvm-demo.log
+grep -q 'page fault (#PF) at rip 0x[0-9a-f]*: read of unmapped address 0x0 (null pointer)' /tmp/hwkvm-demo.log \
+  || { echo 'hwkvm: the demo did not report the null pointer as a page fault'; exit 4; }
 node scripts/run-tests.js ${testArgs.map(sh).join(' ')}
 `;
   const file = join(work, 'run', `hwkvm-${process.pid}.sh`);
@@ -88,7 +93,9 @@ function verdict(vm) {
       ? `the test run exited ${exit ?? 'without a status'}`
       : exit === '3'
         ? 'pvm did not see hardware KVM'
-        : exit === '125'
+        : exit === '4'
+          ? 'the demo did not report its page fault'
+          : exit === '125'
           ? 'the VM host set-up failed'
           : exit !== undefined
             ? `the job exited ${exit} without a test summary`
