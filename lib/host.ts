@@ -268,7 +268,7 @@ export class Host {
     this.#checkOpen();
     this.#checkMine(pvm);
     const tag = this.#nextForkTag++;
-    const made = this.#native.connect(tag, 0, pvm.id);
+    const made = handOut(() => this.#native.connect(tag, 0, pvm.id), [pvm]);
     if (!made.memory) throw new PvmError('ENOMEM', 'cannot map the channel');
     const channel = new Channel({ id: made.channel, memory: made.memory, side: 'A', native: this.#native });
     this.#channels.set(channel.id, channel);
@@ -295,7 +295,7 @@ export class Host {
       throw new PvmError('EPERM', `pVMs ${a.id} and ${b.id} are not of one family (neither descends from the other)`);
     }
     const tag = this.#nextForkTag++;
-    this.#native.connect(tag, a.id, b.id);
+    handOut(() => this.#native.connect(tag, a.id, b.id), [a, b]);
     const slots = await this.#attached(tag, [a, b]);
     return { slotA: slots.get(a.id)!, slotB: slots.get(b.id)! };
   }
@@ -313,7 +313,7 @@ export class Host {
       throw new PvmError('EINVAL', `size: expected 1..${CHANNEL_SLOT_SIZE} bytes`);
     }
     const tag = this.#nextForkTag++;
-    const memory = this.#native.share(tag, pvm.id, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE);
+    const memory = handOut(() => this.#native.share(tag, pvm.id, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE), [pvm]);
     if (!memory) throw new PvmError('ENOMEM', 'cannot map the region');
     const slots = await this.#attached(tag, [pvm]);
     return { memory, slot: slots.get(pvm.id)! };
@@ -633,6 +633,21 @@ function smapsKiB(pid: number, field: 'Rss' | 'Private_Dirty'): number {
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
+  }
+}
+
+// Sends a channel or region to the monitors of `to`. One that has just ended, before its
+// end is dispatched here, refuses it (its socket is closed: ESRCH, EPIPE): the pVM has
+// ended, as the caller is told when that end has been dispatched.
+function handOut<T>(send: () => T, to: Pvm[]): T {
+  try {
+    return send();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ESRCH' || e.code === 'EPIPE' || e.code === 'ECONNRESET' || e.code === 'ECONNREFUSED') {
+      throw new PvmError('ESRCH', `pVM ${to.map((p) => p.id).join(' or ')} has ended: ${e.message}`, { errno: e.errno, cause: err });
+    }
+    throw err;
   }
 }
 
