@@ -4,9 +4,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -241,13 +243,28 @@ Napi::Value NativeHost::PoolPids(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// True once the process behind pidfd has ended. A poll that a signal interrupts
+// (SIGCHLD from Node's own children arrives at any time) is asked again: read as "ended",
+// it once sent a spawn into a blocking wait for a live pooled monitor (found by the
+// stress harness).
+static bool ProcessEnded(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  int rc;
+  do {
+    rc = poll(&p, 1, 0);
+  } while (rc < 0 && errno == EINTR);
+  return rc > 0 && (p.revents & (POLLIN | POLLHUP | POLLNVAL));
+}
+
 MonitorProcess NativeHost::TakePooled() {
   while (!pool_.empty()) {
     MonitorProcess p = pool_.back();
     pool_.pop_back();
-    pollfd alive{p.pidfd, POLLIN, 0};
-    if (poll(&alive, 1, 0) == 0) return p;  // still waiting for its Boot
-    siginfo_t si;  // it died while waiting: reap it and try the next
+    if (!ProcessEnded(p.pidfd)) return p;  // still waiting for its Boot
+    // It died while waiting: reap it and try the next. SIGKILL first, so that the wait
+    // cannot block on a live process whatever the look above got wrong.
+    syscall(SYS_pidfd_send_signal, p.pidfd, SIGKILL, nullptr, 0);
+    siginfo_t si;
     waitid(P_PID, static_cast<id_t>(p.pid), &si, WEXITED);
     close(p.control);
     close(p.pidfd);

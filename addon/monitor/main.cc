@@ -5,6 +5,7 @@
 // Single-threaded on purpose: fork(2) of the monitor is how a pVM is forked (fork.cc).
 // After its guest ends, a monitor with live children stays (small: no VM, no RAM) until
 // they end, because they die with it (PR_SET_PDEATHSIG).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
@@ -417,6 +418,11 @@ int Main(int argc, char** argv) {
   static Monitor m;
   m.stats.monitor_start_ns = MonotonicNs();
 
+  // stdin/stdout/stderr may come closed (a host whose own are close-on-exec): keep fds
+  // 0-2 taken, or /dev/kvm and the VM would land there and stderr writes go to KVM.
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) < 0) open("/dev/null", O_RDWR | O_CLOEXEC);
+  }
   // Die with the host. If it died before prctl, we have been reparented already.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return 1;
   if (!ParseOptions(argc, argv, &m.options)) {
