@@ -4,9 +4,8 @@
 // fork.nodeChildProcess: child_process.fork() of a tiny Node script, to its first message.
 import { fork as forkNode } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { Host, builtinGuest, type Pvm } from '../lib/index.js';
-import { median, round, runNative, type Result } from './lib.js';
+import { benchScript, median, round, runNative, type Result } from './lib.js';
 
 const SIZES_MIB = [16, 64, 256];
 const WARMUP = 2;
@@ -70,7 +69,7 @@ async function benchPvmFork(
 }
 
 async function benchNodeChildProcess(runs: number): Promise<number> {
-  const script = fileURLToPath(new URL('./node-child.mjs', import.meta.url));
+  const script = benchScript('node-child.mjs');
   const times: number[] = [];
   for (let i = 0; i < runs + WARMUP; i++) {
     const t0 = process.hrtime.bigint();

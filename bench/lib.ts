@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { nativeDir } from '../lib/paths.js';
+import { nativeDir, packageRoot } from '../lib/paths.js';
 
 /** One figure, optionally with the baseline measured in the same run. */
 export interface Result {
@@ -23,7 +23,12 @@ export const round = (v: number, digits = 1) => Number(v.toFixed(digits));
 
 const execFileAsync = promisify(execFile);
 
-/** Runs a native baseline program from build/Release and returns its stdout. */
+/** A helper script of the benchmarks (bench/*.mjs), from the source or the compiled bench alike. */
+export function benchScript(name: string): string {
+  return join(packageRoot, 'bench', name);
+}
+
+/** Runs a native baseline program (build/Release, or the prebuild) and returns its stdout. */
 export async function runNative(program: string, args: string[]): Promise<string> {
   const { stdout } = await execFileAsync(join(nativeDir, program), args, { maxBuffer: 1 << 20 });
   return stdout;

@@ -27,12 +27,11 @@ import { execFile, fork as forkProcess, type ChildProcess } from 'node:child_pro
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Host } from '../lib/index.js';
 import { startForkServer } from '../examples/fork-server.js';
-import { round, type Result } from './lib.js';
+import { benchScript, round, type Result } from './lib.js';
 
 const LATENCY_MS = 3000;
 const LATENCY_REQUESTS = 1000;
@@ -40,8 +39,8 @@ const THROUGHPUT_MS = 3000;
 const THROUGHPUT_CLIENTS = 8;
 const CHECKED_REQUESTS = 12;
 
-const workerScript = fileURLToPath(new URL('./server-worker.mjs', import.meta.url));
-const loadScript = fileURLToPath(new URL('./server-load.mjs', import.meta.url));
+const workerScript = benchScript('server-worker.mjs');
+const loadScript = benchScript('server-load.mjs');
 const execFileAsync = promisify(execFile);
 
 /** What server-load.mjs prints. */

@@ -1,17 +1,19 @@
 /**
- * The `pvm` command line: `pvm run`, `pvm ps`, `pvm cc`, `pvm bench`.
+ * The `pvm` command line: `pvm run`, `pvm ps`, `pvm cc`, `pvm bench`, `pvm build`.
  * @internal
  * @module
  */
 import { spawn } from 'node:child_process';
 import { finished } from 'node:stream/promises';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Host } from './host.js';
 import { PvmError } from './errors.js';
 import { describeExit } from './status.js';
 import { packageRoot } from './paths.js';
 import { formatHosts, listHosts } from './ps.js';
+import { guestBuildArgs, loadGuestToolchain } from './toolchain.js';
+import { buildCommand } from './build.js';
 
 const USAGE = `usage: pvm <command> [options]
 
@@ -20,7 +22,8 @@ commands:
   ps [--json]                               the pVM family trees of the running hosts
   cc <file.c...> -o <out.pvm> [cc flags]     build a guest image from C with the pvm runtime
   bench [--only <name>] [--runs N] [--json] [--out <file.json>]
-                                            run the benchmarks (from a source checkout)
+                                            run the benchmarks
+  build                                     build the native parts from source (no prebuild)
 
   pvm <command> --help                       help for one command`;
 
@@ -36,8 +39,9 @@ options:
 const CC_USAGE = `usage: pvm cc <file.c...> -o <out.pvm> [extra cc flags]
 
 Compiles and links C sources against the pvm guest runtime (crt0, hypercalls, a small
-libc: printf, malloc, string functions; see hypercalls/include) into a pVM image. Uses
-the compiler and flags the package was built with (build/guest-toolchain.json).`;
+libc: printf, malloc, string functions; see hypercalls/include) into a pVM image, with
+the flags pvm_add_guest() uses. Needs gcc (PVM_CC names another compiler); the runtime,
+headers and linker script come with the package.`;
 
 const PS_USAGE = `usage: pvm ps [--json]
 
@@ -51,8 +55,7 @@ options:
 const BENCH_USAGE = `usage: pvm bench [--only <name>] [--runs N] [--json] [--out <file.json>]
 
 Runs pvm's benchmarks (spawn, guest loop, fork, ipc, exec, server), each figure next to
-a baseline measured in the same run, with progress on stderr. Needs the source checkout
-(bench/ and its dev dependencies: npm ci).
+a baseline measured in the same run, with progress on stderr.
 
 options:
   --only <name>       only benchmarks whose name starts with <name> (e.g. fork, ipc.pipe)
@@ -73,6 +76,8 @@ export async function main(argv: string[]): Promise<number> {
         return psCommand(rest);
       case 'bench':
         return await benchCommand(rest);
+      case 'build':
+        return await buildCommand(rest);
       case undefined:
       case '-h':
       case '--help':
@@ -137,16 +142,6 @@ async function runCommand(argv: string[]): Promise<number> {
   }
 }
 
-interface GuestToolchain {
-  cc: string;
-  cflags: string[];
-  ldflags: string[];
-  includeDirs: string[];
-  runtime: string;
-  linkerScript: string;
-  libs: string[];
-}
-
 async function ccCommand(argv: string[]): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help')) {
     console.log(CC_USAGE);
@@ -159,27 +154,9 @@ async function ccCommand(argv: string[]): Promise<number> {
   const sources = rest.filter((a) => !a.startsWith('-'));
   if (sources.length === 0) return usageError('no source files', CC_USAGE);
   const flags = rest.filter((a) => a.startsWith('-'));
-  const toolchainFile = join(packageRoot, 'build', 'guest-toolchain.json');
-  if (!existsSync(toolchainFile)) {
-    throw new PvmError('ENOENT', `${toolchainFile} is missing: build the package first (npm ci or npm run build:native)`);
-  }
-  const tc = JSON.parse(readFileSync(toolchainFile, 'utf8')) as GuestToolchain;
-  const args = [
-    ...tc.cflags,
-    ...tc.includeDirs.map((d) => `-I${d}`),
-    ...flags,
-    ...sources.map((s) => resolve(s)),
-    tc.runtime,
-    ...tc.ldflags,
-    ...tc.libs,
-    '-o',
-    resolve(out),
-  ];
-  return await new Promise<number>((done, fail) => {
-    const child = spawn(tc.cc, args, { stdio: 'inherit' });
-    child.on('error', fail);
-    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? 1 : 0)));
-  });
+  const tc = loadGuestToolchain();
+  const args = guestBuildArgs(tc, sources.map((f) => resolve(f)), flags, resolve(out));
+  return await runToEnd(tc.cc, args, {}, `pvm cc needs gcc to build guests: ${tc.cc} not found (install gcc, or set PVM_CC)`);
 }
 
 function psCommand(argv: string[]): number {
@@ -209,14 +186,25 @@ async function benchCommand(argv: string[]): Promise<number> {
       k++;
     }
   }
-  const entry = join(packageRoot, 'bench', 'index.ts');
-  const tsx = join(packageRoot, 'node_modules', 'tsx');
-  if (!existsSync(entry) || !existsSync(tsx)) {
-    throw new PvmError('ENOENT', `the benchmarks need the source checkout with its dev dependencies (${entry}, tsx): git clone, npm ci`);
+  // --out is where the user asked, from their directory (the bench may run elsewhere).
+  const args = argv.map((a, k) => (argv[k - 1] === '--out' ? resolve(a) : a.startsWith('--out=') ? `--out=${resolve(a.slice(6))}` : a));
+  // A source checkout runs the TypeScript (tsx, a dev dependency); the package, the compiled bench.
+  const source = join(packageRoot, 'bench', 'index.ts');
+  if (existsSync(source) && existsSync(join(packageRoot, 'node_modules', 'tsx'))) {
+    return await runToEnd(process.execPath, ['--import', 'tsx', source, ...args], { cwd: packageRoot });
   }
-  return await new Promise<number>((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...argv], { cwd: packageRoot, stdio: 'inherit' });
-    child.on('error', fail);
+  const compiled = join(packageRoot, 'dist', 'bench', 'index.js');
+  if (!existsSync(compiled)) throw new PvmError('ENOENT', `the benchmarks are missing: no ${compiled} (npm run build)`);
+  return await runToEnd(process.execPath, [compiled, ...args], {});
+}
+
+/** Runs a program with this terminal; resolves with its exit code (`notFound`: the message if it is missing). */
+function runToEnd(program: string, args: string[], options: { cwd?: string }, notFound?: string): Promise<number> {
+  return new Promise<number>((done, fail) => {
+    const child = spawn(program, args, { ...options, stdio: 'inherit' });
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      fail(notFound && err.code === 'ENOENT' ? new PvmError('ENOENT', notFound) : err),
+    );
     child.on('exit', (code, signal) => done(code ?? 128 + (signal ? 1 : 0)));
   });
 }

@@ -7,7 +7,8 @@
 /**
  * What went wrong, as a stable string.
  * - `ENOKVM`: /dev/kvm is missing or cannot be used by this process.
- * - `ENOENT`: the image file does not exist.
+ * - `ENOENT`: the image file does not exist, or a native part of pvm itself is missing (no
+ *   prebuild for this machine and no local build: the message says to run `npx pvm build`).
  * - `EBADIMAGE`: the file is not a loadable pVM image (static ELF64 x86-64).
  * - `EIMAGETOOLARGE`: the image does not fit the pVM's guest memory.
  * - `EINVAL`: an option is out of range or of the wrong type.

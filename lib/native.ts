@@ -4,9 +4,12 @@
  * @module
  */
 import type { RawActivity } from './activity.js';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { nativeDir } from './paths.js';
+import { PvmError } from './errors.js';
+import { missingNative, nativeDir, nativeOrigin, prebuildDir } from './paths.js';
+import { chooseAddon, currentRuntime } from './prebuild.js';
 
 /** @internal */
 export interface BootRequest {
@@ -106,11 +109,34 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
-/** Loads the addon once. @internal */
+/** Loads the addon once; a missing or unloadable one is `ENOENT`, saying what to do. @internal */
 export function loadAddon(): NativeAddon {
   if (!addon) {
-    const require = createRequire(import.meta.url);
-    addon = require(join(nativeDir, 'pvm.node')) as NativeAddon;
+    const path = addonPath();
+    let raw: NativeAddon;
+    try {
+      raw = createRequire(import.meta.url)(path) as NativeAddon;
+    } catch (err) {
+      throw new PvmError('ENOENT', missingNative('addon that loads', `${path}: ${(err as Error).message}`));
+    }
+    addon = { ...raw, NativeHost: withMonitorCheck(raw.NativeHost) };
   }
   return addon;
+}
+
+/** The addon file: the local build's, else the prebuild's that fits this Node and libc. */
+function addonPath(): string {
+  if (nativeOrigin === 'build') return join(nativeDir, 'pvm.node');
+  if (!existsSync(prebuildDir)) throw new PvmError('ENOENT', missingNative('addon'));
+  const choice = chooseAddon(readdirSync(prebuildDir), currentRuntime());
+  if (choice.file === undefined) throw new PvmError('ENOENT', missingNative('addon', `${prebuildDir}: ${choice.reason}`));
+  return join(prebuildDir, choice.file);
+}
+
+/** NativeHost, refusing to start without the monitor it would run (clearer than a failed spawn). */
+function withMonitorCheck(NativeHost: NativeAddon['NativeHost']): NativeAddon['NativeHost'] {
+  return function (monitor: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number) {
+    if (!existsSync(monitor)) throw new PvmError('ENOENT', missingNative('monitor', `no ${monitor}`));
+    return new NativeHost(monitor, onEvents, maxPvms);
+  } as unknown as NativeAddon['NativeHost'];
 }

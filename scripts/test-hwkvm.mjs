@@ -8,7 +8,9 @@
 // null-pointer step must be reported as a page fault at address 0x0 there too (`0 passed, 1 failed` and why when it gave none).
 // Exit status 0 only when every test passed.
 // Env: PVM_HWKVM_TIMEOUT_S bounds the whole VM run (default 1500); PVM_TEST_* variables
-// are passed to the suite in the VM.
+// are passed to the suite in the VM, and PVM_HWKVM=1 is set there: test/package.test.ts
+// skips (npm pack and npm install would take many minutes under TCG, and its pVMs run
+// the same code as the other tests').
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +64,7 @@ function writeJob(testArgs) {
   const env = Object.entries(process.env).filter(([k]) => k.startsWith('PVM_TEST_'));
   const job = `# made by scripts/test-hwkvm.mjs for the VM host's init
 cd ${sh(root)} || exit 2
-export CI=true ${env.map(([k, v]) => `${k}=${sh(v)}`).join(' ')}
+export CI=true PVM_HWKVM=1 ${env.map(([k, v]) => `${k}=${sh(v)}`).join(' ')}
 echo "hwkvm: $(uname -r), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), svm: $(grep -c -w svm /proc/cpuinfo) CPUs"
 echo "hwkvm: /dev/kvm: $(ls -l /dev/kvm 2>&1)"
 echo "hwkvm: modules: $(cut -d' ' -f1 /proc/modules | grep -E '^kvm|^ccp' | tr '\\n' ' ')"

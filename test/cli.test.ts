@@ -112,7 +112,7 @@ vm('pvm ps and Pvm.activity show what each pVM is blocked in, and since when', a
 });
 
 vm('pvm ps and pvm bench: --help, and clear errors for bad options', () => {
-  for (const command of ['ps', 'bench', 'run', 'cc']) {
+  for (const command of ['ps', 'bench', 'run', 'cc', 'build']) {
     const help = pvm(command, '--help');
     assert.is(help.status, 0, help.stderr);
     assert.match(help.stdout, new RegExp(`usage: pvm ${command}`));
