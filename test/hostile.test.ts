@@ -193,37 +193,46 @@ vm('a fork bomb (depth 3, fan-out 8): the per-pVM limit holds, the monitors stay
   // exit at once until FORK refuses: 128 children not waited for is the per-pVM limit.
   const fdsBefore = openFds();
   const root = await ctx.host.spawn(guest('hostile'), { args: ['bomb', '3', '8'], memory: '16MiB' });
-  const rootConsole = consoleOf(root);
-  const tree = 1 + 8 + 64 + 512;
-  let most = 0;
-  const end = Date.now() + 60_000;
-  for (;;) {
-    const now = monitorsUnder().length;
-    most = Math.max(most, now);
-    if (now >= 1 + tree && rootConsole.text().includes('bomb: ready')) break;
-    assert.ok(Date.now() < end, `the bomb did not stand up: ${now} monitors, ${rootConsole.text()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.match(rootConsole.text(), /bomb: limit after 128 children: EAGAIN/);
-  // The sibling, the tree, and at most the root's 120 short-lived children at a time.
-  assert.ok(most <= 1 + tree + 120, `${most} monitors at most`);
-  // The root's short-lived children drain away (slowly on a loaded machine); the tree
-  // stays: exactly 1 + tree monitors (the sibling and the bomb) once they have.
-  const settled = await eventually(() => monitorsUnder().length === 1 + tree, 20_000);
-  assert.ok(settled, `the tree grew past its bound: ${monitorsUnder().length} monitors, ${1 + tree} due`);
-  assert.is(ctx.host.list().length, 1 + tree);
-  await siblingAnswers();
+  try {
+    const rootConsole = consoleOf(root);
+    const tree = 1 + 8 + 64 + 512;
+    let most = 0;
+    const end = Date.now() + 60_000;
+    for (;;) {
+      const now = monitorsUnder().length;
+      most = Math.max(most, now);
+      if (now >= 1 + tree && rootConsole.text().includes('bomb: ready')) break;
+      assert.ok(Date.now() < end, `the bomb did not stand up: ${now} monitors, ${rootConsole.text()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.match(rootConsole.text(), /bomb: limit after 128 children: EAGAIN/);
+    // The sibling, the tree, and at most the root's 120 short-lived children at a time.
+    assert.ok(most <= 1 + tree + 120, `${most} monitors at most`);
+    // The root's short-lived children drain away (slowly on a loaded machine); the tree
+    // stays: exactly 1 + tree monitors (the sibling and the bomb) once they have.
+    const settled = await eventually(() => monitorsUnder().length === 1 + tree, 20_000);
+    assert.ok(settled, `the tree grew past its bound: ${monitorsUnder().length} monitors, ${1 + tree} due`);
+    // The host's list too: a short-lived child's `exit` may still be on its way.
+    assert.ok(await eventually(() => ctx.host.list().length === 1 + tree, 20_000), `${ctx.host.list().length} pVMs listed`);
+    await siblingAnswers();
 
-  const family = ctx.host.list().filter((p) => p !== sibling);
-  assert.ok(root.kill('SIGKILL'));
-  assert.equal(await root.exited, { kind: 'killed', signal: 'SIGKILL' });
-  const statuses = await Promise.all(family.map((p) => p.exited));
-  // Its descendants die with its monitor (PR_SET_PDEATHSIG): they end, whatever they report.
-  assert.ok(statuses.every((s) => s.kind !== 'exit'), 'a pVM of the bomb exited by itself');
-  assert.ok(await eventually(() => monitorsUnder().join() === String(sibling.pid), 10_000), String(monitorsUnder().length));
-  const leaked = () => openFds().filter((fd) => !fdsBefore.includes(fd));
-  assert.ok(await eventually(() => leaked().length === 0, 5000), String(leaked()));
-  await allElseFine();
+    const family = ctx.host.list().filter((p) => p !== sibling);
+    assert.ok(root.kill('SIGKILL'));
+    assert.equal(await root.exited, { kind: 'killed', signal: 'SIGKILL' });
+    const statuses = await Promise.all(family.map((p) => p.exited));
+    // Its descendants die with its monitor (PR_SET_PDEATHSIG): they end, whatever they report.
+    assert.ok(statuses.every((s) => s.kind !== 'exit'), 'a pVM of the bomb exited by itself');
+    assert.ok(await eventually(() => monitorsUnder().join() === String(sibling.pid), 10_000), String(monitorsUnder().length));
+    const leaked = () => openFds().filter((fd) => !fdsBefore.includes(fd));
+    assert.ok(await eventually(() => leaked().length === 0, 5000), String(leaked()));
+    await allElseFine();
+  } finally {
+    // A failed assertion must not leave ~600 pVMs to fail the tests after it.
+    if (root.running) {
+      root.kill('SIGKILL');
+      await root.exited;
+    }
+  }
 }, { timeoutMs: 150_000 }); // the bomb may take a minute to stand up on a loaded machine
 
 vm('memory exhaustion: malloc until NULL, then touch it all: it ends normally, within its RAM', async () => {
