@@ -57,7 +57,8 @@ child.on('close', (code, signal) => {
     console.log(`\n${passed ?? 0} passed, 1 failed (the test run ended without a summary: ${signal ?? 'exit ' + code})`);
     process.exit(1);
   }
-  const failed = total - passed - skipped;
+  // uvu counts skipped tests apart from Total (Total = passed + failed).
+  const failed = Math.max(0, total - passed);
   console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
   process.exit(code === 0 && failed === 0 ? 0 : 1);
 });
