@@ -54,7 +54,7 @@ constexpr uint64_t kTssGpa = PVM_GDT_GPA + 0x80;
 constexpr uint32_t kTssLimit = 0x67;  // 104-byte 64-bit TSS, no I/O bitmap
 constexpr uint64_t kTssTypeBusy = 0xb;
 
-// Control registers as notes/kvm-pvm-host.md has them (no SMEP: it ends in SHUTDOWN
+// Control registers as docs/architecture.md "KVM flavours" has them (no SMEP: it ends in SHUTDOWN
 // with U=1 pages under kvm_pvm).
 constexpr uint64_t kCr0 = 0x80050033;  // PG AM WP NE ET MP PE
 constexpr uint64_t kCr4 = 0x620;       // OSXMMEXCPT OSFXSR PAE

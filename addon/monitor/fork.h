@@ -29,7 +29,7 @@ struct ForkResult {
 // guest's u32 for the slot (0: none; checked before anything is made).
 ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel_out_gpa);
 
-// Warm spares (issue 7; notes/kvm-pvm-host.md "Warm spares"): a process forked from the
+// Warm spares (issue 7; README.md "Design"): a process forked from the
 // monitor ahead of time that builds its VM and vCPU and waits. A fork then sends it only
 // the vCPU state and the pages written since (KVM dirty log + what the monitor wrote)
 // instead of forking. Call MakeSpare between exits (in_child: this is now the child the

@@ -1,5 +1,5 @@
 // The `kvm` backend: a KVM VM with one vCPU over GuestMemory. Works on hardware KVM and
-// on the kvm_pvm software flavour (detected; see notes/kvm-pvm-host.md).
+// on the kvm_pvm software flavour (detected; see docs/architecture.md "KVM flavours").
 #pragma once
 
 #include <signal.h>
