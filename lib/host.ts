@@ -2,7 +2,7 @@
  * The host: owns the monitors of every pVM it spawned.
  * @module
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
@@ -414,8 +414,12 @@ export class Host {
           fd = openImage(candidate);
           this.#guestExecs.set(ev.id, candidate);
           break;
-        } catch {
-          // not here: the next directory
+        } catch (err) {
+          // Not here: the next directory. There but not an image (a FIFO, a device): ENOEXEC.
+          if ((err as PvmError).code === 'EBADIMAGE') {
+            fd = -osErrno.ENOEXEC;
+            break;
+          }
         }
       }
     }
@@ -659,10 +663,11 @@ function descends(pvm: Pvm, ancestor: Pvm): boolean {
 
 // Synchronous on purpose: a local open + fstat takes microseconds, two trips through
 // libuv's thread pool can take milliseconds, and spawn latency is what users measure.
+// O_NONBLOCK: a FIFO (or a device) would block the open itself; it gets EBADIMAGE below.
 function openImage(image: string): number {
   let fd: number;
   try {
-    fd = openSync(image, 'r');
+    fd = openSync(image, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT') throw new PvmError('ENOENT', `image not found: ${image}`, { path: image, errno: e.errno });

@@ -185,7 +185,7 @@ ExecOutcome GuestExec(Monitor* m, const VcpuExit& x) {
   }
   if (fd < 0) {
     Fail(&why, ctl::ErrorCode::BadImage, -fd, "EXEC: the host gave no image %s", path.c_str());
-    return Refuse(fd == -E2BIG ? PVM_E2BIG : fd == -EINVAL ? PVM_EINVAL : PVM_ENOENT, why);
+    return Refuse(fd == -E2BIG ? PVM_E2BIG : fd == -EINVAL ? PVM_EINVAL : fd == -ENOEXEC ? PVM_ENOEXEC : PVM_ENOENT, why);
   }
   if (!m->host_requests.empty()) m->host_waiting = true;  // requests that came meanwhile
   return ExecPvm(m, fd, x.args[2], args);

@@ -1,0 +1,114 @@
+// Opening an image never blocks: FIFOs, devices, sockets and directories named as images
+// get a typed error at once, through spawn, exec, the CLI and a guest's EXEC.
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Host, PvmError } from '../lib/index.js';
+import { packageRoot } from '../lib/paths.js';
+import { consoleOf, guest, monitorsUnder, openFds, vmSuite, withHost } from './_helpers.js';
+
+const { suite, vm } = vmSuite('image open');
+const ctx = withHost(suite);
+const dir = mkdtempSync(join(tmpdir(), 'pvm-open-'));
+let socketServer: Server | undefined;
+
+// The special files, made once: a FIFO nobody writes, a listening unix socket.
+const fifo = join(dir, 'fifo.pvm');
+const socketPath = join(dir, 'socket.pvm');
+suite.before(async () => {
+  execFileSync('mkfifo', [fifo]);
+  socketServer = createServer();
+  await new Promise<void>((resolve) => socketServer!.listen(socketPath, resolve));
+});
+suite.after(async () => {
+  await new Promise<void>((resolve) => (socketServer ? socketServer.close(() => resolve()) : resolve()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The paths that are not images, and the error each must give. */
+const NOT_IMAGES: Array<{ what: string; path: () => string; code: string }> = [
+  { what: 'a FIFO', path: () => fifo, code: 'EBADIMAGE' },
+  { what: 'a character device', path: () => '/dev/zero', code: 'EBADIMAGE' },
+  { what: 'a unix socket', path: () => socketPath, code: 'EBADIMAGE' },
+  { what: 'a directory', path: () => dir, code: 'EBADIMAGE' },
+];
+
+/**
+ * Runs `fn`, which must reject with `code` without the event loop stalling: a timer set
+ * to fire every 20 ms keeps firing while it runs (an open blocked in this thread would
+ * stop it, and the test would hang on the FIFO).
+ */
+async function rejectsWithoutStall(fn: () => Promise<unknown>, code: string, what: string): Promise<PvmError> {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 20);
+  try {
+    await fn();
+  } catch (err) {
+    if (!(err instanceof PvmError)) throw err;
+    assert.is(err.code, code, `${what}: ${err.message}`);
+    return err;
+  } finally {
+    clearInterval(timer);
+  }
+  assert.unreachable(`${what}: should have failed with ${code} (ticks ${ticks})`);
+  throw new Error('unreachable');
+}
+
+for (const { what, path, code } of NOT_IMAGES) {
+  vm(`spawn of ${what}: ${code}, nothing left behind`, async () => {
+    const fds = openFds();
+    const err = await rejectsWithoutStall(() => ctx.host.spawn(path()), code, what);
+    assert.match(err.message, /not a regular file|cannot open/);
+    assert.is(ctx.host.list().length, 0);
+    assert.equal(monitorsUnder(), []);
+    assert.equal(openFds(), fds);
+  });
+
+  vm(`exec of ${what}: ${code}, the old image runs on`, async () => {
+    const pvm = await ctx.host.spawn(guest('idle'), { memory: '16MiB' });
+    await rejectsWithoutStall(() => pvm.exec(path()), code, what);
+    assert.ok(pvm.running, 'the pVM still runs');
+    pvm.kill('SIGKILL');
+    assert.equal(await pvm.exited, { kind: 'killed', signal: 'SIGKILL' });
+  });
+}
+
+vm('pvm run of a FIFO: a typed error at once, exit status 1', () => {
+  const r = spawnSync(process.execPath, [join(packageRoot, 'bin', 'pvm.js'), 'run', fifo], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.is(r.error, undefined, 'the CLI returned');
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /EBADIMAGE/);
+});
+
+vm("a guest's EXEC of a name that is a FIFO or a socket: ENOEXEC, the guest runs on", async () => {
+  // Image directory of this host: the blocker guest, plus special files under image names.
+  const images = mkdtempSync(join(tmpdir(), 'pvm-open-images-'));
+  copyFileSync(guest('blocker'), join(images, 'blocker.pvm'));
+  execFileSync('mkfifo', [join(images, 'pipe_image')]);
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(join(images, 'socket_image'), resolve));
+  const host = await Host.open({ imagePath: [images] });
+  try {
+    for (const name of ['pipe_image', 'socket_image']) {
+      const pvm = await host.spawn(join(images, 'blocker.pvm'), { args: ['orders'], memory: '16MiB' });
+      const out = consoleOf(pvm);
+      const channel = await host.channel(pvm);
+      assert.ok(channel.trySend(`exec ${name}`));
+      assert.equal(await pvm.exited, { kind: 'exit', code: 0 }, name);
+      assert.is(out.text(), 'exec: ENOEXEC\n', name);
+      channel.close();
+    }
+  } finally {
+    await host.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(images, { recursive: true, force: true });
+  }
+});
+
+suite.run();
