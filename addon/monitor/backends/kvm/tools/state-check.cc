@@ -24,7 +24,7 @@
 #include "monitor/fault.h"
 #include "monitor/hypercalls.h"
 #include "monitor/image_file.h"
-#include "monitor/kvm_backend.h"
+#include "monitor/backends/kvm/kvm_backend.h"
 #include "pvm/abi.h"
 
 using namespace pvm;
