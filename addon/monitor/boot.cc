@@ -86,15 +86,4 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   return tables_ready ? backend->SetEntryRegs(entry, why) : backend->SetEntryState(entry, why);
 }
 
-void SendReady(Monitor* m, uint64_t monitor_start_ns) {
-  m->stats.vm_ready_ns = MonotonicNs();
-  ctl::Ready ready{};
-  ready.pid = static_cast<uint64_t>(getpid());
-  ready.monitor_start_ns = monitor_start_ns;
-  ready.vm_ready_ns = m->stats.vm_ready_ns;
-  // The backend's flags; the field keeps its old name until the protocol renames it.
-  ready.kvm_pvm = m->backend->flags();
-  m->control.SendReady(ready);
-}
-
 }  // namespace pvm::monitor

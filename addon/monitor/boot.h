@@ -15,7 +15,4 @@ bool PrepareAhead(Monitor* m, Failure* why);
 // Everything from the Boot message to a vCPU at its first instruction.
 bool Boot(const BootRequest& request, Monitor* m, Failure* why);
 
-// Ready for the host: this process runs pVM m->identity (a spawned or forked one).
-void SendReady(Monitor* m, uint64_t monitor_start_ns);
-
 }  // namespace pvm::monitor

@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "monitor/blocking.h"
-#include "monitor/boot.h"
+#include "monitor/ready.h"
 #include "monitor/boot_setup.h"
 #include "monitor/channels.h"
 #include "monitor/clock.h"

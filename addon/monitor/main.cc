@@ -21,6 +21,7 @@
 #include "monitor/backends/registry.h"
 #include "monitor/blocking.h"
 #include "monitor/boot.h"
+#include "monitor/ready.h"
 #include "monitor/clock.h"
 #include "monitor/fault.h"
 #include "monitor/monitor.h"
