@@ -192,7 +192,7 @@ class Harness {
 Harness::~Harness() {
   for (const auto& c : m_.family.children) close(c.pidfd);
   if (m_.family.child_exit_bell >= 0) close(m_.family.child_exit_bell);
-  m_.host_requests.Clear();
+  m_.host.requests.Clear();
   m_.console.reset();
   m_.channels.reset();
   m_.backend.reset();
@@ -422,8 +422,8 @@ bool Harness::Exec(const VcpuExit& x) {
   monitor::ExecOutcome o = monitor::GuestExec(&m_, x);
   // Whatever GuestExec did not read (it refused before asking) is not for later calls.
   Drain(m_.control.fd());
-  m_.host_requests.Clear();
-  m_.host_waiting = false;
+  m_.host.requests.Clear();
+  m_.host.waiting = false;
   CheckAfterOp("EXEC");
   if (o.ends_pvm) return false;
   if (o.error != 0) {

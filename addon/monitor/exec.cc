@@ -60,7 +60,7 @@ int WaitForExecImage(Monitor* m, const std::string& path, const std::vector<std:
   int fd = m->control.SendExecRequest(path, args, ram_size);
   if (fd < 0) return fd;
   SetActivity(m, kActivityExec);
-  while (!m->control.TakeExecImage(&m->host_requests, &fd)) {
+  while (!m->control.TakeExecImage(&m->host.requests, &fd)) {
     if (TerminateRequested()) {
       fd = -EINTR;
       break;
@@ -191,7 +191,7 @@ ExecOutcome GuestExec(Monitor* m, const VcpuExit& x) {
     Fail(&why, ctl::ErrorCode::BadImage, -fd, "EXEC: the host gave no image %s", path.c_str());
     return Refuse(fd == -E2BIG ? PVM_E2BIG : fd == -EINVAL ? PVM_EINVAL : PVM_ENOENT, why);
   }
-  if (!m->host_requests.empty()) m->host_waiting = true;  // requests that came meanwhile
+  if (!m->host.requests.empty()) m->host.waiting = true;  // requests that came meanwhile
   return ExecPvm(m, fd, x.args[2], args);
 }
 

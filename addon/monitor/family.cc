@@ -128,7 +128,7 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
     SetActivity(m, kActivityRunning);
     if (ready == 0) return Error(PVM_ETIMEDOUT);
     if (ready > 0 && fds[1].revents) {
-      m->host_waiting = true;  // let the host be served; the guest calls again
+      m->host.waiting = true;  // let the host be served; the guest calls again
       return Error(PVM_EINTR);
     }
     // The timeout restarts after a wake-up; a child's end is what callers wait for.

@@ -74,8 +74,8 @@ void DiscardPieces(ForkPieces* p) {
 void DetachFromParent(Monitor* m, pid_t parent_pid, bool can_report) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // die with the parent monitor, as it dies with the host
   if (getppid() != parent_pid) _exit(0);
-  m->host_requests.Clear();  // the parent's to serve
-  m->host_waiting = false;
+  m->host.requests.Clear();  // the parent's to serve
+  m->host.waiting = false;
   m->channels->DropChannels();
   for (const auto& c : m->family.children) close(c.pidfd);
   m->family.children.clear();
@@ -137,7 +137,7 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, F
   RaceDelay();  // the host may write to the new socket before it can kick
   if (!m->control.EnableKick(&why)) Die(m, why, true);
   // What the host sent before O_ASYNC was set raised no kick: look at the socket first.
-  m->host_waiting = true;
+  m->host.waiting = true;
   // A child of a pVM with spares gets them too (made at its own first chance).
   if (m->spares.enabled) {
     m->spares.want = true;

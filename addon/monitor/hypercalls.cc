@@ -39,8 +39,8 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   std::memcpy(slots, raw, count * sizeof(uint32_t));  // a copy: the guest cannot change it under us
   CollectSignals(m);
   if (m->family.pending_signals) return Error(PVM_EINTR);
-  if (m->wake_next_wait) {
-    m->wake_next_wait = false;
+  if (m->host.wake_next_wait) {
+    m->host.wake_next_wait = false;
     return Return(0);  // the host served something since the guest last looked
   }
 
@@ -80,8 +80,8 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
     return m->family.pending_signals ? Error(PVM_EINTR) : Return(0);  // else a kick: the loop looks at why
   }
   if (fds[control].revents) {
-    m->host_waiting = true;
-    m->wait_returned_for_host = true;  // served before the guest runs: it sees the result
+    m->host.waiting = true;
+    m->host.wait_returned = true;  // served before the guest runs: it sees the result
   }
   uint64_t rang = 0;
   for (uint32_t i = 0; i < count; i++) {

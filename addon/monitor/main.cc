@@ -127,7 +127,7 @@ int Main(int argc, char** argv) {
   // leave the guest on its first entry.
   if (signals_ready) TakeKickSignals();
   // A request the host sent right after Ready may have had its kick taken just now.
-  m.host_waiting = true;
+  m.host.waiting = true;
   // From here on the monitor only runs its guest: confine it (seccomp.h).
   if (!Confine(entry->seccomp_additions, &why)) {
     m.control.SendExit(InternalFault(why.message.c_str(), 0));

@@ -41,6 +41,18 @@ struct Stats {
   uint64_t hypercalls = 0;
 };
 
+// The host's requests (attach, exec, fork) and when the monitor looks at them (between
+// exits: vcpu_loop.cc ServeHost; blocking hypercalls wake for them).
+struct HostLink {
+  HostRequests requests;  // not served yet
+  bool waiting = false;   // the control socket may have something to read
+  // The host changed what the guest sees (a channel or region given, an exec, a fork)
+  // at an exit that was not the return of a WAIT -- e.g. a kick between the guest's last
+  // look and its WAIT: the next WAIT returns at once, so that the guest looks again.
+  bool wake_next_wait = false;
+  bool wait_returned = false;  // the guest looks again after this ServeHost anyway
+};
+
 struct Monitor {
   Options options;
   Stats stats;
@@ -53,13 +65,7 @@ struct Monitor {
   uint64_t ram_size = 0;
   uint64_t prepared_ram = 0;  // RAM (with page tables) made before Boot, 0 if none
   bool started = false;                // the guest's first exit has been reported
-  HostRequests host_requests;          // not served yet
-  bool host_waiting = false;           // the control socket may have something to read
-  // The host changed what the guest sees (a channel or region given, an exec, a fork)
-  // at an exit that was not the return of a WAIT -- e.g. a kick between the guest's last
-  // look and its WAIT: the next WAIT returns at once, so that the guest looks again.
-  bool wake_next_wait = false;
-  bool wait_returned_for_host = false;  // the guest looks again after this ServeHost anyway
+  HostLink host;                       // the host's requests and when to look at them
   sigset_t wait_mask;                  // the signal mask while blocked: lets the kick signals in
 
   Family family;   // family.h

@@ -61,15 +61,15 @@ namespace {
 // is not in the middle of a hypercall. A forked child returns from here too, with the
 // parent's other requests dropped (they are the parent's to serve).
 void ServeHost(Monitor* m) {
-  m->host_waiting = false;
+  m->host.waiting = false;
   RaceDelay();  // requests that arrive now must still be seen (by PollHost or their kick)
-  HostRequests& requests = m->host_requests;
+  HostRequests& requests = m->host.requests;
   m->control.PollHost(&requests);
   // The guest may be anywhere between looking (for a channel to accept, its fork
   // channel) and sleeping in WAIT: what is served now must wake that WAIT. Not needed
   // when the last WAIT just returned for this: the guest looks again after it.
-  if (!requests.empty() && !m->wait_returned_for_host) m->wake_next_wait = true;
-  m->wait_returned_for_host = false;
+  if (!requests.empty() && !m->host.wait_returned) m->host.wake_next_wait = true;
+  m->host.wait_returned = false;
   for (auto& a : requests.attaches) {
     // A channel the host gives: to itself, or to another pVM of the family (checked there).
     ctl::Attached reply{};
@@ -136,7 +136,7 @@ void ServeHost(Monitor* m) {
     // was taken with another one, or came before the socket could kick: a new child's
     // socket, a pooled monitor's first moments) would otherwise wait for the guest's next
     // WAIT, and a guest that computes never makes one.
-    if (m->host_waiting) {
+    if (m->host.waiting) {
       ServeHost(m);
       continue;  // a host fork may have made this process the child
     }
@@ -151,7 +151,7 @@ void ServeHost(Monitor* m) {
     if (exit.kind == VcpuExit::Kind::Interrupted) {
       TakeKickSignals();
       m->console->Drain();
-      m->host_waiting = true;  // a kick: most likely the host wrote (served at the top)
+      m->host.waiting = true;  // a kick: most likely the host wrote (served at the top)
       CollectSignals(m);
       continue;
     }
