@@ -1,6 +1,6 @@
 // Fuzzes the monitor's hypercall handlers (monitor/hypercalls.h HandleHypercall, the
 // family's KILL/WAITPID/SIGNALS, and EXEC through GuestExec/ExecPvm) without KVM: a
-// Monitor as main.cc builds it, over a fake backend (fuzz/fake_backend.h) with real
+// Monitor as boot.cc builds it, over a fake backend (fuzz/fake_backend.h) with real
 // guest RAM, a real channel table, registry and console, and its control socket on one
 // end of a socketpair whose other end plays the host.
 //
@@ -63,7 +63,7 @@ namespace {
 uint64_t g_arrived = 0;  // pVM signals "arrived" for the next CollectSignals
 }
 
-// main.cc's, which the harness does not link: the signals its handlers collected.
+// signals.cc's, which the harness does not link: the signals its handlers collected.
 uint64_t pvm::monitor::TakeArrivedSignals() {
   uint64_t v = g_arrived;
   g_arrived = 0;
@@ -216,7 +216,7 @@ bool Harness::SetUp() {
   m_.ram_size = (setup & 0x20) ? 8ull << 20 : PVM_MIN_RAM;
   Failure why;
   if (!m_.backend->Create(m_.ram_size, &why)) abort();
-  // Boot as main.cc does, over a stand-in image (the data below goes where it would be).
+  // Boot as boot.cc does, over a stand-in image (the data below goes where it would be).
   monitor::LoadedImage image;
   image.entry = PVM_IMAGE_BASE;
   image.end = PVM_IMAGE_BASE + kMaxData;
@@ -454,7 +454,7 @@ void Harness::Poke() {
   if (uint8_t* at = m_.backend->memory().GuestBuffer(gpa, bytes.size())) std::memcpy(at, bytes.data(), bytes.size());
 }
 
-// What main.cc's ServeHost does with an Attach request the host sent, over fds the
+// What vcpu_loop.cc's ServeHost does with an Attach request the host sent, over fds the
 // host chose: [spec] [size selector].
 //   op 6: a shared-memory region: a memfd of the selected size, sealed against
 //         shrinking unless spec bit 0
