@@ -1,4 +1,5 @@
-// pvm-drive: a by-hand test driver for pvm-monitor (not part of the build).
+// pvm-drive: a test driver for pvm-monitor (built as build/Release/pvm-drive; by hand, and
+// test/backend-option.test.ts).
 // Plays the host: socketpair, spawn the monitor with the socket on fd 3, send Boot with
 // the image fd and the arguments, print every message that comes back.
 //
