@@ -1,20 +1,13 @@
 #include "monitor/fork.h"
 
 #include <fcntl.h>
-#include <signal.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-#include "common/control_io.h"
 #include "monitor/blocking.h"
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
