@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "common/control_io.h"
@@ -197,7 +198,8 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, P
   ready.pid = static_cast<uint64_t>(getpid());
   ready.monitor_start_ns = pause_start_ns;
   ready.vm_ready_ns = m->stats.vm_ready_ns;
-  ready.kvm_pvm = m->backend->software_virtualization() ? 1 : 0;
+  snprintf(ready.backend, sizeof ready.backend, "%s", m->backend->name());
+  ready.backend_flags = m->backend->software_virtualization() ? ctl::kReadyKvmPvm : 0;
   m->control.SendReady(ready);
 }
 

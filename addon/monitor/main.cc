@@ -74,6 +74,8 @@ bool ParseOptions(int argc, char** argv, Options* out) {
       out->prepare_ram = bytes;
     } else if (strcmp(a, "--seccomp-selftest") == 0) {
       out->seccomp_selftest = true;
+    } else if (strncmp(a, "--backend=", 10) == 0) {
+      if (strcmp(a + 10, "kvm") != 0) return false;  // the only backend built so far
     } else if (strcmp(a, "--stats") == 0) {
       out->stats = true;
     } else {
@@ -480,7 +482,8 @@ int Main(int argc, char** argv) {
   ready.pid = static_cast<uint64_t>(getpid());
   ready.monitor_start_ns = m.stats.monitor_start_ns;
   ready.vm_ready_ns = m.stats.vm_ready_ns;
-  ready.kvm_pvm = m.backend->software_virtualization() ? 1 : 0;
+  snprintf(ready.backend, sizeof ready.backend, "%s", m.backend->name());
+  ready.backend_flags = m.backend->software_virtualization() ? ctl::kReadyKvmPvm : 0;
   m.control.SendReady(ready);
   // A pooled monitor got the kick signal for the Boot message itself: not a reason to
   // leave the guest on its first entry.
