@@ -23,7 +23,8 @@ async function openError(options: Parameters<typeof Host.open>[0], env: Record<s
       else process.env[k] = v;
     }
   }
-  throw new assert.Assertion({ message: `Host.open(${JSON.stringify(options)}) did not fail` });
+  assert.unreachable(`Host.open(${JSON.stringify(options)}) did not fail`);
+  throw new Error("unreachable");
 }
 
 function monitorArgs(pid: number): string[] {
