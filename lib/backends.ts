@@ -32,9 +32,20 @@ export interface KvmInfo {
  * its name, and under a key of that name its own facts (`info.kvm.flavour`).
  */
 export type BackendInfo =
-  | { readonly name: 'kvm'; readonly kvm: KvmInfo }
-  | { readonly name: 'process' }
-  | { readonly name: 'xen' };
+  | {
+      /** The backend. */
+      readonly name: 'kvm';
+      /** kvm's own facts. */
+      readonly kvm: KvmInfo;
+    }
+  | {
+      /** The backend (no facts of its own yet). */
+      readonly name: 'process';
+    }
+  | {
+      /** The backend (no facts of its own yet). */
+      readonly name: 'xen';
+    };
 
 /** @internal One backend's answer to the addon's probeBackend(name). */
 export interface ProbeAnswer {
