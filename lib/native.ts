@@ -4,6 +4,7 @@
  * @module
  */
 import type { RawActivity } from './activity.js';
+import type { ProbeAnswer } from './backends.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ export interface BootRequest {
 
 /** @internal */
 export type MonitorEvent =
-  | { id: number; type: 'ready'; pid: number; monitorStartNs: bigint; vmReadyNs: bigint; kvmPvm: boolean }
+  | { id: number; type: 'ready'; pid: number; monitorStartNs: bigint; vmReadyNs: bigint; backend: string; backendFlags: number }
   | { id: number; type: 'started'; firstExitNs: bigint }
   | { id: number; type: 'console'; data: Buffer }
   | {
@@ -98,8 +99,14 @@ export interface NativeHost {
 
 /** @internal */
 export interface NativeAddon {
-  NativeHost: new (monitorPath: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number) => NativeHost;
-  probeKvm(): { ok: boolean; apiVersion?: number; errno: number; message?: string };
+  NativeHost: new (
+    monitorPath: string,
+    onEvents: (events: MonitorEvent[]) => void,
+    maxPvms?: number,
+    backend?: string,
+  ) => NativeHost;
+  /** Can this process run pVMs on the backend? A name not built in: not ok, "not built into this pvm". */
+  probeBackend(name: string): ProbeAnswer;
   readRegistry(path: string): {
     live: number;
     limit: number;
@@ -135,8 +142,8 @@ function addonPath(): string {
 
 /** NativeHost, refusing to start without the monitor it would run (clearer than a failed spawn). */
 function withMonitorCheck(NativeHost: NativeAddon['NativeHost']): NativeAddon['NativeHost'] {
-  return function (monitor: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number) {
+  return function (monitor: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number, backend?: string) {
     if (!existsSync(monitor)) throw new PvmError('ENOENT', missingNative('monitor', `no ${monitor}`));
-    return new NativeHost(monitor, onEvents, maxPvms);
+    return new NativeHost(monitor, onEvents, maxPvms, backend);
   } as unknown as NativeAddon['NativeHost'];
 }

@@ -68,7 +68,8 @@ void MessageToJs(Napi::Env env, ctl::Message& m, Napi::Object o) {
         o.Set("pid", Napi::Number::New(env, static_cast<double>(r->pid)));
         o.Set("monitorStartNs", Big(env, r->monitor_start_ns));
         o.Set("vmReadyNs", Big(env, r->vm_ready_ns));
-        o.Set("kvmPvm", Napi::Boolean::New(env, r->kvm_pvm != 0));
+        o.Set("backend", std::string(r->backend, strnlen(r->backend, sizeof r->backend)));
+        o.Set("backendFlags", Napi::Number::New(env, r->backend_flags));
         return;
       }
       break;

@@ -140,9 +140,12 @@ struct Ready {
   uint64_t pid;
   uint64_t monitor_start_ns;  // CLOCK_MONOTONIC at monitor main() (a fork: its pause start)
   uint64_t vm_ready_ns;       // VM, memory, vCPU and image/state ready; next is KVM_RUN
-  uint32_t kvm_pvm;           // 1 if the kvm_pvm software flavour was detected
+  char backend[16];            // the backend's name, NUL-padded ("kvm")
+  uint32_t backend_flags;      // backend-specific; kvm: kReadyKvmPvm
   uint32_t reserved;
 };
+// Ready::backend_flags of kvm: the kvm_pvm software flavour runs the guest.
+constexpr uint32_t kReadyKvmPvm = 1u << 0;
 
 struct Started {
   uint64_t first_exit_ns;  // CLOCK_MONOTONIC when the guest's first exit came back

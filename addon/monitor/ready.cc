@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "monitor/clock.h"
 
 namespace pvm::monitor {
@@ -12,9 +14,8 @@ void SendReady(Monitor* m, uint64_t monitor_start_ns) {
   ready.pid = static_cast<uint64_t>(getpid());
   ready.monitor_start_ns = monitor_start_ns;
   ready.vm_ready_ns = m->stats.vm_ready_ns;
-  // The backend's flags (kvm: bit 0 = its software flavour). The field keeps its old
-  // name until the control protocol renames it (addon/common/control.h).
-  ready.kvm_pvm = m->backend->flags();
+  snprintf(ready.backend, sizeof ready.backend, "%s", m->backend->name());
+  ready.backend_flags = m->backend->flags();  // backend-specific (kvm: its software flavour)
   m->control.SendReady(ready);
 }
 
