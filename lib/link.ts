@@ -122,6 +122,10 @@ export class PvmLink implements PvmHostLink {
   }
 
   /** Every pVM of the host that has not ended. */
+  get hostClosed(): boolean {
+    return this.#ctx.closed;
+  }
+
   live(): Iterable<Pvm> {
     return [...this.#ctx.links.values()].map((l) => l.pvm);
   }
@@ -210,9 +214,12 @@ export class PvmLink implements PvmHostLink {
   // Fails what waits on this pVM, after the events dispatched with its end.
   #failPending(): void {
     const id = this.pvm.id;
-    for (const f of this.#forks.values()) f.reject(new PvmError('ESRCH', `pVM ${id} ended before the fork was done`));
-    for (const e of this.#execs.values()) e.reject(new PvmError('ESRCH', `pVM ${id} ended before the exec was done`));
-    for (const a of this.#attaches.values()) a.fail(new PvmError('ESRCH', `pVM ${id} ended before it took the channel`));
+    // Ended by host.close(): ECLOSED, as documented for what was in flight then.
+    const code = this.#ctx.closed ? 'ECLOSED' : 'ESRCH';
+    const why = this.#ctx.closed ? 'the host was closed' : `pVM ${id} ended`;
+    for (const f of this.#forks.values()) f.reject(new PvmError(code, `${why} before the fork was done`));
+    for (const e of this.#execs.values()) e.reject(new PvmError(code, `${why} before the exec was done`));
+    for (const a of this.#attaches.values()) a.fail(new PvmError(code, `${why} before pVM ${id} took the channel`));
     this.#forks.clear();
     this.#execs.clear();
     this.#attaches.clear();

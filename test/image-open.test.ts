@@ -1,12 +1,13 @@
 // Opening an image never blocks: FIFOs, devices, sockets and directories named as images
-// get a typed error at once, through spawn, exec, the CLI and a guest's EXEC.
+// get a typed error at once, through spawn, exec, the CLI and a guest's EXEC; and a host
+// closed with spawns and forks in flight rejects them all with ECLOSED.
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Host, PvmError } from '../lib/index.js';
+import { Host, PvmError, type Pvm } from '../lib/index.js';
 import { packageRoot } from '../lib/paths.js';
 import { consoleOf, guest, monitorsUnder, openFds, vmSuite, withHost } from './_helpers.js';
 
@@ -109,6 +110,38 @@ vm("a guest's EXEC of a name that is a FIFO or a socket: ENOEXEC, the guest runs
     await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(images, { recursive: true, force: true });
   }
+});
+
+vm('host.close() with spawns and forks in flight: each rejects with ECLOSED, nothing left', async () => {
+  const fds = openFds();
+  const host = await Host.open();
+  const parents: Pvm[] = [];
+  for (let i = 0; i < 2; i++) parents.push(await host.spawn(guest('idle'), { memory: '16MiB' }));
+  const inFlight: Array<Promise<unknown>> = [];
+  for (let i = 0; i < 4; i++) inFlight.push(host.spawn(guest('idle'), { memory: '16MiB' }));
+  for (const p of parents) inFlight.push(p.fork(), p.fork());
+  const closed = host.close();
+  const outcomes = await Promise.allSettled(inFlight);
+  await closed;
+  for (const [i, o] of outcomes.entries()) {
+    if (o.status === 'fulfilled') continue; // done before close() began: ended by it
+    assert.instance(o.reason, PvmError, `#${i}: ${o.reason}`);
+    assert.is((o.reason as PvmError).code, 'ECLOSED', `#${i}: ${(o.reason as PvmError).message}`);
+  }
+  assert.ok(
+    outcomes.some((o) => o.status === 'rejected'),
+    'at least one was still in flight when close() began',
+  );
+  assert.equal(monitorsUnder(), []);
+  assert.equal(openFds(), fds);
+});
+
+vm('spawn and fork after host.close(): ECLOSED', async () => {
+  const host = await Host.open();
+  const pvm = await host.spawn(guest('idle'), { memory: '16MiB' });
+  await host.close();
+  await rejectsWithoutStall(() => host.spawn(guest('idle')), 'ECLOSED', 'spawn after close');
+  await rejectsWithoutStall(() => pvm.fork(), 'ECLOSED', 'fork after close');
 });
 
 suite.run();
