@@ -200,7 +200,7 @@ export class Host {
     if (native.livePvms() >= this.#maxPvms) {
       throw new PvmError('EAGAIN', `the host runs ${this.#maxPvms} pVMs, its maxPvms`);
     }
-    const imageFd = openImage(image);
+    const imageFd = await openImage(image);
     let link: PvmLink;
     try {
       this.#checkOpen();

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, PvmError, type Pvm } from '../lib/index.js';
 import { packageRoot } from '../lib/paths.js';
+import { IMAGE_OPEN_TIMEOUT_MS } from '../lib/image.js';
+import { constants as osConstants } from 'node:os';
 import { consoleOf, guest, monitorsUnder, openFds, vmSuite, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('image open');
@@ -76,6 +78,25 @@ for (const { what, path, code } of NOT_IMAGES) {
     assert.equal(await pvm.exited, { kind: 'killed', signal: 'SIGKILL' });
   });
 }
+
+
+vm('an image on a filesystem that hangs: EBADIMAGE after the open timeout, the event loop runs on', async () => {
+  // PVM_TEST_OPEN_DELAY_MS makes the addon's opener sleep before open(2): a hung NFS server.
+  process.env.PVM_TEST_OPEN_DELAY_MS = String(IMAGE_OPEN_TIMEOUT_MS + 2000);
+  let err: PvmError;
+  const fds = openFds();
+  try {
+    err = await rejectsWithoutStall(() => ctx.host.spawn(guest('hello')), 'EBADIMAGE', 'a hung open');
+  } finally {
+    delete process.env.PVM_TEST_OPEN_DELAY_MS;
+  }
+  assert.match(err.message, /took over 5 s/);
+  assert.is(err.errno, osConstants.errno.ETIMEDOUT);
+  assert.is(ctx.host.list().length, 0);
+  // The open finishes later in the background: its fd is closed then, nothing leaks.
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(openFds(), fds);
+}, { timeoutMs: 30_000 });
 
 vm('pvm run of a FIFO: a typed error at once, exit status 1', () => {
   const r = spawnSync(process.execPath, [join(packageRoot, 'bin', 'pvm.js'), 'run', fifo], {
