@@ -431,7 +431,9 @@ export class Host {
     this.#guestExecs.delete(ev.id);
     if (ev.error !== 0) {
       const code = -ev.error === GuestErrno.E2BIG ? 'E2BIG' : (BOOT_ERROR_CODES[ev.code] ?? 'EMONITOR');
-      pending?.reject(new PvmError(code, ev.message || `exec failed: ${guestErrnoName(ev.error)}`));
+      const error = new PvmError(code, ev.message || `exec failed: ${guestErrnoName(ev.error)}`, guestImage ? { path: guestImage } : {});
+      if (pending) pending.reject(error);
+      else pvm?.emit('execError', error); // the guest's own EXEC: it got -error and runs on
       return;
     }
     const image = pending?.image ?? guestImage ?? '';

@@ -28,7 +28,8 @@ ExecOutcome Refuse(int64_t guest_errno, const Failure& why) {
 int64_t GuestErrnoOf(const Failure& why) {
   switch (why.code) {
     case ctl::ErrorCode::BadImage:
-    case ctl::ErrorCode::ImageTooLarge: return PVM_ENOEXEC;
+    case ctl::ErrorCode::ImageTooLarge:
+    case ctl::ErrorCode::AbiMismatch: return PVM_ENOEXEC;
     case ctl::ErrorCode::NoMemory: return PVM_ENOMEM;
     case ctl::ErrorCode::BadConfig: return why.sys_errno == E2BIG ? PVM_E2BIG : PVM_EINVAL;
     default: return PVM_ENOMEM;
@@ -188,7 +189,9 @@ ExecOutcome GuestExec(Monitor* m, const VcpuExit& x) {
     return Refuse(fd == -E2BIG ? PVM_E2BIG : fd == -EINVAL ? PVM_EINVAL : PVM_ENOENT, why);
   }
   if (!m->host_requests.empty()) m->host_waiting = true;  // requests that came meanwhile
-  return ExecPvm(m, fd, x.args[2], args);
+  ExecOutcome o = ExecPvm(m, fd, x.args[2], args);
+  o.image_given = true;
+  return o;
 }
 
 }  // namespace pvm::monitor

@@ -18,6 +18,7 @@
 #include "monitor/blocking.h"
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
+#include "monitor/transport.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -178,7 +179,7 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, P
   put(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, &no_signals, 8);
   if (origin == ForkOrigin::Guest) {
     if (channel_out_gpa && p->slot >= 0) put(channel_out_gpa, &slot, 4);
-    state->SetHypercallResult(0);  // FORK returns 0 in the child
+    WriteHypercallResult(ram, 0);  // FORK returns 0 in the child
   }
   if (!m->backend->RestoreState(*state, &why)) Die(m, why, true);
   RaceDelay();  // the host may write to the new socket before it can kick

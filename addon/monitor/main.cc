@@ -34,6 +34,7 @@
 #include "monitor/hypercalls.h"
 #include "monitor/seccomp.h"
 #include "monitor/image_file.h"
+#include "monitor/transport.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -134,14 +135,15 @@ bool SetUpSignals(Failure* why) {
 // it does not pay for first times: KVM's set-up on a vCPU's first entry (~0.2 ms on
 // kvm_pvm) and the first guest touch of each page a small guest uses (~20 µs a page on
 // kvm_pvm: boot info, arguments, console, stack top, image). A stub writes a zero to
-// every page of each range, then exits with a hypercall instruction. RAM stays all zero.
+// every page of each range, then exits with a write to the floor port (a Hypercall exit
+// that needs no argument block). RAM stays all zero.
 bool WarmUpVcpu(Monitor* m, Failure* why) {
   static const uint8_t kStub[] = {
       0xc6, 0x06, 0x00,                          // 0: movb $0, (%rsi)
       0x48, 0x81, 0xc6, 0x00, 0x10, 0x00, 0x00,  // 3: add $4096, %rsi
       0x48, 0x39, 0xd6,                          // a: cmp %rdx, %rsi
       0x72, 0xf1,                                // d: jb 0
-      0xe7, static_cast<uint8_t>(PVM_HC_PORT),   // f: out %eax, $port
+      0xe7, static_cast<uint8_t>(PVM_HC_FLOOR_PORT),  // f: out %eax, $floor_port
   };
   // The stub sits in the console ring's last page, which no range below touches.
   const uint64_t stub_gpa = PVM_CONSOLE_GPA + PVM_CONSOLE_SIZE - PVM_PAGE_SIZE;
@@ -378,6 +380,17 @@ void ServeHost(Monitor* m) {
       m->started = true;
     }
     m->console->Drain();  // first, so output before a fault is never lost
+    if (exit.kind == VcpuExit::Kind::Hypercall) {
+      switch (ReadHypercall(backend->memory(), &exit)) {
+        case Doorbell::Call:
+          break;
+        case Doorbell::Floor:  // the bench floor: no work
+          if (!backend->CompleteHypercall(&why)) Finish(m, InternalFault(why.message.c_str(), exit.rip));
+          continue;
+        case Doorbell::BadBlock:
+          Finish(m, BadBlockFault(exit));
+      }
+    }
     if (exit.kind != VcpuExit::Kind::Hypercall) {
       Finish(m, DescribeFault(ResolveFaultReport(exit, backend->memory()), m->ram_size));
     }
@@ -393,21 +406,28 @@ void ServeHost(Monitor* m) {
         AfterExec(m);
         continue;  // the vCPU is at the new image's entry: nothing to complete
       }
-      if (!backend->CompleteHypercall(static_cast<uint64_t>(o.error), &why)) {
+      if (o.image_given) {
+        // The host gave the image: tell it why it was refused (e.g. another pvm ABI).
+        done.error = o.error;
+        done.code = static_cast<uint32_t>(o.code);
+        done.ready_ns = MonotonicNs();
+        m->control.SendExeced(done, o.why);
+      }
+      if (!FinishHypercall(backend, static_cast<uint64_t>(o.error), &why)) {
         Finish(m, InternalFault(why.message.c_str(), exit.rip));
       }
     } else if (exit.nr == PVM_HC_FORK) {
       ForkResult r = ForkPvm(m, ForkOrigin::Guest, 0, exit.args[0]);
-      // The child's vCPU was restored with rax = 0 already; its registers are not to be
-      // touched through the old exit.
+      // The child's vCPU was restored and its block says 0 already; the old exit is the
+      // parent's.
       if (r.in_child) continue;
-      if (!backend->CompleteHypercall(static_cast<uint64_t>(r.value), &why)) {
+      if (!FinishHypercall(backend, static_cast<uint64_t>(r.value), &why)) {
         Finish(m, InternalFault(why.message.c_str(), exit.rip));
       }
     } else {
       HypercallResult result = HandleHypercall(exit, m, &wait_mask);
       if (result.ends) Finish(m, result.exit);
-      if (!backend->CompleteHypercall(result.value, &why)) Finish(m, InternalFault(why.message.c_str(), exit.rip));
+      if (!FinishHypercall(backend, result.value, &why)) Finish(m, InternalFault(why.message.c_str(), exit.rip));
     }
     CollectSignals(m);
   }

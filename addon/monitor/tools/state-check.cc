@@ -25,6 +25,7 @@
 #include "monitor/hypercalls.h"
 #include "monitor/image_file.h"
 #include "monitor/kvm_backend.h"
+#include "monitor/transport.h"
 #include "pvm/abi.h"
 
 using namespace pvm;
@@ -61,6 +62,10 @@ void RunGuest(KvmBackend* backend, PvmIdentity id, const char* who, long at, Hoo
     if (!backend->Run(&exit, &why)) Die("run", why);
     if (exit.kind == VcpuExit::Kind::Interrupted) continue;
     DrainConsole(backend->memory(), &tail, who);
+    if (exit.kind == VcpuExit::Kind::Hypercall && ReadHypercall(backend->memory(), &exit) != Doorbell::Call) {
+      printf("[%s] not a hypercall: port 0x%x value 0x%x\n", who, exit.port, exit.value);
+      return;
+    }
     if (exit.kind != VcpuExit::Kind::Hypercall) {
       printf("[%s] fault: %s\n", who, DescribeFault(exit, backend->memory().size()).reason);
       return;
@@ -72,7 +77,7 @@ void RunGuest(KvmBackend* backend, PvmIdentity id, const char* who, long at, Hoo
              static_cast<unsigned long long>(backend->exit_count()));
       return;
     }
-    if (!backend->CompleteHypercall(r.value, &why)) Die("complete", why);
+    if (!FinishHypercall(backend, r.value, &why)) Die("complete", why);
     if (++count == at) hook(&who);
   }
 }
