@@ -31,3 +31,34 @@ export const MAX_RAM: number = abi.layout.MAX_RAM;
 export const ARGS_SIZE: number = abi.layout.ARGS_SIZE;
 /** Guest-physical address where images are linked. */
 export const IMAGE_BASE: number = abi.layout.IMAGE_BASE;
+
+/** A struct of abi.json laid out as scripts/gen-abi.mjs lays out its C twin: field offsets and size. */
+function layoutOf(fields: ReadonlyArray<{ name: string; type: string; count?: number }>) {
+  const sizes: Record<string, number> = { u32: 4, u64: 8 };
+  const offsets: Record<string, number> = {};
+  let size = 0;
+  for (const f of fields) {
+    offsets[f.name] = size;
+    size += sizes[f.type]! * (f.count ?? 1);
+  }
+  return { offsets: Object.freeze(offsets), size };
+}
+
+const block = layoutOf(abi.hypercall.block.fields);
+
+/**
+ * The hypercall transport (`hypercall` in abi.json): a hypercall is one 4-byte write of
+ * `blockGpa` to `port`; number, arguments and result travel in the argument block at
+ * `blockGpa` (field offsets in `blockOffsets`). A write to `floorPort` is answered with
+ * no work; exception stubs report on `faultPort`.
+ */
+export const HypercallTransport = Object.freeze({
+  port: abi.hypercall.port,
+  faultPort: abi.hypercall.faultPort,
+  floorPort: abi.hypercall.floorPort,
+  blockGpa: abi.hypercall.BLOCK_GPA,
+  blockStride: abi.hypercall.BLOCK_STRIDE,
+  maxArgs: abi.hypercall.MAX_ARGS,
+  blockOffsets: block.offsets as Readonly<{ nr: number; flags: number; args: number; result: number }>,
+  blockSize: block.size,
+});
