@@ -6,7 +6,7 @@
  * The monitor starts it at `_start` (crt0) with the boot-info page; crt0 calls
  * main(argc, argv) and passes its return value to exit().
  *
- * Every hypercall is an exit to the monitor, which is expensive (~25 µs on kvm_pvm
+ * Every hypercall is an exit to the monitor, which is expensive (tens of µs on kvm_pvm
  * hosts): prefer the functions here that read the boot-info page over hypercalls, and
  * let the console ring batch output (it is flushed only when full, and the monitor
  * drains it at every exit anyway, so nothing is lost when the guest exits or faults).
