@@ -1,5 +1,5 @@
 // The monitor's side of the hypercalls in hypercalls/abi.json (FORK is fork.cc's). A
-// hypercall either returns a value to the guest (rax) or ends the pVM.
+// hypercall either returns a value to the guest (the argument block's result) or ends the pVM.
 #pragma once
 
 #include <signal.h>
@@ -14,7 +14,7 @@ namespace pvm::monitor {
 
 struct HypercallResult {
   bool ends = false;   // true: the pVM is over, send `exit`
-  uint64_t value = 0;  // else: the guest's rax (a negative value is -PVM_Exxx)
+  uint64_t value = 0;  // else: the result the guest sees (a negative value is -PVM_Exxx)
   ctl::Exit exit{};
 };
 
