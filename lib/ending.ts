@@ -18,6 +18,7 @@ export const BOOT_ERROR_CODES: Record<string, PvmError['code']> = {
   KvmUnavailable: 'ENOKVM',
   BadConfig: 'EINVAL',
   Internal: 'EMONITOR',
+  AbiMismatch: 'EABI',
 };
 
 /** @internal What was heard of a pVM's end. */

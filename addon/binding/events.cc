@@ -20,6 +20,7 @@ const char* ErrorCodeName(ctl::ErrorCode code) {
     case ctl::ErrorCode::KvmUnavailable: return "KvmUnavailable";
     case ctl::ErrorCode::BadConfig: return "BadConfig";
     case ctl::ErrorCode::Internal: return "Internal";
+    case ctl::ErrorCode::AbiMismatch: return "AbiMismatch";
   }
   return "Internal";
 }

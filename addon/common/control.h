@@ -186,6 +186,7 @@ enum class ErrorCode : uint32_t {
   KvmUnavailable = 4,  // /dev/kvm missing or unusable
   BadConfig = 5,       // RAM size or arguments out of range
   Internal = 6,        // an unexpected ioctl failure
+  AbiMismatch = 7,     // the image's pvm ABI note is missing or names another version
 };
 
 struct Error {
