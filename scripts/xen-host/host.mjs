@@ -47,7 +47,6 @@ export function prepareXenHost(root, { memshr = false } = {}) {
   const kver = kverIn(kernelPkg.dir);
   const hypervisor = debianPackage(`xen-hypervisor-${XEN}-amd64`, cache);
   const utils = debianPackage(`xen-utils-${XEN}`, cache);
-  debianPackage('xen-utils-common', cache);
   const initrd = initramfs({
     name: 'xen-dom0',
     busybox: debianPackage('busybox-static', cache).dir,

@@ -25,7 +25,12 @@ function privateApt(dir, args, cwd) {
     `Dir::Cache=${join(dir, 'cache')}`,
     'APT::Sandbox::User=root',
   ].flatMap((o) => ['-o', o]);
-  execFileSync('apt-get', ['-q', ...opts, ...args], { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
+  // apt's chatter (and the 404s of a version the mirror lacks) only when it fails.
+  try {
+    execFileSync('apt-get', ['-qq', ...opts, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  } catch (e) {
+    throw new Error(`apt-get ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
 }
 
 /** Xen source versions in the deb-src lists, `version` first, then the others newest first. */
@@ -57,8 +62,8 @@ function source(work, version) {
     mkdirSync(dl, { recursive: true });
     try {
       privateApt(apt, ['source', '--download-only', `xen=${v}`], dl);
-    } catch {
-      console.log(`xen-host: the source of xen ${v} is not served here; trying another`);
+    } catch (e) {
+      console.log(`xen-host: the source of xen ${v} could not be downloaded (${/404\s+Not Found/.test(e.message) ? '404' : e.message.split('\n').at(-2)}); trying another`);
       continue;
     }
     const dsc = readdirSync(dl).find((f) => f.endsWith('.dsc'));
@@ -92,7 +97,7 @@ export function memshrHypervisor(root, pkg) {
   if (patched === text && !text.includes('/* pvm: any HAP */')) throw new Error(`xen-host: no "|| !cpu_has_vmx" test in ${sharing} to drop`);
   if (patched !== text) writeFileSync(sharing, patched.replace(/(mem_sharing_control\([^)]*\)\s*\{)/, '$1 /* pvm: any HAP */'));
   const make = (args) => execFileSync('make', ['-C', xen, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
-  make(['olddefconfig']);
+  make(['olddefconfig']); // (warns that CONFIG_UNSUPPORTED is set twice: the append wins, as meant)
   if (!/^CONFIG_MEM_SHARING=y$/m.test(readFileSync(join(xen, '.config'), 'utf8'))) throw new Error('xen-host: CONFIG_MEM_SHARING did not stay set');
   make([`-j${Math.max(2, (globalThis.navigator?.hardwareConcurrency ?? 2))}`]);
   mkdirSync(work, { recursive: true });
