@@ -78,8 +78,15 @@ bool GuestMemory::MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length
 
 uint8_t* GuestMemory::GuestBuffer(uint64_t gpa, uint64_t len) const {
   if (!RangeInRam(size_, gpa, len)) return nullptr;
-  if (len != 0 && gpa < floor_) return nullptr;
-  if (len != 0 && hole_ != 0 && gpa < hole_ + PVM_PAGE_SIZE && (gpa >= hole_ || hole_ - gpa < len)) return nullptr;
+  if (len == 0) {
+    // Never read or written: any non-null address will do (identity RAM puts guest
+    // address 0 at host address 0, which would read as "no buffer").
+    static uint8_t nothing;
+    uint8_t* at = At(gpa, 0);
+    return at ? at : &nothing;
+  }
+  if (gpa < floor_) return nullptr;
+  if (hole_ != 0 && gpa < hole_ + PVM_PAGE_SIZE && (gpa >= hole_ || hole_ - gpa < len)) return nullptr;
   return At(gpa, len);
 }
 
