@@ -21,6 +21,7 @@
  * - `EMSGSIZE`: a message is larger than a channel carries.
  * - `EPIPE`: the other end of a channel has closed.
  * - `EMONITOR`: the monitor process failed in an unexpected way.
+ * - `EABI`: the image was built for another pVM ABI version (rebuild it with `npx pvm cc`).
  */
 export type PvmErrorCode =
   | 'ENOKVM'
@@ -36,7 +37,8 @@ export type PvmErrorCode =
   | 'EAGAIN'
   | 'EMSGSIZE'
   | 'EPIPE'
-  | 'EMONITOR';
+  | 'EMONITOR'
+  | 'EABI';
 
 /** The one error class of the library. */
 export class PvmError extends Error {

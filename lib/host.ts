@@ -6,14 +6,14 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync 
 import { dirname, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
-import { ARGS_SIZE, GuestErrno, guestErrnoName } from './abi.js';
+import { ARGS_SIZE, GuestErrno, guestErrnoName, NO_CHANNEL } from './abi.js';
 import { PvmError } from './errors.js';
 import { parseMemory, type MemorySize } from './memory.js';
 import { loadAddon, type MonitorEvent, type NativeHost } from './native.js';
 import { guestDir, monitorPath } from './paths.js';
 import { Channel } from './channel.js';
+import { BOOT_ERROR_CODES, wireErrorCode } from './generated/control.js';
 import {
-  BOOT_ERROR_CODES,
   Pvm,
   type ConsoleMode,
   type ExecInfo,
@@ -407,7 +407,7 @@ export class Host {
     const name = ev.strings[0] ?? '';
     const own = this.#images.get(ev.id);
     const dirs = own ? [dirname(own), ...this.#imagePath] : this.#imagePath;
-    let fd = -osErrno.ENOENT;
+    let fd = -GuestErrno.ENOENT; // a wire errno (control.json errors)
     if (/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(name)) {
       for (const candidate of dirs.flatMap((d) => [join(d, name), join(d, `${name}.pvm`)])) {
         try {
@@ -417,7 +417,7 @@ export class Host {
         } catch (err) {
           // Not here: the next directory. There but not an image (a FIFO, a device): ENOEXEC.
           if ((err as PvmError).code === 'EBADIMAGE') {
-            fd = -osErrno.ENOEXEC;
+            fd = -GuestErrno.ENOEXEC;
             break;
           }
         }
@@ -434,7 +434,7 @@ export class Host {
     const guestImage = this.#guestExecs.get(ev.id);
     this.#guestExecs.delete(ev.id);
     if (ev.error !== 0) {
-      const code = -ev.error === GuestErrno.E2BIG ? 'E2BIG' : (BOOT_ERROR_CODES[ev.code] ?? 'EMONITOR');
+      const code = wireErrorCode(ev.error) === 'E2BIG' ? 'E2BIG' : BOOT_ERROR_CODES[ev.code];
       pending?.reject(new PvmError(code, ev.message || `exec failed: ${guestErrnoName(ev.error)}`));
       return;
     }
@@ -477,7 +477,7 @@ export class Host {
     const entry = this.#attaches.get(ev.tag);
     if (!entry) return;
     if (ev.error !== 0) {
-      const code = -ev.error === osErrno.EAGAIN ? 'EAGAIN' : 'ENOMEM';
+      const code = wireErrorCode(ev.error) === 'EAGAIN' ? 'EAGAIN' : 'ENOMEM';
       entry.done(new PvmError(code, `pVM ${ev.id} could not take the channel: errno ${-ev.error}`, { errno: -ev.error }));
       return;
     }
@@ -540,7 +540,7 @@ export class Host {
     }
     if (ev.error !== 0 || !parent) {
       // A guest's failed fork is the guest's to handle: FORK returned the error.
-      const code = -ev.error === osErrno.EAGAIN ? 'EAGAIN' : 'ENOMEM';
+      const code = wireErrorCode(ev.error) === 'EAGAIN' ? 'EAGAIN' : 'ENOMEM';
       pending?.reject(new PvmError(code, `fork of pVM ${ev.id} failed: errno ${-ev.error}`, { errno: -ev.error }));
       return;
     }
@@ -563,7 +563,7 @@ export class Host {
           childReadyUs: Number(child._vmReadyNs - ev.pauseStartNs) / 1e3,
           channelSlot: ev.channelSlot === NO_CHANNEL ? -1 : ev.channelSlot,
           viaSpare: ev.viaSpare,
-          path: FORK_PATHS[ev.fallback] ?? 'spare-failed',
+          path: ev.path,
           copiedPages: ev.copiedPages,
         };
         if (pending && channel) pending.resolve({ ...info, channel });
@@ -623,12 +623,8 @@ export class Host {
   }
 }
 
-const osErrno = osConstants.errno;
 const CHANNEL_SLOT_SIZE = abi.channel.SLOT_SIZE;
 const PAGE_SIZE = abi.layout.PAGE_SIZE;
-const NO_CHANNEL = 0xffffffff;
-// ctl::kFork* in addon/common/control.h, in order.
-const FORK_PATHS = ['spare', 'spares-off', 'no-spare', 'too-dirty', 'spare-failed'] as const;
 
 // A /proc/<pid>/smaps_rollup figure of a process in KiB (0 if it is gone).
 function smapsKiB(pid: number, field: 'Rss' | 'Private_Dirty'): number {

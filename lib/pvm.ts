@@ -10,6 +10,7 @@ import type { Channel } from './channel.js';
 import type { MonitorEvent, NativeHost } from './native.js';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
 import { PvmError } from './errors.js';
+import { BOOT_ERROR_CODES, CONTROL_FLAGS } from './generated/control.js';
 import { exceptionMnemonic, type ExitStatus, type Fault, type FaultKind } from './status.js';
 
 /** Signals {@link Pvm.kill} sends. */
@@ -330,7 +331,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
     switch (ev.type) {
       case 'ready':
         this.#pid = ev.pid;
-        this.#kvmPvm = ev.kvmPvm;
+        this.#kvmPvm = ev.backend === 'kvm' && (ev.backendFlags & CONTROL_FLAGS.kReadyKvmPvm) !== 0;
         this.#timings.monitorStartNs = ev.monitorStartNs;
         this.#timings.vmReadyNs = ev.vmReadyNs;
         this.#phase = 'running';
@@ -409,7 +410,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #bootFailure(): PvmError {
     const e = this.#bootError;
     if (e) {
-      const code = BOOT_ERROR_CODES[e.code] ?? 'EMONITOR';
+      const code = BOOT_ERROR_CODES[e.code];
       return new PvmError(code, e.message, e.errno ? { errno: e.errno } : {});
     }
     const status = this.#status;
@@ -417,16 +418,6 @@ export class Pvm extends EventEmitter<PvmEvents> {
     return new PvmError('EMONITOR', why);
   }
 }
-
-/** @internal Monitor error codes (ctl::ErrorCode names) as PvmError codes. */
-export const BOOT_ERROR_CODES: Record<string, PvmError['code']> = {
-  BadImage: 'EBADIMAGE',
-  ImageTooLarge: 'EIMAGETOOLARGE',
-  NoMemory: 'ENOMEM',
-  KvmUnavailable: 'ENOKVM',
-  BadConfig: 'EINVAL',
-  Internal: 'EMONITOR',
-};
 
 function faultFrom(m: Extract<MonitorEvent, { type: 'exit' }>): Fault {
   const kind = m.fault as FaultKind;

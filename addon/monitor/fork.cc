@@ -12,9 +12,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "common/control_io.h"
+#include "common/wire_errno.h"
 #include "monitor/blocking.h"
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
@@ -197,7 +199,8 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, P
   ready.pid = static_cast<uint64_t>(getpid());
   ready.monitor_start_ns = pause_start_ns;
   ready.vm_ready_ns = m->stats.vm_ready_ns;
-  ready.kvm_pvm = m->backend->software_virtualization() ? 1 : 0;
+  std::snprintf(ready.backend, sizeof ready.backend, "%s", m->backend->name());
+  ready.backend_flags = m->backend->software_virtualization() ? ctl::kReadyKvmPvm : 0;
   m->control.SendReady(ready);
 }
 
@@ -381,8 +384,8 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
   RaceDelay();
   ForkResult result;
   auto refuse = [&](int64_t guest_error, int sys_errno) {
-    if (origin == ForkOrigin::Host) Report(m, tag, -sys_errno);
-    else if (guest_error != 0) Report(m, 0, -sys_errno);
+    if (origin == ForkOrigin::Host) Report(m, tag, WireErrno(sys_errno, PVM_ENOMEM));
+    else if (guest_error != 0) Report(m, 0, WireErrno(sys_errno, PVM_ENOMEM));
     result.value = guest_error;
     return result;
   };
@@ -510,7 +513,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
       syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
       close(pidfd);
     }
-    m->registry.MarkEnded(p.child_id, 2, PVM_SIGKILL);
+    m->registry.MarkEnded(p.child_id, PVM_WAIT_KILLED, PVM_SIGKILL);
     Discard(&p);
     return refuse(-PVM_ENOMEM, err);
   }
@@ -537,7 +540,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
       close(pidfd);
       close(m->children.back().pidfd);
       m->children.pop_back();
-      m->registry.MarkEnded(p.child_id, 2, PVM_SIGKILL);
+      m->registry.MarkEnded(p.child_id, PVM_WAIT_KILLED, PVM_SIGKILL);
       Discard(&p);
       return refuse(-PVM_ENOMEM, EIO);
     }

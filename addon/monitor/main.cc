@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/control.h"
+#include "common/wire_errno.h"
 #include "monitor/backend.h"
 #include "monitor/blocking.h"
 #include "monitor/boot_setup.h"
@@ -240,8 +241,8 @@ void PrintStats(const Monitor& m) {
 [[noreturn]] void Finish(Monitor* m, const ctl::Exit& end) {
   KillSpare(m);  // it would keep this process waiting below
   // The registry first: a parent waiting for us reads it as soon as we ring it.
-  uint32_t kind = end.kind == ctl::ExitKind::Code ? 0 : end.kind == ctl::ExitKind::Fault ? 1 : 2;
-  m->registry.MarkEnded(m->identity.id, kind, end.code);
+  // ExitKind has WAITPID's kind numbers (control_gen.h asserts it).
+  m->registry.MarkEnded(m->identity.id, static_cast<uint32_t>(end.kind), end.code);
   if (m->parent_exit_bell >= 0) {
     uint64_t one = 1;
     (void)!write(m->parent_exit_bell, &one, sizeof one);
@@ -270,7 +271,7 @@ ctl::Exit Terminated() {
   e.kind = ctl::ExitKind::Killed;
   e.code = g_terminate;
   e.fault = ctl::FaultKind::None;
-  e.vector = 0xffffffff;
+  e.vector = ctl::kNoVector;
   snprintf(e.reason, sizeof e.reason, "ended by signal %s", g_terminate == PVM_SIGKILL ? "KILL" : "TERM");
   return e;
 }
@@ -304,11 +305,11 @@ void ServeHost(Monitor* m) {
     Failure why;
     bool shm = a.request.flags & ctl::kAttachShm;
     if (slot < 0) {
-      reply.error = -EAGAIN;
+      reply.error = WireErrno(EAGAIN, PVM_EAGAIN);
       ChannelTable::Discard(&end);
     } else if (shm ? !m->channels->AttachShmFd(static_cast<uint32_t>(slot), end.memfd, &why)
                    : !m->channels->AttachShared(static_cast<uint32_t>(slot), end, &why)) {
-      reply.error = -(why.sys_errno ? why.sys_errno : ENOMEM);
+      reply.error = WireErrno(why.sys_errno, PVM_ENOMEM);
     } else {
       reply.slot = static_cast<uint32_t>(slot);
       if (shm) RenewSpare(m);
@@ -323,7 +324,7 @@ void ServeHost(Monitor* m) {
     ExecOutcome o = ExecPvm(m, e.image_fd, e.ram_size, e.args);
     e.image_fd = -1;
     done.error = o.error;
-    done.code = static_cast<uint32_t>(o.code);
+    done.code = o.code;
     done.ready_ns = MonotonicNs();
     m->control.SendExeced(done, o.why);
     if (o.ends_pvm) Finish(m, InternalFault(o.why.c_str(), 0));
@@ -480,7 +481,8 @@ int Main(int argc, char** argv) {
   ready.pid = static_cast<uint64_t>(getpid());
   ready.monitor_start_ns = m.stats.monitor_start_ns;
   ready.vm_ready_ns = m.stats.vm_ready_ns;
-  ready.kvm_pvm = m.backend->software_virtualization() ? 1 : 0;
+  std::snprintf(ready.backend, sizeof ready.backend, "%s", m.backend->name());
+  ready.backend_flags = m.backend->software_virtualization() ? ctl::kReadyKvmPvm : 0;
   m.control.SendReady(ready);
   // A pooled monitor got the kick signal for the Boot message itself: not a reason to
   // leave the guest on its first entry.

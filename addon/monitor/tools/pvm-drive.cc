@@ -140,8 +140,8 @@ int main(int argc, char** argv) {
       case ctl::Type::Ready: {
         auto* r = m.as<ctl::Ready>();
         ready_ns = r->vm_ready_ns;
-        fprintf(stderr, "[drive] Ready pid=%" PRIu64 " kvm_pvm=%u spawn->main=%.1fus main->vm_ready=%.1fus\n", r->pid,
-                r->kvm_pvm, Us(spawn_ns, r->monitor_start_ns), Us(r->monitor_start_ns, r->vm_ready_ns));
+        fprintf(stderr, "[drive] Ready pid=%" PRIu64 " backend=%.16s flags=%u spawn->main=%.1fus main->vm_ready=%.1fus\n",
+                r->pid, r->backend, r->backend_flags, Us(spawn_ns, r->monitor_start_ns), Us(r->monitor_start_ns, r->vm_ready_ns));
         break;
       }
       case ctl::Type::Started: {
