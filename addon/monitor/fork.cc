@@ -66,13 +66,11 @@ constexpr size_t kXferStateBytes = 64 << 10;
 constexpr size_t kXferIndexBytes = kMaxSparePages * sizeof(uint64_t);
 constexpr size_t kXferSize = kXferStateBytes + kXferIndexBytes + kMaxSparePages * PVM_PAGE_SIZE;
 
+// What FORK returns for a host errno: only its documented errors (abi.json), and
+// ENOMEM for the rest: the resources for a child could not be had.
 int64_t GuestErrno(int sys_errno) {
-  switch (sys_errno) {
-    case ENOMEM: return -PVM_ENOMEM;
-    case EAGAIN: return -PVM_EAGAIN;
-    case EFAULT: return -PVM_EFAULT;
-    default: return -PVM_ENOMEM;  // the resources for a child could not be had
-  }
+  int64_t e = WireErrno(sys_errno, PVM_ENOMEM);
+  return e == -PVM_EAGAIN || e == -PVM_EFAULT ? e : -PVM_ENOMEM;
 }
 
 void CloseFd(int* fd) {

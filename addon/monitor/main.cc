@@ -305,7 +305,7 @@ void ServeHost(Monitor* m) {
     Failure why;
     bool shm = a.request.flags & ctl::kAttachShm;
     if (slot < 0) {
-      reply.error = WireErrno(EAGAIN, PVM_EAGAIN);
+      reply.error = -PVM_EAGAIN;
       ChannelTable::Discard(&end);
     } else if (shm ? !m->channels->AttachShmFd(static_cast<uint32_t>(slot), end.memfd, &why)
                    : !m->channels->AttachShared(static_cast<uint32_t>(slot), end, &why)) {
