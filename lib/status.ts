@@ -3,6 +3,7 @@
  * @module
  */
 import { exception } from './abi.js';
+import type { FaultKindName } from './generated/control.js';
 
 /** Why a guest was stopped by the monitor instead of exiting by itself. */
 export type FaultKind =
@@ -13,6 +14,13 @@ export type FaultKind =
   | 'bad-memory'
   | 'internal'
   | 'monitor-died';
+
+// The monitor's fault kinds (control.json FaultKind, but 'none') are exactly FaultKind's
+// but 'monitor-died' (the library's own): tsc fails here when one side changes alone.
+type MonitorFaultKind = Exclude<FaultKindName, 'none'>;
+type LibraryFaultKind = Exclude<FaultKind, 'monitor-died'>;
+const faultKindsAgree: [MonitorFaultKind, LibraryFaultKind] extends [LibraryFaultKind, MonitorFaultKind] ? true : never = true;
+void faultKindsAgree;
 
 /** A guest fault, as the monitor saw it. */
 export interface Fault {

@@ -35,6 +35,17 @@ export function controlOutputs(root) {
 // Resolves field types and layouts; throws on anything the outputs could not express.
 function check(def, abi) {
   const enums = new Map(def.enums.map((e) => [e.name, e]));
+  const unique = (what, list) => {
+    const seen = new Set();
+    for (const x of list) {
+      if (seen.has(x)) throw new Error(`control.json: ${what} ${x} appears twice`);
+      seen.add(x);
+    }
+  };
+  unique('type number', def.types.map((t) => t.value));
+  unique('type name', def.types.map((t) => t.name));
+  unique('event', [...def.types.filter((t) => t.event).map((t) => t.event), ...def.localEvents.events.map((e) => e.event)]);
+  for (const e of def.enums) unique(`${e.name} value`, e.values.map((v) => v.value));
   const structs = new Map();
   const fieldType = (t) => {
     if (t === 'Type') return { kind: 'enum', c: 'Type', size: 4 };
