@@ -95,7 +95,7 @@ function check(def, abi) {
 
 const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 const jsName = (f) => f.jsName ?? camel(f.name);
-const comment = (doc) => (doc ? ` // ${doc}` : '');
+const comment = (doc) => (doc ? `  // ${doc}` : '');
 
 // ---- C++ ------------------------------------------------------------------------------
 function cppHeader(def, { structs }) {
