@@ -9,7 +9,7 @@ console.log(`pvm demo: backend ${host.backend}`);
 
 // 1. One pVM: boot it, stream its console, wait for it.
 const greeter = await host.spawn(builtinGuest('greeter'), { memory: '32MiB', args: ['Ada', 'Grace'] });
-console.log(`\n[1] spawned pVM ${greeter.id} (monitor pid ${greeter.pid}, kvm_pvm: ${greeter.kvmPvm})`);
+console.log(`\n[1] spawned pVM ${greeter.id} (monitor pid ${greeter.pid}, backend: ${JSON.stringify(greeter.backendInfo)})`);
 greeter.console.pipe(process.stdout);
 const status = await greeter.exited;
 const t = greeter.timings;

@@ -11,6 +11,17 @@ bool FakeBackend::Prepare(Failure*) { return true; }
 
 bool FakeBackend::Create(uint64_t ram_size, Failure* why) { return memory_.Allocate(ram_size, why); }
 
+bool FakeBackend::AllocateMemory(uint64_t size, monitor::GuestMemory* out, Failure* why) {
+  return out->Allocate(size, why);
+}
+
+bool FakeBackend::ShareFilePages(const monitor::GuestMemory& ram, uint64_t gpa, int fd, uint64_t offset,
+                                 uint64_t length) {
+  return ram.MapFile(gpa, fd, offset, length);
+}
+
+bool FakeBackend::WarmUp(Failure*) { return true; }
+
 bool FakeBackend::SetEntryState(const monitor::EntryState& entry, Failure*) {
   entry_ = entry;
   entry_states_++;
@@ -48,9 +59,9 @@ std::unique_ptr<monitor::SavedState> FakeBackend::LoadState(const uint8_t*, size
   return nullptr;
 }
 
-bool FakeBackend::SetDirtyLogging(bool, Failure*) { return true; }
+bool FakeBackend::SetLogging(bool, Failure*) { return true; }
 
-bool FakeBackend::TakeDirtyLog(std::vector<uint64_t>* pages, Failure*) {
+bool FakeBackend::Take(std::vector<uint64_t>* pages, Failure*) {
   pages->clear();
   return true;
 }
@@ -90,7 +101,11 @@ bool FakeBackend::ReplaceMemory(monitor::GuestMemory&& fresh, Failure*) {
   return true;
 }
 
-bool FakeBackend::RebuildAfterFork(Failure* why) {
+bool FakeBackend::BeforeFork(Failure* why) {
+  return Fail(why, ctl::ErrorCode::Internal, 0, "the fake backend does not fork");
+}
+
+bool FakeBackend::AfterForkInChild(Failure* why) {
   return Fail(why, ctl::ErrorCode::Internal, 0, "the fake backend does not fork");
 }
 

@@ -13,11 +13,15 @@
 
 namespace pvm::fuzz {
 
-class FakeBackend final : public monitor::Backend {
+class FakeBackend final : public monitor::Backend, private monitor::DirtyLog {
  public:
   bool Prepare(monitor::Failure* why) override;
   bool Create(uint64_t ram_size, monitor::Failure* why) override;
   const monitor::GuestMemory& memory() const override { return memory_; }
+  bool AllocateMemory(uint64_t size, monitor::GuestMemory* out, monitor::Failure* why) override;
+  bool ShareFilePages(const monitor::GuestMemory& ram, uint64_t gpa, int fd, uint64_t offset,
+                      uint64_t length) override;
+  bool WarmUp(monitor::Failure* why) override;
   bool SetEntryState(const monitor::EntryState& entry, monitor::Failure* why) override;
   bool SetEntryRegs(const monitor::EntryState& entry, monitor::Failure* why) override;
   bool Run(monitor::VcpuExit* exit, monitor::Failure* why) override;
@@ -26,15 +30,16 @@ class FakeBackend final : public monitor::Backend {
   std::unique_ptr<monitor::SavedState> SaveState(monitor::Failure* why) override;
   bool RestoreState(const monitor::SavedState& state, monitor::Failure* why) override;
   std::unique_ptr<monitor::SavedState> LoadState(const uint8_t* bytes, size_t size, monitor::Failure* why) override;
-  bool SetDirtyLogging(bool on, monitor::Failure* why) override;
-  bool TakeDirtyLog(std::vector<uint64_t>* pages, monitor::Failure* why) override;
   bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, monitor::Failure* why) override;
   void UnmapRegion(uint32_t index) override;
   bool FinishExit(monitor::Failure* why) override;
   bool ReplaceMemory(monitor::GuestMemory&& fresh, monitor::Failure* why) override;
-  bool RebuildAfterFork(monitor::Failure* why) override;
+  bool BeforeFork(monitor::Failure* why) override;
+  bool AfterForkInChild(monitor::Failure* why) override;
+  void AfterForkInParent() override {}
+  monitor::DirtyLog* dirty_log() override { return this; }
   const char* name() const override { return "fake"; }
-  bool software_virtualization() const override { return false; }
+  uint32_t flags() const override { return 0; }
   bool exception_stack_works() const override { return true; }
   uint64_t exit_count() const override { return 0; }
 
@@ -45,6 +50,10 @@ class FakeBackend final : public monitor::Backend {
   uint32_t mapped_regions() const;
 
  private:
+  // DirtyLog: nothing is ever written by a vCPU here.
+  bool SetLogging(bool on, monitor::Failure* why) override;
+  bool Take(std::vector<uint64_t>* pages, monitor::Failure* why) override;
+
   monitor::GuestMemory memory_;
   monitor::EntryState entry_{};
   uint64_t entry_states_ = 0;

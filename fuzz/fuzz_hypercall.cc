@@ -1,6 +1,6 @@
 // Fuzzes the monitor's hypercall handlers (monitor/hypercalls.h HandleHypercall, the
 // family's KILL/WAITPID/SIGNALS, and EXEC through GuestExec/ExecPvm) without KVM: a
-// Monitor as main.cc builds it, over a fake backend (fuzz/fake_backend.h) with real
+// Monitor as boot.cc builds it, over a fake backend (fuzz/fake_backend.h) with real
 // guest RAM, a real channel table, registry and console, and its control socket on one
 // end of a socketpair whose other end plays the host.
 //
@@ -56,13 +56,14 @@
 #include "monitor/fault.h"
 #include "monitor/hypercalls.h"
 #include "monitor/monitor.h"
+#include "monitor/signals.h"
 #include "pvm/abi.h"
 
 namespace {
 uint64_t g_arrived = 0;  // pVM signals "arrived" for the next CollectSignals
 }
 
-// main.cc's, which the harness does not link: the signals its handlers collected.
+// signals.cc's, which the harness does not link: the signals its handlers collected.
 uint64_t pvm::monitor::TakeArrivedSignals() {
   uint64_t v = g_arrived;
   g_arrived = 0;
@@ -189,9 +190,9 @@ class Harness {
 };
 
 Harness::~Harness() {
-  for (const auto& c : m_.children) close(c.pidfd);
-  if (m_.child_exit_bell >= 0) close(m_.child_exit_bell);
-  m_.host_requests.Clear();
+  for (const auto& c : m_.family.children) close(c.pidfd);
+  if (m_.family.child_exit_bell >= 0) close(m_.family.child_exit_bell);
+  m_.host.requests.Clear();
   m_.console.reset();
   m_.channels.reset();
   m_.backend.reset();
@@ -215,7 +216,7 @@ bool Harness::SetUp() {
   m_.ram_size = (setup & 0x20) ? 8ull << 20 : PVM_MIN_RAM;
   Failure why;
   if (!m_.backend->Create(m_.ram_size, &why)) abort();
-  // Boot as main.cc does, over a stand-in image (the data below goes where it would be).
+  // Boot as boot.cc does, over a stand-in image (the data below goes where it would be).
   monitor::LoadedImage image;
   image.entry = PVM_IMAGE_BASE;
   image.end = PVM_IMAGE_BASE + kMaxData;
@@ -228,11 +229,11 @@ bool Harness::SetUp() {
   m_.identity = monitor::PvmIdentity{kSelf, 1};
   if (m_.registry.Create(1024) != 0) abort();  // the host default (Host.open maxPvms)
   AddFamily(family);
-  m_.child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  m_.family.child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   m_.channels = std::make_unique<ChannelTable>(m_.backend.get(), &m_.backend->memory());
   m_.console = std::make_unique<monitor::Console>(m_.backend->memory(), &m_.control);
-  m_.spares_enabled = setup & 0x10;
-  m_.want_spare = setup & 0x40;
+  m_.spares.enabled = setup & 0x10;
+  m_.spares.want = setup & 0x40;
   AttachChannels(setup);
 
   size_t len = in_->U16() % (kMaxData + 1);
@@ -261,11 +262,11 @@ void Harness::AddFamily(uint8_t family) {
   int32_t code = kind == 2 ? PVM_SIGKILL : 42;
   if (family & 1) r.MarkEnded(3, kind, code);
   const Fixture& fx = TheFixture();
-  m_.children.push_back({3, dup(fx.live_pidfd)});
+  m_.family.children.push_back({3, dup(fx.live_pidfd)});
   if (!(family & 0x20)) {
     r.Add(4, kSelf, 0);
     if (family & 2) r.MarkEnded(4, kind, code);
-    m_.children.push_back({4, dup((family & 4) ? fx.dead_pidfd : fx.live_pidfd)});
+    m_.family.children.push_back({4, dup((family & 4) ? fx.dead_pidfd : fx.live_pidfd)});
   }
 }
 
@@ -367,7 +368,7 @@ uint64_t DecodeArg(Input* in, unsigned spec, uint64_t ram_size, size_t data_len)
 void Harness::CheckAfterOp(const char* what) {
   CheckStdio(what);
   const Fixture& fx = TheFixture();
-  for (int fd : {host_, m_.control.fd(), fx.tiny_elf, fx.live_pidfd, fx.dead_pidfd, m_.child_exit_bell}) {
+  for (int fd : {host_, m_.control.fd(), fx.tiny_elf, fx.live_pidfd, fx.dead_pidfd, m_.family.child_exit_bell}) {
     PVM_FUZZ_CHECK(fcntl(fd, F_GETFD) != -1, "%s closed fd %d, which it does not own", what, fd);
   }
   uint32_t open = 0;
@@ -421,8 +422,8 @@ bool Harness::Exec(const VcpuExit& x) {
   monitor::ExecOutcome o = monitor::GuestExec(&m_, x);
   // Whatever GuestExec did not read (it refused before asking) is not for later calls.
   Drain(m_.control.fd());
-  m_.host_requests.Clear();
-  m_.host_waiting = false;
+  m_.host.requests.Clear();
+  m_.host.waiting = false;
   CheckAfterOp("EXEC");
   if (o.ends_pvm) return false;
   if (o.error != 0) {
@@ -453,7 +454,7 @@ void Harness::Poke() {
   if (uint8_t* at = m_.backend->memory().GuestBuffer(gpa, bytes.size())) std::memcpy(at, bytes.data(), bytes.size());
 }
 
-// What main.cc's ServeHost does with an Attach request the host sent, over fds the
+// What vcpu_loop.cc's ServeHost does with an Attach request the host sent, over fds the
 // host chose: [spec] [size selector].
 //   op 6: a shared-memory region: a memfd of the selected size, sealed against
 //         shrinking unless spec bit 0
@@ -555,7 +556,7 @@ bool Harness::Hypercall(uint8_t op) {
     case PVM_HC_WAIT:
     case PVM_HC_WAITPID: x.args[2] = 0; break;  // never block
   }
-  size_t children = m_.children.size();
+  size_t children = m_.family.children.size();
   monitor::HypercallResult r = monitor::HandleHypercall(x, &m_, &wait_mask_);
   CheckAfterOp("a hypercall");
   if (r.ends) {
@@ -580,10 +581,10 @@ bool Harness::Hypercall(uint8_t op) {
       break;
     case PVM_HC_WAITPID:
       if (value > 0) {
-        PVM_FUZZ_CHECK(m_.children.size() == children - 1, "WAITPID returned %lld but reaped nobody", (long long)value);
+        PVM_FUZZ_CHECK(m_.family.children.size() == children - 1, "WAITPID returned %lld but reaped nobody", (long long)value);
         PVM_FUZZ_CHECK(value == 3 || value == 4, "WAITPID returned %lld, not a child", (long long)value);
       } else {
-        PVM_FUZZ_CHECK(m_.children.size() == children, "WAITPID reaped a child but returned %lld", (long long)value);
+        PVM_FUZZ_CHECK(m_.family.children.size() == children, "WAITPID reaped a child but returned %lld", (long long)value);
       }
       break;
     case PVM_HC_SHM_CREATE:

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { finished } from 'node:stream/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { BackendChoice } from './backends.js';
 import { Host } from './host.js';
 import { PvmError } from './errors.js';
 import { describeExit } from './status.js';
@@ -18,7 +19,8 @@ import { buildCommand } from './build.js';
 const USAGE = `usage: pvm <command> [options]
 
 commands:
-  run [--memory <size>] <image> [args...]   boot a pVM, print its console, exit with its code
+  run [--memory <size>] [--backend <name>] <image> [args...]
+                                            boot a pVM, print its console, exit with its code
   ps [--json]                               the pVM family trees of the running hosts
   cc <file.c...> -o <out.pvm> [cc flags]     build a guest image from C with the pvm runtime
   bench [--only <name>] [--runs N] [--json] [--out <file.json>]
@@ -27,14 +29,16 @@ commands:
 
   pvm <command> --help                       help for one command`;
 
-const RUN_USAGE = `usage: pvm run [--memory <size>] <image> [args...]
+const RUN_USAGE = `usage: pvm run [--memory <size>] [--backend <name>] <image> [args...]
 
 Boots <image> (a static ELF64 guest built with the pvm runtime) in a pVM, copies its
 console to stdout and exits with the guest's exit code. A guest fault is reported on
 stderr and exits with 139; a pVM killed by a signal exits with 128 + the signal number.
 
 options:
-  -m, --memory <size>   guest RAM, e.g. 32MiB, 1GiB (default 64MiB)`;
+  -m, --memory <size>   guest RAM, e.g. 32MiB, 1GiB (default 64MiB)
+  -b, --backend <name>  auto, kvm, process or xen (default: $PVM_BACKEND, else auto:
+                        the first that works, in that order)`;
 
 const CC_USAGE = `usage: pvm cc <file.c...> -o <out.pvm> [extra cc flags]
 
@@ -99,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
 
 async function runCommand(argv: string[]): Promise<number> {
   let memory: string | undefined;
+  let backend: string | undefined;
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -110,6 +115,11 @@ async function runCommand(argv: string[]): Promise<number> {
       if (memory === undefined) return usageError('--memory needs a value', RUN_USAGE);
     } else if (a.startsWith('--memory=')) {
       memory = a.slice('--memory='.length);
+    } else if (a === '-b' || a === '--backend') {
+      backend = argv[++i];
+      if (backend === undefined) return usageError('--backend needs a value', RUN_USAGE);
+    } else if (a.startsWith('--backend=')) {
+      backend = a.slice('--backend='.length);
     } else if (a === '--') {
       i++;
       break;
@@ -121,7 +131,8 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   const image = argv[i];
   if (image === undefined) return usageError('missing <image>', RUN_USAGE);
-  const host = await Host.open();
+  // Host.open checks the name: EINVAL for one it does not know.
+  const host = await Host.open(backend === undefined ? {} : { backend: backend as BackendChoice });
   try {
     const pvm = await host.spawn(image, { args: argv.slice(i + 1), ...(memory ? { memory } : {}) });
     pvm.console.pipe(process.stdout, { end: false });

@@ -6,7 +6,10 @@
 
 /**
  * What went wrong, as a stable string.
- * - `ENOKVM`: /dev/kvm is missing or cannot be used by this process.
+ * - `ENOKVM`: the kvm backend was asked for and cannot run: /dev/kvm is missing or cannot be
+ *   used by this process.
+ * - `ENOBACKEND`: no backend can run here (`'auto'`: the message says what each answered), or
+ *   the one asked for is not built into this pvm or cannot run.
  * - `ENOENT`: the image file does not exist, or a native part of pvm itself is missing (no
  *   prebuild for this machine and no local build: the message says to run `npx pvm build`).
  * - `EBADIMAGE`: the file is not a loadable pVM image (static ELF64 x86-64).
@@ -25,6 +28,7 @@
  */
 export type PvmErrorCode =
   | 'ENOKVM'
+  | 'ENOBACKEND'
   | 'ENOENT'
   | 'EBADIMAGE'
   | 'EIMAGETOOLARGE'

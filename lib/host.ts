@@ -1,35 +1,32 @@
 /**
- * The host: owns the monitors of every pVM it spawned.
+ * The host: opens a backend, spawns pVMs on it and hands out channels to them. It is the
+ * front: each pVM's events and pending requests live in its link (lib/link.ts), images
+ * are found in lib/image.ts, pooled monitors in lib/spawn-pool.ts.
  * @module
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { constants as osConstants } from 'node:os';
+import { closeSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
-import { ARGS_SIZE, GuestErrno, guestErrnoName, NO_CHANNEL } from './abi.js';
-import { PvmError } from './errors.js';
-import { parseMemory, type MemorySize } from './memory.js';
-import { loadAddon, type MonitorEvent, type NativeHost } from './native.js';
-import { guestDir, monitorPath } from './paths.js';
+import { Attach } from './attach.js';
+import { chooseBackend, type Backend, type BackendChoice, type BackendInfo } from './backends.js';
 import { Channel } from './channel.js';
-import { BOOT_ERROR_CODES, wireErrorCode } from './generated/control.js';
-import {
-  Pvm,
-  type ConsoleMode,
-  type ExecInfo,
-  type ExecOptions,
-  type ForkInfo,
-  type ForkResult,
-  type ForkOptions,
-} from './pvm.js';
-
-/** Which virtualization backend runs the pVMs. */
-export type Backend = 'kvm';
+import { PvmError } from './errors.js';
+import { checkArgs, openImage } from './image.js';
+import { HostContext, PvmLink, orphanEvent } from './link.js';
+import { parseMemory, type MemorySize } from './memory.js';
+import { loadAddon, type MonitorEvent } from './native.js';
+import { guestDir, monitorPath } from './paths.js';
+import type { ConsoleMode, Pvm } from './pvm.js';
+import { SpawnPool } from './spawn-pool.js';
 
 /** Options of {@link Host.open}. */
 export interface HostOptions {
-  /** `'auto'` (default) picks the best backend available; only `'kvm'` exists yet. */
-  backend?: 'auto' | Backend;
+  /**
+   * The backend to run pVMs on. `'auto'` takes the first that works here, in the order
+   * {@link AUTO_ORDER} (kvm, process, xen). Default: the environment variable
+   * `PVM_BACKEND` if set, else `'auto'`. Only `'kvm'` is built into this pvm so far.
+   */
+  backend?: BackendChoice;
   /**
    * Directories searched for the images guests name in their EXEC hypercall (bare file
    * names, with or without `.pvm`), after the directory of the pVM's own image. Default:
@@ -116,65 +113,29 @@ export interface SpawnOptions {
  * ```
  */
 export class Host {
-  /** The backend in use. */
-  readonly backend: Backend;
-  #native: NativeHost;
-  #pvms = new Map<number, Pvm>();
-  #channels = new Map<number, Channel>();
-  // Host channels by the pVM at their other end, to close them when it ends.
-  #hostChannels = new Map<number, Set<number>>();
-  // Requests waiting for a monitor's answer, by tag; each names the pVM it waits on, so
-  // that pVM's end fails it (#failPending) without a reaction per request on `exited`.
-  #forks = new Map<
-    number,
-    { resolve: (r: ForkResult) => void; reject: (e: PvmError) => void; parent: Pvm; console?: ConsoleMode }
-  >();
-  #nextForkTag = 1;
-  #attaches = new Map<
-    number,
-    { slots: Map<number, number>; waiting: number; to: Pvm[]; done: (e?: PvmError) => void }
-  >();
-  #consoleModes = new WeakMap<Pvm, ConsoleMode>();
-  #closed = false;
-  #refed = false;
-
-  #imagePath: string[];
-  #spawnPool: number;
-  #spawnPoolMemory: number;
-  #forkSpares = false;
+  #ctx: HostContext;
+  #pool: SpawnPool;
+  #forkSpares: boolean;
   #maxPvms: number;
-  #pooled = 0;
-  #refill: NodeJS.Immediate | null = null;
-  // The image each pVM runs (a guest's EXEC searches its directory first).
-  #images = new Map<number, string>();
-  #execs = new Map<number, { resolve: (e: ExecInfo) => void; reject: (e: PvmError) => void; image: string; pvm: Pvm }>();
-  #guestExecs = new Map<number, string>(); // pVM id -> image a guest asked for, until it runs
 
-  private constructor(
-    backend: Backend,
-    imagePath: readonly string[],
-    spawnPool: number,
-    spawnPoolMemory: number,
-    maxPvms: number,
-  ) {
-    this.backend = backend;
+  private constructor(backend: BackendInfo, imagePath: readonly string[], pool: { size: number; memory: number }, forkSpares: boolean, maxPvms: number) {
     this.#maxPvms = maxPvms;
-    this.#imagePath = imagePath.map((d) => resolve(d));
-    this.#spawnPool = spawnPool;
-    this.#spawnPoolMemory = spawnPoolMemory;
-    this.#native = new (loadAddon().NativeHost)(monitorPath, (events) => this.#dispatch(events), maxPvms);
+    this.#forkSpares = forkSpares;
+    const native = new (loadAddon().NativeHost)(monitorPath, (events) => this.#dispatch(events), maxPvms, backend.name);
+    this.#ctx = new HostContext(native, backend, imagePath.map((d) => resolve(d)));
+    this.#pool = new SpawnPool(native, pool.size, pool.memory);
   }
 
-  /** Opens a host. Rejects with `ENOKVM` when no backend can run here. */
+  /**
+   * Opens a host on a backend ({@link HostOptions.backend}). Rejects with `ENOKVM` when
+   * `'kvm'` was asked for and cannot run, `ENOBACKEND` when no backend (`'auto'`) or not
+   * the one asked for can run here, saying what each answered, `EINVAL` for an unknown
+   * backend name or a bad option.
+   */
   static async open(options: HostOptions = {}): Promise<Host> {
-    const backend = options.backend ?? 'auto';
-    if (backend !== 'auto' && backend !== 'kvm') {
-      throw new PvmError('EINVAL', `backend: unknown backend ${JSON.stringify(backend)} (available: 'auto', 'kvm')`);
-    }
-    const probe = loadAddon().probeKvm();
-    if (!probe.ok) {
-      throw new PvmError('ENOKVM', `no usable KVM: ${probe.message ?? 'unknown reason'}`, { errno: probe.errno || undefined });
-    }
+    const fromEnv = options.backend === undefined && !!process.env.PVM_BACKEND;
+    const requested = options.backend ?? (process.env.PVM_BACKEND || 'auto');
+    const backend = chooseBackend(requested, fromEnv ? 'PVM_BACKEND' : 'backend', (name) => loadAddon().probeBackend(name));
     const imagePath = options.imagePath ?? [guestDir];
     if (!Array.isArray(imagePath) || imagePath.some((d) => typeof d !== 'string')) {
       throw new PvmError('EINVAL', 'imagePath: expected an array of directories');
@@ -185,27 +146,37 @@ export class Host {
     }
     const maxPvms = options.maxPvms ?? 1024;
     if (!Number.isInteger(maxPvms) || maxPvms < 1) throw new PvmError('EINVAL', 'maxPvms: expected a positive integer');
-    const host = new Host('kvm', imagePath, spawnPool, parseMemory(options.spawnPoolMemory), maxPvms);
-    host.#forkSpares = options.forkSpares ?? false;
-    host.#fillPool();
+    const pool = { size: spawnPool, memory: parseMemory(options.spawnPoolMemory) };
+    const host = new Host(backend, imagePath, pool, options.forkSpares ?? false, maxPvms);
+    host.#pool.fill();
     return host;
+  }
+
+  /** The backend this host runs pVMs on. */
+  get backend(): Backend {
+    return this.#ctx.backend.name;
+  }
+
+  /** What the backend said of itself when the host opened (on kvm: `backendInfo.kvm.flavour`). */
+  get backendInfo(): BackendInfo {
+    return this.#ctx.backend;
   }
 
   /** True once {@link Host.close} was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#ctx.closed;
   }
 
   /** Every pVM of this host that has not ended. */
   list(): Pvm[] {
-    return [...this.#pvms.values()];
+    return [...this.#ctx.links.values()].map((l) => l.pvm);
   }
 
   /** The pVM with this id. Throws `ESRCH` if there is none (or it has ended). */
   get(id: number): Pvm {
-    const pvm = this.#pvms.get(id);
-    if (!pvm) throw new PvmError('ESRCH', `no pVM with id ${id}`);
-    return pvm;
+    const link = this.#ctx.links.get(id);
+    if (!link) throw new PvmError('ESRCH', `no pVM with id ${id}`);
+    return link.pvm;
   }
 
   /**
@@ -220,30 +191,28 @@ export class Host {
     if (typeof image !== 'string' || image === '') throw new PvmError('EINVAL', 'image: expected a file path');
     const ramSize = parseMemory(options.memory);
     const args = checkArgs(image, options.args ?? []);
-    const consoleMode = options.console ?? 'pipe';
+    const consoleMode: ConsoleMode = options.console ?? 'pipe';
     if (!['pipe', 'inherit', 'ignore'].includes(consoleMode)) {
       throw new PvmError('EINVAL', `console: expected 'pipe', 'inherit' or 'ignore'`);
     }
 
-    if (this.#native.livePvms() >= this.#maxPvms) {
+    const native = this.#ctx.native;
+    if (native.livePvms() >= this.#maxPvms) {
       throw new PvmError('EAGAIN', `the host runs ${this.#maxPvms} pVMs, its maxPvms`);
     }
     const imageFd = openImage(image);
-    let pvm: Pvm;
+    let link: PvmLink;
     try {
       this.#checkOpen();
-      const id = this.#native.allocateId();
-      pvm = this.#newPvm(id, null, consoleMode, spawnNs);
-      this.#images.set(id, resolve(image));
-      this.#updateRef();
+      link = new PvmLink(this.#ctx, native.allocateId(), null, consoleMode, spawnNs);
+      link.image = resolve(image);
       try {
-        this.#native.spawn(id, { parentId: 0, ramSize, spawnNs, imageFd, args, pool: options.pool ?? true,
+        native.spawn(link.pvm.id, { parentId: 0, ramSize, spawnNs, imageFd, args, pool: options.pool ?? true,
           forkSpares: options.forkSpares ?? this.#forkSpares,
         });
-        if (this.#pooled > 0 && options.pool !== false) this.#pooled--;
+        if (options.pool !== false) this.#pool.took();
       } catch (err) {
-        this.#pvms.delete(id);
-        this.#updateRef();
+        link.discard();
         const e = err as NodeJS.ErrnoException;
         throw new PvmError(e.code === 'E2BIG' ? 'E2BIG' : 'EMONITOR', e.message, { errno: e.errno, cause: err });
       }
@@ -251,12 +220,12 @@ export class Host {
       closeSync(imageFd); // the monitor holds its own copy of the fd by now
     }
     try {
-      await pvm._booted();
+      await link.pvm._booted();
     } finally {
       // Refill the pool once this pVM is up, not while it boots (they would share CPUs).
-      this.#scheduleRefill();
+      this.#pool.scheduleRefill();
     }
-    return pvm;
+    return link.pvm;
   }
 
   /**
@@ -266,15 +235,14 @@ export class Host {
    */
   async channel(pvm: Pvm): Promise<Channel> {
     this.#checkOpen();
-    this.#checkMine(pvm);
-    const tag = this.#nextForkTag++;
-    const made = handOut(() => this.#native.connect(tag, 0, pvm.id), [pvm]);
+    const link = this.#linkOf(pvm);
+    const tag = this.#ctx.nextTag();
+    const made = handOut(() => this.#ctx.native.connect(tag, 0, pvm.id), [pvm]);
     if (!made.memory) throw new PvmError('ENOMEM', 'cannot map the channel');
-    const channel = new Channel({ id: made.channel, memory: made.memory, side: 'A', native: this.#native });
-    this.#channels.set(channel.id, channel);
-    this.#channelsOf(pvm).add(channel.id);
+    const channel = new Channel({ id: made.channel, memory: made.memory, side: 'A', native: this.#ctx.native });
+    link.addChannel(channel);
     try {
-      await this.#attached(tag, [pvm]);
+      await this.#attach(tag, [link]);
     } catch (err) {
       channel.close();
       throw err;
@@ -289,14 +257,13 @@ export class Host {
    */
   async connect(a: Pvm, b: Pvm): Promise<ConnectedSlots> {
     this.#checkOpen();
-    this.#checkMine(a);
-    this.#checkMine(b);
+    const links = [this.#linkOf(a), this.#linkOf(b)];
     if (a === b || !(descends(a, b) || descends(b, a))) {
       throw new PvmError('EPERM', `pVMs ${a.id} and ${b.id} are not of one family (neither descends from the other)`);
     }
-    const tag = this.#nextForkTag++;
-    handOut(() => this.#native.connect(tag, a.id, b.id), [a, b]);
-    const slots = await this.#attached(tag, [a, b]);
+    const tag = this.#ctx.nextTag();
+    handOut(() => this.#ctx.native.connect(tag, a.id, b.id), [a, b]);
+    const slots = await this.#attach(tag, links);
     return { slotA: slots.get(a.id)!, slotB: slots.get(b.id)! };
   }
 
@@ -308,25 +275,25 @@ export class Host {
    */
   async share(pvm: Pvm, size: number): Promise<SharedRegion> {
     this.#checkOpen();
-    this.#checkMine(pvm);
+    const link = this.#linkOf(pvm);
     if (!Number.isInteger(size) || size <= 0 || size > CHANNEL_SLOT_SIZE) {
       throw new PvmError('EINVAL', `size: expected 1..${CHANNEL_SLOT_SIZE} bytes`);
     }
-    const tag = this.#nextForkTag++;
-    const memory = handOut(() => this.#native.share(tag, pvm.id, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE), [pvm]);
+    const tag = this.#ctx.nextTag();
+    const memory = handOut(() => this.#ctx.native.share(tag, pvm.id, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE), [pvm]);
     if (!memory) throw new PvmError('ENOMEM', 'cannot map the region');
-    const slots = await this.#attached(tag, [pvm]);
+    const slots = await this.#attach(tag, [link]);
     return { memory, slot: slots.get(pvm.id)! };
   }
 
   /** What the host holds: running pVMs, and monitors waiting in the spawn pool. */
   stats(): HostStats {
-    const pids = this.#closed ? [] : this.#native.poolPids();
+    const pids = this.#pool.pids();
     const spares = this.list()
       .map((p) => p.sparePid)
       .filter((pid) => pid > 0);
     return {
-      pvms: this.#pvms.size,
+      pvms: this.#ctx.links.size,
       pooledMonitors: pids.length,
       pooledKiB: pids.reduce((n, pid) => n + smapsKiB(pid, 'Rss'), 0),
       spares: spares.length,
@@ -334,36 +301,17 @@ export class Host {
     };
   }
 
-  // Starting monitors costs ~1 ms of this thread each: never inside a spawn() call.
-  #scheduleRefill(): void {
-    if (this.#refill || this.#closed || this.#pooled >= this.#spawnPool) return;
-    this.#refill = setImmediate(() => {
-      this.#refill = null;
-      this.#fillPool();
-    });
-    this.#refill.unref();
-  }
-
-  #fillPool(): void {
-    if (this.#closed || this.#spawnPool === 0) return;
-    try {
-      this.#pooled = this.#native.prestart(this.#spawnPool, this.#spawnPoolMemory);
-    } catch {
-      // Out of processes or memory: spawn starts monitors itself.
-    }
-  }
-
   /** Ends every pVM of the host and releases the host. Idempotent. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#refill) clearImmediate(this.#refill);
+    if (this.#ctx.closed) return;
+    this.#ctx.closed = true;
+    this.#pool.close();
     // pVMs can still appear while this runs (a fork answered meanwhile): until none left.
     for (let live = this.list(); live.length > 0; live = this.list()) {
       for (const pvm of live) pvm.kill('SIGKILL');
       await Promise.all(live.map((p) => p.exited));
     }
-    this.#native.close();
+    this.#ctx.native.close();
   }
 
   /** Same as {@link Host.close}, for `await using`. */
@@ -372,254 +320,32 @@ export class Host {
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new PvmError('ECLOSED', 'the host is closed');
+    if (this.#ctx.closed) throw new PvmError('ECLOSED', 'the host is closed');
   }
 
-  #exec(pvm: Pvm, image: string, options: ExecOptions): Promise<ExecInfo> {
-    try {
-      this.#checkOpen();
-      if (typeof image !== 'string' || image === '') throw new PvmError('EINVAL', 'image: expected a file path');
-      const ramSize = options.memory === undefined ? 0 : parseMemory(options.memory);
-      const args = checkArgs(image, options.args ?? []);
-      const imageFd = openImage(image);
-      const tag = this.#nextForkTag++;
-      try {
-        if (!this.#native.exec(pvm.id, tag, { ramSize, imageFd, args })) {
-          throw new PvmError('ESRCH', `pVM ${pvm.id} has ended`);
-        }
-      } catch (err) {
-        if (err instanceof PvmError) throw err;
-        const e = err as NodeJS.ErrnoException;
-        throw new PvmError(e.code === 'E2BIG' ? 'E2BIG' : 'EMONITOR', e.message, { cause: err });
-      } finally {
-        closeSync(imageFd); // the monitor has its own copy
-      }
-      return new Promise((resolve_, reject) => {
-        this.#execs.set(tag, { resolve: resolve_, reject, image: resolve(image), pvm });
-      });
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  #linkOf(pvm: Pvm): PvmLink {
+    const link = this.#ctx.links.get(pvm.id);
+    if (link?.pvm !== pvm) throw new PvmError('ESRCH', `pVM ${pvm.id} is not running on this host`);
+    return link;
   }
 
-  // A guest's EXEC names an image: look for it where this host allows, send it or ENOENT.
-  #onExecRequest(ev: Extract<MonitorEvent, { type: 'exec-request' }>): void {
-    const name = ev.strings[0] ?? '';
-    const own = this.#images.get(ev.id);
-    const dirs = own ? [dirname(own), ...this.#imagePath] : this.#imagePath;
-    let fd = -GuestErrno.ENOENT; // a wire errno (control.json errors)
-    if (/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(name)) {
-      for (const candidate of dirs.flatMap((d) => [join(d, name), join(d, `${name}.pvm`)])) {
-        try {
-          fd = openImage(candidate);
-          this.#guestExecs.set(ev.id, candidate);
-          break;
-        } catch (err) {
-          // Not here: the next directory. There but not an image (a FIFO, a device): ENOEXEC.
-          if ((err as PvmError).code === 'EBADIMAGE') {
-            fd = -GuestErrno.ENOEXEC;
-            break;
-          }
-        }
-      }
-    }
-    this.#native.execImage(ev.id, fd);
-    if (fd >= 0) closeSync(fd);
-  }
-
-  #onExeced(ev: Extract<MonitorEvent, { type: 'execed' }>): void {
-    const pvm = this.#pvms.get(ev.id);
-    const pending = ev.tag ? this.#execs.get(ev.tag) : undefined;
-    if (ev.tag) this.#execs.delete(ev.tag);
-    const guestImage = this.#guestExecs.get(ev.id);
-    this.#guestExecs.delete(ev.id);
-    if (ev.error !== 0) {
-      const code = wireErrorCode(ev.error) === 'E2BIG' ? 'E2BIG' : BOOT_ERROR_CODES[ev.code];
-      pending?.reject(new PvmError(code, ev.message || `exec failed: ${guestErrnoName(ev.error)}`));
-      return;
-    }
-    const image = pending?.image ?? guestImage ?? '';
-    if (image) this.#images.set(ev.id, image);
-    const info: ExecInfo = { image, replaceUs: Number(ev.readyNs - ev.startNs) / 1e3 };
-    pending?.resolve(info);
-    pvm?.emit('exec', info);
-  }
-
-  #checkMine(pvm: Pvm): void {
-    if (this.#pvms.get(pvm.id) !== pvm) throw new PvmError('ESRCH', `pVM ${pvm.id} is not running on this host`);
-  }
-
-  #channelsOf(pvm: Pvm): Set<number> {
-    let set = this.#hostChannels.get(pvm.id);
-    if (!set) this.#hostChannels.set(pvm.id, (set = new Set()));
-    return set;
-  }
-
-  // Waits for every pVM in `to` to answer an attach request.
-  #attached(tag: number, to: Pvm[]): Promise<Map<number, number>> {
-    return new Promise((resolve, reject) => {
-      const slots = new Map<number, number>();
-      const entry = {
-        slots,
-        waiting: to.length,
-        to,
-        done: (e?: PvmError) => {
-          this.#attaches.delete(tag);
-          if (e) reject(e);
-          else resolve(slots);
-        },
-      };
-      this.#attaches.set(tag, entry);
-    });
-  }
-
-  #onAttached(ev: Extract<MonitorEvent, { type: 'attached' }>): void {
-    const entry = this.#attaches.get(ev.tag);
-    if (!entry) return;
-    if (ev.error !== 0) {
-      const code = wireErrorCode(ev.error) === 'EAGAIN' ? 'EAGAIN' : 'ENOMEM';
-      entry.done(new PvmError(code, `pVM ${ev.id} could not take the channel: errno ${-ev.error}`, { errno: -ev.error }));
-      return;
-    }
-    entry.slots.set(ev.id, ev.slot);
-    if (--entry.waiting === 0) entry.done();
-  }
-
-  #newPvm(id: number, parent: Pvm | null, consoleMode: ConsoleMode, spawnNs: bigint): Pvm {
-    const pvm = new Pvm({
-      id,
-      parent,
-      native: this.#native,
-      consoleMode,
-      spawnNs,
-      onEnded: (p) => this.#ended(p),
-      livePvms: () => this.#pvms.values(),
-      requestFork: (p, options) => this.#fork(p, options),
-      requestExec: (p, image, options) => this.#exec(p, image, options),
-    });
-    this.#consoleModes.set(pvm, consoleMode);
-    this.#pvms.set(id, pvm);
-    parent?.children.add(pvm);
-    this.#updateRef();
-    return pvm;
-  }
-
-  #fork(parent: Pvm, options: ForkOptions): Promise<ForkResult> {
-    if (this.#closed) return Promise.reject(new PvmError('ECLOSED', 'the host is closed'));
-    const tag = this.#nextForkTag++;
-    return new Promise((resolve, reject) => {
-      if (!this.#native.fork(parent.id, tag)) {
-        reject(new PvmError('ESRCH', `pVM ${parent.id} has ended`));
-        return;
-      }
-      this.#forks.set(tag, { resolve, reject, parent, console: options.console }); // a parent that ends fails it: #failPending
-    });
+  // Waits for every pVM of `links` to answer the hand-out `tag`.
+  #attach(tag: number, links: PvmLink[]): Promise<Map<number, number>> {
+    const attach = new Attach(links.length);
+    for (const link of links) link.expect(tag, attach);
+    return attach.done;
   }
 
   #dispatch(events: MonitorEvent[]): void {
     for (const ev of events) {
-      if (ev.type === 'forked') this.#forked(ev);
-      else if (ev.type === 'doorbell') this.#channels.get(ev.id)?._wake();
-      else if (ev.type === 'attached') this.#onAttached(ev);
-      else if (ev.type === 'exec-request') this.#onExecRequest(ev);
-      else if (ev.type === 'execed') this.#onExeced(ev);
-      else this.#pvms.get(ev.id)?._handle(ev);
-    }
-  }
-
-  #forked(ev: Extract<MonitorEvent, { type: 'forked' }>): void {
-    const pending = ev.tag ? this.#forks.get(ev.tag) : undefined;
-    if (ev.tag) this.#forks.delete(ev.tag);
-    const parent = this.#pvms.get(ev.id);
-    if (ev.error === 0 && (this.#closed || !parent)) {
-      // The host is closing (or the parent is gone): the child is not wanted.
-      this.#native.signal(ev.childId, osConstants.signals.SIGKILL);
-      if (ev.channel) this.#native.channelClose(ev.childId);
-      pending?.reject(new PvmError(this.#closed ? 'ECLOSED' : 'ESRCH', `fork of pVM ${ev.id} ended with the host`));
-      return;
-    }
-    if (ev.error !== 0 || !parent) {
-      // A guest's failed fork is the guest's to handle: FORK returned the error.
-      const code = wireErrorCode(ev.error) === 'EAGAIN' ? 'EAGAIN' : 'ENOMEM';
-      pending?.reject(new PvmError(code, `fork of pVM ${ev.id} failed: errno ${-ev.error}`, { errno: -ev.error }));
-      return;
-    }
-    const consoleMode = pending?.console ?? this.#consoleModes.get(parent) ?? 'pipe';
-    const child = this.#newPvm(ev.childId, parent, consoleMode, ev.pauseStartNs);
-    const parentImage = this.#images.get(parent.id);
-    if (parentImage) this.#images.set(child.id, parentImage);
-    let channel: Channel | undefined;
-    if (ev.channel) {
-      channel = new Channel({ id: ev.childId, memory: ev.channel, side: 'A', native: this.#native });
-      this.#channels.set(channel.id, channel);
-      this.#channelsOf(child).add(channel.id);
-    }
-    const parentPausedUs = Number(ev.resumeNs - ev.pauseStartNs) / 1e3;
-    child._booted().then(
-      () => {
-        const info: ForkInfo = {
-          child,
-          parentPausedUs,
-          childReadyUs: Number(child._vmReadyNs - ev.pauseStartNs) / 1e3,
-          channelSlot: ev.channelSlot === NO_CHANNEL ? -1 : ev.channelSlot,
-          viaSpare: ev.viaSpare,
-          path: ev.path,
-          copiedPages: ev.copiedPages,
-        };
-        if (pending && channel) pending.resolve({ ...info, channel });
-        else if (pending) pending.reject(new PvmError('EMONITOR', 'the fork came back without a channel'));
-        else parent.emit('fork', info);
-      },
-      (err: PvmError) => {
-        channel?.close();
-        pending?.reject(err);
-      },
-    );
-  }
-
-  // Fails what waits on a pVM that has ended. After the events being dispatched now: an
-  // answer its monitor sent before it ended still counts.
-  #failPending(pvm: Pvm): void {
-    for (const [tag, f] of this.#forks) {
-      if (f.parent !== pvm) continue;
-      this.#forks.delete(tag);
-      f.reject(new PvmError('ESRCH', `pVM ${pvm.id} ended before the fork was done`));
-    }
-    for (const [tag, e] of this.#execs) {
-      if (e.pvm !== pvm) continue;
-      this.#execs.delete(tag);
-      e.reject(new PvmError('ESRCH', `pVM ${pvm.id} ended before the exec was done`));
-    }
-    for (const a of [...this.#attaches.values()]) {
-      if (a.to.includes(pvm) && !a.slots.has(pvm.id)) {
-        a.done(new PvmError('ESRCH', `pVM ${pvm.id} ended before it took the channel`));
+      if (ev.type === 'doorbell') {
+        this.#ctx.channels.get(ev.id)?._wake();
+        continue;
       }
+      const link = this.#ctx.linkOf(ev.id);
+      if (link) link.handle(ev);
+      else orphanEvent(this.#ctx.native, ev);
     }
-  }
-
-  #ended(pvm: Pvm): void {
-    queueMicrotask(() => this.#failPending(pvm));
-    this.#pvms.delete(pvm.id);
-    this.#images.delete(pvm.id);
-    this.#guestExecs.delete(pvm.id);
-    pvm.parent?.children.delete(pvm);
-    // Its channels to the host stay readable for what is left in them; doorbells go.
-    for (const id of this.#hostChannels.get(pvm.id) ?? []) {
-      this.#channels.get(id)?._peerGone();
-      this.#channels.delete(id);
-      this.#native.channelClose(id);
-    }
-    this.#hostChannels.delete(pvm.id);
-    this.#updateRef();
-  }
-
-  // Keep Node alive while pVMs run, as child processes do; not when none do.
-  #updateRef(): void {
-    const want = this.#pvms.size > 0;
-    if (want === this.#refed) return;
-    this.#refed = want;
-    if (want) this.#native.ref();
-    else this.#native.unref();
   }
 }
 
@@ -655,35 +381,4 @@ function handOut<T>(send: () => T, to: Pvm[]): T {
 function descends(pvm: Pvm, ancestor: Pvm): boolean {
   for (let p = pvm.parent; p; p = p.parent) if (p === ancestor) return true;
   return false;
-}
-
-// Synchronous on purpose: a local open + fstat takes microseconds, two trips through
-// libuv's thread pool can take milliseconds, and spawn latency is what users measure.
-// O_NONBLOCK: a FIFO (or a device) would block the open itself; it gets EBADIMAGE below.
-function openImage(image: string): number {
-  let fd: number;
-  try {
-    fd = openSync(image, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new PvmError('ENOENT', `image not found: ${image}`, { path: image, errno: e.errno });
-    throw new PvmError('EBADIMAGE', `cannot open image ${image}: ${e.message}`, { path: image, errno: e.errno, cause: err });
-  }
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd);
-    throw new PvmError('EBADIMAGE', `image is not a regular file: ${image}`, { path: image });
-  }
-  return fd;
-}
-
-function checkArgs(image: string, args: readonly string[]): string[] {
-  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
-    throw new PvmError('EINVAL', 'args: expected an array of strings');
-  }
-  const all = [image, ...args];
-  if (all.some((a) => a.includes('\0'))) throw new PvmError('EINVAL', 'args: strings may not contain NUL');
-  // Strings, their NULs and one 8-byte pointer each must fit the boot-info args area.
-  const bytes = all.reduce((n, a) => n + Buffer.byteLength(a) + 1 + 8, 8);
-  if (bytes > ARGS_SIZE) throw new PvmError('E2BIG', `args: ${bytes} bytes, the limit is ${ARGS_SIZE}`);
-  return all;
 }

@@ -7,10 +7,10 @@ export {
   type HostOptions,
   type HostStats,
   type SpawnOptions,
-  type Backend,
   type ConnectedSlots,
   type SharedRegion,
 } from './host.js';
+export { type Backend, type BackendChoice, type BackendInfo, type KvmInfo, AUTO_ORDER } from './backends.js';
 export { Pvm, type PvmEvents, type PvmTimings, type ConsoleMode, type ForkInfo, type ForkResult, type ForkOptions, type PvmSignalName, type ExecInfo, type ExecOptions } from './pvm.js';
 export { Channel, MAX_MESSAGE } from './channel.js';
 export { PvmError, type PvmErrorCode } from './errors.js';

@@ -4,6 +4,7 @@
  * @module
  */
 import type { RawActivity } from './activity.js';
+import type { ProbeAnswer } from './backends.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -50,8 +51,14 @@ export interface NativeHost {
 
 /** @internal */
 export interface NativeAddon {
-  NativeHost: new (monitorPath: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number) => NativeHost;
-  probeKvm(): { ok: boolean; apiVersion?: number; errno: number; message?: string };
+  NativeHost: new (
+    monitorPath: string,
+    onEvents: (events: MonitorEvent[]) => void,
+    maxPvms?: number,
+    backend?: string,
+  ) => NativeHost;
+  /** Can this process run pVMs on the backend? A name not built in: not ok, "not built into this pvm". */
+  probeBackend(name: string): ProbeAnswer;
   readRegistry(path: string): {
     live: number;
     limit: number;
@@ -87,8 +94,8 @@ function addonPath(): string {
 
 /** NativeHost, refusing to start without the monitor it would run (clearer than a failed spawn). */
 function withMonitorCheck(NativeHost: NativeAddon['NativeHost']): NativeAddon['NativeHost'] {
-  return function (monitor: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number) {
+  return function (monitor: string, onEvents: (events: MonitorEvent[]) => void, maxPvms?: number, backend?: string) {
     if (!existsSync(monitor)) throw new PvmError('ENOENT', missingNative('monitor', `no ${monitor}`));
-    return new NativeHost(monitor, onEvents, maxPvms);
+    return new NativeHost(monitor, onEvents, maxPvms, backend);
   } as unknown as NativeAddon['NativeHost'];
 }

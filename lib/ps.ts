@@ -28,6 +28,8 @@ export interface PsHost {
   command: string;
   live: number;
   limit: number;
+  /** The backend its pVMs run on (from a monitor's `--backend=`), or null with none running. */
+  backend: string | null;
   /** pVMs whose parent is not running (spawned ones, or orphans of an ended parent). */
   roots: PsEntry[];
 }
@@ -82,6 +84,16 @@ function findHosts(): Array<{ pid: number; path: string }> {
   return found;
 }
 
+// A host runs one backend and passes it to every monitor it starts: ask the first that answers.
+function backendOf(pvms: ReadonlyArray<{ pid: number }>): string | null {
+  for (const { pid } of pvms) {
+    if (pid <= 0) continue;
+    const arg = readOr(`/proc/${pid}/cmdline`, '').split('\0').find((a) => a.startsWith('--backend='));
+    if (arg) return arg.slice('--backend='.length);
+  }
+  return null;
+}
+
 /** The pVM family trees of every visible host. @internal */
 export function listHosts(): PsHost[] {
   const addon = loadAddon();
@@ -105,7 +117,7 @@ export function listHosts(): PsHost[] {
       else roots.push(e);
     }
     const command = readOr(`/proc/${pid}/cmdline`, '').split('\0').filter(Boolean).join(' ');
-    hosts.push({ pid, command, live: view.live, limit: view.limit, roots });
+    hosts.push({ pid, command, live: view.live, limit: view.limit, backend: backendOf(view.pvms), roots });
   }
   return hosts;
 }
@@ -116,7 +128,7 @@ export function formatHosts(hosts: PsHost[]): string {
   const lines: string[] = [];
   for (const h of hosts) {
     lines.push(`host ${h.pid}: ${h.command.slice(0, 100)}`);
-    lines.push(`  ${h.live} pVMs running (limit ${h.limit})`);
+    lines.push(`  ${h.live} pVMs running (limit ${h.limit})${h.backend ? ` on ${h.backend}` : ''}`);
     lines.push(`  ${'PVM'.padEnd(24)} ${'MONITOR'.padStart(8)} ${'RSS'.padStart(10)} ${'AGE'.padStart(8)}  STATE`);
     const walk = (e: PsEntry, prefix: string, last: boolean, top: boolean) => {
       const branch = top ? '' : last ? '└─ ' : '├─ ';

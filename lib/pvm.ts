@@ -10,8 +10,9 @@ import type { Channel } from './channel.js';
 import type { MonitorEvent, NativeHost } from './native.js';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
 import { PvmError } from './errors.js';
-import { BOOT_ERROR_CODES, CONTROL_FLAGS } from './generated/control.js';
-import { exceptionMnemonic, type ExitStatus, type Fault, type FaultKind } from './status.js';
+import { readyBackendInfo, type Backend, type BackendInfo } from './backends.js';
+import { bootFailure, endStatus } from './ending.js';
+import type { ExitStatus } from './status.js';
 
 /** Signals {@link Pvm.kill} sends. */
 export type PvmSignalName = 'SIGTERM' | 'SIGKILL' | 'SIGUSR1' | 'SIGUSR2';
@@ -98,6 +99,16 @@ const CONSOLE_BUFFER_BYTES = 1 << 20;
 /** Where console output goes: a stream on the Pvm, the host's stdout, or nowhere. */
 export type ConsoleMode = 'pipe' | 'inherit' | 'ignore';
 
+/** @internal What a Pvm asks of the host, through its link (lib/link.ts). */
+export interface PvmHostLink {
+  fork(options: ForkOptions): Promise<ForkResult>;
+  exec(image: string, options: ExecOptions): Promise<ExecInfo>;
+  /** The pVM has ended (called once). */
+  ended(): void;
+  /** Every pVM of the host that has not ended. */
+  live(): Iterable<Pvm>;
+}
+
 /** @internal */
 export interface PvmInit {
   id: number;
@@ -105,11 +116,9 @@ export interface PvmInit {
   native: NativeHost;
   consoleMode: ConsoleMode;
   spawnNs: bigint;
-  onEnded: (pvm: Pvm) => void;
-  /** Every pVM of the host that has not ended. */
-  livePvms: () => Iterable<Pvm>;
-  requestFork: (pvm: Pvm, options: ForkOptions) => Promise<ForkResult>;
-  requestExec: (pvm: Pvm, image: string, options: ExecOptions) => Promise<ExecInfo>;
+  /** The host's backend; the monitor's Ready message refines it. */
+  backend: BackendInfo;
+  link: PvmHostLink;
 }
 
 type Phase = 'booting' | 'running' | 'ended';
@@ -142,7 +151,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #consoleMode: ConsoleMode;
   #phase: Phase = 'booting';
   #pid = 0;
-  #kvmPvm = false;
+  #backend: BackendInfo;
   #timings: { -readonly [K in keyof PvmTimings]: PvmTimings[K] };
   #exitMessage: Extract<MonitorEvent, { type: 'exit' }> | null = null;
   #bootError: Extract<MonitorEvent, { type: 'error' }> | null = null;
@@ -155,10 +164,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #status: ExitStatus | null = null;
   #resolveExited!: (status: ExitStatus) => void;
   #boot: { resolve: () => void; reject: (e: PvmError) => void } | null = null;
-  #onEnded: (pvm: Pvm) => void;
-  #livePvms: () => Iterable<Pvm>;
-  #requestFork: (pvm: Pvm, options: ForkOptions) => Promise<ForkResult>;
-  #requestExec: (pvm: Pvm, image: string, options: ExecOptions) => Promise<ExecInfo>;
+  #link: PvmHostLink;
 
   /** @internal */
   constructor(init: PvmInit) {
@@ -167,10 +173,8 @@ export class Pvm extends EventEmitter<PvmEvents> {
     this.parent = init.parent;
     this.#native = init.native;
     this.#consoleMode = init.consoleMode;
-    this.#onEnded = init.onEnded;
-    this.#livePvms = init.livePvms;
-    this.#requestFork = init.requestFork;
-    this.#requestExec = init.requestExec;
+    this.#link = init.link;
+    this.#backend = init.backend;
     this.#timings = { spawnNs: init.spawnNs, monitorStartNs: 0n, vmReadyNs: 0n };
     this.console = new Readable({
       highWaterMark: CONSOLE_BUFFER_BYTES,
@@ -211,9 +215,17 @@ export class Pvm extends EventEmitter<PvmEvents> {
     return this.#sparePid;
   }
 
-  /** True when the monitor runs on the kvm_pvm software flavour of KVM. */
-  get kvmPvm(): boolean {
-    return this.#kvmPvm;
+  /** The backend this pVM runs on (its host's, {@link Host.backend}). */
+  get backend(): Backend {
+    return this.#backend.name;
+  }
+
+  /**
+   * What its backend says of itself, as its monitor reported it: on kvm,
+   * `backendInfo.kvm.flavour` is `'kvm_pvm'` or `'hardware'`.
+   */
+  get backendInfo(): BackendInfo {
+    return this.#backend;
   }
 
   /** Start-up timestamps, for measurements. */
@@ -243,7 +255,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
     if (mode !== undefined && mode !== 'pipe' && mode !== 'inherit' && mode !== 'ignore') {
       return Promise.reject(new PvmError('EINVAL', `console: expected 'pipe', 'inherit' or 'ignore', got ${String(mode)}`));
     }
-    return this.#requestFork(this, options);
+    return this.#link.fork(options);
   }
 
   /**
@@ -257,7 +269,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
     if (this.#phase !== 'running') {
       return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
     }
-    return this.#requestExec(this, image, options);
+    return this.#link.exec(image, options);
   }
 
   /**
@@ -289,7 +301,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
       // kill() of it may find it gone already (host.close()). Found by parent links, not
       // `children`: a pVM whose guest ended is no child any more, yet its monitor stays,
       // with its own children, while they run.
-      for (const other of this.#livePvms()) {
+      for (const other of this.#link.live()) {
         if (other.#descendsFrom(this) && !other.#exitMessage && !other.#killedWith) other.#killedWith = 'SIGKILL';
       }
     }
@@ -331,7 +343,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
     switch (ev.type) {
       case 'ready':
         this.#pid = ev.pid;
-        this.#kvmPvm = ev.backend === 'kvm' && (ev.backendFlags & CONTROL_FLAGS.kReadyKvmPvm) !== 0;
+        this.#backend = readyBackendInfo(this.#backend, ev.backend, ev.backendFlags);
         this.#timings.monitorStartNs = ev.monitorStartNs;
         this.#timings.vmReadyNs = ev.vmReadyNs;
         this.#phase = 'running';
@@ -379,55 +391,15 @@ export class Pvm extends EventEmitter<PvmEvents> {
     const wasBooting = this.#phase === 'booting';
     this.#phase = 'ended';
     this.#sparePid = 0;
-    const status = this.#computeStatus();
+    const status = endStatus({ exit: this.#exitMessage, killedWith: this.#killedWith, processEnded: this.#processEnded });
     this.#status = status;
     if (this.#consoleMode === 'pipe') this.console.push(null);
     if (wasBooting && this.#boot) {
-      this.#boot.reject(this.#bootFailure());
+      this.#boot.reject(bootFailure(this.#bootError, status));
       this.#boot = null;
     }
-    this.#onEnded(this);
+    this.#link.ended();
     this.#resolveExited(status);
     if (!wasBooting) this.emit('exit', status);
   }
-
-  #computeStatus(): ExitStatus {
-    const m = this.#exitMessage;
-    if (m && m.kind === 'code') return { kind: 'exit', code: m.code };
-    if (m && m.kind === 'killed') return { kind: 'killed', signal: m.code === abi.signals.KILL ? 'SIGKILL' : 'SIGTERM' };
-    if (m) return { kind: 'fault', fault: faultFrom(m) };
-    if (this.#killedWith) return { kind: 'killed', signal: this.#killedWith };
-    const end = this.#processEnded;
-    let how = 'ended without a report';
-    if (end?.statusKnown && end.signal) how = `was killed by signal ${signalName(end.signal)}`;
-    else if (end?.statusKnown) how = `exited with status ${end.exitStatus} without a report`;
-    return {
-      kind: 'fault',
-      fault: { kind: 'monitor-died', rip: 0n, address: 0n, errorCode: 0n, message: `the monitor ${how}` },
-    };
-  }
-
-  #bootFailure(): PvmError {
-    const e = this.#bootError;
-    if (e) {
-      const code = BOOT_ERROR_CODES[e.code];
-      return new PvmError(code, e.message, e.errno ? { errno: e.errno } : {});
-    }
-    const status = this.#status;
-    const why = status?.kind === 'fault' ? status.fault.message : 'the monitor ended before the pVM booted';
-    return new PvmError('EMONITOR', why);
-  }
-}
-
-function faultFrom(m: Extract<MonitorEvent, { type: 'exit' }>): Fault {
-  const kind = m.fault as FaultKind;
-  const base = { kind, rip: m.rip, address: m.address, errorCode: m.errorCode, message: m.reason };
-  if (kind !== 'exception' || m.vector < 0) return base;
-  const mnemonic = exceptionMnemonic(m.vector);
-  return mnemonic ? { ...base, vector: m.vector, mnemonic } : { ...base, vector: m.vector };
-}
-
-function signalName(signo: number): string {
-  const entry = Object.entries(osConstants.signals).find(([, n]) => n === signo);
-  return entry ? entry[0] : String(signo);
 }

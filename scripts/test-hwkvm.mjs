@@ -47,7 +47,7 @@ function prepareHost() {
 const probe = `
 import { Host, builtinGuest, describeExit } from "./lib/index.ts";
 import { loadAddon } from "./lib/native.ts";
-console.log("hwkvm: probeKvm() " + JSON.stringify(loadAddon().probeKvm()));
+console.log("hwkvm: probeBackend('kvm') " + JSON.stringify(loadAddon().probeBackend("kvm")));
 const host = await Host.open();
 const pvm = await host.spawn(builtinGuest("hello"), { args: ["probe"] });
 let text = "";
@@ -55,8 +55,9 @@ for await (const chunk of pvm.console) text += chunk;
 const status = await pvm.exited;
 await host.close();
 console.log("hwkvm: hello pVM said " + JSON.stringify(text.trim()) + ", " + describeExit(status));
-console.log("hwkvm: pvm detected " + (pvm.kvmPvm ? "the kvm_pvm software flavour" : "hardware KVM") + " (Pvm.kvmPvm = " + pvm.kvmPvm + ")");
-process.exit(pvm.kvmPvm || status.kind !== "exit" || status.code !== 0 ? 1 : 0);
+const flavour = pvm.backendInfo.name === "kvm" ? pvm.backendInfo.kvm.flavour : "none";
+console.log("hwkvm: pvm detected " + (flavour === "kvm_pvm" ? "the kvm_pvm software flavour" : "hardware KVM") + " (Pvm.backendInfo = " + JSON.stringify(pvm.backendInfo) + ")");
+process.exit(flavour !== "hardware" || status.kind !== "exit" || status.code !== 0 ? 1 : 0);
 `;
 
 /** The job the VM host's init runs chrooted into this machine's root: facts, the probe, the suite. */

@@ -6,7 +6,7 @@ import { Host, PvmError, builtinGuest, type Pvm } from '../lib/index.js';
 import { loadAddon } from '../lib/native.js';
 import { isBelow, processTable, pvmTreesOf } from './_trees.js';
 
-const probe = loadAddon().probeKvm();
+const probe = loadAddon().probeBackend('kvm');
 /** True when this machine can run pVMs; tests that need a VM skip loudly otherwise. */
 export const kvmAvailable = probe.ok;
 if (!kvmAvailable) {

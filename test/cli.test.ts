@@ -32,6 +32,11 @@ vm('pvm run: clear errors for a missing image and bad options', () => {
   const badMem = pvm('run', '--memory', 'lots', guest('hello'));
   assert.is(badMem.status, 1);
   assert.match(badMem.stderr, /EINVAL/);
+  const xen = pvm('run', '--backend', 'xen', guest('hello'));
+  assert.is(xen.status, 1);
+  assert.match(xen.stderr, /backend xen: not built into this pvm.*ENOBACKEND/);
+  const kvm = pvm('run', '--backend=kvm', guest('hello'));
+  assert.is(kvm.status, 0, kvm.stderr);
   const usage = pvm('run');
   assert.is(usage.status, 2);
   assert.match(usage.stderr, /usage: pvm run/);
@@ -61,11 +66,12 @@ vm('pvm ps shows this host and its family tree: ids, monitor pids, parents', asy
     const r = pvm('ps', '--json');
     assert.is(r.status, 0, r.stderr);
     type Entry = { id: number; pid: number; parentId: number; rssKiB: number; children: Entry[] };
-    const hosts = JSON.parse(r.stdout) as Array<{ pid: number; live: number; limit: number; roots: Entry[] }>;
+    const hosts = JSON.parse(r.stdout) as Array<{ pid: number; live: number; limit: number; backend: string | null; roots: Entry[] }>;
     const me = hosts.find((h) => h.pid === process.pid);
     assert.ok(me, `this process is not among the hosts: ${r.stdout}`);
     assert.is(me!.live, 2);
     assert.is(me!.limit, 1024);
+    assert.is(me!.backend, 'kvm');
     const top = me!.roots.find((e) => e.id === root.id);
     assert.ok(top, r.stdout);
     assert.is(top!.pid, root.pid);
@@ -74,6 +80,7 @@ vm('pvm ps shows this host and its family tree: ids, monitor pids, parents', asy
     const text = pvm('ps');
     assert.is(text.status, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`host ${process.pid}:`));
+    assert.match(text.stdout, /2 pVMs running \(limit 1024\) on kvm/);
     assert.match(text.stdout, new RegExp(`└─ ${child.id}\\s+${child.pid}`));
   } finally {
     await host.close();

@@ -1,7 +1,5 @@
-// The addon's module: NativeHost and probeKvm().
+// The addon's module: NativeHost, probeBackend() and readRegistry().
 #include <fcntl.h>
-#include <linux/kvm.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,30 +9,46 @@
 
 #include "binding/activity.h"
 #include "binding/native_host.h"
+#include "common/backend_probe.h"
 #include "common/registry.h"
+#include "monitor/backends/kvm/probe.h"
 
 namespace {
 
-// probeKvm() -> { ok, apiVersion, errno, message }: can this process use /dev/kvm?
-Napi::Value ProbeKvm(const Napi::CallbackInfo& info) {
+// The backends built into this pvm, one line each: name and its probe. Host.open asks
+// them in lib/backends.ts's order; a name missing here is "not built into this pvm".
+struct BackendEntry {
+  const char* name;
+  pvm::BackendProbe (*probe)();
+};
+constexpr BackendEntry kBackends[] = {
+    {"kvm", pvm::kvm::Probe},
+};
+
+// probeBackend(name) -> { ok, errno, message?, info? }: can this process run pVMs on it?
+Napi::Value ProbeBackend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
   Napi::Object out = Napi::Object::New(env);
-  int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
+  const BackendEntry* entry = nullptr;
+  for (const BackendEntry& b : kBackends) {
+    if (name == b.name) entry = &b;
+  }
+  if (!entry) {
     out.Set("ok", false);
-    out.Set("errno", err);
-    out.Set("message", std::string("cannot open /dev/kvm: ") + strerror(err));
+    out.Set("errno", 0);
+    out.Set("message", "not built into this pvm");
     return out;
   }
-  int version = ioctl(fd, KVM_GET_API_VERSION, 0);
-  close(fd);
-  out.Set("apiVersion", version);
-  out.Set("ok", version == KVM_API_VERSION);
-  out.Set("errno", 0);
-  if (version != KVM_API_VERSION) {
-    out.Set("message", "/dev/kvm API version " + std::to_string(version) + ", need " +
-                           std::to_string(KVM_API_VERSION));
+  pvm::BackendProbe p = entry->probe();
+  out.Set("ok", p.ok);
+  out.Set("errno", p.err);
+  if (!p.message.empty()) out.Set("message", p.message);
+  if (p.ok) {
+    Napi::Object facts = Napi::Object::New(env);
+    for (const auto& [key, value] : p.strings) facts.Set(key, value);
+    for (const auto& [key, value] : p.numbers) facts.Set(key, Napi::Number::New(env, static_cast<double>(value)));
+    out.Set("info", facts);
   }
   return out;
 }
@@ -73,7 +87,7 @@ Napi::Value ReadRegistry(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeHost", pvm::NativeHost::Define(env));
-  exports.Set("probeKvm", Napi::Function::New(env, ProbeKvm));
+  exports.Set("probeBackend", Napi::Function::New(env, ProbeBackend));
   exports.Set("readRegistry", Napi::Function::New(env, ReadRegistry));
   return exports;
 }

@@ -25,7 +25,8 @@ int OpenPidfd(pid_t pid) {
 
 }  // namespace
 
-int StartMonitor(const std::string& monitor_path, MonitorProcess* out, uint64_t prepare_ram) {
+int StartMonitor(const std::string& monitor_path, const std::string& backend, MonitorProcess* out,
+                 uint64_t prepare_ram) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return -errno;
   int host_end = pair[0];
@@ -58,8 +59,9 @@ int StartMonitor(const std::string& monitor_path, MonitorProcess* out, uint64_t 
 
   std::string parent_arg = "--parent-pid=" + std::to_string(getpid());
   std::string ram_arg = "--prepare-ram=" + std::to_string(prepare_ram);
-  char* argv[] = {const_cast<char*>(monitor_path.c_str()), parent_arg.data(), prepare_ram ? ram_arg.data() : nullptr,
-                  nullptr};
+  std::string backend_arg = "--backend=" + backend;
+  char* argv[] = {const_cast<char*>(monitor_path.c_str()), parent_arg.data(), backend_arg.data(),
+                  prepare_ram ? ram_arg.data() : nullptr, nullptr};
   pid_t pid = -1;
   int rc = posix_spawn(&pid, monitor_path.c_str(), &actions, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);

@@ -18,6 +18,8 @@ struct MonitorProcess {
 // ctl::kControlFd, stdin on /dev/null, stdout/stderr inherited. Returns 0 or -errno.
 // prepare_ram > 0 (a pooled monitor): it also gets guest RAM of that size and its page
 // tables ready while it waits for Boot (a Boot with another size still works).
-int StartMonitor(const std::string& monitor_path, MonitorProcess* out, uint64_t prepare_ram = 0);
+// `backend` names the backend it runs pVMs on (--backend=NAME).
+int StartMonitor(const std::string& monitor_path, const std::string& backend, MonitorProcess* out,
+                 uint64_t prepare_ram = 0);
 
 }  // namespace pvm

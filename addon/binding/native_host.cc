@@ -66,13 +66,15 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                      });
 }
 
-// new NativeHost(monitorPath: string, onEvents: (events: object[]) => void, maxPvms?: number)
+// new NativeHost(monitorPath: string, onEvents: (events: object[]) => void, maxPvms?: number,
+//                backend?: string): every monitor it starts (the pool's too) runs that backend.
 NativeHost::NativeHost(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeHost>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsFunction()) {
     throw Napi::TypeError::New(env, "NativeHost(monitorPath, onEvents)");
   }
   monitor_path_ = info[0].As<Napi::String>();
+  backend_ = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "kvm";
   tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "pvm-monitor-events",
                                         0, 1);
   tsfn_.Unref(env);  // the JS side refs while pVMs are alive
@@ -182,7 +184,7 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
   int rc = 0;
   if (proc.pid > 0) {
     fixed.flags |= ctl::kBootPooled;
-  } else if ((rc = StartMonitor(monitor_path_, &proc)) != 0) {
+  } else if ((rc = StartMonitor(monitor_path_, backend_, &proc)) != 0) {
     ThrowErrno(env, "cannot start the monitor", rc);
   }
   std::memcpy(body.data(), &fixed, sizeof fixed);
@@ -228,7 +230,7 @@ Napi::Value NativeHost::Prestart(const Napi::CallbackInfo& info) {
   uint64_t ram = info.Length() > 1 ? static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()) : 0;
   while (pool_.size() < want) {
     MonitorProcess proc;
-    int rc = StartMonitor(monitor_path_, &proc, ram);
+    int rc = StartMonitor(monitor_path_, backend_, &proc, ram);
     if (rc != 0) ThrowErrno(env, "cannot start a pooled monitor", rc);
     pool_.push_back(proc);
   }

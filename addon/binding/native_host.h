@@ -44,6 +44,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   static void CleanupHook(void* self);
 
   std::string monitor_path_;
+  std::string backend_;  // --backend=NAME of every monitor it starts
   Napi::ThreadSafeFunction tsfn_;
   std::unique_ptr<Poller> poller_;
   Registry registry_;

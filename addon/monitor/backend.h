@@ -1,9 +1,11 @@
-// The narrow interface between the monitor's core (boot, hypercalls, faults, control
-// messages) and a virtualization backend. `kvm` implements it now; `xen` and fork
-// (state save, fork(2), rebuild over copy-on-write RAM) are meant to be additions.
+// The interface between the monitor's core (boot, hypercalls, faults, family, channels,
+// control messages) and a virtualization backend (addon/monitor/backends/<name>/). The
+// core names no backend; it gets one from the registry (backends/registry.h).
 //
-// Life of a backend: Create -> (image and boot data written into memory()) ->
-// SetEntryState -> SetKickSignals -> Run / CompleteHypercall ... -> destructor (destroy).
+// Life of a backend: Prepare -> Create (RAM) -> image and boot data written into
+// memory() -> SetEntryState -> SetKickSignals -> Run / CompleteHypercall ... -> destructor.
+// Fork: SaveState, BeforeFork, fork(2) of the monitor, then AfterForkInChild (+
+// RestoreState) in the child and AfterForkInParent in the parent (fork.cc).
 #pragma once
 
 #include <signal.h>
@@ -23,7 +25,7 @@ struct EntryState {
   uint64_t rip = 0;
   uint64_t rsp = 0;
   uint64_t rdi = 0;
-  uint64_t rsi = 0;  // 0 at boot; used by the pool's warm-up stub
+  uint64_t rsi = 0;  // 0 at boot; used by a backend's warm-up stub
   uint64_t rdx = 0;
   uint64_t rflags = 0;
   uint64_t cr0 = 0;
@@ -85,66 +87,92 @@ class SavedState {
   virtual void Serialize(std::vector<uint8_t>* out) const = 0;
 };
 
+// Optional: which guest pages changed, for warm fork spares (spares.h). A backend
+// without it (Backend::dirty_log() == nullptr) forks by fork(2) only.
+class DirtyLog {
+ public:
+  virtual ~DirtyLog() = default;
+  // On/off for guest RAM.
+  virtual bool SetLogging(bool on, Failure* why) = 0;
+  // Appends the 4 KiB page numbers written since the last call (the log restarts),
+  // including pages the backend itself writes behind the log's back.
+  virtual bool Take(std::vector<uint64_t>* pages, Failure* why) = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
 
-  // Builds the VM and its vCPU, without RAM (so it can be done before the RAM size is
-  // known). Idempotent; Create calls it if nobody did.
+  // --- the VM ---
+  // Builds the VM and its vCPU without RAM (done while the host sends Boot, or in the
+  // pool). Idempotent; Create calls it if nobody did.
   virtual bool Prepare(Failure* why) = 0;
-  // Gives the VM ram_size bytes (a multiple of 2 MiB) of zeroed guest RAM at
-  // guest-physical 0.
+  // Gives the VM ram_size bytes (a multiple of 2 MiB) of zeroed guest RAM at GPA 0.
   virtual bool Create(uint64_t ram_size, Failure* why) = 0;
-  // Guest RAM; the image loader and boot set-up write into it (offset = GPA).
+  // Guest RAM as the monitor sees it; the loader and boot set-up write into it.
   virtual const GuestMemory& memory() const = 0;
-  // Puts the vCPU at its first instruction. Call once RAM holds the image and boot data.
-  virtual bool SetEntryState(const EntryState& entry, Failure* why) = 0;
-  // Only the general registers of it (rip, rsp, rdi, rflags): when SetEntryState was
-  // called before with the same control state (a pooled monitor, ahead of the image).
-  virtual bool SetEntryRegs(const EntryState& entry, Failure* why) = 0;
-  // Runs the vCPU until it needs the monitor. false only when the backend itself failed.
-  virtual bool Run(VcpuExit* exit, Failure* why) = 0;
-  // Signals in `kick` make Run return Interrupted. The caller keeps them blocked in the
-  // monitor; the backend lets them through only while the guest runs, so one that
-  // arrives between two runs is not lost (the next Run returns at once).
-  virtual bool SetKickSignals(const sigset_t& kick, Failure* why) = 0;
-  // Result of the hypercall Run reported last; the next Run continues after it.
-  virtual bool CompleteHypercall(uint64_t result, Failure* why) = 0;
-  // The whole vCPU state at the current exit, and putting one back (fork builds on it).
-  virtual std::unique_ptr<SavedState> SaveState(Failure* why) = 0;
-  virtual bool RestoreState(const SavedState& state, Failure* why) = 0;
-  virtual std::unique_ptr<SavedState> LoadState(const uint8_t* bytes, size_t size, Failure* why) = 0;
-  // Dirty logging on guest RAM (for warm spares): on/off, and the pages (4 KiB page
-  // numbers) the guest wrote since the last TakeDirtyLog.
-  virtual bool SetDirtyLogging(bool on, Failure* why) = 0;
-  virtual bool TakeDirtyLog(std::vector<uint64_t>* pages, Failure* why) = 0;
+  // New zeroed RAM that is not the guest's yet: exec loads the next image into it, then
+  // ReplaceMemory makes it the guest's.
+  virtual bool AllocateMemory(uint64_t size, GuestMemory* out, Failure* why) = 0;
+  // exec: guest RAM becomes `fresh` (from AllocateMemory, holding the new image); the old
+  // RAM goes to `fresh` and is released with it. The vCPU then needs an entry state.
+  virtual bool ReplaceMemory(GuestMemory&& fresh, Failure* why) = 0;
+  // Lets pVMs of one image share its read-only pages: [offset, offset+length) of fd at
+  // gpa of `ram`, which holds the same bytes already. Best effort: false leaves RAM as is.
+  virtual bool ShareFilePages(const GuestMemory& ram, uint64_t gpa, int fd, uint64_t offset, uint64_t length) = 0;
   // Extra guest-physical regions besides RAM (channels): `index` >= 1 names one.
   // host is page aligned, size a multiple of the page size; the mapping is shared.
   virtual bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) = 0;
   virtual void UnmapRegion(uint32_t index) = 0;
-  // Completes the exit in progress inside the backend (a port write RIP has not moved
-  // past yet, pending register write-backs) without entering the guest. Before the vCPU
-  // state is read or replaced wholesale.
-  virtual bool FinishExit(Failure* why) = 0;
-  // exec: guest RAM becomes `fresh` (already holding the new image); the old RAM is
-  // released. The vCPU must then get an entry state.
-  virtual bool ReplaceMemory(GuestMemory&& fresh, Failure* why) = 0;
-  // In a forked child: drop the VM inherited from the parent (it belongs to the parent's
-  // address space) and build a new one over the same, now copy-on-write, RAM and the
-  // regions still mapped. The vCPU state must then be restored.
-  virtual bool RebuildAfterFork(Failure* why) = 0;
 
-  // "kvm", "xen", ...
+  // --- the vCPU ---
+  // Puts the vCPU at its first instruction. Call once RAM holds the image and boot data.
+  virtual bool SetEntryState(const EntryState& entry, Failure* why) = 0;
+  // Only the general registers of it (rip, rsp, rdi, rsi, rdx, rflags): when
+  // SetEntryState was called before with the same control state (a pooled monitor).
+  virtual bool SetEntryRegs(const EntryState& entry, Failure* why) = 0;
+  // A pooled monitor, RAM and entry control state set: runs the guest once over the
+  // pages a small guest touches, so the spawn that takes it pays no first-time costs.
+  // Leaves RAM all zero. A backend with nothing to warm returns true.
+  virtual bool WarmUp(Failure* why) = 0;
+  // Runs the vCPU until it needs the monitor. false only when the backend itself failed.
+  virtual bool Run(VcpuExit* exit, Failure* why) = 0;
+  // The exit loop's kick: signals in `kick` make Run return Interrupted. The caller keeps
+  // them blocked in the monitor; the backend lets them through only while the guest runs,
+  // so one that arrives between two runs is not lost (the next Run returns at once).
+  virtual bool SetKickSignals(const sigset_t& kick, Failure* why) = 0;
+  // Result of the hypercall Run reported last; the next Run continues after it.
+  virtual bool CompleteHypercall(uint64_t result, Failure* why) = 0;
+  // Completes the exit in progress inside the backend without entering the guest.
+  // Before the vCPU state is read or replaced wholesale (exec).
+  virtual bool FinishExit(Failure* why) = 0;
+
+  // --- save/restore and fork ---
+  // The whole vCPU state at the current exit, and putting one back.
+  virtual std::unique_ptr<SavedState> SaveState(Failure* why) = 0;
+  virtual bool RestoreState(const SavedState& state, Failure* why) = 0;
+  virtual std::unique_ptr<SavedState> LoadState(const uint8_t* bytes, size_t size, Failure* why) = 0;
+  // fork.cc fork(2)s the monitor (its state: channels, family, control) and asks the
+  // backend to clone the VM around it. Right before fork(2) (xen: clone the domain here).
+  virtual bool BeforeFork(Failure* why) = 0;
+  // In the child process after fork(2): make the VM this process's own (kvm: a new VM
+  // over the copy-on-write RAM and the regions still mapped). RestoreState follows.
+  virtual bool AfterForkInChild(Failure* why) = 0;
+  // In the parent after fork(2) (or after the fork failed): the parent's VM runs on.
+  virtual void AfterForkInParent() = 0;
+  // Warm spares' capability, or nullptr.
+  virtual DirtyLog* dirty_log() = 0;
+
+  // --- what it is ---
+  // The registry's name: "kvm", "process", "xen".
   virtual const char* name() const = 0;
-  // True when the host virtualizes in software (the kvm_pvm flavour of KVM).
-  virtual bool software_virtualization() const = 0;
+  // Backend-specific flags the host gets in Ready (kvm: bit 0 = software flavour).
+  virtual uint32_t flags() const = 0;
   // True when exceptions can be delivered on an interrupt stack (TSS IST): see
   // BootParams::exception_stack.
   virtual bool exception_stack_works() const = 0;
   // Exits seen so far (every return from the guest, including interrupted runs).
   virtual uint64_t exit_count() const = 0;
 };
-
-std::unique_ptr<Backend> CreateKvmBackend();
 
 }  // namespace pvm::monitor

@@ -9,8 +9,12 @@
 
 #include "monitor/blocking.h"
 #include "monitor/boot_setup.h"
+#include "monitor/clock.h"
 #include "monitor/elf_loader.h"
+#include "monitor/fault.h"
+#include "monitor/hypercalls.h"
 #include "monitor/image_file.h"
+#include "monitor/spares.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -56,7 +60,7 @@ int WaitForExecImage(Monitor* m, const std::string& path, const std::vector<std:
   int fd = m->control.SendExecRequest(path, args, ram_size);
   if (fd < 0) return fd;
   SetActivity(m, kActivityExec);
-  while (!m->control.TakeExecImage(&m->host_requests, &fd)) {
+  while (!m->control.TakeExecImage(&m->host.requests, &fd)) {
     if (TerminateRequested()) {
       fd = -EINTR;
       break;
@@ -100,10 +104,10 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   GuestMemory fresh;
   LoadedImage loaded;
   EntryState entry;
-  bool ok = fresh.Allocate(size, &why) && LoadElf(image, fresh.span(), &loaded, &why) &&
+  bool ok = m->backend->AllocateMemory(size, &fresh, &why) && LoadElf(image, fresh.span(), &loaded, &why) &&
             SetUpBoot(fresh.span(), loaded, params, &entry, &why);
   if (ok) {
-    for (const FilePages& f : loaded.shareable) fresh.MapFile(f.gpa, image_fd, f.offset, f.length);
+    for (const FilePages& f : loaded.shareable) m->backend->ShareFilePages(fresh, f.gpa, image_fd, f.offset, f.length);
   }
   close(image_fd);
   if (!ok) return Refuse(GuestErrnoOf(why), why);
@@ -111,7 +115,7 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   uint32_t fork_channel = kNoChannel;
   std::memcpy(&fork_channel, m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, 4), 4);
   std::memcpy(fresh.At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, 4), &fork_channel, 4);
-  std::memcpy(fresh.At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8), &m->pending_signals, 8);
+  std::memcpy(fresh.At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8), &m->family.pending_signals, 8);
 
   // The point of no return. The console is drained already (every exit drains it).
   if (!m->backend->FinishExit(&why) || !m->backend->ReplaceMemory(std::move(fresh), &why)) {
@@ -187,8 +191,20 @@ ExecOutcome GuestExec(Monitor* m, const VcpuExit& x) {
     Fail(&why, ctl::ErrorCode::BadImage, -fd, "EXEC: the host gave no image %s", path.c_str());
     return Refuse(fd == -E2BIG ? PVM_E2BIG : fd == -EINVAL ? PVM_EINVAL : fd == -ENOEXEC ? PVM_ENOEXEC : PVM_ENOENT, why);
   }
-  if (!m->host_requests.empty()) m->host_waiting = true;  // requests that came meanwhile
+  if (!m->host.requests.empty()) m->host.waiting = true;  // requests that came meanwhile
   return ExecPvm(m, fd, x.args[2], args);
+}
+
+HypercallResult ExecHypercall(const VcpuExit& x, Monitor* m) {
+  ctl::Execed done{};
+  done.start_ns = MonotonicNs();
+  ExecOutcome o = GuestExec(m, x);
+  if (o.ends_pvm) return End(InternalFault(o.why.c_str(), x.rip));
+  if (o.error != 0) return Return(static_cast<uint64_t>(o.error));
+  done.ready_ns = MonotonicNs();
+  m->control.SendExeced(done);
+  SparesAfterExec(m);
+  return NoCompletion(HypercallResult::Then::None);  // the vCPU is at the new image's entry
 }
 
 }  // namespace pvm::monitor

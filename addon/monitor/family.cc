@@ -9,6 +9,7 @@
 
 #include "monitor/blocking.h"
 #include "monitor/fork.h"
+#include "monitor/spares.h"
 #include "monitor/hypercalls.h"
 #include "pvm/abi.h"
 
@@ -25,7 +26,7 @@ using ChildStatus = pvm_child_status;
 
 // Child c has ended if its monitor said so in the registry, or if its monitor process
 // is gone without saying (it crashed or was SIGKILLed).
-bool Ended(const Monitor& m, const Monitor::Child& c, ChildStatus* out) {
+bool Ended(const Monitor& m, const Family::Child& c, ChildStatus* out) {
   const RegistryEntry* e = m.registry.Find(c.id);
   if (e && __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) == kRegistryEnded) {
     *out = ChildStatus{e->exit_kind, e->exit_code};
@@ -44,16 +45,16 @@ bool Ended(const Monitor& m, const Monitor::Child& c, ChildStatus* out) {
 void CollectSignals(Monitor* m) {
   uint64_t arrived = TakeArrivedSignals();
   if (!arrived) return;
-  m->pending_signals |= arrived;
+  m->family.pending_signals |= arrived;
   if (uint8_t* at = m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8)) {
-    std::memcpy(at, &m->pending_signals, 8);
+    std::memcpy(at, &m->family.pending_signals, 8);
   }
 }
 
 HypercallResult TakeSignals(Monitor* m) {
   CollectSignals(m);
-  uint64_t taken = m->pending_signals;
-  m->pending_signals = 0;
+  uint64_t taken = m->family.pending_signals;
+  m->family.pending_signals = 0;
   if (uint8_t* at = m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8)) {
     std::memset(at, 0, 8);
   }
@@ -88,13 +89,13 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
     CollectSignals(m);
     // Told to end while asleep: return, the vCPU loop ends the pVM (else this loop would
     // sleep again and a SIGTERM would never be heard).
-    if (m->pending_signals || TerminateRequested()) return Error(PVM_EINTR);
+    if (m->family.pending_signals || TerminateRequested()) return Error(PVM_EINTR);
     // Drain the bell first, then look: a child that ends after the look rings it again.
     uint64_t ignored;
-    (void)!read(m->child_exit_bell, &ignored, sizeof ignored);
+    (void)!read(m->family.child_exit_bell, &ignored, sizeof ignored);
     bool any = false;
-    for (size_t i = 0; i < m->children.size(); i++) {
-      Monitor::Child c = m->children[i];
+    for (size_t i = 0; i < m->family.children.size(); i++) {
+      Family::Child c = m->family.children[i];
       if (want != 0 && c.id != want) continue;
       any = true;
       ChildStatus status;
@@ -104,7 +105,7 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
         MarkMonitorWrite(m, status_gpa, sizeof status);
       }
       close(c.pidfd);
-      m->children.erase(m->children.begin() + static_cast<long>(i));
+      m->family.children.erase(m->family.children.begin() + static_cast<long>(i));
       return Return(c.id);
     }
     if (!any) return Error(PVM_ECHILD);
@@ -113,9 +114,9 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
     // Sleep until a child rings, a child's monitor goes, the host writes, or time is up.
     pollfd fds[PVM_CHANNEL_SLOTS + 2];
     uint32_t n = 0;
-    fds[n++] = pollfd{m->child_exit_bell, POLLIN, 0};
+    fds[n++] = pollfd{m->family.child_exit_bell, POLLIN, 0};
     fds[n++] = pollfd{m->control.fd(), POLLIN, 0};
-    for (const auto& c : m->children) {
+    for (const auto& c : m->family.children) {
       if ((want == 0 || c.id == want) && n < PVM_CHANNEL_SLOTS + 2) fds[n++] = pollfd{c.pidfd, POLLIN, 0};
     }
     SetActivity(m, kActivityWaitpid, want);
@@ -124,7 +125,7 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
     SetActivity(m, kActivityRunning);
     if (ready == 0) return Error(PVM_ETIMEDOUT);
     if (ready > 0 && fds[1].revents) {
-      m->host_waiting = true;  // let the host be served; the guest calls again
+      m->host.waiting = true;  // let the host be served; the guest calls again
       return Error(PVM_EINTR);
     }
     // The timeout restarts after a wake-up; a child's end is what callers wait for.

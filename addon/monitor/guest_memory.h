@@ -1,6 +1,9 @@
-// Guest RAM: one anonymous private mapping in the monitor, 2 MiB aligned and backed by
-// transparent huge pages, mapped at guest-physical 0. Private (not shared) so a fork(2)
-// of the monitor gives the child a copy-on-write copy of it.
+// Guest RAM as the monitor sees it: the core reads and writes it through At/GuestBuffer
+// (offset = guest-physical address). Who makes it is the backend's business
+// (Backend::Create, AllocateMemory, ShareFilePages): Allocate and MapFile here are the
+// helpers for backends whose RAM is an anonymous mapping in the monitor (kvm; process):
+// 2 MiB aligned, backed by transparent huge pages, private so that a fork(2) of the
+// monitor gives the child a copy-on-write copy of it.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +30,7 @@ class GuestMemory {
   GuestMemory(const GuestMemory&) = delete;
   GuestMemory& operator=(const GuestMemory&) = delete;
 
-  // Maps size bytes (a multiple of 2 MiB) of zeroed RAM. NoMemory on failure.
+  // For backends: maps size bytes (a multiple of 2 MiB) of zeroed RAM. NoMemory on failure.
   bool Allocate(uint64_t size, Failure* why);
 
   // Exchanges the RAM of two objects (exec puts a new image's RAM in place).
@@ -45,7 +48,7 @@ class GuestMemory {
     return RangeInRam(size_, gpa, len) ? base_ + gpa : nullptr;
   }
 
-  // Maps [offset, offset + length) of file `fd` privately at gpa (page aligned, inside
+  // For backends: maps [offset, offset + length) of file `fd` privately at gpa (page aligned, inside
   // RAM), replacing what is there: the caller put identical bytes there already, so if
   // this fails nothing is lost (false, RAM as it was).
   bool MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length) const;

@@ -10,18 +10,13 @@
 #include "monitor/clock.h"
 #include "monitor/fault.h"
 #include "monitor/fork.h"
+#include "monitor/spares.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
 
 namespace {
 
-HypercallResult End(const ctl::Exit& exit) {
-  HypercallResult r;
-  r.ends = true;
-  r.exit = exit;
-  return r;
-}
 
 HypercallResult Exit(const VcpuExit& x) {
   ctl::Exit e{};
@@ -43,9 +38,9 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   uint32_t slots[PVM_CHANNEL_SLOTS];
   std::memcpy(slots, raw, count * sizeof(uint32_t));  // a copy: the guest cannot change it under us
   CollectSignals(m);
-  if (m->pending_signals) return Error(PVM_EINTR);
-  if (m->wake_next_wait) {
-    m->wake_next_wait = false;
+  if (m->family.pending_signals) return Error(PVM_EINTR);
+  if (m->host.wake_next_wait) {
+    m->host.wake_next_wait = false;
     return Return(0);  // the host served something since the guest last looked
   }
 
@@ -66,9 +61,9 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   // A warm spare is due: sleep no longer than until then, and come back for it (the
   // guest sees a wake-up with nothing rung, which it must expect anyway).
   bool for_spare = false;
-  if (m->want_spare) {
+  if (m->spares.want) {
     uint64_t now = MonotonicNs();
-    uint64_t until = m->want_spare_at_ns > now ? m->want_spare_at_ns - now : 0;
+    uint64_t until = m->spares.want_at_ns > now ? m->spares.want_at_ns - now : 0;
     if (until < timeout_ns) {
       timeout_ns = until;
       for_spare = true;
@@ -82,11 +77,11 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   if (ready == 0 && for_spare) return Return(0);
   if (ready < 0) {
     CollectSignals(m);
-    return m->pending_signals ? Error(PVM_EINTR) : Return(0);  // else a kick: the loop looks at why
+    return m->family.pending_signals ? Error(PVM_EINTR) : Return(0);  // else a kick: the loop looks at why
   }
   if (fds[control].revents) {
-    m->host_waiting = true;
-    m->wait_returned_for_host = true;  // served before the guest runs: it sees the result
+    m->host.waiting = true;
+    m->host.wait_returned = true;  // served before the guest runs: it sees the result
   }
   uint64_t rang = 0;
   for (uint32_t i = 0; i < count; i++) {
@@ -119,6 +114,8 @@ HypercallResult ShmCreate(const VcpuExit& x, Monitor* m) {
 HypercallResult HandleHypercall(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   switch (x.nr) {
     case PVM_HC_EXIT: return Exit(x);
+    case PVM_HC_EXEC: return ExecHypercall(x, m);
+    case PVM_HC_FORK: return ForkHypercall(x, m);
     case PVM_HC_CONSOLE_FLUSH: return Return(0);  // every exit drains the console
     case PVM_HC_GETID: return Return(m->identity.id);
     case PVM_HC_TIME: return Return(MonotonicNs());

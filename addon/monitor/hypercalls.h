@@ -1,5 +1,6 @@
-// The monitor's side of the hypercalls in hypercalls/abi.json (FORK is fork.cc's). A
-// hypercall either returns a value to the guest (rax) or ends the pVM.
+// The monitor's side of the hypercalls in hypercalls/abi.json, all through one table
+// (HandleHypercall; EXEC is exec.cc's, FORK fork.cc's, the family's family.cc's). A
+// hypercall returns a value to the guest, ends the pVM, or leaves nothing to complete.
 #pragma once
 
 #include <signal.h>
@@ -13,14 +14,25 @@
 namespace pvm::monitor {
 
 struct HypercallResult {
-  bool ends = false;   // true: the pVM is over, send `exit`
-  uint64_t value = 0;  // else: the guest's rax (a negative value is -PVM_Exxx)
+  enum class Then {
+    Complete,  // give the guest `value` (Backend::CompleteHypercall)
+    End,       // the pVM is over: `exit`
+    None,      // nothing to complete: the vCPU is at a new image's entry (EXEC)
+    InChild,   // this process is now a forked child, its vCPU restored (FORK)
+  };
+  Then then = Then::Complete;
+  bool ends = false;   // then == End (kept for callers that only ask this)
+  uint64_t value = 0;  // Complete: the guest's result (a negative value is -PVM_Exxx)
   ctl::Exit exit{};
 };
 
-// exit.kind must be Hypercall, and not FORK. The console has been drained. wait_mask is
-// the signal mask while blocked (WAIT, WAITPID): it lets the kick signals in.
+// exit.kind must be Hypercall. The console has been drained. wait_mask is the signal
+// mask while blocked (WAIT, WAITPID): it lets the kick signals in.
 HypercallResult HandleHypercall(const VcpuExit& exit, Monitor* m, const sigset_t* wait_mask);
+
+// EXEC (exec.cc) and FORK (fork.cc).
+HypercallResult ExecHypercall(const VcpuExit& exit, Monitor* m);
+HypercallResult ForkHypercall(const VcpuExit& exit, Monitor* m);
 
 // Family hypercalls (family.cc).
 HypercallResult Kill(const VcpuExit& exit, Monitor* m);
@@ -33,10 +45,22 @@ inline HypercallResult Return(uint64_t value) {
   r.value = value;
   return r;
 }
+inline HypercallResult End(const ctl::Exit& exit) {
+  HypercallResult r;
+  r.then = HypercallResult::Then::End;
+  r.ends = true;
+  r.exit = exit;
+  return r;
+}
+inline HypercallResult NoCompletion(HypercallResult::Then then) {
+  HypercallResult r;
+  r.then = then;
+  return r;
+}
 inline HypercallResult Error(int guest_errno) {
   return Return(static_cast<uint64_t>(-static_cast<int64_t>(guest_errno)));
 }
-// Folds signals that arrived into m->pending_signals and the boot-info copy.
+// Folds signals that arrived into m->family.pending_signals and the boot-info copy.
 void CollectSignals(Monitor* m);
 
 }  // namespace pvm::monitor

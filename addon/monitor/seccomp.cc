@@ -18,15 +18,14 @@ namespace pvm::monitor {
 
 namespace {
 
-// Every system call a monitor makes after Confine(), its forked children and spares
-// included (glibc's wrappers: fork is clone, sigqueue is rt_sigqueueinfo, ...).
+// Every system call the core of a monitor makes after Confine(), its forked children and
+// spares included (glibc's wrappers: fork is clone, sigqueue is rt_sigqueueinfo, ...).
+// The backend adds its own (BackendEntry::seccomp_additions).
 constexpr int kAllowed[] = {
     // I/O on fds it has: the control socket, channels, eventfds, pidfds, images
     SYS_read, SYS_write, SYS_pread64, SYS_close, SYS_close_range, SYS_fstat, SYS_newfstatat, SYS_lseek,
     SYS_sendmsg, SYS_recvmsg, SYS_socketpair, SYS_fcntl, SYS_dup, SYS_dup2, SYS_dup3, SYS_ppoll, SYS_poll,
     SYS_epoll_wait, SYS_eventfd2, SYS_memfd_create, SYS_ftruncate,
-    // KVM
-    SYS_ioctl,
     // memory: guest RAM for exec, channels, shared regions, the heap
     SYS_mmap, SYS_munmap, SYS_mremap, SYS_madvise, SYS_mprotect, SYS_brk,
     // pVM fork and its family
@@ -41,7 +40,7 @@ constexpr int kAllowed[] = {
 
 }  // namespace
 
-bool Confine(Failure* why) {
+bool Confine(std::span<const int> backend_syscalls, Failure* why) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "PR_SET_NO_NEW_PRIVS");
   std::vector<sock_filter> prog;
   // Only x86-64 system calls (not the x32 or i386 entry points).
@@ -51,10 +50,12 @@ bool Confine(Failure* why) {
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
   prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1));  // __X32_SYSCALL_BIT
   prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
-  for (int nr : kAllowed) {
+  auto allow = [&](int nr) {
     prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
     prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-  }
+  };
+  for (int nr : kAllowed) allow(nr);
+  for (int nr : backend_syscalls) allow(nr);
   prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)));
   sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {
@@ -65,7 +66,7 @@ bool Confine(Failure* why) {
 
 int SeccompSelfTest() {
   Failure why;
-  if (!Confine(&why)) {
+  if (!Confine({}, &why)) {
     fprintf(stderr, "seccomp selftest: cannot confine: %s\n", why.message.c_str());
     return 2;
   }

@@ -1,15 +1,19 @@
 // The monitor confines itself once its pVM is set up: no new privileges, and a seccomp
-// filter that lets through only the system calls a running monitor makes (KVM ioctls,
-// its sockets, memory for channels and exec, fork for pVM fork, signals to its family).
+// filter that lets through only the system calls a running monitor makes (its sockets,
+// memory for channels and exec, fork for pVM fork, signals to its family, and what its
+// backend adds: KVM's ioctls, ...).
 // Anything else fails with EPERM: a monitor taken over by a hostile guest cannot open
 // files, connect anywhere or exec programs. Forked monitors inherit the filter.
 #pragma once
+
+#include <span>
 
 #include "monitor/failure.h"
 
 namespace pvm::monitor {
 
-bool Confine(Failure* why);
+// backend_syscalls: the backend's additions (BackendEntry::seccomp_additions).
+bool Confine(std::span<const int> backend_syscalls, Failure* why);
 
 // --seccomp-selftest: confine, then try a forbidden call (opening a file) and an
 // allowed one; prints what happened and returns 0 if the filter refused the first.

@@ -1,10 +1,11 @@
-// pvm-drive: a by-hand test driver for pvm-monitor (not part of the build).
+// pvm-drive: a test driver for pvm-monitor (built as build/Release/pvm-drive; by hand, and
+// test/backend-option.test.ts).
 // Plays the host: socketpair, spawn the monitor with the socket on fd 3, send Boot with
 // the image fd and the arguments, print every message that comes back.
 //
 //   g++ -std=c++20 -O2 -I build/generated -I addon addon/monitor/tools/pvm-drive.cc
-//       addon/common/control_io.cc -o /tmp/pvm-drive
-//   /tmp/pvm-drive [--monitor=build/Release/pvm-monitor] [--ram=16M] [--id=N] [--stats]
+//       addon/common/control_io.cc addon/common/registry.cc -o /tmp/pvm-drive
+//   /tmp/pvm-drive [--monitor=build/Release/pvm-monitor] [--backend=NAME] [--ram=16M] [--id=N] [--stats]
 //                  [--quiet] [--close-after-ms=N] image [guest args...]
 #include <fcntl.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 
 #include "common/control.h"
 #include "common/control_io.h"
+#include "common/registry.h"
 
 extern char** environ;
 
@@ -64,6 +66,7 @@ double Us(uint64_t a, uint64_t b) { return (static_cast<double>(b) - static_cast
 
 int main(int argc, char** argv) {
   std::string monitor = "build/Release/pvm-monitor";
+  std::string backend;  // passed on as --backend=NAME
   uint64_t ram = 16ull << 20, id = 1;
   bool stats = false, quiet = false;
   long close_after_ms = -1;
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
     const char* a = argv[i];
     if (!strncmp(a, "--monitor=", 10)) monitor = a + 10;
+    else if (!strncmp(a, "--backend=", 10)) backend = a;
     else if (!strncmp(a, "--ram=", 6)) ram = ParseSize(a + 6);
     else if (!strncmp(a, "--id=", 5)) id = strtoull(a + 5, nullptr, 0);
     else if (!strcmp(a, "--stats")) stats = true;
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
   std::string parent = "--parent-pid=" + std::to_string(getpid());
   std::vector<char*> margv = {monitor.data(), parent.data()};
   if (stats) margv.push_back(const_cast<char*>("--stats"));
+  if (!backend.empty()) margv.push_back(backend.data());
   margv.push_back(nullptr);
   uint64_t spawn_ns = Now();
   pid_t pid;
@@ -114,7 +119,11 @@ int main(int argc, char** argv) {
     tail.push_back('\0');
     boot.argc++;
   }
-  rc = ctl::send(sock, ctl::Type::Boot, boot, tail.data(), tail.size(), &image_fd, 1);
+  // The image and the pVM registry (one of its own: this driver is the only host).
+  pvm::Registry registry;
+  if (registry.Create(64) != 0) { fprintf(stderr, "cannot make a registry\n"); return 1; }
+  int boot_fds[2] = {image_fd, registry.fd()};
+  rc = ctl::send(sock, ctl::Type::Boot, boot, tail.data(), tail.size(), boot_fds, 2);
   if (rc != 0) fprintf(stderr, "send Boot: %s\n", strerror(-rc));
   close(image_fd);
 
@@ -140,8 +149,8 @@ int main(int argc, char** argv) {
       case ctl::Type::Ready: {
         auto* r = m.as<ctl::Ready>();
         ready_ns = r->vm_ready_ns;
-        fprintf(stderr, "[drive] Ready pid=%" PRIu64 " backend=%.16s flags=%u spawn->main=%.1fus main->vm_ready=%.1fus\n",
-                r->pid, r->backend, r->backend_flags, Us(spawn_ns, r->monitor_start_ns), Us(r->monitor_start_ns, r->vm_ready_ns));
+        fprintf(stderr, "[drive] Ready pid=%" PRIu64 " backend=%.16s flags=0x%x spawn->main=%.1fus main->vm_ready=%.1fus\n", r->pid,
+                r->backend, r->backend_flags, Us(spawn_ns, r->monitor_start_ns), Us(r->monitor_start_ns, r->vm_ready_ns));
         break;
       }
       case ctl::Type::Started: {

@@ -1,4 +1,4 @@
-#include "monitor/kvm.h"
+#include "monitor/backends/kvm/kvm.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>

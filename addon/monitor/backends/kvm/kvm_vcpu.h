@@ -4,13 +4,13 @@
 // the hypercall path), else through KVM_GET_REGS/KVM_SET_REGS.
 #pragma once
 
-#include "monitor/kvm_uapi.h"
+#include "monitor/backends/kvm/kvm_uapi.h"
 #include <signal.h>
 
 #include <cstdint>
 
 #include "monitor/failure.h"
-#include "monitor/kvm.h"
+#include "monitor/backends/kvm/kvm.h"
 
 namespace pvm::monitor {
 

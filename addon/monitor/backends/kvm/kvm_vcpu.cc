@@ -1,4 +1,4 @@
-#include "monitor/kvm_vcpu.h"
+#include "monitor/backends/kvm/kvm_vcpu.h"
 
 #include <sys/ioctl.h>
 #include <sys/mman.h>

@@ -5,8 +5,9 @@
 //   fork:    fork(2)s; the child rebuilds and restores, the parent just goes on;
 // and prints the console and how each copy ended, with the time each step took.
 //
-//   g++ -std=c++20 -O2 -I build/generated -I addon addon/monitor/tools/state-check.cc
-//       $(ls addon/monitor/*.cc | grep -v main.cc) addon/common/control_io.cc -o /tmp/state-check
+//   g++ -std=c++20 -O2 -I build/generated -I addon addon/monitor/backends/kvm/tools/state-check.cc
+//       $(ls addon/monitor/*.cc | grep -v main.cc) addon/monitor/backends/kvm/*.{cc,S}
+//       addon/common/*.cc -o /tmp/state-check
 //   /tmp/state-check rebuild|fork <at> image [guest args...]
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@
 #include "monitor/fault.h"
 #include "monitor/hypercalls.h"
 #include "monitor/image_file.h"
-#include "monitor/kvm_backend.h"
+#include "monitor/backends/kvm/kvm_backend.h"
 #include "pvm/abi.h"
 
 using namespace pvm;
@@ -104,7 +105,7 @@ int main(int argc, char** argv) {
   EntryState entry;
   if (!SetUpBoot(backend.memory().span(), loaded, params, &entry, &why)) Die("boot", why);
   if (!backend.SetEntryState(entry, &why)) Die("entry", why);
-  printf("kvm_pvm=%d\n", backend.software_virtualization() ? 1 : 0);
+  printf("kvm_pvm=%d\n", backend.software_flavour() ? 1 : 0);
 
   RunGuest(&backend, {7, 0}, "parent", at, [&](const char** who) {
     uint64_t t0 = MonotonicNs();

@@ -1,4 +1,4 @@
-#include "monitor/kvm_state.h"
+#include "monitor/backends/kvm/kvm_state.h"
 
 #include <sys/ioctl.h>
 
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "monitor/kvm_backend.h"
+#include "monitor/backends/kvm/kvm_backend.h"
 
 namespace pvm::monitor {
 

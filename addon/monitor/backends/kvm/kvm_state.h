@@ -2,13 +2,13 @@
 // to carry a running guest to a new VM over the same (copy-on-write) RAM.
 #pragma once
 
-#include "monitor/kvm_uapi.h"
+#include "monitor/backends/kvm/kvm_uapi.h"
 
 #include <vector>
 
 #include "monitor/backend.h"
-#include "monitor/kvm.h"
-#include "monitor/kvm_vcpu.h"
+#include "monitor/backends/kvm/kvm.h"
+#include "monitor/backends/kvm/kvm_vcpu.h"
 
 namespace pvm::monitor {
 

@@ -1,11 +1,12 @@
-#include "monitor/kvm_backend.h"
+#include "monitor/backends/kvm/kvm_backend.h"
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 
-#include "monitor/kvm_state.h"
+#include "monitor/backends/kvm/kvm_state.h"
+#include "monitor/backends/kvm/warm_up.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -101,7 +102,6 @@ void KvmBackend::UnmapRegion(uint32_t index) {
   if (vm_) vm_->SetRegion(index, gone, &ignored);
 }
 
-std::unique_ptr<Backend> CreateKvmBackend() { return std::make_unique<KvmBackend>(); }
 
 bool KvmBackend::SetKickSignals(const sigset_t& kick, Failure* why) {
   // KVM_SET_SIGNAL_MASK: while the guest runs, the monitor's mask minus the kick signals.
@@ -312,7 +312,7 @@ bool KvmBackend::ReplaceMemory(GuestMemory&& fresh, Failure* why) {
   return true;  // `fresh` now holds the old RAM, unmapped when the caller drops it
 }
 
-bool KvmBackend::SetDirtyLogging(bool on, Failure* why) {
+bool KvmBackend::SetLogging(bool on, Failure* why) {
   if (on == log_dirty_) return true;
   // Changing a memslot's flags: delete it and add it back (the RAM stays as it is).
   if (!vm_->UnmapMemory(why)) return false;
@@ -320,10 +320,15 @@ bool KvmBackend::SetDirtyLogging(bool on, Failure* why) {
   return vm_->MapMemory(memory_, why, log_dirty_);
 }
 
-bool KvmBackend::TakeDirtyLog(std::vector<uint64_t>* pages, Failure* why) {
+bool KvmBackend::Take(std::vector<uint64_t>* pages, Failure* why) {
   if (!log_dirty_) return Fail(why, ctl::ErrorCode::Internal, 0, "dirty logging is off");
-  return vm_->TakeDirtyLog(memory_.size(), pages, why);
+  if (!vm_->TakeDirtyLog(memory_.size(), pages, why)) return false;
+  // kvm_pvm's virtual-IF page: the kernel writes it, which the log does not see.
+  pages->push_back(PVM_KVM_PVM_VIF_GPA / PVM_PAGE_SIZE);
+  return true;
 }
+
+bool KvmBackend::WarmUp(Failure* why) { return WarmUpKvm(this, why); }
 
 std::unique_ptr<SavedState> KvmBackend::LoadState(const uint8_t* bytes, size_t size, Failure* why) {
   auto state = std::make_unique<KvmSavedState>();

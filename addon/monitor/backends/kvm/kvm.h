@@ -2,7 +2,7 @@
 // the VM fd (memslots). Plain ioctls; each object owns its fd.
 #pragma once
 
-#include "monitor/kvm_uapi.h"
+#include "monitor/backends/kvm/kvm_uapi.h"
 
 #include <cstdint>
 #include <vector>

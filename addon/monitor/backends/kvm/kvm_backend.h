@@ -9,19 +9,26 @@
 
 #include "monitor/backend.h"
 #include "monitor/guest_memory.h"
-#include "monitor/kvm.h"
-#include "monitor/kvm_vcpu.h"
+#include "monitor/backends/kvm/kvm.h"
+#include "monitor/backends/kvm/kvm_vcpu.h"
 
 namespace pvm::monitor {
 
 // kvm_pvm's "virtual IF" page MSR; readable only on a kvm_pvm host.
 constexpr uint32_t kKvmPvmVifMsr = 0x4b564d10;
+// Backend::flags() bits on kvm (the host reads them from Ready).
+constexpr uint32_t kKvmFlagSoftware = 1u << 0;  // the kvm_pvm software flavour
 
-class KvmBackend final : public Backend {
+class KvmBackend final : public Backend, private DirtyLog {
  public:
   bool Prepare(Failure* why) override;
   bool Create(uint64_t ram_size, Failure* why) override;
   const GuestMemory& memory() const override { return memory_; }
+  bool AllocateMemory(uint64_t size, GuestMemory* out, Failure* why) override { return out->Allocate(size, why); }
+  bool ShareFilePages(const GuestMemory& ram, uint64_t gpa, int fd, uint64_t offset, uint64_t length) override {
+    return ram.MapFile(gpa, fd, offset, length);
+  }
+  bool WarmUp(Failure* why) override;
   bool SetEntryState(const EntryState& entry, Failure* why) override;
   bool SetEntryRegs(const EntryState& entry, Failure* why) override;
   bool Run(VcpuExit* exit, Failure* why) override;
@@ -30,21 +37,32 @@ class KvmBackend final : public Backend {
   std::unique_ptr<SavedState> SaveState(Failure* why) override;
   bool RestoreState(const SavedState& state, Failure* why) override;
   std::unique_ptr<SavedState> LoadState(const uint8_t* bytes, size_t size, Failure* why) override;
-  bool SetDirtyLogging(bool on, Failure* why) override;
-  bool TakeDirtyLog(std::vector<uint64_t>* pages, Failure* why) override;
+  // Fork is fork(2) of the monitor: nothing to do before it or in the parent; the child
+  // builds a VM of its own over the copy-on-write RAM.
+  bool BeforeFork(Failure*) override { return true; }
+  bool AfterForkInChild(Failure* why) override { return RebuildAfterFork(why); }
+  void AfterForkInParent() override {}
+  DirtyLog* dirty_log() override { return this; }
   const char* name() const override { return "kvm"; }
-  bool software_virtualization() const override { return kvm_pvm_; }
+  uint32_t flags() const override { return kvm_pvm_ ? kKvmFlagSoftware : 0; }
+  // True on the kvm_pvm software flavour.
+  bool software_flavour() const { return kvm_pvm_; }
   // kvm_pvm raises #SS when it delivers through an IST (measured): no fault stack there.
   bool exception_stack_works() const override { return !kvm_pvm_; }
   uint64_t exit_count() const override { return exits_; }
 
   bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) override;
   void UnmapRegion(uint32_t index) override;
-  bool RebuildAfterFork(Failure* why) override;
   bool FinishExit(Failure* why) override;
+  // In a forked child: drop the VM inherited from the parent (it belongs to the parent's
+  // address space) and build a new one over the same RAM and the regions still mapped.
+  bool RebuildAfterFork(Failure* why);
   bool ReplaceMemory(GuestMemory&& fresh, Failure* why) override;
 
  private:
+  // DirtyLog: KVM's dirty log of memslot 0.
+  bool SetLogging(bool on, Failure* why) override;
+  bool Take(std::vector<uint64_t>* pages, Failure* why) override;
   bool BuildVm(Failure* why);
   bool DecodeShutdown(VcpuExit* exit, Failure* why);
 

@@ -1,0 +1,10 @@
+// The kvm backend's line in the registry (backends/registry.cc).
+#pragma once
+
+#include "monitor/backends/registry.h"
+
+namespace pvm::monitor {
+
+BackendEntry KvmBackendEntry();
+
+}  // namespace pvm::monitor

@@ -1,0 +1,89 @@
+#include "monitor/boot.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <vector>
+
+#include "monitor/boot_setup.h"
+#include "monitor/clock.h"
+#include "monitor/elf_loader.h"
+#include "monitor/image_file.h"
+#include "monitor/signals.h"
+#include "pvm/abi.h"
+
+namespace pvm::monitor {
+
+bool PrepareAhead(Monitor* m, Failure* why) {
+  // The VM first: it needs no RAM, and is the costly part.
+  if (!m->backend->Prepare(why)) return false;
+  if (m->options.prepare_ram == 0) return true;
+  // Pooled: RAM and its page tables too, as far as the size can be guessed.
+  uint64_t size = 0;
+  if (!CheckRamSize(m->options.prepare_ram, &size, why) || !m->backend->Create(size, why)) return false;
+  WriteBootTables(m->backend->memory().span(), m->backend->exception_stack_works());
+  EntryState control = BootControlState();
+  sigset_t kick = KickSignals();
+  bool ok = m->backend->SetEntryState(control, why) && SetUpSignals(why) && m->control.EnableKick(why) &&
+            m->backend->WarmUp(why) && m->backend->SetKickSignals(kick, why);
+  if (ok) m->prepared_ram = size;
+  return ok;
+}
+
+bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
+  if (!CheckRamSize(request.boot.ram_size, &m->ram_size, why)) return false;
+  BootParams params;
+  params.id = request.boot.id;
+  params.parent_id = request.boot.parent_id;
+  params.args = request.args;
+  params.exception_stack = m->backend->exception_stack_works();
+  if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
+    return Fail(why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %" PRIu64 " bytes, the args area holds %" PRIu64,
+                ArgsAreaBytes(params.args), static_cast<uint64_t>(PVM_ARGS_SIZE));
+  }
+  int rc = m->registry.Map(request.registry_fd);
+  close(request.registry_fd);
+  if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the pVM registry");
+
+  std::vector<uint8_t> image;
+  if (!ReadImage(request.image_fd, ImageFileLimit(m->ram_size), &image, why)) return false;
+
+  Backend* backend = m->backend.get();
+  bool tables_ready = m->prepared_ram == m->ram_size;
+  if (m->prepared_ram != 0 && !tables_ready) {
+    // Pooled with another size: swap in RAM of the size asked for.
+    GuestMemory fresh;
+    if (!backend->AllocateMemory(m->ram_size, &fresh, why) || !backend->ReplaceMemory(std::move(fresh), why)) {
+      return false;
+    }
+  } else if (m->prepared_ram == 0 && !backend->Create(m->ram_size, why)) {
+    return false;
+  }
+  LoadedImage loaded;
+  if (!LoadElf(image, backend->memory().span(), &loaded, why)) return false;
+  EntryState entry;
+  if (!SetUpBoot(backend->memory().span(), loaded, params, &entry, why, tables_ready)) return false;
+  // pVMs of one image share its read-only pages (best effort: the copy is already there).
+  for (const FilePages& f : loaded.shareable) {
+    backend->ShareFilePages(backend->memory(), f.gpa, request.image_fd, f.offset, f.length);
+  }
+  close(request.image_fd);
+  m->identity = PvmIdentity{request.boot.id, request.boot.parent_id};
+  m->registry.Add(m->identity.id, m->identity.parent_id, getpid());
+  m->family.child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (m->family.child_exit_bell < 0) return FailErrno(why, ctl::ErrorCode::Internal, "eventfd");
+  m->channels = std::make_unique<ChannelTable>(backend, &backend->memory());
+  m->console = std::make_unique<Console>(backend->memory(), &m->control);
+  // Warm spares need the backend's dirty log; without one, forks are plain fork(2).
+  if ((request.boot.flags & ctl::kBootForkSpares) && backend->dirty_log()) {
+    if (!backend->dirty_log()->SetLogging(true, why)) return false;
+    m->spares.enabled = true;
+    m->spares.want = true;
+    m->spares.want_at_ns = 0;
+  }
+  // A pooled monitor set the control registers up already (they depend on nothing else).
+  return tables_ready ? backend->SetEntryRegs(entry, why) : backend->SetEntryState(entry, why);
+}
+
+}  // namespace pvm::monitor
