@@ -19,18 +19,8 @@ const FORBIDDEN: [string, RegExp][] = [
   ['kvm_pvm', /\bkvm_pvm\b/],
 ];
 
-// Known exceptions on this branch, each owned by another part of issue 16; the lead
-// removes them as those parts merge. file -> what it may still use, and why.
-const KNOWN: Record<string, string[]> = {
-  // The addon's KVM probe moves to addon/monitor/backends/kvm/probe.cc (api part).
-  'addon/binding/binding.cc': ['a KVM header', 'a KVM ioctl or constant'],
-  // Ready.kvm_pvm becomes the backend's flags when the protocol is generated (protocol
-  // part); until then these read or fill the old field.
-  'addon/common/control.h': ['kvm_pvm'],
-  'addon/binding/events.cc': ['kvm_pvm'],
-  'addon/monitor/ready.cc': ['kvm_pvm'],
-  'addon/monitor/tools/pvm-drive.cc': ['kvm_pvm'],
-};
+// Files allowed to name what FORBIDDEN lists outside backends/kvm/ (none), and why.
+const KNOWN: Record<string, string[]> = {};
 
 function sources(dir: string): string[] {
   const out: string[] = [];

@@ -11,36 +11,24 @@
 #include "binding/native_host.h"
 #include "common/backend_probe.h"
 #include "common/registry.h"
-#include "monitor/backends/kvm/probe.h"
+#include "monitor/backends/probes.h"
 
 namespace {
-
-// The backends built into this pvm, one line each: name and its probe. Host.open asks
-// them in lib/backends.ts's order; a name missing here is "not built into this pvm".
-struct BackendEntry {
-  const char* name;
-  pvm::BackendProbe (*probe)();
-};
-constexpr BackendEntry kBackends[] = {
-    {"kvm", pvm::kvm::Probe},
-};
 
 // probeBackend(name) -> { ok, errno, message?, info? }: can this process run pVMs on it?
 Napi::Value ProbeBackend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   Napi::Object out = Napi::Object::New(env);
-  const BackendEntry* entry = nullptr;
-  for (const BackendEntry& b : kBackends) {
-    if (name == b.name) entry = &b;
-  }
-  if (!entry) {
+  // Host.open asks them in lib/backends.ts's order; one not built is "not built into this pvm".
+  auto probe = pvm::FindBackendProbe(name.c_str());
+  if (!probe) {
     out.Set("ok", false);
     out.Set("errno", 0);
     out.Set("message", "not built into this pvm");
     return out;
   }
-  pvm::BackendProbe p = entry->probe();
+  pvm::BackendProbe p = probe();
   out.Set("ok", p.ok);
   out.Set("errno", p.err);
   if (!p.message.empty()) out.Set("message", p.message);

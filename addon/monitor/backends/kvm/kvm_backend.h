@@ -7,17 +7,17 @@
 #include <map>
 #include <memory>
 
+#include "common/control.h"
 #include "monitor/backend.h"
 #include "monitor/guest_memory.h"
 #include "monitor/backends/kvm/kvm.h"
+#include "monitor/backends/kvm/kvm_pvm_msr.h"
 #include "monitor/backends/kvm/kvm_vcpu.h"
 
 namespace pvm::monitor {
 
-// kvm_pvm's "virtual IF" page MSR; readable only on a kvm_pvm host.
-constexpr uint32_t kKvmPvmVifMsr = 0x4b564d10;
 // Backend::flags() bits on kvm (the host reads them from Ready).
-constexpr uint32_t kKvmFlagSoftware = 1u << 0;  // the kvm_pvm software flavour
+constexpr uint32_t kKvmFlagSoftware = ctl::kReadyKvmPvm;  // the kvm_pvm software flavour (control.json)
 
 class KvmBackend final : public Backend, private DirtyLog {
  public:

@@ -8,16 +8,15 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "monitor/kvm_uapi.h"  // <linux/kvm.h> with C's layouts (KVM_GET_MSRS' size)
+#include "monitor/backends/kvm/kvm_pvm_msr.h"
+#include "monitor/backends/kvm/kvm_uapi.h"  // <linux/kvm.h> with C's layouts (KVM_GET_MSRS' size)
 
 namespace pvm::kvm {
 
 namespace {
 
 constexpr int kApiVersion = 12;  // what the monitor's backend needs (KVM_API_VERSION)
-// kvm_pvm's "virtual IF" page MSR: only kvm_pvm knows it. The backend detects the flavour
-// by the same read (its kKvmPvmVifMsr).
-constexpr uint32_t kVifMsr = 0x4b564d10;
+using monitor::kKvmPvmVifMsr;
 
 // Closes an fd at scope exit.
 struct Fd {
@@ -56,7 +55,7 @@ BackendProbe Probe() {
   alignas(kvm_msrs) unsigned char buf[sizeof(kvm_msrs) + sizeof(kvm_msr_entry)] = {};
   auto* msrs = reinterpret_cast<kvm_msrs*>(buf);
   msrs->nmsrs = 1;
-  msrs->entries[0].index = kVifMsr;
+  msrs->entries[0].index = kKvmPvmVifMsr;
   bool kvm_pvm = ioctl(vcpu.fd, KVM_GET_MSRS, msrs) == 1;
 
   BackendProbe p;

@@ -1,0 +1,32 @@
+#include "monitor/backends/probes.h"
+
+#include <cstring>
+
+#ifdef PVM_BACKEND_KVM
+#include "monitor/backends/kvm/probe.h"
+#endif
+
+namespace pvm {
+namespace {
+
+struct ProbeEntry {
+  const char* name;
+  BackendProbe (*probe)();
+};
+constexpr ProbeEntry kProbes[] = {
+#ifdef PVM_BACKEND_KVM
+    {"kvm", kvm::Probe},
+#endif
+    {nullptr, nullptr},  // keeps the table non-empty when no backend is built
+};
+
+}  // namespace
+
+BackendProbe (*FindBackendProbe(const char* name))() {
+  for (const ProbeEntry& e : kProbes) {
+    if (e.name && std::strcmp(e.name, name) == 0) return e.probe;
+  }
+  return nullptr;
+}
+
+}  // namespace pvm
