@@ -200,7 +200,7 @@ export class Host {
     if (native.livePvms() >= this.#maxPvms) {
       throw new PvmError('EAGAIN', `the host runs ${this.#maxPvms} pVMs, its maxPvms`);
     }
-    const imageFd = openImage(image);
+    const imageFd = await openImage(image);
     let link: PvmLink;
     try {
       this.#checkOpen();
@@ -221,6 +221,10 @@ export class Host {
     }
     try {
       await link.pvm._booted();
+    } catch (err) {
+      // host.close() ended it while it booted: that is what the caller must hear.
+      if (this.#ctx.closed) throw new PvmError('ECLOSED', 'the host was closed before the pVM booted', { cause: err });
+      throw err;
     } finally {
       // Refill the pool once this pVM is up, not while it boots (they would share CPUs).
       this.#pool.scheduleRefill();

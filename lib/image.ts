@@ -4,46 +4,74 @@
  * @internal
  * @module
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
 import { ARGS_SIZE, GuestErrno } from './abi.js';
 import { PvmError } from './errors.js';
+import { loadAddon } from './native.js';
+
+/**
+ * How long opening an image may take before it is given up with `EBADIMAGE` (a hung
+ * network filesystem): the open goes on in the background and its fd is closed then.
+ */
+export const IMAGE_OPEN_TIMEOUT_MS = 5000;
 
 /**
  * @internal Opens an image file for a monitor (which gets its own copy of the fd):
- * `ENOENT`, or `EBADIMAGE` for what cannot be opened or is not a regular file.
- * Synchronous on purpose: a local open + fstat takes microseconds, two trips through
- * libuv's thread pool can take milliseconds, and spawn latency is what users measure.
- * O_NONBLOCK: a FIFO (or a device) would block the open itself; it gets EBADIMAGE below.
+ * `ENOENT`, or `EBADIMAGE` for what cannot be opened or is not a regular file, or what
+ * takes over {@link IMAGE_OPEN_TIMEOUT_MS}. Never blocks this thread: the open runs on a
+ * thread of the addon's own (O_NONBLOCK, so a FIFO or a device answers at once too).
  */
-export function openImage(image: string): number {
-  let fd: number;
-  try {
-    fd = openSync(image, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new PvmError('ENOENT', `image not found: ${image}`, { path: image, errno: e.errno });
-    throw new PvmError('EBADIMAGE', `cannot open image ${image}: ${e.message}`, { path: image, errno: e.errno, cause: err });
-  }
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd);
-    throw new PvmError('EBADIMAGE', `image is not a regular file: ${image}`, { path: image });
-  }
-  return fd;
+export function openImage(image: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(
+        new PvmError('EBADIMAGE', `opening image ${image} took over ${IMAGE_OPEN_TIMEOUT_MS / 1000} s (a slow or hung filesystem?)`, {
+          path: image,
+          errno: osConstants.errno.ETIMEDOUT,
+        }),
+      );
+    }, IMAGE_OPEN_TIMEOUT_MS);
+    loadAddon().openImage(image, (errno, fd, regular) => {
+      if (settled) {
+        if (fd >= 0) closeSync(fd); // given up on already
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      if (errno === osConstants.errno.ENOENT) {
+        reject(new PvmError('ENOENT', `image not found: ${image}`, { path: image, errno }));
+      } else if (errno !== 0) {
+        reject(new PvmError('EBADIMAGE', `cannot open image ${image}: ${errnoName(errno)}`, { path: image, errno }));
+      } else if (!regular) {
+        closeSync(fd);
+        reject(new PvmError('EBADIMAGE', `image is not a regular file: ${image}`, { path: image }));
+      } else {
+        resolve(fd);
+      }
+    });
+  });
+}
+
+function errnoName(errno: number): string {
+  return Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
 }
 
 /**
  * @internal The image a guest's EXEC names (a bare file name, with or without `.pvm`),
  * looked for in `dirs` in order and opened: its fd and path, or `{ fd: -ENOENT }`
- * (`-ENOEXEC` when the name is there but is no regular file: a FIFO, a device), the
- * negative numbers being wire errnos (abi.json errors: ExecImage.error).
+ * (`-ENOEXEC` when the name is there but is no regular file, or cannot be opened in time),
+ * the negative numbers being wire errnos (abi.json errors: ExecImage.error).
  * Names with a slash or a leading dot are not looked for: nothing outside `dirs`.
  */
-export function openGuestImage(name: string, dirs: readonly string[]): { fd: number; path?: string } {
+export async function openGuestImage(name: string, dirs: readonly string[]): Promise<{ fd: number; path?: string }> {
   if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(name)) return { fd: -GuestErrno.ENOENT };
   for (const candidate of dirs.flatMap((d) => [join(d, name), join(d, `${name}.pvm`)])) {
     try {
-      return { fd: openImage(candidate), path: candidate };
+      return { fd: await openImage(candidate), path: candidate };
     } catch (err) {
       if ((err as PvmError).code === 'EBADIMAGE') return { fd: -GuestErrno.ENOEXEC };
       // not here: the next directory

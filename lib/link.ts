@@ -122,6 +122,10 @@ export class PvmLink implements PvmHostLink {
   }
 
   /** Every pVM of the host that has not ended. */
+  get hostClosed(): boolean {
+    return this.#ctx.closed;
+  }
+
   live(): Iterable<Pvm> {
     return [...this.#ctx.links.values()].map((l) => l.pvm);
   }
@@ -149,15 +153,16 @@ export class PvmLink implements PvmHostLink {
     });
   }
 
-  exec(image: string, options: ExecOptions): Promise<ExecInfo> {
-    try {
+  async exec(image: string, options: ExecOptions): Promise<ExecInfo> {
+    {
       if (this.#ctx.closed) throw new PvmError('ECLOSED', 'the host is closed');
       if (typeof image !== 'string' || image === '') throw new PvmError('EINVAL', 'image: expected a file path');
       const ramSize = options.memory === undefined ? 0 : parseMemory(options.memory);
       const args = checkArgs(image, options.args ?? []);
-      const imageFd = openImage(image);
+      const imageFd = await openImage(image);
       const tag = this.#ctx.nextTag();
       try {
+        if (this.#ctx.closed) throw new PvmError('ECLOSED', 'the host is closed');
         if (!this.#ctx.native.exec(this.pvm.id, tag, { ramSize, imageFd, args })) {
           throw new PvmError('ESRCH', `pVM ${this.pvm.id} has ended`);
         }
@@ -171,8 +176,6 @@ export class PvmLink implements PvmHostLink {
       return new Promise((resolve_, reject) => {
         this.#execs.set(tag, { resolve: resolve_, reject, image: resolve(image) });
       });
-    } catch (err) {
-      return Promise.reject(err);
     }
   }
 
@@ -180,7 +183,7 @@ export class PvmLink implements PvmHostLink {
   handle(ev: MonitorEvent): void {
     if (ev.type === 'forked') this.#forked(ev);
     else if (ev.type === 'attached') this.#attached(ev);
-    else if (ev.type === 'exec-request') this.#execRequest(ev);
+    else if (ev.type === 'exec-request') void this.#execRequest(ev);
     else if (ev.type === 'execed') this.#execed(ev);
     else this.pvm._handle(ev);
   }
@@ -210,9 +213,12 @@ export class PvmLink implements PvmHostLink {
   // Fails what waits on this pVM, after the events dispatched with its end.
   #failPending(): void {
     const id = this.pvm.id;
-    for (const f of this.#forks.values()) f.reject(new PvmError('ESRCH', `pVM ${id} ended before the fork was done`));
-    for (const e of this.#execs.values()) e.reject(new PvmError('ESRCH', `pVM ${id} ended before the exec was done`));
-    for (const a of this.#attaches.values()) a.fail(new PvmError('ESRCH', `pVM ${id} ended before it took the channel`));
+    // Ended by host.close(): ECLOSED, as documented for what was in flight then.
+    const code = this.#ctx.closed ? 'ECLOSED' : 'ESRCH';
+    const why = this.#ctx.closed ? 'the host was closed' : `pVM ${id} ended`;
+    for (const f of this.#forks.values()) f.reject(new PvmError(code, `${why} before the fork was done`));
+    for (const e of this.#execs.values()) e.reject(new PvmError(code, `${why} before the exec was done`));
+    for (const a of this.#attaches.values()) a.fail(new PvmError(code, `${why} before pVM ${id} took the channel`));
     this.#forks.clear();
     this.#execs.clear();
     this.#attaches.clear();
@@ -225,12 +231,19 @@ export class PvmLink implements PvmHostLink {
   }
 
   // Its guest's EXEC names an image: look for it where this host allows, send it or ENOENT.
-  #execRequest(ev: Event<'exec-request'>): void {
+  // The guest waits in its EXEC meanwhile (the host's opens never block this thread).
+  async #execRequest(ev: Event<'exec-request'>): Promise<void> {
     const dirs = this.image ? [dirname(this.image), ...this.#ctx.imagePath] : this.#ctx.imagePath;
-    const found = openGuestImage(ev.strings[0] ?? '', dirs);
-    if (this.#ctx.links.get(this.pvm.id) === this) this.#guestExec = found.path;
-    this.#ctx.native.execImage(ev.id, found.fd);
-    if (found.fd >= 0) closeSync(found.fd);
+    const found = await openGuestImage(ev.strings[0] ?? '', dirs);
+    const live = this.#ctx.links.get(this.pvm.id) === this && !this.#ctx.closed;
+    if (live) this.#guestExec = found.path;
+    try {
+      if (live) this.#ctx.native.execImage(ev.id, found.fd);
+    } catch {
+      // its monitor went meanwhile: nobody to answer
+    } finally {
+      if (found.fd >= 0) closeSync(found.fd);
+    }
   }
 
   #execed(ev: Event<'execed'>): void {

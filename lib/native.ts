@@ -59,6 +59,8 @@ export interface NativeAddon {
   ) => NativeHost;
   /** Can this process run pVMs on the backend? A name not built in: not ok, "not built into this pvm". */
   probeBackend(name: string): ProbeAnswer;
+  /** Opens an image on a thread of its own; the callback owns `fd` (errno 0). */
+  openImage(path: string, callback: (errno: number, fd: number, regular: boolean) => void): void;
   readRegistry(path: string): {
     live: number;
     limit: number;

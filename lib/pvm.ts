@@ -107,6 +107,8 @@ export interface PvmHostLink {
   ended(): void;
   /** Every pVM of the host that has not ended. */
   live(): Iterable<Pvm>;
+  /** The host has been closed: what is asked of its pVMs now is `ECLOSED`. */
+  readonly hostClosed: boolean;
 }
 
 /** @internal */
@@ -245,9 +247,11 @@ export class Pvm extends EventEmitter<PvmEvents> {
    * The child goes on from where the parent was, with its own id; a guest sees it was
    * forked by the host when `pvm_fork_channel()` becomes valid.
    * Rejects with `ESRCH` (the pVM has ended), `EAGAIN` (no channel slot left for the
-   * child), `ENOMEM`, `ECLOSED`, `EINVAL` (bad options); the parent runs on either way.
+   * child), `ENOMEM`, `ECLOSED` (the host was closed, before or while it ran), `EINVAL`
+   * (bad options); the parent runs on either way.
    */
   fork(options: ForkOptions = {}): Promise<ForkResult> {
+    if (this.#link.hostClosed) return Promise.reject(new PvmError('ECLOSED', 'the host is closed'));
     if (this.#phase !== 'running') {
       return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
     }
@@ -263,9 +267,11 @@ export class Pvm extends EventEmitter<PvmEvents> {
    * point with the same id, parent, children, channels and shared regions; the old
    * image's memory is released. Resolves once the new image is about to run. Rejects
    * with `ENOENT`, `EBADIMAGE`, `EIMAGETOOLARGE`, `EINVAL`, `E2BIG`, `ENOMEM` (the old
-   * image runs on, untouched) or `ESRCH`.
+   * image runs on, untouched), `ESRCH` or `ECLOSED` (the host was closed, before or while
+   * it ran).
    */
   exec(image: string, options: ExecOptions = {}): Promise<ExecInfo> {
+    if (this.#link.hostClosed) return Promise.reject(new PvmError('ECLOSED', 'the host is closed'));
     if (this.#phase !== 'running') {
       return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
     }

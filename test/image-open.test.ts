@@ -1,13 +1,16 @@
 // Opening an image never blocks: FIFOs, devices, sockets and directories named as images
-// get a typed error at once, through spawn, exec, the CLI and a guest's EXEC.
+// get a typed error at once, through spawn, exec, the CLI and a guest's EXEC; and a host
+// closed with spawns and forks in flight rejects them all with ECLOSED.
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Host, PvmError } from '../lib/index.js';
+import { Host, PvmError, type Pvm } from '../lib/index.js';
 import { packageRoot } from '../lib/paths.js';
+import { IMAGE_OPEN_TIMEOUT_MS } from '../lib/image.js';
+import { constants as osConstants } from 'node:os';
 import { consoleOf, guest, monitorsUnder, openFds, vmSuite, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('image open');
@@ -76,6 +79,25 @@ for (const { what, path, code } of NOT_IMAGES) {
   });
 }
 
+
+vm('an image on a filesystem that hangs: EBADIMAGE after the open timeout, the event loop runs on', async () => {
+  // PVM_TEST_OPEN_DELAY_MS makes the addon's opener sleep before open(2): a hung NFS server.
+  process.env.PVM_TEST_OPEN_DELAY_MS = String(IMAGE_OPEN_TIMEOUT_MS + 2000);
+  let err: PvmError;
+  const fds = openFds();
+  try {
+    err = await rejectsWithoutStall(() => ctx.host.spawn(guest('hello')), 'EBADIMAGE', 'a hung open');
+  } finally {
+    delete process.env.PVM_TEST_OPEN_DELAY_MS;
+  }
+  assert.match(err.message, /took over 5 s/);
+  assert.is(err.errno, osConstants.errno.ETIMEDOUT);
+  assert.is(ctx.host.list().length, 0);
+  // The open finishes later in the background: its fd is closed then, nothing leaks.
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(openFds(), fds);
+}, { timeoutMs: 30_000 });
+
 vm('pvm run of a FIFO: a typed error at once, exit status 1', () => {
   const r = spawnSync(process.execPath, [join(packageRoot, 'bin', 'pvm.js'), 'run', fifo], {
     encoding: 'utf8',
@@ -109,6 +131,38 @@ vm("a guest's EXEC of a name that is a FIFO or a socket: ENOEXEC, the guest runs
     await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(images, { recursive: true, force: true });
   }
+});
+
+vm('host.close() with spawns and forks in flight: each rejects with ECLOSED, nothing left', async () => {
+  const fds = openFds();
+  const host = await Host.open();
+  const parents: Pvm[] = [];
+  for (let i = 0; i < 2; i++) parents.push(await host.spawn(guest('idle'), { memory: '16MiB' }));
+  const inFlight: Array<Promise<unknown>> = [];
+  for (let i = 0; i < 4; i++) inFlight.push(host.spawn(guest('idle'), { memory: '16MiB' }));
+  for (const p of parents) inFlight.push(p.fork(), p.fork());
+  const closed = host.close();
+  const outcomes = await Promise.allSettled(inFlight);
+  await closed;
+  for (const [i, o] of outcomes.entries()) {
+    if (o.status === 'fulfilled') continue; // done before close() began: ended by it
+    assert.instance(o.reason, PvmError, `#${i}: ${o.reason}`);
+    assert.is((o.reason as PvmError).code, 'ECLOSED', `#${i}: ${(o.reason as PvmError).message}`);
+  }
+  assert.ok(
+    outcomes.some((o) => o.status === 'rejected'),
+    'at least one was still in flight when close() began',
+  );
+  assert.equal(monitorsUnder(), []);
+  assert.equal(openFds(), fds);
+});
+
+vm('spawn and fork after host.close(): ECLOSED', async () => {
+  const host = await Host.open();
+  const pvm = await host.spawn(guest('idle'), { memory: '16MiB' });
+  await host.close();
+  await rejectsWithoutStall(() => host.spawn(guest('idle')), 'ECLOSED', 'spawn after close');
+  await rejectsWithoutStall(() => pvm.fork(), 'ECLOSED', 'fork after close');
 });
 
 suite.run();

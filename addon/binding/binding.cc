@@ -1,4 +1,4 @@
-// The addon's module: NativeHost, probeBackend() and readRegistry().
+// The addon's module: NativeHost, probeBackend(), openImage() and readRegistry().
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include "binding/activity.h"
+#include "binding/image_opener.h"
 #include "binding/native_host.h"
 #include "common/backend_probe.h"
 #include "common/registry.h"
@@ -76,6 +77,7 @@ Napi::Value ReadRegistry(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeHost", pvm::NativeHost::Define(env));
   exports.Set("probeBackend", Napi::Function::New(env, ProbeBackend));
+  exports.Set("openImage", Napi::Function::New(env, pvm::OpenImage));
   exports.Set("readRegistry", Napi::Function::New(env, ReadRegistry));
   return exports;
 }
