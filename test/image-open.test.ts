@@ -3,7 +3,7 @@
 // closed with spawns and forks in flight rejects them all with ECLOSED.
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,12 +81,16 @@ for (const { what, path, code } of NOT_IMAGES) {
 
 
 vm('an image on a filesystem that hangs: EBADIMAGE after the open timeout, the event loop runs on', async () => {
-  // PVM_TEST_OPEN_DELAY_MS makes the addon's opener sleep before open(2): a hung NFS server.
+  // Opens that could hang (not a local filesystem, or through a symlink: it may lead to
+  // one) run on the addon's opener thread; PVM_TEST_OPEN_DELAY_MS makes it sleep before
+  // open(2), as a hung NFS server would.
+  const link = join(dir, 'linked-hello.pvm');
+  symlinkSync(guest('hello'), link);
   process.env.PVM_TEST_OPEN_DELAY_MS = String(IMAGE_OPEN_TIMEOUT_MS + 2000);
   let err: PvmError;
   const fds = openFds();
   try {
-    err = await rejectsWithoutStall(() => ctx.host.spawn(guest('hello')), 'EBADIMAGE', 'a hung open');
+    err = await rejectsWithoutStall(() => ctx.host.spawn(link), 'EBADIMAGE', 'a hung open');
   } finally {
     delete process.env.PVM_TEST_OPEN_DELAY_MS;
   }
@@ -96,6 +100,9 @@ vm('an image on a filesystem that hangs: EBADIMAGE after the open timeout, the e
   // The open finishes later in the background: its fd is closed then, nothing leaks.
   await new Promise((r) => setTimeout(r, 2500));
   assert.equal(openFds(), fds);
+  // The same path opens once the filesystem answers.
+  const pvm = await ctx.host.spawn(link, { args: ['linked'] });
+  assert.equal(await pvm.exited, { kind: 'exit', code: 0 });
 }, { timeoutMs: 30_000 });
 
 vm('pvm run of a FIFO: a typed error at once, exit status 1', () => {
