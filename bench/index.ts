@@ -15,6 +15,7 @@ import { benchLoop } from './loop.js';
 import { benchFork } from './fork.js';
 import { benchIpc } from './ipc.js';
 import { benchExec } from './exec.js';
+import { benchHypercall } from './hypercall.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +29,7 @@ const runs = Number(values.runs ?? 30);
 const benches: Array<[string, (host: Host) => Promise<Result[]>]> = [
   ['spawn', (h) => benchSpawn(h, runs)],
   ['guest', (h) => benchLoop(h, Math.min(runs, 7))],
+  ['hypercall', (h) => benchHypercall(h, runs)],
   // fork: 15 runs unless --runs says more (never fewer than 15); --only may name one figure.
   ['fork', (h) => benchFork(h, Math.max(15, Number(values.runs ?? 15)), values.only)],
   // ipc: fixed batch counts (see bench/ipc.ts); --only may name one figure.

@@ -43,7 +43,7 @@ bool FakeBackend::Run(monitor::VcpuExit*, Failure* why) {
 
 bool FakeBackend::SetKickSignals(const sigset_t&, Failure*) { return true; }
 
-bool FakeBackend::CompleteHypercall(uint64_t, Failure*) { return true; }
+bool FakeBackend::CompleteHypercall(Failure*) { return true; }
 
 std::unique_ptr<monitor::SavedState> FakeBackend::SaveState(Failure* why) {
   Fail(why, ctl::ErrorCode::Internal, 0, "the fake backend has no vCPU state");

@@ -26,7 +26,7 @@ class FakeBackend final : public monitor::Backend, private monitor::DirtyLog {
   bool SetEntryRegs(const monitor::EntryState& entry, monitor::Failure* why) override;
   bool Run(monitor::VcpuExit* exit, monitor::Failure* why) override;
   bool SetKickSignals(const sigset_t& kick, monitor::Failure* why) override;
-  bool CompleteHypercall(uint64_t result, monitor::Failure* why) override;
+  bool CompleteHypercall(monitor::Failure* why) override;
   std::unique_ptr<monitor::SavedState> SaveState(monitor::Failure* why) override;
   bool RestoreState(const monitor::SavedState& state, monitor::Failure* why) override;
   std::unique_ptr<monitor::SavedState> LoadState(const uint8_t* bytes, size_t size, monitor::Failure* why) override;

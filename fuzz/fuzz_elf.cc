@@ -214,7 +214,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   loaded.shareable.push_back({1, 2, 3});  // LoadElf must replace what was there
   Failure why;
   if (!pvm::monitor::LoadElf(image, ram, &loaded, &why)) {
-    PVM_FUZZ_CHECK(why.code == pvm::ctl::ErrorCode::BadImage || why.code == pvm::ctl::ErrorCode::ImageTooLarge,
+    PVM_FUZZ_CHECK(why.code == pvm::ctl::ErrorCode::BadImage || why.code == pvm::ctl::ErrorCode::ImageTooLarge ||
+                       why.code == pvm::ctl::ErrorCode::AbiMismatch,
                    "LoadElf failed with code %u", static_cast<unsigned>(why.code));
     PVM_FUZZ_CHECK(!why.message.empty(), "LoadElf failed without a message");
     std::vector<uint8_t> resident = Resident(area, kSpan);

@@ -55,6 +55,7 @@
 #include "monitor/exec.h"
 #include "monitor/fault.h"
 #include "monitor/hypercalls.h"
+#include "monitor/transport.h"
 #include "monitor/monitor.h"
 #include "monitor/signals.h"
 #include "pvm/abi.h"
@@ -549,6 +550,16 @@ bool Harness::Hypercall(uint8_t op) {
   }
   uint8_t spec = in_->Byte();
   for (int i = 0; i < 3; i++) x.args[i] = DecodeArg(in_, spec >> (2 * i), m_.ram_size, data_len_);
+  // Through the transport, as the monitor gets it: the call in the argument block, the
+  // doorbell value naming the block.
+  uint8_t* block = m_.backend->memory().At(PVM_HC_BLOCK_GPA, PVM_HC_BLOCK_STRUCT_SIZE);
+  std::memcpy(block + PVM_HC_BLOCK_NR_OFFSET, &x.nr, 4);
+  std::memcpy(block + PVM_HC_BLOCK_ARGS_OFFSET, x.args, sizeof x.args);
+  x.port = PVM_HC_PORT;
+  x.value = PVM_HC_BLOCK_GPA;
+  x.nr = ~0u;
+  PVM_FUZZ_CHECK(monitor::ReadHypercall(m_.backend->memory(), &x) == monitor::Doorbell::Call && x.nr == (op & 15u),
+                 "the argument block did not read back");
   m_.console->Drain();
   switch (x.nr) {
     case PVM_HC_FORK: return true;  // forks the process: not here

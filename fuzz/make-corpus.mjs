@@ -31,9 +31,20 @@ const cat = (...parts) => Buffer.concat(parts.map((p) => (typeof p === 'string' 
 const PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PT_NOTE = 4, PT_GNU_STACK = 0x6474e551;
 const PF_X = 1, PF_W = 2, PF_R = 4;
 
+// The pvm ABI note (abi.json "abiNote") every image must carry: namesz, descsz, type,
+// name, desc = the ABI version.
+const abiNote = () => cat(u32(4), u32(4), u32(abi.abiNote.TYPE), `${abi.abiNote.NAME}\0`, u32(abi.version));
+
 // An ELF64 x86-64 image: segments [{ type, flags, offset, vaddr, filesz, memsz }], file
-// `size` bytes, `fill` [{ offset, bytes }] written over the zeros.
-function elf({ entry, segments, size, type = 2, machine = 62, fill = [] }) {
+// `size` bytes, `fill` [{ offset, bytes }] written over the zeros. Unless `note` is
+// false, a PT_NOTE segment over the file's last bytes holds the pvm ABI note, so the
+// image gets past the ABI check to what the seed is about.
+function elf({ entry, segments, size, type = 2, machine = 62, fill = [], note = true }) {
+  if (note) {
+    const bytes = abiNote();
+    segments = [...segments, { type: PT_NOTE, flags: PF_R, offset: size - bytes.length, filesz: bytes.length }];
+    fill = [...fill, { offset: size - bytes.length, bytes }];
+  }
   const image = Buffer.alloc(size);
   const ident = cat('\x7fELF', u8(2), u8(1), u8(1), Buffer.alloc(9));
   cat(ident, u16(type), u16(machine), u32(1), u64(entry), u64(64), u64(0), u32(0), u16(64), u16(56),
@@ -111,6 +122,19 @@ function elfSeeds() {
       entry: BASE, size: PAGE, type: 3, segments: [{ flags: PF_R | PF_X, offset: 0, vaddr: BASE, filesz: PAGE }],
     })),
     'truncated-phdrs': cat(u8(0), u8(0), tinyElf().subarray(0, 64 + 20)),
+    // Well formed, but no pvm ABI note, or one of another version (AbiMismatch).
+    'no-abi-note': cat(u8(0), u8(2), elf({
+      entry: BASE + 0x100, size: 2 * PAGE, note: false,
+      segments: [{ flags: PF_R | PF_X, offset: 0, vaddr: BASE, filesz: 2 * PAGE }],
+    })),
+    'old-abi-note': cat(u8(0), u8(2), elf({
+      entry: BASE + 0x100, size: 2 * PAGE, note: false,
+      segments: [
+        { flags: PF_R | PF_X, offset: 0, vaddr: BASE, filesz: 2 * PAGE },
+        { type: PT_NOTE, flags: PF_R, offset: 0x200, filesz: 20 },
+      ],
+      fill: [{ offset: 0x200, bytes: cat(abiNote().subarray(0, 16), u32(abi.version - 1)) }],
+    })),
   };
   return seeds;
 }

@@ -40,3 +40,66 @@ export function exception(vector: number): { mnemonic: string; name: string } | 
   const e = abi.exceptions.vectors.find((v) => v.vector === vector);
   return e && { mnemonic: e.mnemonic, name: e.name };
 }
+
+/** A struct of abi.json laid out as scripts/gen-abi.mjs lays out its C twin: field offsets and size. */
+function layoutOf(fields: ReadonlyArray<{ name: string; type: string; count?: number }>) {
+  const sizes: Record<string, number> = { u32: 4, u64: 8 };
+  const offsets: Record<string, number> = {};
+  let size = 0;
+  for (const f of fields) {
+    offsets[f.name] = size;
+    size += sizes[f.type]! * (f.count ?? 1);
+  }
+  return { offsets: Object.freeze(offsets), size };
+}
+
+const block = layoutOf(abi.hypercall.block.fields);
+
+/** Byte offsets of the argument block's fields (`struct pvm_hc_block`). */
+export interface HypercallBlockOffsets {
+  /** u32 hypercall number. */
+  readonly nr: number;
+  /** u32, reserved (0). */
+  readonly flags: number;
+  /** `maxArgs` u64 arguments. */
+  readonly args: number;
+  /** u64 result, written by the monitor. */
+  readonly result: number;
+}
+
+/** The hypercall transport's numbers (see {@link HypercallTransport}). */
+export interface HypercallTransportLayout {
+  /** The doorbell port: a 4-byte write of the block's address makes a hypercall. */
+  readonly port: number;
+  /** The port the monitor's exception stubs write to. */
+  readonly faultPort: number;
+  /** The floor port: a write there is answered with no work (the bench baseline). */
+  readonly floorPort: number;
+  /** Guest-physical address of vCPU 0's argument block. */
+  readonly blockGpa: number;
+  /** Distance between the blocks of consecutive vCPUs, in bytes. */
+  readonly blockStride: number;
+  /** How many arguments a block holds. */
+  readonly maxArgs: number;
+  /** Where each field of the block is. */
+  readonly blockOffsets: HypercallBlockOffsets;
+  /** Size of the block in bytes. */
+  readonly blockSize: number;
+}
+
+/**
+ * The hypercall transport (`hypercall` in abi.json): a hypercall is one 4-byte write of
+ * `blockGpa` to `port`; number, arguments and result travel in the argument block at
+ * `blockGpa`. A write to `floorPort` is answered with no work; exception stubs report on
+ * `faultPort`.
+ */
+export const HypercallTransport: HypercallTransportLayout = Object.freeze({
+  port: abi.hypercall.port,
+  faultPort: abi.hypercall.faultPort,
+  floorPort: abi.hypercall.floorPort,
+  blockGpa: abi.hypercall.BLOCK_GPA,
+  blockStride: abi.hypercall.BLOCK_STRIDE,
+  maxArgs: abi.hypercall.MAX_ARGS,
+  blockOffsets: block.offsets as unknown as HypercallBlockOffsets,
+  blockSize: block.size,
+});

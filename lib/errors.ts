@@ -13,6 +13,8 @@
  * - `ENOENT`: the image file does not exist, or a native part of pvm itself is missing (no
  *   prebuild for this machine and no local build: the message says to run `npx pvm build`).
  * - `EBADIMAGE`: the file is not a loadable pVM image (static ELF64 x86-64).
+ * - `EABI`: the image was built for another pvm ABI version, or carries no pvm ABI note
+ *   (built without the pvm runtime's link step): rebuild it with `npx pvm cc`.
  * - `EIMAGETOOLARGE`: the image does not fit the pVM's guest memory.
  * - `EINVAL`: an option is out of range or of the wrong type.
  * - `E2BIG`: the arguments do not fit the boot-info area.
@@ -31,6 +33,7 @@ export type PvmErrorCode =
   | 'ENOBACKEND'
   | 'ENOENT'
   | 'EBADIMAGE'
+  | 'EABI'
   | 'EIMAGETOOLARGE'
   | 'EINVAL'
   | 'E2BIG'

@@ -16,6 +16,6 @@ export { Channel, MAX_MESSAGE } from './channel.js';
 export { PvmError, type PvmErrorCode } from './errors.js';
 export { type ExitStatus, type Fault, type FaultKind, describeExit, exceptionMnemonic } from './status.js';
 export { type MemorySize, parseMemory, DEFAULT_MEMORY } from './memory.js';
-export { Hypercall, GuestErrno, guestErrnoName, ABI_VERSION, MIN_RAM, MAX_RAM } from './abi.js';
+export { Hypercall, GuestErrno, guestErrnoName, ABI_VERSION, MIN_RAM, MAX_RAM, HypercallTransport, type HypercallTransportLayout, type HypercallBlockOffsets } from './abi.js';
 export { builtinGuest } from './paths.js';
 export { type PvmActivity, type PvmActivityState } from './activity.js';

@@ -253,7 +253,10 @@ export class PvmLink implements PvmHostLink {
     this.#guestExec = undefined;
     if (ev.error !== 0) {
       const code = wireErrorCode(ev.error) === 'E2BIG' ? 'E2BIG' : BOOT_ERROR_CODES[ev.code];
-      pending?.reject(new PvmError(code, ev.message || `exec failed: ${guestErrnoName(ev.error)}`));
+      const error = new PvmError(code, ev.message || `exec failed: ${guestErrnoName(ev.error)}`, guestImage ? { path: guestImage } : {});
+      if (pending) pending.reject(error);
+      // The guest's own EXEC of an image the host gave: it got -error and runs on.
+      else if (this.#ctx.links.get(this.pvm.id) === this) this.pvm.emit('execError', error);
       return;
     }
     const alive = this.#ctx.links.get(this.pvm.id) === this;

@@ -27,6 +27,12 @@ export interface PvmEvents {
   fork: (fork: ForkInfo) => void;
   /** The pVM now runs a new image (its EXEC hypercall or {@link Pvm.exec}). */
   exec: (exec: ExecInfo) => void;
+  /**
+   * The guest's EXEC hypercall named an image the monitor refused after the host gave it
+   * (e.g. `EABI`: built for another pvm ABI); the guest got -ENOEXEC (or the like) and
+   * runs on. `error.path` is the image.
+   */
+  execError: (error: PvmError) => void;
 }
 
 /** An exec as the host sees it. */

@@ -30,10 +30,20 @@ emit('#define PVM_U64(x) x##ULL');
 emit('#endif');
 emit('');
 emit(`#define PVM_ABI_VERSION ${abi.version}`);
-emit(`/* ${abi.hypercall.doc} */`);
-emit(`#define PVM_HC_PORT ${hex(abi.hypercall.port)}`);
+emit(`/* ${abi.abiNote.doc} */`);
+emit(`#define PVM_ABI_NOTE_NAME "${abi.abiNote.NAME}"`);
+emit(`#define PVM_ABI_NOTE_TYPE ${abi.abiNote.TYPE}`);
+const hc = abi.hypercall;
+emit(`/* ${hc.doc} */`);
+emit(`#define PVM_HC_PORT ${hex(hc.port)}`);
 emit('/* The exception stubs of the monitor\'s IDT write here (see layout). */');
-emit(`#define PVM_FAULT_PORT ${hex(abi.hypercall.faultPort)}`);
+emit(`#define PVM_FAULT_PORT ${hex(hc.faultPort)}`);
+emit('/* The bench floor: a write here is answered with no work. */');
+emit(`#define PVM_HC_FLOOR_PORT ${hex(hc.floorPort)}`);
+emit(`/* ${hc.valueDoc} */`);
+emit(`#define PVM_HC_BLOCK_GPA PVM_U64(${hex(hc.BLOCK_GPA)})`);
+emit(`#define PVM_HC_BLOCK_STRIDE ${hc.BLOCK_STRIDE}`);
+emit(`#define PVM_HC_MAX_ARGS ${hc.MAX_ARGS}`);
 emit('');
 for (const h of abi.hypercalls) {
   emit(`/* ${h.doc} args: (${h.args.join(', ')}) */`);
@@ -63,9 +73,11 @@ function emitStruct(name, prefix, doc, fields) {
   const offsets = [];
   for (const f of fields) {
     if (off % sizes[f.type]) throw new Error(`${name}.${f.name} misaligned`);
-    emit(`  ${ctype[f.type]} ${f.name}; /* offset ${off} */`);
+    // `count`: an array of that many elements (offset = its first).
+    const array = f.count ? `[${f.count}]` : '';
+    emit(`  ${ctype[f.type]} ${f.name}${array}; /* offset ${off} */`);
     offsets.push(`#define ${prefix}_${f.name.toUpperCase()}_OFFSET ${off}`);
-    off += sizes[f.type];
+    off += sizes[f.type] * (f.count ?? 1);
   }
   emit('};');
   emit(`#define ${prefix}_STRUCT_SIZE ${off}`);
@@ -86,6 +98,9 @@ for (const [k, v] of Object.entries(abi.signals)) {
 emit('');
 emitStruct('pvm_boot_info', 'PVM_BOOT_INFO', abi.bootInfo.doc, abi.bootInfo.fields);
 emit('');
+const blockSize = emitStruct('pvm_hc_block', 'PVM_HC_BLOCK', hc.block.doc, hc.block.fields);
+checkTransport(blockSize);
+emit('');
 const ch = abi.channel;
 emit(`/* ${ch.doc} */`);
 for (const [k, v] of Object.entries(ch)) {
@@ -102,6 +117,24 @@ emit('');
 emitAbiExtras(abi, emit);
 emit('');
 emit('#endif /* PVM_ABI_H */');
+
+// The transport's numbers must agree with each other and with the layout: three
+// distinct ports, an argument block in a page of its own between the console ring and
+// the image, at or above 64 KiB (a process cannot map lower: the process backend).
+function checkTransport(blockSize) {
+  const L = abi.layout;
+  if (new Set([hc.port, hc.faultPort, hc.floorPort]).size !== 3) throw new Error('hypercall ports must differ');
+  if (blockSize > hc.BLOCK_STRIDE) throw new Error('the hypercall block is larger than BLOCK_STRIDE');
+  const args = hc.block.fields.find((f) => f.name === 'args');
+  if (!args || args.count !== hc.MAX_ARGS) throw new Error('block.args must have MAX_ARGS elements');
+  const page = Math.floor(hc.BLOCK_GPA / L.PAGE_SIZE);
+  if (hc.BLOCK_GPA % hc.BLOCK_STRIDE || (hc.BLOCK_GPA % L.PAGE_SIZE) + hc.BLOCK_STRIDE > L.PAGE_SIZE) {
+    throw new Error('the hypercall block must be aligned and inside one page');
+  }
+  if (hc.BLOCK_GPA < 0x10000 || hc.BLOCK_GPA < L.CONSOLE_GPA + L.CONSOLE_SIZE || hc.BLOCK_GPA + hc.BLOCK_STRIDE > L.IMAGE_BASE) {
+    throw new Error('the hypercall block must lie between the console ring and the image');
+  }
+}
 
 // keep mtime when unchanged: no needless rebuilds
 function writeIfChanged(path, text) {

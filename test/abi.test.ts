@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
-import { Hypercall, GuestErrno, guestErrnoName, MIN_RAM, MAX_RAM } from '../lib/index.js';
+import { Hypercall, GuestErrno, guestErrnoName, MIN_RAM, MAX_RAM, HypercallTransport } from '../lib/index.js';
 import { packageRoot } from '../lib/paths.js';
 
 test('the built C header is exactly what abi.json generates', () => {
@@ -30,6 +30,26 @@ test('TypeScript constants come from abi.json', () => {
   }
   assert.is(MIN_RAM, abi.layout.MIN_RAM);
   assert.is(MAX_RAM, abi.layout.MAX_RAM);
+});
+
+test('the hypercall transport: TypeScript and C agree on the argument block', () => {
+  const header = readFileSync(join(packageRoot, 'build/generated/pvm/abi.h'), 'utf8');
+  const define = (name: string) => {
+    const m = new RegExp(`^#define ${name} (?:PVM_U64\\()?(0x[0-9a-f]+|\\d+)`, 'm').exec(header);
+    assert.ok(m, `${name} in abi.h`);
+    return Number(m![1]);
+  };
+  const t = HypercallTransport;
+  assert.is(define('PVM_HC_PORT'), t.port);
+  assert.is(define('PVM_FAULT_PORT'), t.faultPort);
+  assert.is(define('PVM_HC_FLOOR_PORT'), t.floorPort);
+  assert.is(define('PVM_HC_BLOCK_GPA'), t.blockGpa);
+  assert.is(define('PVM_HC_BLOCK_STRUCT_SIZE'), t.blockSize);
+  for (const [field, offset] of Object.entries(t.blockOffsets)) {
+    assert.is(define(`PVM_HC_BLOCK_${field.toUpperCase()}_OFFSET`), offset, field);
+  }
+  assert.ok(t.blockSize <= t.blockStride);
+  assert.is(t.blockOffsets.result - t.blockOffsets.args, 8 * t.maxArgs);
 });
 
 test('hypercall numbers and error values are unique', () => {

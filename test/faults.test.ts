@@ -1,4 +1,5 @@
 import * as assert from 'uvu/assert';
+import abi from '../hypercalls/abi.json' with { type: 'json' };
 import { guest, outputOf, run, vmSuite, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('faults');
@@ -60,6 +61,19 @@ vm('unknown hypercall ends the pVM with bad-hypercall', async () => {
   assert.is(f.kind, 'bad-hypercall');
   assert.is(f.address, 9999n);
   assert.match(f.message, /9999/);
+});
+
+vm('a doorbell value that names no argument block ends the pVM with bad-hypercall', async () => {
+  const f = await fault('badblock');
+  assert.is(f.kind, 'bad-hypercall');
+  assert.is(f.address, BigInt(abi.hypercall.BLOCK_GPA + 8));
+  assert.match(f.message, new RegExp(`bad hypercall block 0x${(abi.hypercall.BLOCK_GPA + 8).toString(16)}`));
+});
+
+vm('a 1-byte write to the hypercall port is bad port I/O, not a hypercall', async () => {
+  const f = await fault('hcbyte');
+  assert.is(f.kind, 'bad-io');
+  assert.is(f.address, BigInt(abi.hypercall.port));
 });
 
 vm('triple fault is reported', async () => {

@@ -6,6 +6,8 @@
 // memory() -> SetEntryState -> SetKickSignals -> Run / CompleteHypercall ... -> destructor.
 // Fork: SaveState, BeforeFork, fork(2) of the monitor, then AfterForkInChild (+
 // RestoreState) in the child and AfterForkInParent in the parent (fork.cc).
+// Hypercalls travel through guest memory (transport.h): a backend reports the port
+// write and resumes the vCPU; it reads and writes no register for them.
 #pragma once
 
 #include <signal.h>
@@ -16,6 +18,7 @@
 
 #include "monitor/failure.h"
 #include "monitor/guest_memory.h"
+#include "pvm/abi.h"
 
 namespace pvm::monitor {
 
@@ -46,7 +49,8 @@ struct EntryState {
 // Why the vCPU came back to the monitor, in backend-neutral terms.
 struct VcpuExit {
   enum class Kind {
-    Hypercall,    // nr, args; finish with CompleteHypercall
+    Hypercall,    // a 4-byte write to PVM_HC_PORT or PVM_HC_FLOOR_PORT: port, value (the
+                  // core's transport decodes nr, args); finish with CompleteHypercall
     Exception,    // the guest took an exception it had no handler for: vector, ...
     FaultReport,  // an exception stub wrote to the fault port: rip (in the stub), rsp, cr2
     TripleFault,  // the VM shut down: no exception on record, or its delivery failed
@@ -60,15 +64,16 @@ struct VcpuExit {
   uint64_t rip = 0;
   uint64_t rsp = 0;  // FaultReport only
   // Hypercall
-  uint32_t nr = 0;
-  uint64_t args[5] = {};
+  uint32_t value = 0;  // Hypercall: what the guest wrote (its argument block's address)
+  uint32_t nr = 0;     // Hypercall: from the argument block (transport.cc)
+  uint64_t args[PVM_HC_MAX_ARGS] = {};
   // Exception; also TripleFault when vector_known (the exception whose delivery failed)
   bool vector_known = false;
   uint32_t vector = 0;
   bool has_error_code = false;
   uint64_t error_code = 0;
   uint64_t cr2 = 0;
-  // Io / Mmio
+  // Io / Mmio; Hypercall: port
   uint16_t port = 0;
   uint32_t size = 0;
   bool is_write = false;
@@ -81,8 +86,6 @@ struct VcpuExit {
 class SavedState {
  public:
   virtual ~SavedState() = default;
-  // The hypercall result the vCPU sees once restored (a forked child's FORK returns 0).
-  virtual void SetHypercallResult(uint64_t value) = 0;
   // As bytes, to hand to another process (a warm spare); Backend::LoadState reads them.
   virtual void Serialize(std::vector<uint8_t>* out) const = 0;
 };
@@ -141,8 +144,9 @@ class Backend {
   // them blocked in the monitor; the backend lets them through only while the guest runs,
   // so one that arrives between two runs is not lost (the next Run returns at once).
   virtual bool SetKickSignals(const sigset_t& kick, Failure* why) = 0;
-  // Result of the hypercall Run reported last; the next Run continues after it.
-  virtual bool CompleteHypercall(uint64_t result, Failure* why) = 0;
+  // The hypercall Run reported last is done (its result is in guest memory already);
+  // the next Run continues after the port write.
+  virtual bool CompleteHypercall(Failure* why) = 0;
   // Completes the exit in progress inside the backend without entering the guest.
   // Before the vCPU state is read or replaced wholesale (exec).
   virtual bool FinishExit(Failure* why) = 0;

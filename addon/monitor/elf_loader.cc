@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "monitor/abi_note.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -129,6 +130,8 @@ bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage
   }
   if (loads == 0) return BadImage(why, "no loadable segments (PT_LOAD)");
   if (!entry_ok) return BadImage(why, "entry point 0x%llx is not inside an executable segment", (ull)eh.e_entry);
+  // A well-formed image for another ABI (or none): refused as such, before it runs.
+  if (!CheckAbiNote(image, eh, why)) return false;
 
   // Pass 2: copy.
   for (unsigned i = 0; i < eh.e_phnum; i++) {

@@ -30,7 +30,8 @@ struct LoadedImage {
 // all are good copies each PT_LOAD's file bytes to its vaddr (= guest-physical address).
 // The rest of each segment (memsz - filesz) is left as it is: fresh guest RAM is zero
 // and touching it would cost a page fault per page for nothing.
-// Failures: BadImage (malformed or unsupported) or ImageTooLarge (does not fit the RAM).
+// Failures: BadImage (malformed or unsupported), ImageTooLarge (does not fit the RAM) or
+// AbiMismatch (no pvm ABI note, or another version: abi_note.h).
 bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage* out, Failure* why);
 
 }  // namespace pvm::monitor

@@ -32,7 +32,8 @@ ExecOutcome Refuse(int64_t guest_errno, const Failure& why) {
 int64_t GuestErrnoOf(const Failure& why) {
   switch (why.code) {
     case ctl::ErrorCode::BadImage:
-    case ctl::ErrorCode::ImageTooLarge: return PVM_ENOEXEC;
+    case ctl::ErrorCode::ImageTooLarge:
+    case ctl::ErrorCode::AbiMismatch: return PVM_ENOEXEC;
     case ctl::ErrorCode::NoMemory: return PVM_ENOMEM;
     case ctl::ErrorCode::BadConfig: return why.sys_errno == E2BIG ? PVM_E2BIG : PVM_EINVAL;
     default: return PVM_ENOMEM;
@@ -192,7 +193,9 @@ ExecOutcome GuestExec(Monitor* m, const VcpuExit& x) {
     return Refuse(fd == -E2BIG ? PVM_E2BIG : fd == -EINVAL ? PVM_EINVAL : fd == -ENOEXEC ? PVM_ENOEXEC : PVM_ENOENT, why);
   }
   if (!m->host.requests.empty()) m->host.waiting = true;  // requests that came meanwhile
-  return ExecPvm(m, fd, x.args[2], args);
+  ExecOutcome o = ExecPvm(m, fd, x.args[2], args);
+  o.image_given = true;
+  return o;
 }
 
 HypercallResult ExecHypercall(const VcpuExit& x, Monitor* m) {
@@ -200,7 +203,16 @@ HypercallResult ExecHypercall(const VcpuExit& x, Monitor* m) {
   done.start_ns = MonotonicNs();
   ExecOutcome o = GuestExec(m, x);
   if (o.ends_pvm) return End(InternalFault(o.why.c_str(), x.rip));
-  if (o.error != 0) return Return(static_cast<uint64_t>(o.error));
+  if (o.error != 0) {
+    if (o.image_given) {
+      // The host gave the image: tell it why it was refused (e.g. another pvm ABI).
+      done.error = o.error;
+      done.code = o.code;
+      done.ready_ns = MonotonicNs();
+      m->control.SendExeced(done, o.why);
+    }
+    return Return(static_cast<uint64_t>(o.error));
+  }
   done.ready_ns = MonotonicNs();
   m->control.SendExeced(done);
   SparesAfterExec(m);

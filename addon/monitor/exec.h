@@ -17,6 +17,7 @@ struct ExecOutcome {
   ctl::ErrorCode code{};  // when error != 0
   std::string why;        // when error != 0
   bool ends_pvm = false;  // failed past the point of no return: the pVM cannot go on
+  bool image_given = false;  // a guest EXEC the host gave an image for: it hears how it went
 };
 
 // At an exit. Takes image_fd. ram_size 0 keeps the current size; args is the new argv.

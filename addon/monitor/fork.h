@@ -17,7 +17,7 @@ namespace pvm::monitor {
 constexpr size_t kMaxChildren = PVM_CHANNEL_SLOTS;
 
 enum class ForkOrigin {
-  Guest,  // FORK hypercall: rax gets the result in the parent, 0 in the child
+  Guest,  // FORK hypercall: the result goes to the argument block, 0 in the child's
   Host,   // ctl::ForkRequest: registers are left alone; the channel goes to the host
 };
 

@@ -15,6 +15,7 @@
 #include "monitor/boot_setup.h"
 #include "monitor/channels.h"
 #include "monitor/clock.h"
+#include "monitor/transport.h"
 #include "monitor/spares.h"
 #include "pvm/abi.h"
 
@@ -131,7 +132,7 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, F
   put(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, &no_signals, 8);
   if (origin == ForkOrigin::Guest) {
     if (channel_out_gpa && p->slot >= 0) put(channel_out_gpa, &slot, 4);
-    state->SetHypercallResult(0);  // FORK returns 0 in the child
+    WriteHypercallResult(ram, 0);  // FORK returns 0 in the child
   }
   if (!m->backend->RestoreState(*state, &why)) Die(m, why, true);
   RaceDelay();  // the host may write to the new socket before it can kick

@@ -17,6 +17,7 @@
 #include "monitor/hypercalls.h"
 #include "monitor/signals.h"
 #include "monitor/spares.h"
+#include "monitor/transport.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -162,6 +163,17 @@ void ServeHost(Monitor* m) {
       m->started = true;
     }
     m->console->Drain();  // first, so output before a fault is never lost
+    if (exit.kind == VcpuExit::Kind::Hypercall) {
+      switch (ReadHypercall(backend->memory(), &exit)) {
+        case Doorbell::Call:
+          break;
+        case Doorbell::Floor:  // the bench floor (and the pool's warm-up): no work
+          if (!backend->CompleteHypercall(&why)) Finish(m, InternalFault(why.message.c_str(), exit.rip));
+          continue;
+        case Doorbell::BadBlock:
+          Finish(m, BadBlockFault(exit));
+      }
+    }
     if (exit.kind != VcpuExit::Kind::Hypercall) {
       Finish(m, DescribeFault(ResolveFaultReport(exit, backend->memory()), m->ram_size));
     }
@@ -174,7 +186,7 @@ void ServeHost(Monitor* m) {
         continue;
       case HypercallResult::Then::Complete: break;
     }
-    if (!backend->CompleteHypercall(result.value, &why)) Finish(m, InternalFault(why.message.c_str(), exit.rip));
+    if (!FinishHypercall(backend, result.value, &why)) Finish(m, InternalFault(why.message.c_str(), exit.rip));
     CollectSignals(m);
   }
 }

@@ -6,7 +6,7 @@
  * The monitor starts it at `_start` (crt0) with the boot-info page; crt0 calls
  * main(argc, argv) and passes its return value to exit().
  *
- * Every hypercall is an exit to the monitor, which is expensive (~25 µs on kvm_pvm
+ * Every hypercall is an exit to the monitor, which is expensive (tens of µs on kvm_pvm
  * hosts): prefer the functions here that read the boot-info page over hypercalls, and
  * let the console ring batch output (it is flushed only when full, and the monitor
  * drains it at every exit anyway, so nothing is lost when the guest exits or faults).
@@ -26,80 +26,25 @@ extern "C" {
 #endif
 
 /* ---- generic hypercalls ------------------------------------------------------------
- * `out %eax, $PVM_HC_PORT` with eax = number, arguments in rdi, rsi, rdx, rcx, r8,
- * result in rax (negative = -PVM_Exxx). The monitor may read and write guest memory
- * named by the arguments, so every hypercall is a compiler memory barrier. The
- * registers a SysV call may clobber are treated as clobbered, so the monitor is free to
- * return extra values in them later without breaking compiled guests.
+ * The transport (abi.json "hypercall"): the number and arguments go into this vCPU's
+ * argument block (struct pvm_hc_block at PVM_HC_BLOCK_GPA), one 4-byte write to
+ * PVM_HC_PORT names the block, the monitor writes the result back into it. Result:
+ * negative = -PVM_Exxx. These functions live in the runtime (hypercalls/runtime/
+ * hypercall.c), not here, so a transport change is a relink, not a rebuild. Each is a
+ * compiler memory barrier: the monitor may read and write guest memory the arguments
+ * name.
  */
-#define PVM__HC_CLOBBERS "r9", "r10", "r11", "memory", "cc"
+long pvm_hypercall0(long nr);
+long pvm_hypercall1(long nr, long a0);
+long pvm_hypercall2(long nr, long a0, long a1);
+long pvm_hypercall3(long nr, long a0, long a1, long a2);
+long pvm_hypercall4(long nr, long a0, long a1, long a2, long a3);
+long pvm_hypercall5(long nr, long a0, long a1, long a2, long a3, long a4);
+long pvm_hypercall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 
-/** Hypercall `nr` with no argument; returns rax (negative = -PVM_Exxx). */
-static inline long pvm_hypercall0(long nr)
-{
-  long ret = nr;
-  __asm__ volatile("outl %%eax, %[port]"
-                   : "+a"(ret)
-                   : [port] "N"(PVM_HC_PORT)
-                   : "rdi", "rsi", "rdx", "rcx", "r8", PVM__HC_CLOBBERS);
-  return ret;
-}
-
-/** Hypercall `nr` with one argument (rdi); returns rax. */
-static inline long pvm_hypercall1(long nr, long a0)
-{
-  long ret = nr;
-  __asm__ volatile("outl %%eax, %[port]"
-                   : "+a"(ret), "+D"(a0)
-                   : [port] "N"(PVM_HC_PORT)
-                   : "rsi", "rdx", "rcx", "r8", PVM__HC_CLOBBERS);
-  return ret;
-}
-
-/** Hypercall `nr` with two arguments (rdi, rsi); returns rax. */
-static inline long pvm_hypercall2(long nr, long a0, long a1)
-{
-  long ret = nr;
-  __asm__ volatile("outl %%eax, %[port]"
-                   : "+a"(ret), "+D"(a0), "+S"(a1)
-                   : [port] "N"(PVM_HC_PORT)
-                   : "rdx", "rcx", "r8", PVM__HC_CLOBBERS);
-  return ret;
-}
-
-/** Hypercall `nr` with three arguments (rdi, rsi, rdx); returns rax. */
-static inline long pvm_hypercall3(long nr, long a0, long a1, long a2)
-{
-  long ret = nr;
-  __asm__ volatile("outl %%eax, %[port]"
-                   : "+a"(ret), "+D"(a0), "+S"(a1), "+d"(a2)
-                   : [port] "N"(PVM_HC_PORT)
-                   : "rcx", "r8", PVM__HC_CLOBBERS);
-  return ret;
-}
-
-/** Hypercall `nr` with four arguments (rdi, rsi, rdx, rcx); returns rax. */
-static inline long pvm_hypercall4(long nr, long a0, long a1, long a2, long a3)
-{
-  long ret = nr;
-  __asm__ volatile("outl %%eax, %[port]"
-                   : "+a"(ret), "+D"(a0), "+S"(a1), "+d"(a2), "+c"(a3)
-                   : [port] "N"(PVM_HC_PORT)
-                   : "r8", PVM__HC_CLOBBERS);
-  return ret;
-}
-
-/** Hypercall `nr` with five arguments (rdi, rsi, rdx, rcx, r8); returns rax. */
-static inline long pvm_hypercall5(long nr, long a0, long a1, long a2, long a3, long a4)
-{
-  long ret = nr;
-  register long r8 __asm__("r8") = a4;
-  __asm__ volatile("outl %%eax, %[port]"
-                   : "+a"(ret), "+D"(a0), "+S"(a1), "+d"(a2), "+c"(a3), "+r"(r8)
-                   : [port] "N"(PVM_HC_PORT)
-                   : PVM__HC_CLOBBERS);
-  return ret;
-}
+/** A bare write to the floor port, which the monitor answers with no work: what one
+ * exit costs without a hypercall's own work (the bench's baseline for hypercall.rtt). */
+void pvm_transport_floor(void);
 
 /* ---- raw wrappers, one per hypercall in abi.json ------------------------------------
  * For every entry X(NAME, nr, nargs) of PVM_HYPERCALL_LIST this defines

@@ -7,6 +7,8 @@
  *   div0       integer division by zero
  *   hypercall  hypercall number 9999 (must end the pVM; if the monitor returns instead,
  *              prints "hypercall returned <r>" and exits 3)
+ *   badblock   ring the hypercall port with a value that names no argument block
+ *   hcbyte     a 1-byte write to the hypercall port (bad port I/O)
  *   gp         access a non-canonical address (#GP)
  *   stack      unbounded recursion until the stack runs off its bottom
  *   triple     load a zero-limit IDT, then int3 (exception -> triple fault)
@@ -39,13 +41,13 @@ __attribute__((noinline)) static unsigned long recurse(unsigned long n)
 int main(int argc, char **argv)
 {
   const char *kind = argc > 1 ? argv[1] : "";
-  static const char *const kinds[] = { "null", "wild", "ud", "div0", "hypercall",
+  static const char *const kinds[] = { "null", "wild", "ud", "div0", "hypercall", "badblock", "hcbyte",
                                        "gp", "stack", "triple" };
   int known = 0;
   for (unsigned i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
     known |= strcmp(kind, kinds[i]) == 0;
   if (!known) {
-    printf("usage: fault null|wild|ud|div0|hypercall|gp|stack|triple\n");
+    printf("usage: fault null|wild|ud|div0|hypercall|badblock|hcbyte|gp|stack|triple\n");
     return 2;
   }
 
@@ -68,6 +70,12 @@ int main(int argc, char **argv)
     long r = pvm_hypercall0(9999);
     printf("hypercall returned %ld (%s)\n", r, pvm_strerror(r));
     return 3;
+  } else if (!strcmp(kind, "badblock")) {
+    /* The doorbell with a value that names no argument block (the block's address + 8). */
+    __asm__ volatile("outl %%eax, %[port]" : : "a"((uint32_t)opaque(PVM_HC_BLOCK_GPA + 8)), [port] "N"(PVM_HC_PORT) : "memory");
+  } else if (!strcmp(kind, "hcbyte")) {
+    /* A 1-byte write to the doorbell: not a hypercall (they are 4-byte writes). */
+    __asm__ volatile("outb %%al, %[port]" : : "a"((uint8_t)0), [port] "N"(PVM_HC_PORT) : "memory");
   } else if (!strcmp(kind, "gp")) {
     volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)opaque(0x8000000000000000ULL);
     printf("read %llu\n", (unsigned long long)*p);

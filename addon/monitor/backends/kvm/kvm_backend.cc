@@ -187,14 +187,12 @@ bool KvmBackend::Run(VcpuExit* exit, Failure* why) {
       const kvm_regs& regs = vcpu_->regs();
       exit->rip = regs.rip;
       bool is_out = run->io.direction == KVM_EXIT_IO_OUT;
-      if (run->io.port == PVM_HC_PORT && is_out && run->io.size == 4 && run->io.count == 1) {
+      bool doorbell = run->io.port == PVM_HC_PORT || run->io.port == PVM_HC_FLOOR_PORT;
+      if (doorbell && is_out && run->io.size == 4 && run->io.count == 1) {
+        // The written value sits in the kvm_run page; the transport does the rest.
         exit->kind = VcpuExit::Kind::Hypercall;
-        exit->nr = static_cast<uint32_t>(regs.rax);
-        exit->args[0] = regs.rdi;
-        exit->args[1] = regs.rsi;
-        exit->args[2] = regs.rdx;
-        exit->args[3] = regs.rcx;
-        exit->args[4] = regs.r8;
+        exit->port = run->io.port;
+        std::memcpy(&exit->value, reinterpret_cast<const uint8_t*>(run) + run->io.data_offset, sizeof exit->value);
         return true;
       }
       if (run->io.port == PVM_FAULT_PORT && is_out) {
@@ -277,11 +275,10 @@ bool KvmBackend::DecodeShutdown(VcpuExit* exit, Failure* why) {
   return true;
 }
 
-bool KvmBackend::CompleteHypercall(uint64_t result, Failure* why) {
-  // Only RAX needs setting. RIP is KVM's business: kvm_pvm has already moved it past
-  // the OUT by now, hardware KVM moves it on the next KVM_RUN; never touch it here.
-  vcpu_->regs().rax = result;
-  return vcpu_->StoreRegs(why);
+bool KvmBackend::CompleteHypercall(Failure*) {
+  // Nothing to write: the result is in guest memory. RIP is KVM's business: kvm_pvm has
+  // already moved it past the OUT, hardware KVM moves it on the next KVM_RUN.
+  return true;
 }
 
 bool KvmBackend::FinishExit(Failure* why) {

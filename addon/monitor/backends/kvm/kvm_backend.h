@@ -33,7 +33,7 @@ class KvmBackend final : public Backend, private DirtyLog {
   bool SetEntryRegs(const EntryState& entry, Failure* why) override;
   bool Run(VcpuExit* exit, Failure* why) override;
   bool SetKickSignals(const sigset_t& kick, Failure* why) override;
-  bool CompleteHypercall(uint64_t result, Failure* why) override;
+  bool CompleteHypercall(Failure* why) override;
   std::unique_ptr<SavedState> SaveState(Failure* why) override;
   bool RestoreState(const SavedState& state, Failure* why) override;
   std::unique_ptr<SavedState> LoadState(const uint8_t* bytes, size_t size, Failure* why) override;

@@ -13,7 +13,6 @@
 namespace pvm::monitor {
 
 struct KvmSavedState final : SavedState {
-  void SetHypercallResult(uint64_t value) override { regs.rax = value; }
   void Serialize(std::vector<uint8_t>* out) const override;
   bool Deserialize(const uint8_t* bytes, size_t size);
 

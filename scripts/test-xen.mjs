@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// npm run test:xen [-- [--memshr] pattern…]: runs the Xen test suite in dom0 of the Xen
+// test host (scripts/xen-host: Xen 4.17 under QEMU TCG, this checkout shared read-only,
+// nothing rebuilt in there). Runs `node scripts/run-tests.js <pattern>` with
+// PVM_BACKEND=xen and PVM_XEN=1 set, streams the console, and ends with the suite's
+// `N passed, N failed` (`0 passed, 1 failed` and why when it printed none). Exit status
+// 0 only when every test passed.
+// The default pattern is the Xen test files (test/xen-*.test.ts). --memshr or
+// PVM_XEN_MEMSHR=1: the hypervisor rebuilt with VM forking. PVM_XEN_TIMEOUT_S bounds the
+// whole QEMU run (default 1500); PVM_TEST_* variables are passed to the suite, and each
+// test's bound is 5 min there unless PVM_TEST_BOUND_MS says otherwise (TCG is ~50x slower).
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runInDom0, sh } from './xen-host/boot.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const memshr = args[0] === '--memshr' ? (args.shift(), true) : process.env.PVM_XEN_MEMSHR === '1';
+const testArgs = args.length ? args : ['xen-.*\\.test\\.ts$'];
+const timeoutS = Number(process.env.PVM_XEN_TIMEOUT_S ?? 25 * 60);
+const started = Date.now();
+
+/** The summary line to end with and whether the run passed, from what dom0 printed. */
+function verdict(vm) {
+  const summary = [...vm.output.matchAll(/^(\d+) passed, (\d+) failed.*$/gm)].at(-1);
+  console.log(`\ntest:xen: QEMU ran ${vm.seconds.toFixed(0)} s (${((Date.now() - started) / 1000).toFixed(1)} s in all)${vm.exit === undefined ? '' : `, the suite exited ${vm.exit}`}`);
+  if (summary && (summary[2] !== '0' || vm.exit === 0)) return { line: summary[0], ok: vm.exit === 0 };
+  const why = vm.timedOut
+    ? `QEMU killed after ${timeoutS} s (PVM_XEN_TIMEOUT_S)`
+    : summary
+      ? `the test run exited ${vm.exit ?? 'without a status'}`
+      : vm.exit === 125
+        ? 'the Xen host set-up failed'
+        : vm.exit !== undefined
+          ? `the suite exited ${vm.exit} without a summary`
+          : `the host ended without a result (QEMU exit ${vm.status}: a Xen or dom0 crash?)`;
+  return { line: `${summary?.[1] ?? 0} passed, 1 failed (Xen host: ${why})`, ok: false };
+}
+
+let result;
+try {
+  const env = Object.fromEntries(Object.entries({ PVM_TEST_BOUND_MS: '300000', ...process.env }).filter(([k]) => k.startsWith('PVM_TEST_')));
+  const vm = await runInDom0(root, `node scripts/run-tests.js ${testArgs.map(sh).join(' ')}`, {
+    memshr,
+    timeoutS,
+    env: { ...env, PVM_BACKEND: 'xen', PVM_XEN: '1' },
+  });
+  result = verdict(vm);
+} catch (e) {
+  result = { line: `0 passed, 1 failed (Xen host: ${e.message})`, ok: false };
+}
+console.log(`\n${result.line}`);
+process.exit(result.ok ? 0 : 1);

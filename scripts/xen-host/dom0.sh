@@ -1,0 +1,17 @@
+# Sourced by a job in dom0 (the vm-host chroot: this machine's root over 9p, writes in
+# memory) before its command: Xen's file system on /proc/xen, Xen's tools (unpacked from
+# Debian's xen-utils into the build cache, so at the same path in here) on PATH, and
+# xenstored + xen-init-dom0 so `xl list` works. pvm's own dom0 monitor needs neither
+# xenstore nor xl: a failure to start them is reported, not fatal.
+# $xen_tools: the folder of Xen's tools (xl, xenstored, xen-init-dom0); `.` takes no arguments in dash.
+[ -d /proc/xen ] || { echo 'xen-host: no /proc/xen: not a Xen dom0 kernel?'; exit 125; }
+grep -q . /proc/xen/capabilities 2>/dev/null || mount -t xenfs xenfs /proc/xen || { echo 'xen-host: mount xenfs failed'; exit 125; }
+grep -q control_d /proc/xen/capabilities || { echo 'xen-host: this kernel is not dom0 (no control_d)'; exit 125; }
+mkdir -p /run/xen /run/xenstored /var/lib/xen /var/lib/xenstored /var/log/xen /etc/xen
+[ -e /etc/xen/xl.conf ] || : > /etc/xen/xl.conf  # xl's defaults are fine; it only complains without one
+export PATH="$xen_tools:$PATH"
+if xenstored --pid-file=/run/xenstored.pid >/var/log/xen/xenstored.log 2>&1 && xen-init-dom0 >/var/log/xen/init-dom0.log 2>&1; then
+  echo "xen-host: dom0 up $(cut -d' ' -f1 /proc/uptime) s; xenstored running; $(xl info 2>/dev/null | sed -n 's/^virt_caps *: //p' | tr -s ' ' | sed 's/^/virt_caps: /')"
+else
+  echo "xen-host: xenstored or xen-init-dom0 failed (xl will not work): $(cat /var/log/xen/*.log 2>/dev/null | tail -3)"
+fi
