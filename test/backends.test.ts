@@ -111,7 +111,6 @@ test("'auto' without a usable kvm picks process, and says so", async () => {
       assert.is(host.backendInfo.name, 'process');
       const pvm = await host.spawn(guest('hello'), { memory: '16MiB', args: ['x'] });
       assert.is(pvm.backend, 'process');
-      assert.ok(monitorArgs(pvm.pid).includes('--backend=process'), monitorArgs(pvm.pid).join(' '));
       assert.equal((await outputOf(pvm)).status, { kind: 'exit', code: 0 });
     } finally {
       await host.close();
