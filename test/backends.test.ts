@@ -72,13 +72,15 @@ vm("an explicit 'kvm' runs kvm; pooled monitors are started for it too", async (
 vm('PVM_BACKEND sets the default; an option overrides it', async () => {
   const e = await openError({}, { PVM_BACKEND: 'xen' });
   assert.is(e.code, 'ENOBACKEND');
+  const saved = process.env.PVM_BACKEND; // the run's own (PVM_BACKEND=process npm test) goes on after
   process.env.PVM_BACKEND = 'xen';
   try {
     const host = await Host.open({ backend: 'kvm' });
     assert.is(host.backend, 'kvm');
     await host.close();
   } finally {
-    delete process.env.PVM_BACKEND;
+    if (saved === undefined) delete process.env.PVM_BACKEND;
+    else process.env.PVM_BACKEND = saved;
   }
 });
 
