@@ -91,6 +91,18 @@ bool MoveRamIn(uint8_t* staged, uint64_t ram_size, uint64_t old_size, Failure* w
   return GuardAndHint(ram_size, why);
 }
 
+bool MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length) {
+  if (gpa % PVM_PAGE_SIZE || offset % PVM_PAGE_SIZE || length % PVM_PAGE_SIZE || length == 0) return false;
+  // Executable: the guest runs its text from here (a noexec filesystem refuses: a copy it stays).
+  void* file = mmap(nullptr, length, kRwx, MAP_PRIVATE, fd, static_cast<off_t>(offset));
+  if (file == MAP_FAILED) return false;
+  if (mremap(file, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, At(gpa)) == MAP_FAILED) {
+    munmap(file, length);
+    return false;
+  }
+  return true;
+}
+
 bool MapShared(uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) {
   void* r = mremap(host, 0, size, MREMAP_MAYMOVE | MREMAP_FIXED, At(gpa));
   if (r == MAP_FAILED) return FailErrno(why, ctl::ErrorCode::NoMemory, "mapping a shared region into the guest");

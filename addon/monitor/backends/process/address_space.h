@@ -34,6 +34,10 @@ bool MapRam(uint64_t ram_size, Failure* why);
 // the old RAM of old_size bytes, which is dropped. Below kRamFloor stays where it was.
 bool MoveRamIn(uint8_t* staged, uint64_t ram_size, uint64_t old_size, Failure* why);
 
+// [offset, offset + length) of file fd mapped privately, read/write/execute, at gpa over
+// guest RAM that holds the same bytes already (one step: a failure changes nothing).
+bool MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length);
+
 // A shared region (a channel's memfd the monitor has mapped at `host`) also at gpa in
 // the window: mremap with old size 0 makes a second mapping of the same pages.
 bool MapShared(uint64_t gpa, uint8_t* host, uint64_t size, Failure* why);

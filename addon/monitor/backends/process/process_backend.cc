@@ -75,6 +75,11 @@ bool ProcessBackend::ReplaceMemory(GuestMemory&& fresh, Failure* why) {
   return true;
 }
 
+bool ProcessBackend::ShareFilePages(const GuestMemory& ram, uint64_t gpa, int fd, uint64_t offset, uint64_t length) {
+  if (&ram != &memory_ || !ram.GuestBuffer(gpa, length)) return false;  // also refuses the guard page
+  return process::MapFile(gpa, fd, offset, length);
+}
+
 bool ProcessBackend::MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) {
   if (gpa < PVM_CHANNEL_WINDOW_GPA || size > process::GuestLimit() - gpa || gpa % PVM_PAGE_SIZE) {
     return Fail(why, ctl::ErrorCode::Internal, 0, "region at 0x%llx is outside the channel window",

@@ -28,9 +28,10 @@ class ProcessBackend final : public Backend {
   // exec: staging RAM anywhere, moved to the guest's addresses by ReplaceMemory.
   bool AllocateMemory(uint64_t size, GuestMemory* out, Failure* why) override { return out->Allocate(size, why); }
   bool ReplaceMemory(GuestMemory&& fresh, Failure* why) override;
-  // Not done here: the image's pages would have to be mapped executable from the file
-  // at the guest's addresses, and exec moves RAM in 2 MiB pieces. Best effort anyway.
-  bool ShareFilePages(const GuestMemory&, uint64_t, int, uint64_t, uint64_t) override { return false; }
+  // The image file mapped privately (and executable) over the guest's RAM at gpa. Only
+  // for the guest's own RAM (boot): exec's staging RAM is moved in 2 MiB pieces, which
+  // file mappings would split, so an exec'd image is a copy. Best effort.
+  bool ShareFilePages(const GuestMemory& ram, uint64_t gpa, int fd, uint64_t offset, uint64_t length) override;
   bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) override;
   void UnmapRegion(uint32_t index) override;
 
