@@ -12,18 +12,23 @@ constexpr uint32_t kPageFault = 14;
 constexpr uint64_t kPfUser = 1 << 2;
 
 // Port I/O and hlt raise #GP in user mode; in a VM they are exits. Decoded from the
-// instruction bytes (a 0x66 prefix makes the 32-bit forms 16-bit).
-void DecodePrivileged(const ucontext_t* uc, GuestFault* f) {
+// instruction bytes (a 0x66 prefix makes the 32-bit forms 16-bit), of which `avail`
+// are guest memory from rip on: nothing past them is read.
+void DecodePrivileged(const ucontext_t* uc, uint64_t avail, GuestFault* f) {
   const greg_t* g = uc->uc_mcontext.gregs;
   const uint8_t* at = reinterpret_cast<const uint8_t*>(f->rip);
+  if (avail == 0) return;
   uint8_t prefix = at[0] == 0x66 ? 1 : 0;
+  if (avail < prefix + 1u) return;
   uint8_t op = at[prefix];
   uint8_t wide = prefix ? 2 : 4;
   auto io = [&](GuestFault::Insn insn, uint8_t size, bool imm) {
+    uint8_t length = static_cast<uint8_t>(prefix + (imm ? 2 : 1));
+    if (avail < length) return;
     f->insn = insn;
     f->size = size;
     f->port = imm ? at[prefix + 1] : static_cast<uint16_t>(g[REG_RDX]);
-    f->length = static_cast<uint8_t>(prefix + (imm ? 2 : 1));
+    f->length = length;
     f->value = static_cast<uint32_t>(g[REG_RAX]);
   };
   switch (op) {
@@ -92,9 +97,10 @@ void DecodeFault(int sig, const siginfo_t* info, const ucontext_t* uc, uint64_t 
       break;
     default: break;
   }
-  // Reading the instruction is safe: it was fetched from guest RAM to raise the #GP.
-  if (sig == SIGSEGV && f->vector == kGeneralProtection && !f->outside_guest && f->rip + 2 <= guest_hi) {
-    DecodePrivileged(uc, f);
+  // Reading the instruction is safe: it was fetched from guest memory to raise the #GP
+  // (and only bytes below guest_hi are looked at).
+  if (sig == SIGSEGV && f->vector == kGeneralProtection && !f->outside_guest) {
+    DecodePrivileged(uc, guest_hi - f->rip, f);
   }
 }
 

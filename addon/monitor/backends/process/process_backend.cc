@@ -5,13 +5,12 @@
 #include <cstring>
 
 #include "monitor/backends/process/address_space.h"
+#include "monitor/backends/process/exits.h"
 #include "monitor/backends/process/guest_signals.h"
 #include "monitor/boot_setup.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
-
-using process::GuestFault;
 
 namespace {
 
@@ -24,8 +23,6 @@ class ProcessSavedState final : public SavedState {
     out->assign(p, p + sizeof ctx);
   }
 };
-
-bool IsDoorbell(uint64_t port) { return port == PVM_HC_PORT || port == PVM_HC_FLOOR_PORT; }
 
 }  // namespace
 
@@ -132,47 +129,10 @@ bool ProcessBackend::Run(VcpuExit* exit, Failure*) {
   if (kind == PROC_EXIT_HYPERCALL) {
     // The runtime called hypercall_entry(value, port): the same two things a port write
     // carries, so the core's transport serves it as on kvm.
-    exit->rip = ctx_->rip;
-    exit->port = static_cast<uint16_t>(ctx_->rsi);
-    exit->size = 4;
-    exit->is_write = true;
-    exit->value = static_cast<uint32_t>(ctx_->rdi);
-    bool doorbell = IsDoorbell(ctx_->rsi) && ctx_->rdi <= UINT32_MAX;
-    exit->kind = doorbell ? VcpuExit::Kind::Hypercall : VcpuExit::Kind::Io;
+    process::ExitFromCall(ctx_->rdi, ctx_->rsi, ctx_->rip, exit);
     return true;
   }
-  const GuestFault& f = process::LastFault();
-  exit->rip = f.rip;
-  switch (f.insn) {
-    case GuestFault::Insn::Out:
-    case GuestFault::Insn::In:
-      // What a VM exits on: a port write to the doorbell is a hypercall (an image built
-      // without hypercall_entry; slow: a signal each), any other port I/O is bad I/O.
-      exit->port = f.port;
-      exit->size = f.size;
-      exit->is_write = f.insn == GuestFault::Insn::Out;
-      if (exit->is_write && f.size == 4 && IsDoorbell(f.port)) {
-        exit->kind = VcpuExit::Kind::Hypercall;
-        exit->value = f.value;
-        step_over_ = f.length;
-      } else {
-        exit->kind = VcpuExit::Kind::Io;
-      }
-      return true;
-    case GuestFault::Insn::Hlt:
-      exit->kind = VcpuExit::Kind::Halt;
-      return true;
-    case GuestFault::Insn::None:
-      break;
-  }
-  exit->kind = VcpuExit::Kind::Exception;
-  exit->vector_known = true;
-  exit->vector = f.vector;
-  exit->has_error_code = f.has_error_code;
-  exit->error_code = f.error_code;
-  exit->cr2 = f.addr;
-  exit->raw_syscall = f.raw_syscall;
-  exit->outside_guest = f.outside_guest;
+  process::ExitFromFault(process::LastFault(), exit, &step_over_);
   return true;
 }
 
