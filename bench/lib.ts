@@ -34,13 +34,16 @@ export async function runNative(program: string, args: string[]): Promise<string
   return stdout;
 }
 
+/** A ratio with two significant digits at least (0.0031x, not 0x). */
+const ratioText = (r: number) => String(r >= 0.1 || r === 0 ? round(r, 2) : Number(r.toPrecision(2)));
+
 export function printTable(results: Result[]): void {
   const rows = results.map((r) => [
     r.name,
     `${r.value} ${r.unit}`,
     r.baseline ? `${r.baseline.value} ${r.unit}` : '',
     r.baseline ? r.baseline.name : '',
-    r.baseline && r.baseline.value > 0 ? `${round(r.value / r.baseline.value, 2)}x` : '',
+    r.baseline && r.baseline.value > 0 ? `${ratioText(r.value / r.baseline.value)}x` : '',
   ]);
   const head = ['benchmark', 'pvm', 'baseline', 'baseline is', 'ratio'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
