@@ -41,6 +41,12 @@ export function renderChart(results: Result[], title: string): string {
     const w = (v: number) => Math.max(1, (v / scale) * (BAR_WIDTH - 90));
     out.push(`<g class="row" data-name="${escape(r.name)}">`);
     out.push(`<text x="10" y="${y + 12}" font-weight="bold">${escape(r.name)}</text>`);
+    if (r.skipped !== undefined) {
+      // Not measured in this run: the reason where the bars would be, no number.
+      out.push(`<text x="${LABEL_WIDTH}" y="${y + 12}" fill="#555">skipped: ${escape(r.skipped)}</text>`);
+      out.push(`</g>`);
+      return;
+    }
     if (r.baseline) out.push(`<text x="10" y="${y + 26}" fill="#555">vs ${escape(r.baseline.name)}</text>`);
     out.push(`<rect x="${LABEL_WIDTH}" y="${y + 2}" width="${w(r.value).toFixed(1)}" height="12" fill="#2b6cb0"/>`);
     out.push(`<text x="${(LABEL_WIDTH + w(r.value) + 4).toFixed(1)}" y="${y + 12}">${escape(figure(r.value, r.unit))}</text>`);
