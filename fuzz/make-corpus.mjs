@@ -211,7 +211,7 @@ function controlSeeds() {
     'exec-long-args': cat(u8(7), chunk(fds(1), execImage(0))),
     // mode 8: what a monitor sends, as the addon's Poller takes it.
     'poller-life': cat(u8(8),
-      chunk(0, message(T.Ready, cat(u64(77), u64(1), u64(2), u32(1), u32(0)))),
+      chunk(0, message(T.Ready, cat(u64(77), u64(1), u64(2), Buffer.from('kvm'.padEnd(16, '\0')), u32(1), u32(0)))),
       chunk(0, message(T.Started, u64(3))),
       chunk(0, message(T.Console, Buffer.from('hello\n'))),
       chunk(0, message(T.ExecRequest, cat(u64(0), u32(1), u32(0), strings('/next', 'arg')))),

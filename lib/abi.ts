@@ -32,6 +32,15 @@ export const ARGS_SIZE: number = abi.layout.ARGS_SIZE;
 /** Guest-physical address where images are linked. */
 export const IMAGE_BASE: number = abi.layout.IMAGE_BASE;
 
+/** No channel slot (abi.json noChannel): a fork with no channel, a pVM nobody forked. */
+export const NO_CHANNEL: number = abi.noChannel.value;
+
+/** An x86 exception vector's mnemonic and name (abi.json exceptions), if the ABI names it. */
+export function exception(vector: number): { mnemonic: string; name: string } | undefined {
+  const e = abi.exceptions.vectors.find((v) => v.vector === vector);
+  return e && { mnemonic: e.mnemonic, name: e.name };
+}
+
 /** A struct of abi.json laid out as scripts/gen-abi.mjs lays out its C twin: field offsets and size. */
 function layoutOf(fields: ReadonlyArray<{ name: string; type: string; count?: number }>) {
   const sizes: Record<string, number> = { u32: 4, u64: 8 };

@@ -6,8 +6,8 @@
  * @internal
  * @module
  */
-import { constants as osConstants } from 'node:os';
 import { PvmError } from './errors.js';
+import { wireErrorCode } from './generated/control.js';
 
 /** @internal */
 export class Attach {
@@ -28,11 +28,11 @@ export class Attach {
     });
   }
 
-  /** pVM `id` answered: the slot it took, or -errno. */
+  /** pVM `id` answered: the slot it took, or a -errno of the wire (control.json errors). */
   answered(id: number, error: number, slot: number): void {
     if (this.#settled) return;
     if (error !== 0) {
-      const code = -error === osConstants.errno.EAGAIN ? 'EAGAIN' : 'ENOMEM';
+      const code = wireErrorCode(error) === 'EAGAIN' ? 'EAGAIN' : 'ENOMEM';
       this.fail(new PvmError(code, `pVM ${id} could not take the channel: errno ${-error}`, { errno: -error }));
       return;
     }

@@ -3,6 +3,7 @@
  * @module
  */
 import { PvmError } from './errors.js';
+import { CONTROL_FLAGS } from './generated/control.js';
 
 /** A virtualization backend pvm can run pVMs on. Only `'kvm'` is built today. */
 export type Backend = 'kvm' | 'process' | 'xen';
@@ -106,10 +107,7 @@ function infoOf(name: Backend, answer: ProbeAnswer): BackendInfo {
  */
 export function readyBackendInfo(host: BackendInfo, backend: string, flags: number): BackendInfo {
   if (host.name === 'kvm' && backend === 'kvm') {
-    return { name: 'kvm', kvm: { ...host.kvm, flavour: flags & KVM_PVM_FLAG ? 'kvm_pvm' : 'hardware' } };
+    return { name: 'kvm', kvm: { ...host.kvm, flavour: flags & CONTROL_FLAGS.kReadyKvmPvm ? 'kvm_pvm' : 'hardware' } };
   }
   return host;
 }
-
-// ctl::kReadyKvmPvm in addon/common/control.h.
-const KVM_PVM_FLAG = 1;

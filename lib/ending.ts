@@ -7,19 +7,10 @@
 import { constants as osConstants } from 'node:os';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
 import { PvmError } from './errors.js';
+import { BOOT_ERROR_CODES } from './generated/control.js';
 import type { MonitorEvent } from './native.js';
 import { exceptionMnemonic, type ExitStatus, type Fault, type FaultKind } from './status.js';
 
-/** @internal Monitor error codes (ctl::ErrorCode names) as PvmError codes. */
-export const BOOT_ERROR_CODES: Record<string, PvmError['code']> = {
-  BadImage: 'EBADIMAGE',
-  ImageTooLarge: 'EIMAGETOOLARGE',
-  NoMemory: 'ENOMEM',
-  KvmUnavailable: 'ENOKVM',
-  BadConfig: 'EINVAL',
-  Internal: 'EMONITOR',
-  AbiMismatch: 'EABI',
-};
 
 /** @internal What was heard of a pVM's end. */
 export interface EndReports {
@@ -51,7 +42,7 @@ export function endStatus(r: EndReports): ExitStatus {
 /** @internal Why a pVM never booted: the monitor's Error message, else how it ended. */
 export function bootFailure(error: Extract<MonitorEvent, { type: 'error' }> | null, status: ExitStatus | null): PvmError {
   if (error) {
-    const code = BOOT_ERROR_CODES[error.code] ?? 'EMONITOR';
+    const code = BOOT_ERROR_CODES[error.code];
     return new PvmError(code, error.message, error.errno ? { errno: error.errno } : {});
   }
   const why = status?.kind === 'fault' ? status.fault.message : 'the monitor ended before the pVM booted';

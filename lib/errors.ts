@@ -12,7 +12,8 @@
  *   the one asked for is not built into this pvm or cannot run.
  * - `ENOENT`: the image file does not exist, or a native part of pvm itself is missing (no
  *   prebuild for this machine and no local build: the message says to run `npx pvm build`).
- * - `EBADIMAGE`: the file is not a loadable pVM image (static ELF64 x86-64).
+ * - `EBADIMAGE`: the file is not a loadable pVM image (static ELF64 x86-64), is no regular
+ *   file (a FIFO, a device, a socket, a directory), or took over 5 s to open.
  * - `EABI`: the image was built for another pvm ABI version, or carries no pvm ABI note
  *   (built without the pvm runtime's link step): rebuild it with `npx pvm cc`.
  * - `EIMAGETOOLARGE`: the image does not fit the pVM's guest memory.
@@ -21,7 +22,7 @@
  * - `ENOMEM`: the host could not allocate the guest memory.
  * - `ESRCH`: no such pVM (unknown, or already ended).
  * - `EPERM`: not allowed by the family rule (the pVMs are not of one family).
- * - `ECLOSED`: the host (or the channel) has been closed.
+ * - `ECLOSED`: the host (or the channel) has been closed, before or while the call ran.
  * - `EAGAIN`: a limit was reached (e.g. a pVM has as many children as it has channel slots).
  * - `EMSGSIZE`: a message is larger than a channel carries.
  * - `EPIPE`: the other end of a channel has closed.
@@ -43,7 +44,8 @@ export type PvmErrorCode =
   | 'EAGAIN'
   | 'EMSGSIZE'
   | 'EPIPE'
-  | 'EMONITOR';
+  | 'EMONITOR'
+  | 'EABI';
 
 /** The one error class of the library. */
 export class PvmError extends Error {

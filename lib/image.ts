@@ -7,7 +7,7 @@
 import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { constants as osConstants } from 'node:os';
-import { ARGS_SIZE } from './abi.js';
+import { ARGS_SIZE, GuestErrno } from './abi.js';
 import { PvmError } from './errors.js';
 import { loadAddon } from './native.js';
 
@@ -114,20 +114,21 @@ function errnoName(errno: number): string {
 /**
  * @internal The image a guest's EXEC names (a bare file name, with or without `.pvm`),
  * looked for in `dirs` in order and opened: its fd and path, or `{ fd: -ENOENT }`
- * (`-ENOEXEC` when the name is there but is no regular file, or cannot be opened in time).
+ * (`-ENOEXEC` when the name is there but is no regular file, or cannot be opened in time),
+ * the negative numbers being wire errnos (abi.json errors: ExecImage.error).
  * Names with a slash or a leading dot are not looked for: nothing outside `dirs`.
  */
 export async function openGuestImage(name: string, dirs: readonly string[]): Promise<{ fd: number; path?: string }> {
-  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(name)) return { fd: -osConstants.errno.ENOENT };
+  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(name)) return { fd: -GuestErrno.ENOENT };
   for (const candidate of dirs.flatMap((d) => [join(d, name), join(d, `${name}.pvm`)])) {
     try {
       return { fd: await openImage(candidate), path: candidate };
     } catch (err) {
-      if ((err as PvmError).code === 'EBADIMAGE') return { fd: -osConstants.errno.ENOEXEC };
+      if ((err as PvmError).code === 'EBADIMAGE') return { fd: -GuestErrno.ENOEXEC };
       // not here: the next directory
     }
   }
-  return { fd: -osConstants.errno.ENOENT };
+  return { fd: -GuestErrno.ENOENT };
 }
 
 /** @internal argv of an image: `[image, ...args]`, checked to fit the boot-info args area. */

@@ -9,7 +9,7 @@
 import { closeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
-import { GuestErrno, guestErrnoName } from './abi.js';
+import { GuestErrno, guestErrnoName, NO_CHANNEL } from './abi.js';
 import type { Attach } from './attach.js';
 import type { BackendInfo } from './backends.js';
 import { Channel } from './channel.js';
@@ -17,7 +17,7 @@ import { PvmError } from './errors.js';
 import { checkArgs, openGuestImage, openImage } from './image.js';
 import { parseMemory } from './memory.js';
 import type { MonitorEvent, NativeHost } from './native.js';
-import { BOOT_ERROR_CODES } from './ending.js';
+import { BOOT_ERROR_CODES, wireErrorCode } from './generated/control.js';
 import {
   Pvm,
   type ConsoleMode,
@@ -252,7 +252,7 @@ export class PvmLink implements PvmHostLink {
     const guestImage = this.#guestExec;
     this.#guestExec = undefined;
     if (ev.error !== 0) {
-      const code = -ev.error === GuestErrno.E2BIG ? 'E2BIG' : (BOOT_ERROR_CODES[ev.code] ?? 'EMONITOR');
+      const code = wireErrorCode(ev.error) === 'E2BIG' ? 'E2BIG' : BOOT_ERROR_CODES[ev.code];
       const error = new PvmError(code, ev.message || `exec failed: ${guestErrnoName(ev.error)}`, guestImage ? { path: guestImage } : {});
       if (pending) pending.reject(error);
       // The guest's own EXEC of an image the host gave: it got -error and runs on.
@@ -280,7 +280,7 @@ export class PvmLink implements PvmHostLink {
     }
     if (ev.error !== 0 || !alive) {
       // A guest's failed fork is the guest's to handle: FORK returned the error.
-      const code = -ev.error === osConstants.errno.EAGAIN ? 'EAGAIN' : 'ENOMEM';
+      const code = wireErrorCode(ev.error) === 'EAGAIN' ? 'EAGAIN' : 'ENOMEM';
       pending?.reject(new PvmError(code, `fork of pVM ${ev.id} failed: errno ${-ev.error}`, { errno: -ev.error }));
       return;
     }
@@ -300,7 +300,7 @@ export class PvmLink implements PvmHostLink {
           childReadyUs: Number(child._vmReadyNs - ev.pauseStartNs) / 1e3,
           channelSlot: ev.channelSlot === NO_CHANNEL ? -1 : ev.channelSlot,
           viaSpare: ev.viaSpare,
-          path: FORK_PATHS[ev.fallback] ?? 'spare-failed',
+          path: ev.path,
           copiedPages: ev.copiedPages,
         };
         if (pending && channel) pending.resolve({ ...info, channel });
@@ -318,14 +318,10 @@ export class PvmLink implements PvmHostLink {
 /** @internal An event for a pVM with no link (it ended, its end dispatched earlier). */
 export function orphanEvent(native: NativeHost, ev: MonitorEvent): void {
   if (ev.type === 'forked' && ev.error === 0) dropChild(native, ev); // nobody wants the child
-  else if (ev.type === 'exec-request') native.execImage(ev.id, -osConstants.errno.ENOENT);
+  else if (ev.type === 'exec-request') native.execImage(ev.id, -GuestErrno.ENOENT); // a wire errno (control.json errors)
 }
 
 function dropChild(native: NativeHost, ev: Event<'forked'>): void {
   native.signal(ev.childId, osConstants.signals.SIGKILL);
   if (ev.channel) native.channelClose(ev.childId);
 }
-
-const NO_CHANNEL = 0xffffffff;
-// ctl::kFork* in addon/common/control.h, in order.
-const FORK_PATHS = ['spare', 'spares-off', 'no-spare', 'too-dirty', 'spare-failed'] as const;

@@ -23,57 +23,9 @@ export interface BootRequest {
   forkSpares?: boolean;
 }
 
-/** @internal */
-export type MonitorEvent =
-  | { id: number; type: 'ready'; pid: number; monitorStartNs: bigint; vmReadyNs: bigint; backend: string; backendFlags: number }
-  | { id: number; type: 'started'; firstExitNs: bigint }
-  | { id: number; type: 'console'; data: Buffer }
-  | {
-      id: number;
-      type: 'exit';
-      kind: 'code' | 'fault' | 'killed';
-      code: number;
-      fault: string;
-      vector: number;
-      errorCode: bigint;
-      rip: bigint;
-      address: bigint;
-      exitNs: bigint;
-      reason: string;
-    }
-  | { id: number; type: 'error'; code: string; errno: number; message: string }
-  | { id: number; type: 'closed' }
-  | { id: number; type: 'ended'; statusKnown: boolean; exitStatus: number; signal: number }
-  | { id: number; type: 'malformed'; messageType: number }
-  | {
-      id: number;
-      type: 'forked';
-      tag: number;
-      error: number;
-      childId: number;
-      childPid: number;
-      pauseStartNs: bigint;
-      resumeNs: bigint;
-      channelSlot: number;
-      viaSpare: boolean;
-      fallback: number;
-      copiedPages: number;
-      channel?: ArrayBuffer | null;
-    }
-  | { id: number; type: 'spare'; pid: number }
-  | { id: number; type: 'doorbell' }
-  | { id: number; type: 'attached'; tag: number; error: number; slot: number }
-  | { id: number; type: 'exec-request'; ramSize: number; strings: string[] }
-  | {
-      id: number;
-      type: 'execed';
-      tag: number;
-      error: number;
-      code: string;
-      startNs: bigint;
-      readyNs: bigint;
-      message: string;
-    };
+/** @internal What the addon hands over (generated from addon/common/control.json). */
+export type { MonitorEvent } from './generated/control.js';
+import type { MonitorEvent } from './generated/control.js';
 
 /** @internal */
 export interface NativeHost {

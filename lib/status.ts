@@ -2,6 +2,8 @@
  * How a pVM ended.
  * @module
  */
+import { exception } from './abi.js';
+import type { FaultKindName } from './generated/control.js';
 
 /** Why a guest was stopped by the monitor instead of exiting by itself. */
 export type FaultKind =
@@ -12,6 +14,13 @@ export type FaultKind =
   | 'bad-memory'
   | 'internal'
   | 'monitor-died';
+
+// The monitor's fault kinds (control.json FaultKind, but 'none') are exactly FaultKind's
+// but 'monitor-died' (the library's own): tsc fails here when one side changes alone.
+type MonitorFaultKind = Exclude<FaultKindName, 'none'>;
+type LibraryFaultKind = Exclude<FaultKind, 'monitor-died'>;
+const faultKindsAgree: [MonitorFaultKind, LibraryFaultKind] extends [LibraryFaultKind, MonitorFaultKind] ? true : never = true;
+void faultKindsAgree;
 
 /** A guest fault, as the monitor saw it. */
 export interface Fault {
@@ -55,15 +64,9 @@ export type ExitStatus =
       readonly signal: NodeJS.Signals;
     };
 
-const MNEMONICS: Record<number, string> = {
-  0: '#DE', 1: '#DB', 2: 'NMI', 3: '#BP', 4: '#OF', 5: '#BR', 6: '#UD', 7: '#NM', 8: '#DF',
-  10: '#TS', 11: '#NP', 12: '#SS', 13: '#GP', 14: '#PF', 16: '#MF', 17: '#AC', 18: '#MC',
-  19: '#XM', 20: '#VE', 21: '#CP',
-};
-
-/** Mnemonic of an x86 exception vector (`14` → `'#PF'`). */
+/** Mnemonic of an x86 exception vector (`14` → `'#PF'`), from hypercalls/abi.json. */
 export function exceptionMnemonic(vector: number): string | undefined {
-  return MNEMONICS[vector];
+  return exception(vector)?.mnemonic;
 }
 
 /** A one-line description of an exit status, as `pvm run` prints it. */

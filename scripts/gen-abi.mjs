@@ -4,6 +4,7 @@
 // Usage: node scripts/gen-abi.mjs <abi.json> <out.h>
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { emitAbiExtras } from './gen-abi-extras.mjs';
 
 const [src, out] = process.argv.slice(2);
 if (!src || !out) {
@@ -112,6 +113,8 @@ if (ch.TABLE_GPA + ch.SLOTS * entrySize > abi.layout.BOOT_INFO_GPA + abi.layout.
 }
 if (ch.HEADER_SIZE + 2 * ch.RING_SIZE !== ch.SIZE || ch.SIZE > ch.SLOT_SIZE) throw new Error('channel sizes');
 if (ch.WINDOW_GPA < abi.layout.MAX_RAM) throw new Error('the channel window overlaps RAM');
+emit('');
+emitAbiExtras(abi, emit);
 emit('');
 emit('#endif /* PVM_ABI_H */');
 

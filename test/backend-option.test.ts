@@ -1,6 +1,6 @@
 // The monitor's --backend=NAME (addon/monitor/backends/registry.h), driven by pvm-drive
 // playing the host: the default and `kvm` boot; a name that is unknown or not built is a
-// boot error (code 4, today's KvmUnavailable) that lists the backends built.
+// boot error (code 4, BackendUnavailable) that lists the backends built.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';

@@ -92,7 +92,7 @@ NativeHost::NativeHost(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Native
         // A monitor that ended without reporting (killed, crashed) is over for the
         // other monitors too: they look in the registry to signal and wait.
         for (const MonitorEvent& ev : batch) {
-          if (ev.kind == MonitorEvent::Kind::Ended) registry_.MarkEnded(ev.id, 2, 9);
+          if (ev.kind == MonitorEvent::Kind::Ended) registry_.MarkEnded(ev.id, PVM_WAIT_KILLED, PVM_SIGKILL);
         }
         auto* data = new std::vector<MonitorEvent>(std::move(batch));
         napi_status st = tsfn.NonBlockingCall(

@@ -18,7 +18,7 @@ struct RegistryEntry {
   uint64_t parent_id;  // 0 for a pVM the host spawned
   int32_t pid;         // its monitor, 0 until known
   uint32_t state;      // RegistryState
-  uint32_t exit_kind;  // once ended: 0 exit, 1 fault, 2 killed (as WAITPID reports)
+  uint32_t exit_kind;  // once ended: PVM_WAIT_EXIT, _FAULT or _KILLED (as WAITPID reports)
   int32_t exit_code;   // exit code, or the signal
   // What the pVM is doing now, written by its monitor for `pvm ps` and Pvm.activity (a
   // diagnostic: a reader may see a mix of two updates, never anything unsafe).

@@ -16,7 +16,7 @@
 namespace pvm::monitor {
 
 // boot-info fork_channel when there is none.
-constexpr uint32_t kNoChannel = 0xffffffff;
+constexpr uint32_t kNoChannel = PVM_NO_CHANNEL;
 
 struct BootParams {
   uint64_t id = 0;

@@ -207,8 +207,9 @@ int ControlChannel::Answer(HostRequests* stash) {
     const auto* answer = m.as<ctl::ExecImage>();
     if (answer && answer->error == 0 && m.fds.size() == 1) return m.fds[0];
     CloseFds(m.fds);
-    // Only a real -errno passes: the error is 64-bit, and a value like -(1 << 32) would
-    // truncate to 0 or a positive int, which the caller would take for an fd (and close).
+    // Only a real -errno (a wire errno: control.json errors) passes: the error is 64-bit,
+    // and a value like -(1 << 32) would truncate to 0 or a positive int, which the caller
+    // would take for an fd (and close).
     if (answer && answer->error < 0 && answer->error >= -4095) return static_cast<int>(answer->error);
     return -EIO;
   }

@@ -207,7 +207,7 @@ HypercallResult ExecHypercall(const VcpuExit& x, Monitor* m) {
     if (o.image_given) {
       // The host gave the image: tell it why it was refused (e.g. another pvm ABI).
       done.error = o.error;
-      done.code = static_cast<uint32_t>(o.code);
+      done.code = o.code;
       done.ready_ns = MonotonicNs();
       m->control.SendExeced(done, o.why);
     }

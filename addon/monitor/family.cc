@@ -21,11 +21,8 @@ bool IsPvmSignal(uint64_t sig) {
   return sig == PVM_SIGTERM || sig == PVM_SIGKILL || sig == PVM_SIGUSR1 || sig == PVM_SIGUSR2;
 }
 
-// How a child ended, as WAITPID writes it.
-struct ChildStatus {
-  uint32_t kind;
-  int32_t code;
-};
+// How a child ended, as WAITPID writes it (abi.json waitStatus).
+using ChildStatus = pvm_child_status;
 
 // Child c has ended if its monitor said so in the registry, or if its monitor process
 // is gone without saying (it crashed or was SIGKILLed).
@@ -37,7 +34,7 @@ bool Ended(const Monitor& m, const Family::Child& c, ChildStatus* out) {
   }
   pollfd p{c.pidfd, POLLIN, 0};
   if (poll(&p, 1, 0) == 1) {
-    *out = ChildStatus{2, PVM_SIGKILL};
+    *out = ChildStatus{PVM_WAIT_KILLED, PVM_SIGKILL};
     return true;
   }
   return false;

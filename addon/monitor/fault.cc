@@ -13,8 +13,7 @@ namespace {
 
 using ull = unsigned long long;
 
-constexpr uint32_t kPageFault = 14;
-constexpr uint32_t kNoVector = 0xffffffff;
+constexpr uint32_t kPageFault = PVM_EXC_PF;
 
 // #PF error code bits.
 constexpr uint64_t kPfPresent = 1 << 0;
@@ -22,28 +21,13 @@ constexpr uint64_t kPfWrite = 1 << 1;
 constexpr uint64_t kPfReserved = 1 << 3;
 constexpr uint64_t kPfFetch = 1 << 4;
 
+// The vector's readable name (abi.json exceptions).
 const char* ExceptionName(uint32_t vector) {
   switch (vector) {
-    case 0: return "divide error";
-    case 1: return "debug exception";
-    case 2: return "non-maskable interrupt";
-    case 3: return "breakpoint";
-    case 4: return "overflow";
-    case 5: return "bound range exceeded";
-    case 6: return "invalid opcode";
-    case 7: return "device not available";
-    case 8: return "double fault";
-    case 10: return "invalid TSS";
-    case 11: return "segment not present";
-    case 12: return "stack-segment fault";
-    case 13: return "general protection fault";
-    case 14: return "page fault";
-    case 16: return "x87 floating-point error";
-    case 17: return "alignment check";
-    case 18: return "machine check";
-    case 19: return "SIMD floating-point exception";
-    case 20: return "virtualization exception";
-    case 21: return "control protection exception";
+#define PVM_EXCEPTION_NAME(v, mnemonic, name) \
+  case v: return name;
+    PVM_EXCEPTION_LIST(PVM_EXCEPTION_NAME)
+#undef PVM_EXCEPTION_NAME
     default: return "exception";
   }
 }
@@ -52,7 +36,7 @@ ctl::Exit FaultExit(ctl::FaultKind kind, uint64_t rip, uint64_t address) {
   ctl::Exit e{};
   e.kind = ctl::ExitKind::Fault;
   e.fault = kind;
-  e.vector = kNoVector;
+  e.vector = ctl::kNoVector;
   e.rip = rip;
   e.address = address;
   return e;
@@ -87,9 +71,13 @@ void DescribePageFault(const VcpuExit& x, uint64_t ram_size, ctl::Exit* e) {
 }  // namespace
 
 const char* ExceptionMnemonic(uint32_t vector) {
-  static const char* const kNames[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", nullptr, "#TS",
-                                       "#NP", "#SS", "#GP", "#PF", nullptr, "#MF", "#AC", "#MC", "#XM", "#VE", "#CP"};
-  return vector < sizeof kNames / sizeof kNames[0] ? kNames[vector] : nullptr;
+  switch (vector) {
+#define PVM_EXCEPTION_MNEMONIC(v, mnemonic, name) \
+  case v: return mnemonic;
+    PVM_EXCEPTION_LIST(PVM_EXCEPTION_MNEMONIC)
+#undef PVM_EXCEPTION_MNEMONIC
+    default: return nullptr;
+  }
 }
 
 ctl::Exit DescribeFault(const VcpuExit& x, uint64_t ram_size) {

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/wire_errno.h"
 #include "monitor/blocking.h"
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
@@ -20,13 +21,11 @@ namespace pvm::monitor {
 
 namespace {
 
+// What FORK returns for a host errno: only its documented errors (abi.json), and
+// ENOMEM for the rest: the resources for a child could not be had.
 int64_t GuestErrno(int sys_errno) {
-  switch (sys_errno) {
-    case ENOMEM: return -PVM_ENOMEM;
-    case EAGAIN: return -PVM_EAGAIN;
-    case EFAULT: return -PVM_EFAULT;
-    default: return -PVM_ENOMEM;  // the resources for a child could not be had
-  }
+  int64_t e = WireErrno(sys_errno, PVM_ENOMEM);
+  return e == -PVM_EAGAIN || e == -PVM_EFAULT ? e : -PVM_ENOMEM;
 }
 
 void Report(Monitor* m, uint64_t tag, int64_t error, const ctl::Forked* done = nullptr, const int* fds = nullptr,
@@ -52,8 +51,8 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
   RaceDelay();
   ForkResult result;
   auto refuse = [&](int64_t guest_error, int sys_errno) {
-    if (origin == ForkOrigin::Host) Report(m, tag, -sys_errno);
-    else if (guest_error != 0) Report(m, 0, -sys_errno);
+    if (origin == ForkOrigin::Host) Report(m, tag, WireErrno(sys_errno, PVM_ENOMEM));
+    else if (guest_error != 0) Report(m, 0, WireErrno(sys_errno, PVM_ENOMEM));
     result.value = guest_error;
     return result;
   };
@@ -141,7 +140,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
       syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
       close(pidfd);
     }
-    m->registry.MarkEnded(p.child_id, 2, PVM_SIGKILL);
+    m->registry.MarkEnded(p.child_id, PVM_WAIT_KILLED, PVM_SIGKILL);
     DiscardPieces(&p);
     return refuse(-PVM_ENOMEM, err);
   }
@@ -168,7 +167,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
       close(pidfd);
       close(m->family.children.back().pidfd);
       m->family.children.pop_back();
-      m->registry.MarkEnded(p.child_id, 2, PVM_SIGKILL);
+      m->registry.MarkEnded(p.child_id, PVM_WAIT_KILLED, PVM_SIGKILL);
       DiscardPieces(&p);
       return refuse(-PVM_ENOMEM, EIO);
     }

@@ -23,7 +23,7 @@ HypercallResult Exit(const VcpuExit& x) {
   e.kind = ctl::ExitKind::Code;
   e.code = static_cast<int32_t>(x.args[0] & 0xff);  // 0..255, like a process's exit status
   e.fault = ctl::FaultKind::None;
-  e.vector = 0xffffffff;
+  e.vector = ctl::kNoVector;
   e.rip = x.rip;
   return End(e);
 }

@@ -64,8 +64,7 @@ const BackendEntry* ChooseBackend(const Options& options, Failure* why) {
   if (const BackendEntry* e = FindBackend(name)) return e;
   std::string built;
   for (const BackendEntry& e : BuiltBackends()) built += std::string(built.empty() ? "" : ", ") + e.name;
-  // KvmUnavailable is the wire's "no backend" code until the protocol names it so (4).
-  Fail(why, ctl::ErrorCode::KvmUnavailable, 0, "backend '%s' is not known to this monitor (built: %s)", name,
+  Fail(why, ctl::ErrorCode::BackendUnavailable, 0, "backend '%s' is not known to this monitor (built: %s)", name,
        built.empty() ? "none" : built.c_str());
   return nullptr;
 }

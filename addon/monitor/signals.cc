@@ -82,7 +82,7 @@ ctl::Exit Terminated() {
   e.kind = ctl::ExitKind::Killed;
   e.code = g_terminate;
   e.fault = ctl::FaultKind::None;
-  e.vector = 0xffffffff;
+  e.vector = ctl::kNoVector;
   snprintf(e.reason, sizeof e.reason, "ended by signal %s", g_terminate == PVM_SIGKILL ? "KILL" : "TERM");
   return e;
 }

@@ -41,7 +41,7 @@ ctl::Exit BadBlockFault(const VcpuExit& exit) {
   ctl::Exit e{};
   e.kind = ctl::ExitKind::Fault;
   e.fault = ctl::FaultKind::BadHypercall;
-  e.vector = 0xffffffff;
+  e.vector = ctl::kNoVector;
   e.rip = exit.rip;
   e.address = exit.value;
   snprintf(e.reason, sizeof e.reason,

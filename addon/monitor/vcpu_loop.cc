@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "common/control.h"
+#include "common/wire_errno.h"
 #include "monitor/blocking.h"
 #include "monitor/clock.h"
 #include "monitor/exec.h"
@@ -38,8 +39,8 @@ void PrintStats(const Monitor& m) {
 [[noreturn]] void Finish(Monitor* m, const ctl::Exit& end) {
   KillSpare(m);  // it would keep this process waiting below
   // The registry first: a parent waiting for us reads it as soon as we ring it.
-  uint32_t kind = end.kind == ctl::ExitKind::Code ? 0 : end.kind == ctl::ExitKind::Fault ? 1 : 2;
-  m->registry.MarkEnded(m->identity.id, kind, end.code);
+  // ExitKind has WAITPID's kind numbers (control_gen.h asserts it).
+  m->registry.MarkEnded(m->identity.id, static_cast<uint32_t>(end.kind), end.code);
   if (m->family.parent_exit_bell >= 0) {
     uint64_t one = 1;
     (void)!write(m->family.parent_exit_bell, &one, sizeof one);
@@ -87,11 +88,11 @@ void ServeHost(Monitor* m) {
     Failure why;
     bool shm = a.request.flags & ctl::kAttachShm;
     if (slot < 0) {
-      reply.error = -EAGAIN;
+      reply.error = -PVM_EAGAIN;
       ChannelTable::Discard(&end);
     } else if (shm ? !m->channels->AttachShmFd(static_cast<uint32_t>(slot), end.memfd, &why)
                    : !m->channels->AttachShared(static_cast<uint32_t>(slot), end, &why)) {
-      reply.error = -(why.sys_errno ? why.sys_errno : ENOMEM);
+      reply.error = WireErrno(why.sys_errno, PVM_ENOMEM);
     } else {
       reply.slot = static_cast<uint32_t>(slot);
       if (shm) RenewSpare(m);
@@ -106,7 +107,7 @@ void ServeHost(Monitor* m) {
     ExecOutcome o = ExecPvm(m, e.image_fd, e.ram_size, e.args);
     e.image_fd = -1;
     done.error = o.error;
-    done.code = static_cast<uint32_t>(o.code);
+    done.code = o.code;
     done.ready_ns = MonotonicNs();
     m->control.SendExeced(done, o.why);
     if (o.ends_pvm) Finish(m, InternalFault(o.why.c_str(), 0));

@@ -192,7 +192,7 @@ static void reap(uint64_t timeout_ns)
     if (id <= 0)
       return;
     live_snapshots--;
-    if (st.kind != 0 || st.code != 0)
+    if (st.kind != PVM_WAIT_EXIT || st.code != 0)
       printf("kvstore: snapshot %ld failed (kind %u, code %d)\n", id, st.kind, st.code);
   }
 }

@@ -184,7 +184,7 @@ int main(int argc, char **argv)
     pvm_signals();
   if (w != child)
     fail("waitpid", w);
-  if (st.kind != 0) {
+  if (st.kind != PVM_WAIT_EXIT) {
     printf("pipeline: stage %d (pVM %ld) did not exit (kind %u, code %d)\n", stage + 1, child, st.kind, st.code);
     return 1;
   }

@@ -128,7 +128,7 @@ static inline long pvm_fork(uint32_t *channel_out)
 }
 
 /** No channel slot (what pvm_fork_channel() returns when there is no fork channel). */
-#define PVM_CHANNEL_NONE 0xffffffffu
+#define PVM_CHANNEL_NONE PVM_NO_CHANNEL
 
 /**
  * The slot of the channel to whoever forked this pVM (its parent pVM, or the host for a
@@ -303,11 +303,11 @@ int pvm_restart_after_eintr(void);
  */
 long pvm_kill(uint64_t id, int sig);
 
-/** How a child ended (pvm_waitpid). */
-struct pvm_child_status {
-  uint32_t kind; /**< 0 exit, 1 fault, 2 killed */
-  int32_t code;  /**< exit code, or the signal */
-};
+/*
+ * How a child ended (pvm_waitpid): struct pvm_child_status in pvm/abi.h (abi.json
+ * waitStatus): uint32_t kind (PVM_WAIT_EXIT, PVM_WAIT_FAULT, PVM_WAIT_KILLED) and
+ * int32_t code (the exit code, or the signal).
+ */
 
 /**
  * Wait for child `id` (0: any) to end, like waitpid(2). Returns the child's id,

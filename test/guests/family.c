@@ -57,7 +57,7 @@ static int mode_signal(void)
   CHECK(pvm_kill(child, PVM_SIGTERM) == 0, "kill TERM");
   struct pvm_child_status st;
   long r = pvm_waitpid(child, &st, ~0ULL);
-  CHECK(r == child && st.kind == 2 && st.code == PVM_SIGTERM, "waitpid %ld kind %u code %d", r, st.kind, st.code);
+  CHECK(r == child && st.kind == PVM_WAIT_KILLED && st.code == PVM_SIGTERM, "waitpid %ld kind %u code %d", r, st.kind, st.code);
   printf("signal ok\n");
   return 0;
 }
@@ -88,7 +88,7 @@ static int mode_handler(void)
   hear(ch);
   CHECK(strcmp(buf, "handled 10") == 0, "child said %s", buf);
   struct pvm_child_status st;
-  CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.kind == 0 && st.code == 0, "waitpid");
+  CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.kind == PVM_WAIT_EXIT && st.code == 0, "waitpid");
   printf("handler ok\n");
   return 0;
 }
@@ -108,7 +108,7 @@ static int mode_waitpid(void)
     long id = pvm_waitpid(0, &st, ~0ULL);
     int i = id == ids[0] ? 0 : id == ids[1] ? 1 : id == ids[2] ? 2 : -1;
     CHECK(i >= 0, "waitpid returned %ld", id);
-    CHECK(st.kind == 0 && st.code == 3 + i, "child %d: kind %u code %d", i, st.kind, st.code);
+    CHECK(st.kind == PVM_WAIT_EXIT && st.code == 3 + i, "child %d: kind %u code %d", i, st.kind, st.code);
     seen |= 1 << i;
   }
   CHECK(seen == 7, "seen %d", seen);
@@ -230,7 +230,7 @@ static int mode_crash(void)
   long n = hear(ch);
   CHECK(n == -PVM_EPIPE, "recv from a crashed child gave %ld", n);
   struct pvm_child_status st;
-  CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.kind == 1, "waitpid kind %u", st.kind);
+  CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.kind == PVM_WAIT_FAULT, "waitpid kind %u", st.kind);
   printf("crash ok\n");
   return 0;
 }
@@ -401,7 +401,7 @@ static int mode_forkexec(void)
   CHECK(strcmp(buf, expect) == 0, "heard '%s', expected '%s'", buf, expect);
   say(ch, "welcome");
   struct pvm_child_status st;
-  CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.kind == 0 && st.code == 5, "waitpid: kind %u code %d",
+  CHECK(pvm_waitpid(child, &st, ~0ULL) == child && st.kind == PVM_WAIT_EXIT && st.code == 5, "waitpid: kind %u code %d",
         st.kind, st.code);
   printf("forkexec ok\n");
   return 0;

@@ -331,7 +331,7 @@ static int test_exitwait(int argc, char **argv)
     check(w, "parent", "WAITPID");
     if (w != id)
       fail("parent", "WAITPID returned another child");
-    if (status.kind != 0 || status.code != 0)
+    if (status.kind != PVM_WAIT_EXIT || status.code != 0)
       fail("parent", "the child did not exit 0");
     if (r >= 0)
       batch_ns[r] = t1 - t0;

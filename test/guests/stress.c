@@ -308,7 +308,7 @@ static int mode_fanout(int n, int chanfork)
   for (int i = 0; i < n; i++) {
     struct pvm_child_status st;
     long r = pvm_waitpid((uint64_t)ids[i], &st, ~0ULL);
-    CHECK(r == ids[i] && st.kind == 0 && st.code == 0, "waitpid %ld: %ld kind %u code %d", ids[i], r, st.kind, st.code);
+    CHECK(r == ids[i] && st.kind == PVM_WAIT_EXIT && st.code == 0, "waitpid %ld: %ld kind %u code %d", ids[i], r, st.kind, st.code);
   }
   printf("fanout ok\n");
   return 0;
@@ -322,7 +322,7 @@ static int mode_execchain(long n, long carry)
     long r;
     while ((r = pvm_waitpid(0, &st, ~0ULL)) == -PVM_EINTR)
       signals += pvm_signals() != 0;
-    CHECK(r > 0 && st.kind == 0 && st.code == carry, "reaping the last image's child: %ld kind %u code %d", r,
+    CHECK(r > 0 && st.kind == PVM_WAIT_EXIT && st.code == carry, "reaping the last image's child: %ld kind %u code %d", r,
           st.kind, st.code);
   }
   if (n <= 0) {

@@ -29,10 +29,10 @@ Kvm::~Kvm() {
 
 bool Kvm::Open(Failure* why) {
   fd_ = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd_ < 0) return FailErrno(why, ctl::ErrorCode::KvmUnavailable, "cannot open /dev/kvm");
+  if (fd_ < 0) return FailErrno(why, ctl::ErrorCode::BackendUnavailable, "cannot open /dev/kvm");
   int version = ioctl(fd_, KVM_GET_API_VERSION, 0);
   if (version != kKvmApiVersion) {
-    return Fail(why, ctl::ErrorCode::KvmUnavailable, version < 0 ? errno : 0,
+    return Fail(why, ctl::ErrorCode::BackendUnavailable, version < 0 ? errno : 0,
                 "/dev/kvm API version %d, need %d", version, kKvmApiVersion);
   }
   return true;
@@ -45,9 +45,9 @@ int Kvm::Capability(long cap) const {
 
 bool Kvm::VcpuMmapSize(size_t* size, Failure* why) const {
   int r = ioctl(fd_, KVM_GET_VCPU_MMAP_SIZE, 0);
-  if (r < 0) return FailErrno(why, ctl::ErrorCode::KvmUnavailable, "KVM_GET_VCPU_MMAP_SIZE");
+  if (r < 0) return FailErrno(why, ctl::ErrorCode::BackendUnavailable, "KVM_GET_VCPU_MMAP_SIZE");
   if (static_cast<size_t>(r) < sizeof(kvm_run)) {
-    return Fail(why, ctl::ErrorCode::KvmUnavailable, 0, "kvm_run area of %d bytes is too small", r);
+    return Fail(why, ctl::ErrorCode::BackendUnavailable, 0, "kvm_run area of %d bytes is too small", r);
   }
   *size = static_cast<size_t>(r);
   return true;
@@ -59,7 +59,7 @@ bool Kvm::SupportedCpuid(CpuidTable* out, Failure* why) const {
     if (ioctl(fd_, KVM_GET_SUPPORTED_CPUID, out->get()) == 0) return true;
     if (errno != E2BIG) break;
   }
-  return FailErrno(why, ctl::ErrorCode::KvmUnavailable, "KVM_GET_SUPPORTED_CPUID");
+  return FailErrno(why, ctl::ErrorCode::BackendUnavailable, "KVM_GET_SUPPORTED_CPUID");
 }
 
 KvmVm::~KvmVm() {
@@ -71,7 +71,7 @@ bool KvmVm::Create(const Kvm& kvm, Failure* why) {
     fd_ = ioctl(kvm.fd(), KVM_CREATE_VM, 0);
     if (fd_ >= 0) return true;
     // KVM_CREATE_VM can fail with EINTR when a signal arrives during it.
-    if (errno != EINTR) return FailErrno(why, ctl::ErrorCode::KvmUnavailable, "KVM_CREATE_VM");
+    if (errno != EINTR) return FailErrno(why, ctl::ErrorCode::BackendUnavailable, "KVM_CREATE_VM");
   }
 }
 

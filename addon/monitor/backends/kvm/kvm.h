@@ -29,7 +29,7 @@ class Kvm {
   Kvm(const Kvm&) = delete;
   Kvm& operator=(const Kvm&) = delete;
 
-  // Opens /dev/kvm and checks the API version. KvmUnavailable on failure.
+  // Opens /dev/kvm and checks the API version. BackendUnavailable on failure.
   bool Open(Failure* why);
   int fd() const { return fd_; }
   // KVM_CHECK_EXTENSION on the system fd: > 0 when the capability is there.

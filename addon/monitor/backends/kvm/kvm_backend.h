@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "common/control.h"
 #include "monitor/backend.h"
 #include "monitor/guest_memory.h"
 #include "monitor/backends/kvm/kvm.h"
@@ -16,7 +17,7 @@
 namespace pvm::monitor {
 
 // Backend::flags() bits on kvm (the host reads them from Ready).
-constexpr uint32_t kKvmFlagSoftware = 1u << 0;  // the kvm_pvm software flavour
+constexpr uint32_t kKvmFlagSoftware = ctl::kReadyKvmPvm;  // the kvm_pvm software flavour (control.json)
 
 class KvmBackend final : public Backend, private DirtyLog {
  public:

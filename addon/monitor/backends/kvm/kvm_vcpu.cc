@@ -27,7 +27,7 @@ KvmVcpu::~KvmVcpu() {
 bool KvmVcpu::Create(const Kvm& kvm, const KvmVm& vm, Failure* why) {
   if (!kvm.VcpuMmapSize(&run_size_, why)) return false;
   fd_ = ioctl(vm.fd(), KVM_CREATE_VCPU, 0);
-  if (fd_ < 0) return FailErrno(why, ctl::ErrorCode::KvmUnavailable, "KVM_CREATE_VCPU");
+  if (fd_ < 0) return FailErrno(why, ctl::ErrorCode::BackendUnavailable, "KVM_CREATE_VCPU");
   void* p = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) return FailErrno(why, ctl::ErrorCode::Internal, "mmap of kvm_run");
   run_ = static_cast<kvm_run*>(p);
@@ -41,7 +41,7 @@ bool KvmVcpu::Create(const Kvm& kvm, const KvmVm& vm, Failure* why) {
 
 bool KvmVcpu::SetCpuid(CpuidTable* cpuid, Failure* why) {
   if (ioctl(fd_, KVM_SET_CPUID2, cpuid->get()) != 0) {
-    return FailErrno(why, ctl::ErrorCode::KvmUnavailable, "KVM_SET_CPUID2");
+    return FailErrno(why, ctl::ErrorCode::BackendUnavailable, "KVM_SET_CPUID2");
   }
   return true;
 }

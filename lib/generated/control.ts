@@ -1,0 +1,74 @@
+// GENERATED from addon/common/control.json by scripts/gen-control.mjs (npm run gen). Do not edit.
+/**
+ * The control protocol as the library sees it: the events the addon hands over and the
+ * tables that name their numbers. Internal.
+ * @internal
+ * @module
+ */
+import type { PvmErrorCode } from '../errors.js';
+
+/** @internal How a pVM ended; the same numbers as abi.json waitStatus kinds (what WAITPID reports). */
+export type ExitKindName = 'code' | 'fault' | 'killed';
+/** @internal Why the monitor stopped a guest. */
+export type FaultKindName = 'none' | 'exception' | 'triple-fault' | 'bad-hypercall' | 'bad-io' | 'bad-memory' | 'internal';
+/** @internal Why a boot or an exec failed (Error.code, Execed.code); pvmError is the PvmError code the library throws. */
+export type ErrorCodeName = 'None' | 'BadImage' | 'ImageTooLarge' | 'NoMemory' | 'BackendUnavailable' | 'BadConfig' | 'Internal' | 'AbiMismatch';
+/** @internal Forked.fallback: how a fork went, through the spare or why not. */
+export type ForkPathName = 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed';
+
+/** @internal What the addon hands over: one event per message from a monitor, or its own. */
+export type MonitorEvent =
+  | { id: number; type: 'ready'; pid: number; monitorStartNs: bigint; vmReadyNs: bigint; backend: string; backendFlags: number }
+  | { id: number; type: 'started'; firstExitNs: bigint }
+  | { id: number; type: 'console'; data: Buffer }
+  | { id: number; type: 'exit'; kind: ExitKindName; code: number; fault: FaultKindName; vector: number; errorCode: bigint; rip: bigint; address: bigint; exitNs: bigint; reason: string }
+  | { id: number; type: 'error'; code: ErrorCodeName; errno: number; message: string }
+  | { id: number; type: 'forked'; tag: number; error: number; childId: number; childPid: number; pauseStartNs: bigint; resumeNs: bigint; channelSlot: number; viaSpare: boolean; path: ForkPathName; copiedPages: number; channel?: ArrayBuffer | null }
+  | { id: number; type: 'attached'; tag: number; error: number; slot: number }
+  | { id: number; type: 'exec-request'; ramSize: number; strings: string[] }
+  | { id: number; type: 'execed'; tag: number; error: number; code: ErrorCodeName; startNs: bigint; readyNs: bigint; message: string }
+  | { id: number; type: 'spare'; pid: number }
+  | { id: number; type: 'closed' }
+  | { id: number; type: 'ended'; statusKnown: boolean; exitStatus: number; signal: number }
+  | { id: number; type: 'malformed'; messageType: number }
+  | { id: number; type: 'doorbell' };
+
+/** @internal The PvmError code of each monitor ErrorCode (a failed boot or exec). */
+export const BOOT_ERROR_CODES: Readonly<Record<ErrorCodeName, PvmErrorCode>> = {
+  None: 'EMONITOR',
+  BadImage: 'EBADIMAGE',
+  ImageTooLarge: 'EIMAGETOOLARGE',
+  NoMemory: 'ENOMEM',
+  BackendUnavailable: 'ENOKVM',
+  BadConfig: 'EINVAL',
+  Internal: 'EMONITOR',
+  AbiMismatch: 'EABI',
+};
+
+/**
+ * @internal One errno space on the wire: every `error` field carries 0 or the negated value of an error of hypercalls/abi.json (`errors`), never a host errno. The monitor and the addon turn a host errno into one with pvm::WireErrno (addon/common/wire_errno.h), the only place that does; the library turns one into a PvmError code with wireErrorCode (lib/generated/control.ts, from the pvmErrors table here), the only place that does. The guest sees the same numbers (its errno.h is generated from the same list).
+ */
+const WIRE_ERRORS: Readonly<Record<number, PvmErrorCode>> = {
+  2: 'ENOENT', // ENOENT
+  3: 'ESRCH', // ESRCH
+  1: 'EPERM', // EPERM
+  7: 'E2BIG', // E2BIG
+  11: 'EAGAIN', // EAGAIN
+  12: 'ENOMEM', // ENOMEM
+  22: 'EINVAL', // EINVAL
+  32: 'EPIPE', // EPIPE
+  90: 'EMSGSIZE', // EMSGSIZE
+};
+
+/** @internal The PvmError code of a wire error (0 or -errno of abi.json), if it has one. */
+export function wireErrorCode(error: number): PvmErrorCode | undefined {
+  return WIRE_ERRORS[-error];
+}
+
+/** @internal Flag bits of message fields (see control.json flags). */
+export const CONTROL_FLAGS = {
+  kBootPooled: 1, // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.
+  kBootForkSpares: 2, // Boot.flags: Keep a warm spare for fast forks (dirty logging on guest RAM).
+  kAttachShm: 1, // AttachRequest.flags: A shared-memory region, not a channel.
+  kReadyKvmPvm: 1, // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
+} as const;
