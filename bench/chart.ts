@@ -1,7 +1,7 @@
 // Bench results as an SVG chart: one row per figure, pvm's bar next to its baseline's,
 // both scaled to the larger of the two (units differ from row to row), the ratio at the
 // end. Plain SVG, no dependencies, readable in a browser or a README.
-import type { Result } from './lib.js';
+import { ratioText, type Result } from './lib.js';
 
 const ROW = 34;
 const LABEL_WIDTH = 300;
@@ -58,7 +58,7 @@ export function renderChart(results: Result[], title: string): string {
         const better = higherIsBetter(r.unit) ? r.value >= b : r.value <= b;
         const ratio = r.value / b;
         out.push(
-          `<text x="${LABEL_WIDTH + BAR_WIDTH}" y="${y + 19}" fill="${better ? '#276749' : '#9b2c2c'}">${ratio.toFixed(2)}× ${higherIsBetter(r.unit) ? 'the' : 'of'} baseline</text>`,
+          `<text x="${LABEL_WIDTH + BAR_WIDTH}" y="${y + 19}" fill="${better ? '#276749' : '#9b2c2c'}">${ratioText(ratio)}× ${higherIsBetter(r.unit) ? 'the' : 'of'} baseline</text>`,
         );
       }
     }

@@ -36,6 +36,9 @@ export function median(values: number[]): number {
 
 export const round = (v: number, digits = 1) => Number(v.toFixed(digits));
 
+/** A ratio for the table and chart: two decimals, or two significant digits below 0.1 (0.0032, not 0). */
+export const ratioText = (ratio: number) => (ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2));
+
 const execFileAsync = promisify(execFile);
 
 /** A helper script of the benchmarks (bench/*.mjs), from the source or the compiled bench alike. */
@@ -55,7 +58,7 @@ export function printTable(results: Result[]): void {
     r.skipped !== undefined ? `skipped: ${r.skipped}` : `${r.value} ${r.unit}`,
     r.baseline ? `${r.baseline.value} ${r.unit}` : '',
     r.baseline ? r.baseline.name : '',
-    r.baseline && r.baseline.value > 0 ? `${round(r.value / r.baseline.value, 2)}x` : '',
+    r.baseline && r.baseline.value > 0 ? `${ratioText(r.value / r.baseline.value)}x` : '',
   ]);
   const head = ['benchmark', 'pvm', 'baseline', 'baseline is', 'ratio'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -19,6 +19,8 @@ test('one row per result, baseline bars and ratios, text escaped', () => {
   const skipped = svg.slice(svg.indexOf('data-name="hypercall.rtt.process"'));
   assert.match(skipped, /^[^]*?skipped: backend process: not built into this pvm<\/text>\n<\/g>/);
   assert.not.match(svg, /NaN/);
+  // A ratio far below 1 keeps two significant digits.
+  assert.match(renderChart([{ name: 'hypercall.rtt.process', unit: 'us', value: 0.12, baseline: { name: 'on kvm', value: 37.3 } }], 't'), />0\.0032× of baseline/);
   assert.match(svg, /fork\.childReady\.&#60;64MiB&#62;/);
   assert.match(svg, /process fork &#38; wait/);
   assert.match(svg, /title &#60;x&#62;/);
