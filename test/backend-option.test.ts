@@ -26,6 +26,7 @@ test('an unknown or unbuilt backend is a boot error naming what was built', asyn
   }
 });
 
+// About the kvm backend (and pvm-drive's default, kvm): on kvm only.
 vm('kvm, named or by default, boots and runs the guest; --stats names the backend', async () => {
   for (const args of [['--backend=kvm'], []]) {
     const { out } = drive('--stats', ...args, guest('exitcode'));
@@ -33,7 +34,7 @@ vm('kvm, named or by default, boots and runs the guest; --stats names the backen
     assert.match(out, /pvm-monitor stats: backend=kvm flags=0x[01] /, out);
     assert.match(out, /monitor exited with status 0/, out);
   }
-});
+}, { backends: ['kvm'] });
 
 suite.run();
 test.run();
