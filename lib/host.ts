@@ -99,6 +99,13 @@ export interface SpawnOptions {
    * Children inherit it.
    */
   forkSpares?: boolean;
+  /**
+   * Every fork child gets fresh entropy and a new generation number in its boot-info page
+   * (the guest's `rand()` reseeds from them), so clones of one parent never draw the same
+   * random numbers (default true). `false`: children keep the parent's, for
+   * reproducible runs. Children inherit the setting.
+   */
+  uniqueClones?: boolean;
 }
 
 /**
@@ -208,7 +215,7 @@ export class Host {
       link.image = resolve(image);
       try {
         native.spawn(link.pvm.id, { parentId: 0, ramSize, spawnNs, imageFd, args, pool: options.pool ?? true,
-          forkSpares: options.forkSpares ?? this.#forkSpares,
+          forkSpares: options.forkSpares ?? this.#forkSpares, uniqueClones: options.uniqueClones ?? true,
         });
         if (options.pool !== false) this.#pool.took();
       } catch (err) {

@@ -21,6 +21,7 @@ export interface BootRequest {
   args: string[];
   pool?: boolean;
   forkSpares?: boolean;
+  uniqueClones?: boolean;
 }
 
 /** @internal What the addon hands over (generated from addon/common/control.json). */

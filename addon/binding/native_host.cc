@@ -180,6 +180,7 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
 
   bool use_pool = !boot.Has("pool") || boot.Get("pool").ToBoolean();
   if (boot.Has("forkSpares") && boot.Get("forkSpares").ToBoolean()) fixed.flags |= ctl::kBootForkSpares;
+  if (boot.Has("uniqueClones") && !boot.Get("uniqueClones").ToBoolean()) fixed.flags |= ctl::kBootSameClones;
   MonitorProcess proc = use_pool ? TakePooled() : MonitorProcess{};
   int rc = 0;
   if (proc.pid > 0) {

@@ -83,6 +83,7 @@ enum : uint32_t {
 
 constexpr uint32_t kBootPooled = 1;  // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.
 constexpr uint32_t kBootForkSpares = 2;  // Boot.flags: Keep a warm spare for fast forks (dirty logging on guest RAM).
+constexpr uint32_t kBootSameClones = 4;  // Boot.flags: Fork children keep their parent's entropy and generation (uniqueClones: false).
 constexpr uint32_t kAttachShm = 1;  // AttachRequest.flags: A shared-memory region, not a channel.
 constexpr uint32_t kReadyKvmPvm = 1;  // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "monitor/boot_setup.h"
+#include "monitor/clone_identity.h"
 #include "monitor/clock.h"
 #include "monitor/elf_loader.h"
 #include "monitor/image_file.h"
@@ -40,6 +41,7 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   params.exception_stack = m->backend->exception_stack_works();
   params.cpu_tables = m->backend->needs_cpu_tables();
   params.hypercall_entry = m->backend->hypercall_entry();
+  FreshEntropy(params.entropy);  // generation 0: a spawned pVM
   if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
     return Fail(why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %" PRIu64 " bytes, the args area holds %" PRIu64,
                 ArgsAreaBytes(params.args), static_cast<uint64_t>(PVM_ARGS_SIZE));
@@ -72,6 +74,7 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   }
   close(request.image_fd);
   m->identity = PvmIdentity{request.boot.id, request.boot.parent_id};
+  m->identity.same_clones = (request.boot.flags & ctl::kBootSameClones) != 0;
   m->registry.Add(m->identity.id, m->identity.parent_id, getpid());
   m->family.child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (m->family.child_exit_bell < 0) return FailErrno(why, ctl::ErrorCode::Internal, "eventfd");

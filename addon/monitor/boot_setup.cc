@@ -255,6 +255,8 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
   info.channel_slots = PVM_CHANNEL_SLOTS;
   info.fork_channel = kNoChannel;
   info.hypercall_entry = params.hypercall_entry;
+  info.generation = params.generation;
+  std::memcpy(info.entropy, params.entropy, sizeof info.entropy);
   std::memset(ram.data() + PVM_BOOT_INFO_GPA, 0, PVM_BOOT_INFO_SIZE);
   std::memcpy(ram.data() + PVM_BOOT_INFO_GPA, &info, sizeof info);
 

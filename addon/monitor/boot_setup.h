@@ -32,6 +32,9 @@ struct BootParams {
   bool cpu_tables = true;
   // Backend::hypercall_entry(), for the boot-info page.
   uint64_t hypercall_entry = 0;
+  // What makes a clone unique (clone_identity.h): the boot-info page's generation and entropy.
+  uint64_t generation = 0;
+  uint64_t entropy[4] = {};
 };
 
 // Bytes the argument vector takes in the ARGS area: argc + 1 pointers and the strings

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "monitor/blocking.h"
+#include "monitor/clone_identity.h"
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
 #include "monitor/elf_loader.h"
@@ -90,6 +91,8 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   params.exception_stack = m->backend->exception_stack_works();
   params.cpu_tables = m->backend->needs_cpu_tables();
   params.hypercall_entry = m->backend->hypercall_entry();
+  params.generation = m->identity.generation;  // a new image, the same pVM
+  FreshEntropy(params.entropy);
   for (const auto& a : args) params.args.emplace_back(a);
   if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
     close(image_fd);

@@ -15,6 +15,7 @@
 #include "monitor/boot_setup.h"
 #include "monitor/channels.h"
 #include "monitor/clock.h"
+#include "monitor/clone_identity.h"
 #include "monitor/transport.h"
 #include "monitor/spares.h"
 #include "pvm/abi.h"
@@ -119,7 +120,8 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, F
   }
   m->channels->Publish();
 
-  m->identity = PvmIdentity{p->child_id, m->identity.id};
+  m->identity.parent_id = m->identity.id;
+  m->identity.id = p->child_id;
   const GuestMemory& ram = m->backend->memory();
   auto put = [&](uint64_t gpa, const void* v, size_t n) {
     if (uint8_t* at = ram.At(gpa, n)) std::memcpy(at, v, n);
@@ -130,6 +132,7 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, F
   put(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, &slot, 4);
   uint64_t no_signals = 0;
   put(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, &no_signals, 8);
+  MakeCloneUnique(m, ram);
   if (origin == ForkOrigin::Guest) {
     if (channel_out_gpa && p->slot >= 0) put(channel_out_gpa, &slot, 4);
     WriteHypercallResult(ram, 0);  // FORK returns 0 in the child

@@ -24,6 +24,8 @@ namespace pvm::monitor {
 struct PvmIdentity {
   uint64_t id = 0;
   uint64_t parent_id = 0;
+  uint64_t generation = 0;   // the boot-info page's: 0 at spawn, +1 in each fork child
+  bool same_clones = false;  // kBootSameClones: children keep entropy and generation
 };
 
 struct Options {

@@ -69,7 +69,8 @@ long labs(long x);
 long long llabs(long long x);
 
 #define RAND_MAX 0x7fffffff
-/** Pseudo-random number in [0, RAND_MAX] (deterministic per pVM; not for secrets). */
+/** Pseudo-random number in [0, RAND_MAX] (not for secrets): seeded from the boot-info
+ * page's entropy, reseeded in each fork child (unique clones); srand() makes it repeatable. */
 int rand(void);
 /** Seed rand(). */
 void srand(unsigned seed);

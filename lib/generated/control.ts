@@ -69,6 +69,7 @@ export function wireErrorCode(error: number): PvmErrorCode | undefined {
 export const CONTROL_FLAGS = {
   kBootPooled: 1, // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.
   kBootForkSpares: 2, // Boot.flags: Keep a warm spare for fast forks (dirty logging on guest RAM).
+  kBootSameClones: 4, // Boot.flags: Fork children keep their parent's entropy and generation (uniqueClones: false).
   kAttachShm: 1, // AttachRequest.flags: A shared-memory region, not a channel.
   kReadyKvmPvm: 1, // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
 } as const;
