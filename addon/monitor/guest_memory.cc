@@ -10,6 +10,12 @@ GuestMemory::~GuestMemory() {
   if (base_) munmap(base_, size_);
 }
 
+void GuestMemory::Adopt(uint8_t* base, uint64_t size) {
+  if (base_) munmap(base_, size_);
+  base_ = base;
+  size_ = size;
+}
+
 bool GuestMemory::Allocate(uint64_t size, Failure* why) {
   if (size == 0 || size % kHugePage != 0) {
     return Fail(why, ctl::ErrorCode::BadConfig, 0, "guest RAM size %llu is not a multiple of 2 MiB",

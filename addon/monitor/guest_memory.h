@@ -33,6 +33,10 @@ class GuestMemory {
   // For backends: maps size bytes (a multiple of 2 MiB) of zeroed RAM. NoMemory on failure.
   bool Allocate(uint64_t size, Failure* why);
 
+  // For backends whose RAM mapping is made elsewhere (xen: a foreign mapping of the
+  // domain's RAM): takes [base, base + size), released with munmap like Allocate's.
+  void Adopt(uint8_t* base, uint64_t size);
+
   // Exchanges the RAM of two objects (exec puts a new image's RAM in place).
   void Swap(GuestMemory& other) {
     std::swap(base_, other.base_);

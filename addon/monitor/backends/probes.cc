@@ -5,6 +5,9 @@
 #ifdef PVM_BACKEND_KVM
 #include "monitor/backends/kvm/probe.h"
 #endif
+#ifdef PVM_BACKEND_XEN
+#include "monitor/backends/xen/probe.h"
+#endif
 
 namespace pvm {
 namespace {
@@ -16,6 +19,9 @@ struct ProbeEntry {
 constexpr ProbeEntry kProbes[] = {
 #ifdef PVM_BACKEND_KVM
     {"kvm", kvm::Probe},
+#endif
+#ifdef PVM_BACKEND_XEN
+    {"xen", xen::Probe},
 #endif
     {nullptr, nullptr},  // keeps the table non-empty when no backend is built
 };

@@ -6,6 +6,9 @@
 #ifdef PVM_BACKEND_KVM
 #include "monitor/backends/kvm/entry.h"
 #endif
+#ifdef PVM_BACKEND_XEN
+#include "monitor/backends/xen/entry.h"
+#endif
 
 namespace pvm::monitor {
 
@@ -16,6 +19,9 @@ namespace {
 const BackendEntry kBackends[] = {
 #ifdef PVM_BACKEND_KVM
     KvmBackendEntry(),
+#endif
+#ifdef PVM_BACKEND_XEN
+    XenBackendEntry(),
 #endif
     BackendEntry{nullptr, nullptr, {}},
 };
