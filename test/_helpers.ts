@@ -6,7 +6,8 @@ import { Host, PvmError, builtinGuest, type Pvm } from '../lib/index.js';
 import { loadAddon } from '../lib/native.js';
 import { isBelow, processTable, pvmTreesOf } from './_trees.js';
 
-const probe = loadAddon().probeBackend('kvm');
+// The backend of the run: PVM_BACKEND (npm run test:xen sets xen), else kvm.
+const probe = loadAddon().probeBackend((process.env.PVM_BACKEND || 'kvm') as 'kvm');
 /** True when this machine can run pVMs; tests that need a VM skip loudly otherwise. */
 export const kvmAvailable = probe.ok;
 if (!kvmAvailable) {
