@@ -70,19 +70,17 @@ bool XenBackend::Create(uint64_t ram_size, Failure* why) {
 }
 
 bool XenBackend::MapFreshRam(uint64_t size, const GuestMemory* from, Failure* why) {
-  // The hypervisor hands out cleared pages: RAM given back and populated again is zero,
-  // and only the non-zero pages of `from` need copying.
+  // RAM grows or shrinks in place (populated pages come cleared by the hypervisor); then
+  // it is mapped again and, for exec, overwritten with `from` whole.
   memory_.Adopt(nullptr, 0);
-  if (!domain_->SetRam(0, why) || !domain_->SetRam(size, why)) return false;
+  if (!domain_->SetRam(size, why)) return false;
   uint8_t* ram = domain_->MapRam(size, why);
   if (!ram) return false;
   memory_.Adopt(ram, size);
   if (from) {
-    static const uint8_t kZero[PVM_PAGE_SIZE] = {};
     uint64_t n = from->size() < size ? from->size() : size;
-    for (uint64_t off = 0; off < n; off += PVM_PAGE_SIZE) {
-      if (memcmp(from->base() + off, kZero, PVM_PAGE_SIZE) != 0) memcpy(ram + off, from->base() + off, PVM_PAGE_SIZE);
-    }
+    memcpy(ram, from->base(), n);
+    memset(ram + n, 0, size - n);
   }
   return true;
 }
@@ -142,7 +140,15 @@ bool XenBackend::Run(VcpuExit* exit, Failure* why) {
     paused_ = false;
   }
   for (;;) {
-    if (ioreq_t* req = ioreq_->Take()) return DecodeRequest(*req, exit, why);
+    if (ioreq_t* req = ioreq_->Take()) {
+      // Xen also broadcasts requests that are no access: INVALIDATE after guest RAM
+      // shrank (exec) for device models' map caches, TIMEOFFSET. Answered, ignored.
+      if (req->type != IOREQ_TYPE_PIO && req->type != IOREQ_TYPE_COPY) {
+        ioreq_->Complete();
+        continue;
+      }
+      return DecodeRequest(*req, exit, why);
+    }
     pollfd pfd{ioreq_->fd(), POLLIN, 0};
     timespec timeout{0, kStatePollNs};
     // The guest runs on its own while the monitor waits here; a kick signal (the host
@@ -187,6 +193,13 @@ bool XenBackend::DecodeRequest(const ioreq_t& req, VcpuExit* exit, Failure* why)
     exit->kind = VcpuExit::Kind::FaultReport;
     exit->rsp = cpu.rsp;
     exit->cr2 = cpu.cr2;
+    return true;
+  }
+  if (req.type == IOREQ_TYPE_COPY) {
+    exit->kind = VcpuExit::Kind::Mmio;
+    exit->gpa = req.addr;
+    exit->size = req.size;
+    exit->is_write = write;
     return true;
   }
   exit->kind = VcpuExit::Kind::Io;
