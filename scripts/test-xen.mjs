@@ -10,7 +10,7 @@
 // libxen-dev already was). The default pattern is the suite's files that apply to xen
 // (spawn, console, exit, faults, exec, kill, bad images and arguments, limits,
 // lifetimes) plus the Xen test files (test/xen-*.test.ts); tests of what xen does not
-// do yet skip there with the reason (test/_helpers.ts xenLacks). --memshr or
+// do yet skip there with the reason (test/_helpers.ts notOnXen). --memshr or
 // PVM_XEN_MEMSHR=1: the hypervisor rebuilt with VM forking. PVM_XEN_TIMEOUT_S bounds the
 // whole QEMU run (default 1500); PVM_TEST_* variables are passed to the suite, and each
 // test's bound is 5 min there unless PVM_TEST_BOUND_MS says otherwise (TCG is ~50x slower).
