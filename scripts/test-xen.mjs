@@ -8,9 +8,9 @@
 // First it builds what dom0 runs: libxen-dev installed (Debian) and the native parts
 // rebuilt with the xen backend on (PVM_BACKEND_XEN; `npm ci` builds it only where
 // libxen-dev already was). The default pattern is the suite's files that apply to xen
-// (spawn, console, exit, faults, exec, kill, bad images and arguments, limits,
-// lifetimes) plus the Xen test files (test/xen-*.test.ts); tests of what xen does not
-// do yet skip there with the reason (test/_helpers.ts notOnXen). --memshr or
+// (spawn, console, exit codes, faults, exec, bad images and arguments, limits) plus the
+// Xen test files (test/xen-*.test.ts: kill, no domain left behind); tests of what xen
+// does not do yet skip there with the reason (test/_helpers.ts notOnXen). --memshr or
 // PVM_XEN_MEMSHR=1: the hypervisor rebuilt with VM forking. PVM_XEN_TIMEOUT_S bounds the
 // whole QEMU run (default 1500); PVM_TEST_* variables are passed to the suite, and each
 // test's bound is 5 min there unless PVM_TEST_BOUND_MS says otherwise (TCG is ~50x slower).
@@ -23,7 +23,11 @@ import { runInDom0, sh } from './xen-host/boot.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const memshr = args[0] === '--memshr' ? (args.shift(), true) : process.env.PVM_XEN_MEMSHR === '1';
-const suiteFiles = ['spawn', 'exec', 'faults', 'bad-input', 'hostile', 'family', 'blocking', 'limits', 'lifetime', 'xen-.*'];
+// Not here: fork, family, blocking, hostile (its sibling answers through fork), channels,
+// spares, pool (fork, channels and shared memory come with issue 19).
+// lifetime.test.ts neither: its host child starts through tsx, ~10 s under TCG, past its
+// bounds; xen-lifetime.test.ts does the same for domains with the built library.
+const suiteFiles = ['spawn', 'exec', 'faults', 'bad-input', 'limits', 'xen-.*'];
 const testArgs = args.length ? args : [`^(${suiteFiles.join('|')})\\.test\\.ts$`];
 const timeoutS = Number(process.env.PVM_XEN_TIMEOUT_S ?? 25 * 60);
 const started = Date.now();

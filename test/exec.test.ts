@@ -60,7 +60,7 @@ notOnXen(vm, 'guest RAM is the hypervisor\'s, not in the monitor\'s Rss')("the o
   await pvm.exited;
 });
 
-vm('bad exec input: a typed error each, the pVM unchanged', async () => {
+notOnXen(vm, noFork)('bad exec input: a typed error each, the pVM unchanged', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pvm-exec-'));
   try {
     const junk = join(dir, 'junk.pvm');
