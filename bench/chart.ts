@@ -1,7 +1,7 @@
 // Bench results as an SVG chart: one row per figure, pvm's bar next to its baseline's,
 // both scaled to the larger of the two (units differ from row to row), the ratio at the
 // end. Plain SVG, no dependencies, readable in a browser or a README.
-import type { Result } from './lib.js';
+import { ratioText, type Result } from './lib.js';
 
 const ROW = 34;
 const LABEL_WIDTH = 300;
@@ -41,6 +41,12 @@ export function renderChart(results: Result[], title: string): string {
     const w = (v: number) => Math.max(1, (v / scale) * (BAR_WIDTH - 90));
     out.push(`<g class="row" data-name="${escape(r.name)}">`);
     out.push(`<text x="10" y="${y + 12}" font-weight="bold">${escape(r.name)}</text>`);
+    if (r.skipped !== undefined) {
+      // Not measured in this run: the reason where the bars would be, no number.
+      out.push(`<text x="${LABEL_WIDTH}" y="${y + 12}" fill="#555">skipped: ${escape(r.skipped)}</text>`);
+      out.push(`</g>`);
+      return;
+    }
     if (r.baseline) out.push(`<text x="10" y="${y + 26}" fill="#555">vs ${escape(r.baseline.name)}</text>`);
     out.push(`<rect x="${LABEL_WIDTH}" y="${y + 2}" width="${w(r.value).toFixed(1)}" height="12" fill="#2b6cb0"/>`);
     out.push(`<text x="${(LABEL_WIDTH + w(r.value) + 4).toFixed(1)}" y="${y + 12}">${escape(figure(r.value, r.unit))}</text>`);
@@ -52,7 +58,7 @@ export function renderChart(results: Result[], title: string): string {
         const better = higherIsBetter(r.unit) ? r.value >= b : r.value <= b;
         const ratio = r.value / b;
         out.push(
-          `<text x="${LABEL_WIDTH + BAR_WIDTH}" y="${y + 19}" fill="${better ? '#276749' : '#9b2c2c'}">${ratio.toFixed(2)}× ${higherIsBetter(r.unit) ? 'the' : 'of'} baseline</text>`,
+          `<text x="${LABEL_WIDTH + BAR_WIDTH}" y="${y + 19}" fill="${better ? '#276749' : '#9b2c2c'}">${ratioText(ratio)}× ${higherIsBetter(r.unit) ? 'the' : 'of'} baseline</text>`,
         );
       }
     }

@@ -5,13 +5,10 @@
 import { fork as forkNode } from 'node:child_process';
 import { once } from 'node:events';
 import { Host, builtinGuest, type Pvm } from '../lib/index.js';
-import { benchScript, median, round, runNative, type Result } from './lib.js';
+import { benchScript, median, round, runNative, wanted, type Only, type Result } from './lib.js';
 
 const SIZES_MIB = [16, 64, 256];
 const WARMUP = 2;
-
-/** True if a result named `name` is wanted with `--only <only>` (a prefix either way). */
-const wanted = (name: string, only?: string) => !only || name.startsWith(only) || only.startsWith(name);
 
 /** Resolves once `text` has appeared on the pVM's console; rejects if it ends first. */
 function waitForConsole(pvm: Pvm, text: string): Promise<void> {
@@ -91,7 +88,7 @@ async function benchNodeChildProcess(runs: number): Promise<number> {
   return median(times);
 }
 
-export async function benchFork(host: Host, runs: number, only?: string): Promise<Result[]> {
+export async function benchFork(host: Host, runs: number, only?: Only): Promise<Result[]> {
   const paused: Result[] = [];
   const ready: Result[] = [];
   for (const size of SIZES_MIB) {

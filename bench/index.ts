@@ -2,13 +2,16 @@
 //   (e.g. --only fork, --only fork.childReady.64MiB; also `pvm bench`)
 // Prints a table (or, with --json, one JSON array) of results, each with the baseline
 // measured in the same run; progress goes to stderr. --out also writes the JSON to that
-// file and an SVG chart next to it (same name, .svg).
+// file and an SVG chart next to it (same name, .svg). The figures of bench/backends.ts's
+// ON_PROCESS are measured again on the process backend as `<name>.process` rows, the kvm
+// figure as baseline (or skipped, saying why, where process cannot run).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { arch, cpus, release } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Host } from '../lib/index.js';
-import { printTable, type Result } from './lib.js';
+import { printTable, type Only, type Result } from './lib.js';
+import { processRows, type Bench } from './backends.js';
 import { renderChart } from './chart.js';
 import { benchSpawn } from './spawn.js';
 import { benchLoop } from './loop.js';
@@ -26,16 +29,17 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs ?? 30);
-const benches: Array<[string, (host: Host) => Promise<Result[]>]> = [
+// Each runs on a host for the figures `only` names (those that take it; --only here).
+const benches: Bench[] = [
   ['spawn', (h) => benchSpawn(h, runs)],
   ['guest', (h) => benchLoop(h, Math.min(runs, 7))],
   ['hypercall', (h) => benchHypercall(h, runs)],
   // fork: 15 runs unless --runs says more (never fewer than 15); --only may name one figure.
-  ['fork', (h) => benchFork(h, Math.max(15, Number(values.runs ?? 15)), values.only)],
+  ['fork', (h, only: Only) => benchFork(h, Math.max(15, Number(values.runs ?? 15)), only)],
   // ipc: fixed batch counts (see bench/ipc.ts); --only may name one figure.
-  ['ipc', (h) => benchIpc(h, values.only)],
+  ['ipc', (h, only: Only) => benchIpc(h, only)],
   ['exec', (h) => benchExec(h, Math.max(15, Number(values.runs ?? 15)))],
-  ['server', async (h) => (await import('./server.js')).benchServer(h, values.only)], // fork-per-request server vs worker_threads / child_process (bench/server.ts)
+  ['server', async (h, only: Only) => (await import('./server.js')).benchServer(h, only)], // fork-per-request server vs worker_threads / child_process (bench/server.ts)
 ];
 
 const chosen = benches.filter(
@@ -47,9 +51,17 @@ if (chosen.length === 0) {
 }
 
 // Progress on stderr: a line per benchmark, with a running clock on a terminal.
-function progress(step: number, prefix: string): () => void {
+async function withProgress(label: string, bench: () => Promise<Result[]>): Promise<Result[]> {
+  const done = progress(label);
+  try {
+    return await bench();
+  } finally {
+    done();
+  }
+}
+
+function progress(label: string): () => void {
   const t0 = performance.now();
-  const label = `[${step}/${chosen.length}] ${prefix}`;
   const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
   if (!process.stderr.isTTY) {
     process.stderr.write(`${label}…\n`);
@@ -67,13 +79,9 @@ const results: Result[] = [];
 const started = performance.now();
 try {
   for (const [step, [prefix, bench]] of chosen.entries()) {
-    const done = progress(step + 1, prefix);
-    try {
-      results.push(...(await bench(host)));
-    } finally {
-      done();
-    }
+    results.push(...(await withProgress(`[${step + 1}/${chosen.length}] ${prefix}`, () => bench(host, values.only))));
   }
+  results.push(...(await processRows(results, host.backend, chosen, withProgress)));
 } finally {
   await host.close();
 }

@@ -56,7 +56,7 @@ import { spawn as spawnProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Host, builtinGuest, type Pvm } from '../lib/index.js';
 import { nativeDir } from '../lib/paths.js';
-import { median, round, runNative, type Result } from './lib.js';
+import { median, round, runNative, wanted, type Only, type Result } from './lib.js';
 
 /** What ipc_bench (guest) and ipc-baseline (native) print: one JSON line. */
 interface Figures {
@@ -72,9 +72,6 @@ interface Figures {
 
 const GUEST_TIMEOUT_MS = 20_000;
 const MEMORY = '16MiB';
-
-/** True if a result named `name` is wanted with `--only <only>` (a prefix either way). */
-const wanted = (name: string, only?: string) => !only || name.startsWith(only) || only.startsWith(name);
 
 function parseFigures(text: string, what: string): Figures {
   const line = text.split('\n').find((l) => l.startsWith('{'));
@@ -283,7 +280,7 @@ const SPECS: Spec[] = [
   },
 ];
 
-export async function benchIpc(host: Host, only?: string): Promise<Result[]> {
+export async function benchIpc(host: Host, only?: Only): Promise<Result[]> {
   const results: Result[] = [];
   const baselines = new Map<string, Promise<Figures>>(); // one run per distinct baseline
   for (const spec of SPECS) {

@@ -8,8 +8,23 @@ import { nativeDir, packageRoot } from '../lib/paths.js';
 export interface Result {
   name: string;
   unit: string;
+  /** The figure; NaN (null in JSON) when {@link Result.skipped}. */
   value: number;
   baseline?: { name: string; value: number };
+  /** Set when the figure could not be measured in this run: why (no number is made up). */
+  skipped?: string;
+}
+
+/**
+ * Which figures a bench measures: all (undefined or ''), those `--only <prefix>` names
+ * (a prefix either way), or a list of exact names (the `.process` rows, bench/backends.ts).
+ */
+export type Only = string | readonly string[] | undefined;
+
+/** True if a result named `name` is wanted with `only`. */
+export function wanted(name: string, only: Only): boolean {
+  if (typeof only !== 'string') return only === undefined || only.includes(name);
+  return !only || name.startsWith(only) || only.startsWith(name);
 }
 
 export function median(values: number[]): number {
@@ -20,6 +35,9 @@ export function median(values: number[]): number {
 }
 
 export const round = (v: number, digits = 1) => Number(v.toFixed(digits));
+
+/** A ratio for the table and chart: two decimals, or two significant digits below 0.1 (0.0032, not 0). */
+export const ratioText = (ratio: number) => (ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2));
 
 const execFileAsync = promisify(execFile);
 
@@ -37,10 +55,10 @@ export async function runNative(program: string, args: string[]): Promise<string
 export function printTable(results: Result[]): void {
   const rows = results.map((r) => [
     r.name,
-    `${r.value} ${r.unit}`,
+    r.skipped !== undefined ? `skipped: ${r.skipped}` : `${r.value} ${r.unit}`,
     r.baseline ? `${r.baseline.value} ${r.unit}` : '',
     r.baseline ? r.baseline.name : '',
-    r.baseline && r.baseline.value > 0 ? `${round(r.value / r.baseline.value, 2)}x` : '',
+    r.baseline && r.baseline.value > 0 ? `${ratioText(r.value / r.baseline.value)}x` : '',
   ]);
   const head = ['benchmark', 'pvm', 'baseline', 'baseline is', 'ratio'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

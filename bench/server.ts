@@ -31,7 +31,7 @@ import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Host } from '../lib/index.js';
 import { startForkServer } from '../examples/fork-server.js';
-import { benchScript, round, type Result } from './lib.js';
+import { benchScript, round, wanted, type Only, type Result } from './lib.js';
 
 const LATENCY_MS = 3000;
 const LATENCY_REQUESTS = 1000;
@@ -57,8 +57,6 @@ interface Running {
   url: string;
   close(): Promise<void>;
 }
-
-const wanted = (name: string, only?: string) => !only || name.startsWith(only) || only.startsWith(name);
 
 async function loadFrom(url: string, args: string[]): Promise<string> {
   const { stdout } = await execFileAsync(process.execPath, [loadScript, '--url', url, ...args], {
@@ -223,7 +221,7 @@ async function run(
   }
 }
 
-export async function benchServer(host: Host, only?: string): Promise<Result[]> {
+export async function benchServer(host: Host, only?: Only): Promise<Result[]> {
   const name = {
     lat: 'server.forkPerRequest.latency',
     p99: 'server.forkPerRequest.latency.p99',

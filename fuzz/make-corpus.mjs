@@ -314,6 +314,33 @@ function hypercallSeeds() {
   };
 }
 
+// ---- process backend decoding (fuzz_process.cc) -----------------------------------------
+function processSeeds() {
+  const SEGV = 0, BUS = 1, FPE = 3, SYS = 5;
+  const SI_KERNEL = 0x80;
+  const HCP = abi.hypercall.port, FLOOR = abi.hypercall.floorPort, BLOCK = abi.hypercall.BLOCK_GPA;
+  // [signal] [si_code] [trapno] [err u16] [addr u64] [rax u32] [rdx u16] [syscall u16]
+  // [rip offset] [call value u64] [call port u16] [guest bytes]
+  const seed = ({ sig = SEGV, code = SI_KERNEL, trapno = 13, err = 0, addr = 0, rax = 0, rdx = 0, nr = 0, rip = 0,
+    value = BLOCK, port = HCP }, bytes) =>
+    cat(u8(sig), u8(code), u8(trapno), u16(err), u64(addr), u32(rax), u16(rdx), u16(nr), u8(rip), u64(value), u16(port),
+      Buffer.from(bytes));
+  return {
+    'out-doorbell': seed({ rax: BLOCK }, [0xe7, HCP, 0x90]),
+    'out-doorbell-16bit': seed({ rax: BLOCK }, [0x66, 0xe7, HCP]),
+    'out-dx-floor': seed({ rdx: FLOOR, port: FLOOR, value: 0 }, [0xef]),
+    'in-com-port': seed({ value: 1n << 40n }, [0xe4, 0x60]),
+    'hlt': seed({ port: 0x3f8 }, [0xf4, 0xf4]),
+    'prefix-at-end': seed({}, [0x90, 0x66]),
+    'null-read': seed({ code: 1, trapno: 14, err: 4 }, [0x8b, 0x00]),
+    'guard-write': seed({ code: 2, trapno: 14, err: 6, addr: 0xf00000 }, [0x89, 0x00]),
+    'raw-syscall': seed({ sig: SYS, code: 1, nr: 39, rip: 2 }, [0x0f, 0x05]),
+    'div0': seed({ sig: FPE, code: 1, trapno: 0 }, [0xf7, 0xf1]),
+    'alignment': seed({ sig: BUS, code: 0x80, trapno: 17 }, [0x8b, 0x01]),
+    'outside-guest': seed({ rip: 200 }, [0xe7, HCP]),
+  };
+}
+
 // ---- write ------------------------------------------------------------------------------
 function write(name, seeds) {
   const dir = join(root, 'fuzz/corpus', name);
@@ -328,4 +355,5 @@ const elfs = elfSeeds();
 if (guestAt > 0) elfs['guest-stripped'] = guestSeed(process.argv[guestAt + 1]);
 write('elf', elfs);
 write('control', controlSeeds());
+write('process', processSeeds());
 write('hypercall', hypercallSeeds());

@@ -5,7 +5,7 @@
 import { PvmError } from './errors.js';
 import { CONTROL_FLAGS } from './generated/control.js';
 
-/** A virtualization backend pvm can run pVMs on. Only `'kvm'` is built today. */
+/** A virtualization backend pvm can run pVMs on. `'kvm'` and `'process'` are built today. */
 export type Backend = 'kvm' | 'process' | 'xen';
 
 /** What {@link HostOptions.backend} accepts: a backend, or `'auto'` to take the first that works. */

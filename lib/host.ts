@@ -24,7 +24,7 @@ export interface HostOptions {
   /**
    * The backend to run pVMs on. `'auto'` takes the first that works here, in the order
    * {@link AUTO_ORDER} (kvm, process, xen). Default: the environment variable
-   * `PVM_BACKEND` if set, else `'auto'`. Only `'kvm'` is built into this pvm so far.
+   * `PVM_BACKEND` if set, else `'auto'`. `'kvm'` and `'process'` are built into this pvm so far.
    */
   backend?: BackendChoice;
   /**

@@ -170,6 +170,8 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #consoleUnbounded = false;
   #processEnded: Extract<MonitorEvent, { type: 'ended' }> | null = null;
   #status: ExitStatus | null = null;
+  /** True in the turn the monitor said Ready in: spawn()/fork() has not returned this Pvm yet. */
+  #readyThisTurn = false;
   #resolveExited!: (status: ExitStatus) => void;
   #boot: { resolve: () => void; reject: (e: PvmError) => void } | null = null;
   #link: PvmHostLink;
@@ -359,6 +361,8 @@ export class Pvm extends EventEmitter<PvmEvents> {
         this.#timings.monitorStartNs = ev.monitorStartNs;
         this.#timings.vmReadyNs = ev.vmReadyNs;
         this.#phase = 'running';
+        this.#readyThisTurn = true;
+        setImmediate(() => (this.#readyThisTurn = false));
         this.#boot?.resolve();
         this.#boot = null;
         return;
@@ -412,6 +416,11 @@ export class Pvm extends EventEmitter<PvmEvents> {
     }
     this.#link.ended();
     this.#resolveExited(status);
-    if (!wasBooting) this.emit('exit', status);
+    if (wasBooting) return;
+    // A guest that ends at once (the process backend runs one in microseconds) can end in
+    // the turn its Ready came in: its spawn() or fork() resolves after that turn, so the
+    // event waits one more, for the listeners added right after the await.
+    if (this.#readyThisTurn) setImmediate(() => this.emit('exit', status));
+    else this.emit('exit', status);
   }
 }

@@ -2,22 +2,28 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { test as uvuTest, suite, type Callback, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Host, PvmError, builtinGuest, type Pvm } from '../lib/index.js';
+import { AUTO_ORDER, Host, PvmError, builtinGuest, type Backend, type HostOptions, type Pvm } from '../lib/index.js';
 import { loadAddon } from '../lib/native.js';
+import { planBackends, wants, type BackendSelector, type PlannedBackend } from './_backends.js';
 import { isBelow, processTable, pvmTreesOf } from './_trees.js';
 
-// The backend of the run: PVM_BACKEND (npm run test:xen sets xen), else kvm.
-const probe = loadAddon().probeBackend((process.env.PVM_BACKEND || 'kvm') as 'kvm');
-/** True when this machine can run pVMs; tests that need a VM skip loudly otherwise. */
-export const kvmAvailable = probe.ok;
-if (!kvmAvailable) {
-  console.warn(`\n!!! /dev/kvm is not usable here (${probe.message}): tests that need a VM are SKIPPED !!!\n`);
+/** The backends this run covers (`PVM_BACKEND` restricts it to one), each with whether it runs here. */
+export const backendPlan: readonly PlannedBackend[] = planBackends(process.env.PVM_BACKEND, (name) => loadAddon().probeBackend(name));
+for (const b of backendPlan) {
+  if (!b.ok) console.warn(`\n!!! ${b.name}: ${b.reason}: the ${b.name} half of the suite is SKIPPED !!!\n`);
 }
+if (process.env.PVM_BACKEND) console.warn(`(PVM_BACKEND=${process.env.PVM_BACKEND}: this run tests ${backendPlan.map((b) => b.name).join(', ')} only)`);
 
 /** Per-test options of {@link vmSuite}'s `vm` and of {@link test}. */
 export interface TestOptions {
   /** How long the test may run before it fails (default: `PVM_TEST_BOUND_MS`, else 60 s). */
   timeoutMs?: number;
+  /**
+   * The backends the test is about (default: every backend of the run, or the suite's, see
+   * {@link vmSuite}): `['kvm']` for a test of KVM itself, `'first'` for one whose subject is
+   * not the backend (run once, on the first backend that works).
+   */
+  backends?: BackendSelector;
 }
 
 /** A uvu test function whose tests are bounded in time (see {@link bounded}). */
@@ -90,48 +96,154 @@ function treesOrWhyNot(): string {
   }
 }
 
-/** `base` with every test it registers bounded; `skipAll` registers each as skipped. */
-function boundedTests<T>(base: Test<T>, skipAll = false): BoundedTest<T> {
+/** `base` with every test it registers bounded. */
+function boundedTests<T>(base: Test<T>): BoundedTest<T> {
   const adder = (register: (title: string, fn: Callback<T>) => void) => (title: string, fn: Callback<T>, options?: TestOptions) =>
-    skipAll ? base.skip(title) : register(title, bounded(title, fn, options));
+    register(title, bounded(title, fn, options));
   return Object.assign(adder(base), { only: adder(base.only), skip: base.skip, before: base.before, after: base.after, run: base.run });
 }
 
+/** The backend of the half running now: the one of the `vm` test or {@link vmSuite} hook in progress. */
+let current: Backend | undefined;
+
 /**
- * A uvu suite plus its test function: `vm(title, fn, { timeoutMs }?)` is a bounded test
- * (see {@link bounded}) that needs /dev/kvm and is reported as skipped (with the loud
- * warning above) where there is none.
+ * The backend the running `vm` test (or hook of a {@link vmSuite}) is on. Its half runs
+ * with `PVM_BACKEND` set to it, so `Host.open()` with no backend and child processes
+ * (the CLI, the examples) follow it too.
  */
-export function vmSuite(name: string): { suite: Test; vm: BoundedTest } {
-  const s = suite(name);
-  return { suite: s, vm: boundedTests(s, !kvmAvailable) };
+export function backend(): Backend {
+  if (current === undefined) throw new Error('backend(): called outside a test or hook of a vmSuite');
+  return current;
 }
 
-/** This run is on the xen backend (npm run test:xen sets PVM_BACKEND=xen). */
-export const onXen = process.env.PVM_BACKEND === 'xen';
+/** A hook of a {@link vmSuite}: `before`/`after` run once for each backend's half, `.each` around each test. */
+export interface SuiteHook {
+  (fn: Callback): void;
+  each(fn: Callback): void;
+}
+
+/** The suite of a {@link vmSuite}: one uvu suite per backend of the run, driven as one. */
+export interface VmSuite {
+  before: SuiteHook;
+  after: SuiteHook;
+  /** Counts a test as skipped on each backend it would have run on. */
+  skip(title: string, options?: Pick<TestOptions, 'backends'>): void;
+  /** Runs the half of each backend that has tests, one after the other. */
+  run(): void;
+}
+
+/** The test function of a {@link vmSuite}: `vm(title, fn, { timeoutMs, backends })`. */
+export interface VmTest {
+  (title: string, fn: Callback, options?: TestOptions): void;
+  only(title: string, fn: Callback, options?: TestOptions): void;
+  skip(title: string, options?: Pick<TestOptions, 'backends'>): void;
+}
+
+/** One backend's half of a {@link vmSuite}. */
+interface Half {
+  readonly backend: PlannedBackend;
+  readonly suite: Test;
+  /** Tests registered in it, run or skipped: a half with none is not run at all. */
+  tests: number;
+}
+
+/**
+ * A suite that runs on each backend of the run ({@link backendPlan}): `vm(title, fn,
+ * options?)` registers a bounded test (see {@link bounded}) in the half of each backend it
+ * is about (`options.backends`, else `defaults.backends`, else all), named
+ * `[backend] name`; a backend that cannot run here has its tests counted as skipped
+ * (with the loud warning above). Hooks run in each half that runs; {@link withHost} opens
+ * a Host on the half's backend.
+ */
+export function vmSuite(name: string, defaults: { backends?: BackendSelector } = {}): { suite: VmSuite; vm: VmTest } {
+  return vmSuiteOn(backendPlan, name, defaults);
+}
+
 const notOnXenSaid = new Set<string>();
 
 /**
- * `vm` for a test that cannot pass on the xen backend, `why` says what is missing there
- * (e.g. "no fork yet (issue 19)"): on a xen run it is skipped, the reason said once.
+ * `vm` for a test that cannot pass on the xen backend; `why` says what is missing there
+ * (e.g. "no fork yet (issue 19)"). It runs on the run's other backends; on xen it is
+ * counted as skipped, the reason said once.
  */
-export function notOnXen(vm: BoundedTest, why: string): (title: string, fn: Callback, options?: TestOptions) => void {
-  if (!onXen) return vm;
-  return (title) => {
+export function notOnXen(vm: VmTest, why: string): (title: string, fn: Callback, options?: TestOptions) => void {
+  return (title, fn, options = {}) => {
+    const on = options.backends === 'first' ? 'first' : (options.backends ?? AUTO_ORDER).filter((b) => b !== 'xen');
+    vm(title, fn, { ...options, backends: on });
+    if (!backendPlan.some((b) => b.name === 'xen' && b.ok)) return;
     if (!notOnXenSaid.has(why)) console.warn(`(xen: ${why}: the tests that need it are SKIPPED)`);
     notOnXenSaid.add(why);
-    vm.skip(`${title} [not on xen: ${why}]`);
+    vm.skip(`${title} [not on xen: ${why}]`, { backends: ['xen'] });
   };
 }
 
-/** Opens a Host for a suite in `before` and closes it in `after` (when KVM is there). */
-export function withHost(s: ReturnType<typeof suite>): { readonly host: Host } {
+/** {@link vmSuite} on a given plan (test/suite-backends.test.ts tries it on a made-up one). */
+export function vmSuiteOn(plan: readonly PlannedBackend[], name: string, defaults: { backends?: BackendSelector } = {}): { suite: VmSuite; vm: VmTest } {
+  const halves: Half[] = plan.map((b) => ({ backend: b, suite: suite(`[${b.name}] ${name}`), tests: 0 }));
+  const live = halves.filter((h) => h.backend.ok);
+  let savedEnv: string | undefined;
+  for (const h of live) {
+    h.suite.before(() => {
+      current = h.backend.name;
+      savedEnv = process.env.PVM_BACKEND;
+      process.env.PVM_BACKEND = h.backend.name;
+    });
+  }
+  const hook = (kind: 'before' | 'after'): SuiteHook =>
+    Object.assign((fn: Callback) => live.forEach((h) => h.suite[kind](fn)), {
+      each: (fn: Callback) => live.forEach((h) => h.suite[kind].each(fn)),
+    });
+  const halvesFor = (options: Pick<TestOptions, 'backends'> = {}) =>
+    halves.filter((h) => wants(options.backends ?? defaults.backends, h.backend.name, plan));
+  const skip = (title: string, options?: Pick<TestOptions, 'backends'>) => {
+    for (const h of halvesFor(options)) {
+      h.tests++;
+      h.suite.skip(title);
+    }
+  };
+  const register = (only: boolean) => (title: string, fn: Callback, options: TestOptions = {}) => {
+    for (const h of halvesFor(options)) {
+      h.tests++;
+      if (!h.backend.ok) {
+        h.suite.skip(title);
+        continue;
+      }
+      const body = bounded(`[${h.backend.name}] ${name}: ${title}`, fn, options);
+      (only ? h.suite.only : h.suite)(title, (context) => {
+        current = h.backend.name;
+        return body(context);
+      });
+    }
+  };
+  const run = () => {
+    for (const h of halves) {
+      if (h.tests === 0) continue;
+      // The last after hook of the half, whatever the file registered.
+      if (h.backend.ok) {
+        h.suite.after(() => {
+          if (savedEnv === undefined) delete process.env.PVM_BACKEND;
+          else process.env.PVM_BACKEND = savedEnv;
+          current = undefined;
+        });
+      }
+      h.suite.run();
+    }
+  };
+  return {
+    suite: { before: hook('before'), after: hook('after'), skip, run },
+    vm: Object.assign(register(false), { only: register(true), skip }),
+  };
+}
+
+/** Opens a Host on each half's backend in `before` (with `options`) and closes it in `after`. */
+export function withHost(s: VmSuite, options: Omit<HostOptions, 'backend'> = {}): { readonly host: Host } {
   const box = { host: undefined as unknown as Host };
   s.before(async () => {
-    if (kvmAvailable) box.host = await Host.open();
+    box.host = await Host.open({ ...options, backend: backend() });
   });
   s.after(async () => {
     await box.host?.close();
+    box.host = undefined as unknown as Host;
   });
   return box;
 }

@@ -7,7 +7,10 @@ import { guest, monitorsUnder, openFds, vmSuite, withHost } from './_helpers.js'
 
 const { suite, vm } = vmSuite('bad input');
 const ctx = withHost(suite);
-const dir = mkdtempSync(join(tmpdir(), 'pvm-bad-'));
+let dir = ''; // one for each backend's half
+suite.before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pvm-bad-'));
+});
 suite.after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name: string, bytes: Uint8Array): string {

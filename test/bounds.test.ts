@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { packageRoot } from '../lib/paths.js';
-import { eventually, vmSuite } from './_helpers.js';
+import { backend, eventually, vmSuite } from './_helpers.js';
 import { processTable } from './_trees.js';
 
 const { suite, vm } = vmSuite('test bounds');
@@ -25,16 +25,18 @@ function runFile(file: string): Promise<{ code: number | null; output: string; m
 
 vm('a test past its bound fails with the pVM trees, and the run goes on', async () => {
   const { code, output, ms } = await runFile(join('test', 'fixtures', 'bound-expiry.ts'));
+  // The fixture runs on this test's backend (PVM_BACKEND is set to it), and says so.
   const title = 'a family that waits for the host forever';
-  assert.ok(output.includes(`the test "${title}" exceeded its bound after 1.5 s`), output);
-  assert.ok(output.includes(`FAIL  bound expiry  "${title}"`), output); // failed as a test, in uvu's report
+  const bound = `[${backend()}] bound expiry: ${title}`;
+  assert.ok(output.includes(`the test "${bound}" exceeded its bound after 1.5 s`), output);
+  assert.ok(output.includes(`FAIL  [${backend()}] bound expiry  "${title}"`), output); // failed as a test, in uvu's report
   // The trees: parent and forked child, each blocked in accept.
   const rows = [...output.matchAll(/^ {2}(?:└─ )?(\d+) +(\d+) +[\d.]+ MiB +\d+ s +(.+)$/gm)];
   assert.ok(rows.length >= 2, output);
   for (const row of rows) assert.match(row[3]!, /^wait for host \d+ s$/, output);
   assert.ok(output.includes('└─ '), output);
   // The hung body settled once the after hook killed its pVMs, and crashed nothing.
-  assert.ok(output.includes(`(the test "${title}", failed at its bound, has now thrown:`), output);
+  assert.ok(output.includes(`(the test "${bound}", failed at its bound, has now thrown:`), output);
   assert.ok(output.includes('next test ran: "hello from pVM'), output);
   assert.match(output, /Total: +3\n +Passed: +2\n/, output);
   assert.not.match(output, /Unhandled|Exiting early/i, output);

@@ -15,9 +15,10 @@ import { expectedOutcome, runPipeline } from '../examples/pipeline.js';
 import { eventually, monitorsUnder, openFds, vmSuite } from './_helpers.js';
 
 const { suite, vm } = vmSuite('examples');
-const dir = mkdtempSync(join(tmpdir(), 'pvm-examples-'));
+let dir = ''; // one for each backend's half
 let fdsBefore: string[] = [];
 suite.before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pvm-examples-'));
   fdsBefore = openFds();
 });
 suite.after(() => rmSync(dir, { recursive: true, force: true }));

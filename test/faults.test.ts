@@ -63,6 +63,8 @@ vm('unknown hypercall ends the pVM with bad-hypercall', async () => {
   assert.match(f.message, /9999/);
 });
 
+// The port doorbell (an `out` to the hypercall port): kvm's transport; on process the #GP
+// it raises is decoded as the same port write (an image that does not use hypercall_entry).
 vm('a doorbell value that names no argument block ends the pVM with bad-hypercall', async () => {
   const f = await fault('badblock');
   assert.is(f.kind, 'bad-hypercall');
@@ -76,6 +78,7 @@ vm('a 1-byte write to the hypercall port is bad port I/O, not a hypercall', asyn
   assert.is(f.address, BigInt(abi.hypercall.port));
 });
 
+// The guest's own IDT exists only in a VM; on process `lidt` is a #GP (an exception).
 vm('triple fault is reported', async () => {
   const f = await fault('triple');
   assert.ok(f.kind === 'triple-fault' || f.kind === 'exception', f.kind);

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeDir, packageRoot } from '../lib/paths.js';
 
-const HARNESSES = ['elf', 'control', 'hypercall'];
+const HARNESSES = ['elf', 'control', 'hypercall', 'process'];
 
 // Inputs under dir, as the replay runner counts them (recursively, no dot files).
 function countInputs(dir: string): number {

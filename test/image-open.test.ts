@@ -15,13 +15,16 @@ import { consoleOf, guest, monitorsUnder, openFds, vmSuite, withHost } from './_
 
 const { suite, vm } = vmSuite('image open');
 const ctx = withHost(suite);
-const dir = mkdtempSync(join(tmpdir(), 'pvm-open-'));
 let socketServer: Server | undefined;
 
-// The special files, made once: a FIFO nobody writes, a listening unix socket.
-const fifo = join(dir, 'fifo.pvm');
-const socketPath = join(dir, 'socket.pvm');
+// The special files, made for each backend's half: a FIFO nobody writes, a listening unix socket.
+let dir = '';
+let fifo = '';
+let socketPath = '';
 suite.before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pvm-open-'));
+  fifo = join(dir, 'fifo.pvm');
+  socketPath = join(dir, 'socket.pvm');
   execFileSync('mkfifo', [fifo]);
   socketServer = createServer();
   await new Promise<void>((resolve) => socketServer!.listen(socketPath, resolve));

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { packageRoot } from '../lib/paths.js';
 import { eventually, monitorsUnder, vmSuite } from './_helpers.js';
 
-const { suite, vm: vmTest } = vmSuite('package');
+// The package is the same whatever the backend, and packing and installing it is slow: on
+// the run's first backend only (its pVMs run the same code as the other tests').
+const { suite, vm: vmTest } = vmSuite('package', { backends: 'first' });
 // Under scripts/test-hwkvm.mjs (QEMU TCG) npm pack and npm install would take many
 // minutes; the pVMs here run the same code as the other tests'. Skipped there.
 const inHwkvmVm = process.env.PVM_HWKVM === '1';

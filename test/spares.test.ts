@@ -2,7 +2,8 @@ import * as assert from 'uvu/assert';
 import type { ForkInfo, Pvm } from '../lib/index.js';
 import { consoleOf, eventually, guest, monitorsUnder, outputOf, vmSuite, withHost } from './_helpers.js';
 
-const { suite, vm } = vmSuite('fork spares');
+// Warm spares are built on KVM's dirty log: on kvm only.
+const { suite, vm } = vmSuite('fork spares', { backends: ['kvm'] });
 const ctx = withHost(suite);
 
 function forksOf(pvm: Pvm): ForkInfo[] {

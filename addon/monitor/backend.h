@@ -78,6 +78,11 @@ struct VcpuExit {
   uint32_t size = 0;
   bool is_write = false;
   uint64_t gpa = 0;
+  // Exception: the guest ran a raw `syscall` (or int $0x80) with this number, which the
+  // backend stopped before it reached the host (process: seccomp); -1 otherwise.
+  int64_t raw_syscall = -1;
+  // Exception: rip was outside guest memory (process: the guest jumped into the monitor).
+  bool outside_guest = false;
   // Internal: what the backend saw, readable
   char detail[120] = {};
 };
@@ -177,6 +182,23 @@ class Backend {
   virtual bool exception_stack_works() const = 0;
   // Exits seen so far (every return from the guest, including interrupted runs).
   virtual uint64_t exit_count() const = 0;
+
+  // --- what the core adapts to (defaults: a VM, as kvm) ---
+  // Whether boot set-up writes the CPU tables (GDT, TSS, IDT, page tables) below 64 KiB.
+  // A backend that runs the guest as a process has no such tables, and cannot even map
+  // memory there: boot set-up then writes only the boot data (boot info, args, stack).
+  virtual bool needs_cpu_tables() const { return true; }
+  // What boot set-up puts in the boot-info page's hypercall_entry (abi.json): 0 where a
+  // hypercall is a port write; otherwise the address the runtime calls instead.
+  virtual uint64_t hypercall_entry() const { return 0; }
+  // Confinement (seccomp.h): system calls made from an instruction below this address
+  // are the guest's (the guest runs inside the monitor process) and trap to the
+  // backend instead of reaching the host. 0: the guest cannot make any (a VM).
+  virtual uint64_t guest_code_limit() const { return 0; }
+  // Before the core sleeps in a call that kick signals must interrupt only through the
+  // wait mask it passes (ppoll): a backend that keeps kicks blocked lazily (process)
+  // makes the block real here. Nothing to do where kicks are always blocked (kvm).
+  virtual void SettleKicks() {}
 };
 
 }  // namespace pvm::monitor

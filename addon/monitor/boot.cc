@@ -22,7 +22,7 @@ bool PrepareAhead(Monitor* m, Failure* why) {
   // Pooled: RAM and its page tables too, as far as the size can be guessed.
   uint64_t size = 0;
   if (!CheckRamSize(m->options.prepare_ram, &size, why) || !m->backend->Create(size, why)) return false;
-  WriteBootTables(m->backend->memory().span(), m->backend->exception_stack_works());
+  if (m->backend->needs_cpu_tables()) WriteBootTables(m->backend->memory().span(), m->backend->exception_stack_works());
   EntryState control = BootControlState();
   sigset_t kick = KickSignals();
   bool ok = m->backend->SetEntryState(control, why) && SetUpSignals(why) && m->control.EnableKick(why) &&
@@ -38,6 +38,8 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   params.parent_id = request.boot.parent_id;
   params.args = request.args;
   params.exception_stack = m->backend->exception_stack_works();
+  params.cpu_tables = m->backend->needs_cpu_tables();
+  params.hypercall_entry = m->backend->hypercall_entry();
   if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
     return Fail(why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %" PRIu64 " bytes, the args area holds %" PRIu64,
                 ArgsAreaBytes(params.args), static_cast<uint64_t>(PVM_ARGS_SIZE));

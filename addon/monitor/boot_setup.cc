@@ -234,7 +234,7 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
                 static_cast<unsigned long long>(image.end));
   }
 
-  if (!tables_ready) WriteBootTables(ram, params.exception_stack);
+  if (!tables_ready && params.cpu_tables) WriteBootTables(ram, params.exception_stack);
   WriteArgs(ram, params.args);
 
   pvm_boot_info info{};
@@ -254,6 +254,7 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
   info.channel_table = PVM_CHANNEL_TABLE_GPA;
   info.channel_slots = PVM_CHANNEL_SLOTS;
   info.fork_channel = kNoChannel;
+  info.hypercall_entry = params.hypercall_entry;
   std::memset(ram.data() + PVM_BOOT_INFO_GPA, 0, PVM_BOOT_INFO_SIZE);
   std::memcpy(ram.data() + PVM_BOOT_INFO_GPA, &info, sizeof info);
 

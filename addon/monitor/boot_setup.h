@@ -27,6 +27,11 @@ struct BootParams {
   // IST), on the faulting stack: a stack overflow then ends in a shutdown the backend
   // decodes itself.
   bool exception_stack = true;
+  // Backend::needs_cpu_tables(): false writes no GDT/TSS/IDT/page tables (a backend
+  // that runs the guest as a process has none).
+  bool cpu_tables = true;
+  // Backend::hypercall_entry(), for the boot-info page.
+  uint64_t hypercall_entry = 0;
 };
 
 // Bytes the argument vector takes in the ARGS area: argc + 1 pointers and the strings

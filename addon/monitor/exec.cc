@@ -68,6 +68,7 @@ int WaitForExecImage(Monitor* m, const std::string& path, const std::vector<std:
     }
     RaceDelay();
     pollfd p{m->control.fd(), POLLIN, 0};
+    m->backend->SettleKicks();
     ppoll(&p, 1, nullptr, &m->wait_mask);  // the answer, or a signal (looked at above)
   }
   SetActivity(m, kActivityRunning);
@@ -87,6 +88,8 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   params.id = m->identity.id;
   params.parent_id = m->identity.parent_id;
   params.exception_stack = m->backend->exception_stack_works();
+  params.cpu_tables = m->backend->needs_cpu_tables();
+  params.hypercall_entry = m->backend->hypercall_entry();
   for (const auto& a : args) params.args.emplace_back(a);
   if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
     close(image_fd);

@@ -121,6 +121,7 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
     }
     SetActivity(m, kActivityWaitpid, want);
     RaceDelay();  // a child that ends now rings the bell: the ppoll below still sees it
+    m->backend->SettleKicks();
     int ready = ppoll(fds, n, timeout_ns == ~0ull ? nullptr : &limit, wait_mask);
     SetActivity(m, kActivityRunning);
     if (ready == 0) return Error(PVM_ETIMEDOUT);

@@ -87,6 +87,13 @@ ctl::Exit DescribeFault(const VcpuExit& x, uint64_t ram_size) {
       e = FaultExit(ctl::FaultKind::Exception, x.rip, x.vector == kPageFault ? x.cr2 : 0);
       e.vector = x.vector;
       e.error_code = x.has_error_code ? x.error_code : 0;
+      if (x.raw_syscall >= 0) {
+        // A backend that runs the guest as a process stopped it (seccomp) before the host.
+        Reason(&e, "raw system call %lld at rip 0x%llx: a pVM reaches the host only through hypercalls (%s, %s)",
+               (long long)x.raw_syscall, (ull)x.rip, ExceptionName(x.vector),
+               ExceptionMnemonic(x.vector) ? ExceptionMnemonic(x.vector) : "?");
+        break;
+      }
       if (x.vector == kPageFault) {
         DescribePageFault(x, ram_size, &e);
         break;
@@ -96,7 +103,10 @@ ctl::Exit DescribeFault(const VcpuExit& x, uint64_t ram_size) {
       if (x.has_error_code) snprintf(code, sizeof code, " (error code 0x%llx)", (ull)x.error_code);
       // #BP and #OF are traps: the saved RIP is the instruction after the one that raised it.
       const char* trap = x.vector == 3 || x.vector == 4 ? " (after the instruction)" : "";
-      if (mnemonic) {
+      if (x.outside_guest) {
+        Reason(&e, "%s (%s) at rip 0x%llx (outside guest memory: the guest jumped out of it)%s%s",
+               ExceptionName(x.vector), mnemonic ? mnemonic : "?", (ull)x.rip, trap, code);
+      } else if (mnemonic) {
         Reason(&e, "%s (%s) at rip 0x%llx%s%s", ExceptionName(x.vector), mnemonic, (ull)x.rip, trap, code);
       } else {
         Reason(&e, "exception vector %u at rip 0x%llx%s", x.vector, (ull)x.rip, code);

@@ -7,13 +7,31 @@
 namespace pvm::monitor {
 
 GuestMemory::~GuestMemory() {
-  if (base_) munmap(base_, size_);
+  if (owned_ && base_) munmap(base(), size_);
+}
+
+void GuestMemory::SetIdentity(uint64_t size, uint64_t floor, uint64_t hole) {
+  if (owned_ && base_) munmap(base(), size_);
+  base_ = 0;
+  size_ = size;
+  owned_ = false;
+  floor_ = floor;
+  hole_ = hole;
+}
+
+uint8_t* GuestMemory::Disown() {
+  uint8_t* at = base();
+  base_ = 0;
+  size_ = 0;
+  owned_ = false;
+  return at;
 }
 
 void GuestMemory::Adopt(uint8_t* base, uint64_t size) {
-  if (base_) munmap(base_, size_);
-  base_ = base;
+  if (owned_ && base_) munmap(this->base(), size_);
+  base_ = reinterpret_cast<uintptr_t>(base);
   size_ = size;
+  owned_ = base != nullptr;
 }
 
 bool GuestMemory::Allocate(uint64_t size, Failure* why) {
@@ -34,15 +52,18 @@ bool GuestMemory::Allocate(uint64_t size, Failure* why) {
   size_t tail = span - head - size;
   if (head) munmap(raw, head);
   if (tail) munmap(reinterpret_cast<void*>(aligned + size), tail);
-  base_ = reinterpret_cast<uint8_t*>(aligned);
+  base_ = aligned;
   size_ = size;
+  owned_ = true;
+  floor_ = PVM_PAGE_SIZE;
+  hole_ = 0;
   // THP is in "madvise" mode on our hosts: without this every guest page is 4 KiB on the
   // host too, and a guest's first touch of a page costs ~3x more under kvm_pvm (21 vs 7
   // us measured). Not for the first two and the last 2 MiB though: they hold the boot
   // data, the start of the image and the top of the stack, of which a small guest
   // touches a handful of pages, while each huge page there would be a 2 MiB clear
   // (~0.4 ms here) at every boot. Best effort: RAM works without it.
-  if (size_ > 3 * kHugePage) madvise(base_ + 2 * kHugePage, size_ - 3 * kHugePage, MADV_HUGEPAGE);
+  if (size_ > 3 * kHugePage) madvise(base() + 2 * kHugePage, size_ - 3 * kHugePage, MADV_HUGEPAGE);
   return true;
 }
 
@@ -54,7 +75,7 @@ bool GuestMemory::MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length
   // for the target range): a failure never leaves a hole in guest RAM.
   void* file = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
   if (file == MAP_FAILED) return false;
-  void* moved = mremap(file, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, base_ + gpa);
+  void* moved = mremap(file, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, base() + gpa);
   if (moved == MAP_FAILED) {
     munmap(file, length);
     return false;
@@ -64,8 +85,16 @@ bool GuestMemory::MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length
 
 uint8_t* GuestMemory::GuestBuffer(uint64_t gpa, uint64_t len) const {
   if (!RangeInRam(size_, gpa, len)) return nullptr;
-  if (len != 0 && gpa < PVM_PAGE_SIZE) return nullptr;
-  return base_ + gpa;
+  if (len == 0) {
+    // Never read or written: any non-null address will do (identity RAM puts guest
+    // address 0 at host address 0, which would read as "no buffer").
+    static uint8_t nothing;
+    uint8_t* at = At(gpa, 0);
+    return at ? at : &nothing;
+  }
+  if (gpa < floor_) return nullptr;
+  if (hole_ != 0 && gpa < hole_ + PVM_PAGE_SIZE && (gpa >= hole_ || hole_ - gpa < len)) return nullptr;
+  return At(gpa, len);
 }
 
 }  // namespace pvm::monitor

@@ -33,6 +33,14 @@ class GuestMemory {
   // For backends: maps size bytes (a multiple of 2 MiB) of zeroed RAM. NoMemory on failure.
   bool Allocate(uint64_t size, Failure* why);
 
+  // For backends whose RAM sits at the guest's own addresses in the monitor (process:
+  // host address = guest address): this object then names that RAM without owning it.
+  // The monitor cannot touch [0, floor) nor the page at `hole` (0: none; the stack
+  // guard) there: GuestBuffer refuses them.
+  void SetIdentity(uint64_t size, uint64_t floor, uint64_t hole);
+  // For backends: gives up the mapping without unmapping it (it was moved elsewhere);
+  // returns where it was.
+  uint8_t* Disown();
   // For backends whose RAM mapping is made elsewhere (xen: a foreign mapping of the
   // domain's RAM): takes [base, base + size), released with munmap like Allocate's.
   void Adopt(uint8_t* base, uint64_t size);
@@ -41,15 +49,20 @@ class GuestMemory {
   void Swap(GuestMemory& other) {
     std::swap(base_, other.base_);
     std::swap(size_, other.size_);
+    std::swap(owned_, other.owned_);
+    std::swap(floor_, other.floor_);
+    std::swap(hole_, other.hole_);
   }
 
-  uint8_t* base() const { return base_; }
+  // Where guest-physical 0 is in the monitor: 0 for identity RAM (then it is a number,
+  // never dereferenced as such: every access adds a gpa inside RAM).
+  uint8_t* base() const { return reinterpret_cast<uint8_t*>(base_); }
   uint64_t size() const { return size_; }
-  std::span<uint8_t> span() const { return {base_, static_cast<size_t>(size_)}; }
+  std::span<uint8_t> span() const { return {base(), static_cast<size_t>(size_)}; }
 
   // Host address of [gpa, gpa + len) for the monitor's own use, or nullptr if outside RAM.
   uint8_t* At(uint64_t gpa, uint64_t len) const {
-    return RangeInRam(size_, gpa, len) ? base_ + gpa : nullptr;
+    return RangeInRam(size_, gpa, len) ? reinterpret_cast<uint8_t*>(base_ + gpa) : nullptr;
   }
 
   // For backends: maps [offset, offset + length) of file `fd` privately at gpa (page aligned, inside
@@ -58,13 +71,17 @@ class GuestMemory {
   bool MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length) const;
 
   // Host address of a buffer the guest passed to a hypercall, or nullptr if any byte of
-  // it is outside RAM or in page 0 (which the guest cannot map either): the hypercall
-  // then fails with -PVM_EFAULT. A zero-length buffer is accepted anywhere in RAM.
+  // it is outside RAM or in page 0 (which the guest cannot map either), or (identity
+  // RAM) in what the monitor cannot touch: the hypercall then fails with -PVM_EFAULT.
+  // A zero-length buffer is accepted anywhere in RAM.
   uint8_t* GuestBuffer(uint64_t gpa, uint64_t len) const;
 
  private:
-  uint8_t* base_ = nullptr;
+  uintptr_t base_ = 0;
   uint64_t size_ = 0;
+  bool owned_ = false;  // unmapped by the destructor
+  uint64_t floor_ = 4096;  // GuestBuffer refuses [0, floor_) (page 0 at least)
+  uint64_t hole_ = 0;   // and this page, if not 0
 };
 
 }  // namespace pvm::monitor

@@ -72,6 +72,7 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   timespec limit{static_cast<time_t>(timeout_ns / 1000000000ull), static_cast<long>(timeout_ns % 1000000000ull)};
   SetActivity(m, count ? kActivityWait : kActivityAccept, 0, slots, static_cast<uint32_t>(count));
   RaceDelay();  // the window between the guest's last look and this sleep
+  m->backend->SettleKicks();
   int ready = ppoll(fds, n, timeout_ns == ~0ull ? nullptr : &limit, wait_mask);
   SetActivity(m, kActivityRunning);
   if (ready == 0 && for_spare) return Return(0);

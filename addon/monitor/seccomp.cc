@@ -40,9 +40,23 @@ constexpr int kAllowed[] = {
 
 }  // namespace
 
-bool Confine(std::span<const int> backend_syscalls, Failure* why) {
+bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, Failure* why) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "PR_SET_NO_NEW_PRIVS");
   std::vector<sock_filter> prog;
+  if (guest_code_limit != 0) {
+    // Who is calling, first: an instruction pointer below the limit is the guest's, and
+    // so is any ABI it uses (int $0x80 arrives as AUDIT_ARCH_I386). Two 32-bit halves.
+    constexpr uint32_t kIpLo = offsetof(seccomp_data, instruction_pointer);
+    constexpr uint32_t kIpHi = kIpLo + 4;
+    uint32_t hi = static_cast<uint32_t>(guest_code_limit >> 32);
+    uint32_t lo = static_cast<uint32_t>(guest_code_limit);
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIpHi));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, hi, 4, 0));  // above: the monitor
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, hi, 0, 2));  // below: the guest
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kIpLo));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, lo, 1, 0));  // at or above: the monitor
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
+  }
   // Only x86-64 system calls (not the x32 or i386 entry points).
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
   prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
@@ -66,7 +80,7 @@ bool Confine(std::span<const int> backend_syscalls, Failure* why) {
 
 int SeccompSelfTest() {
   Failure why;
-  if (!Confine({}, &why)) {
+  if (!Confine({}, 0, &why)) {
     fprintf(stderr, "seccomp selftest: cannot confine: %s\n", why.message.c_str());
     return 2;
   }

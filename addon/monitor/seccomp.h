@@ -13,7 +13,10 @@
 namespace pvm::monitor {
 
 // backend_syscalls: the backend's additions (BackendEntry::seccomp_additions).
-bool Confine(std::span<const int> backend_syscalls, Failure* why);
+// guest_code_limit: Backend::guest_code_limit(); where not 0, a system call made from an
+// instruction below it is the guest's and gets SECCOMP_RET_TRAP (SIGSYS, which the
+// backend turns into a fault) whatever its number or ABI; it never reaches the host.
+bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, Failure* why);
 
 // --seccomp-selftest: confine, then try a forbidden call (opening a file) and an
 // allowed one; prints what happened and returns 0 if the filter refused the first.

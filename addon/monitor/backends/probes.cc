@@ -5,6 +5,9 @@
 #ifdef PVM_BACKEND_KVM
 #include "monitor/backends/kvm/probe.h"
 #endif
+#ifdef PVM_BACKEND_PROCESS
+#include "monitor/backends/process/probe.h"
+#endif
 #ifdef PVM_BACKEND_XEN
 #include "monitor/backends/xen/probe.h"
 #endif
@@ -19,6 +22,9 @@ struct ProbeEntry {
 constexpr ProbeEntry kProbes[] = {
 #ifdef PVM_BACKEND_KVM
     {"kvm", kvm::Probe},
+#endif
+#ifdef PVM_BACKEND_PROCESS
+    {"process", process::Probe},
 #endif
 #ifdef PVM_BACKEND_XEN
     {"xen", xen::Probe},

@@ -6,6 +6,9 @@
 #ifdef PVM_BACKEND_KVM
 #include "monitor/backends/kvm/entry.h"
 #endif
+#ifdef PVM_BACKEND_PROCESS
+#include "monitor/backends/process/entry.h"
+#endif
 #ifdef PVM_BACKEND_XEN
 #include "monitor/backends/xen/entry.h"
 #endif
@@ -19,6 +22,9 @@ namespace {
 const BackendEntry kBackends[] = {
 #ifdef PVM_BACKEND_KVM
     KvmBackendEntry(),
+#endif
+#ifdef PVM_BACKEND_PROCESS
+    ProcessBackendEntry(),
 #endif
 #ifdef PVM_BACKEND_XEN
     XenBackendEntry(),
