@@ -55,13 +55,10 @@ hvm_hw_cpu EntryCpu(const EntryState& e) {
   cpu.idtr_limit = e.idt_limit;
   cpu.dr6 = 0xffff0ff0;
   cpu.dr7 = 0x400;
-  // The FPU as after reset (exec must not hand the old image's state over): an FXSAVE
-  // image with FCW 0x37f and MXCSR 0x1f80.
-  cpu.flags = XEN_X86_FPU_INITIALISED;
-  uint16_t fcw = 0x37f;
-  uint32_t mxcsr = 0x1f80;
-  memcpy(cpu.fpu_regs, &fcw, sizeof fcw);
-  memcpy(cpu.fpu_regs + 24, &mxcsr, sizeof mxcsr);
+  // No FPU state (flags 0): Xen then gives the vCPU the reset FPU state at its first use,
+  // also after exec (the old image's state is not handed over). Loading an FXSAVE image
+  // here (XEN_X86_FPU_INITIALISED) coincided with dom0 processes crashing on the test host.
+  cpu.flags = 0;
   return cpu;
 }
 

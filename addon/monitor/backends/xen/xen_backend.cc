@@ -38,8 +38,11 @@ bool NotOnXen(Failure* why, const char* what) {
 }  // namespace
 
 XenBackend::~XenBackend() {
-  // The ioreq server and every mapping of guest RAM before the domain: a domain whose
-  // pages are still mapped in dom0 lingers as a zombie until they are unmapped.
+  // Paused first: the vCPU makes no request while its server goes. Then the ioreq server
+  // and every mapping of guest RAM before the domain: a domain whose pages are still
+  // mapped in dom0 lingers as a zombie until they are unmapped.
+  Failure ignored;
+  if (domain_ && domain_->exists()) PauseOnce(&ignored);
   ioreq_.reset();
   memory_.Adopt(nullptr, 0);
   if (domain_ && domain_->exists()) {
