@@ -34,7 +34,8 @@ vm('pvm run: clear errors for a missing image and bad options', () => {
   assert.match(badMem.stderr, /EINVAL/);
   const xen = pvm('run', '--backend', 'xen', guest('hello'));
   assert.is(xen.status, 1);
-  assert.match(xen.stderr, /backend xen: not built into this pvm.*ENOBACKEND/);
+  // Not built, or (built where libxen-dev was found) not a Xen dom0 here.
+  assert.match(xen.stderr, /backend xen: .*ENOBACKEND/);
   const named = pvm('run', `--backend=${backend()}`, guest('hello'));
   assert.is(named.status, 0, named.stderr);
   const usage = pvm('run');

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { PvmError, type Pvm } from '../lib/index.js';
-import { consoleOf, guest, outputOf, vmSuite, withHost, rejects } from './_helpers.js';
+import { consoleOf, guest, outputOf, vmSuite, withHost, rejects, notOnXen } from './_helpers.js';
 
 const { suite, vm } = vmSuite('exec');
+const noFork = 'no fork yet (issue 19)';
 const ctx = withHost(suite);
 
 function rssKb(pid: number): number {
@@ -24,13 +25,13 @@ vm('EXEC from the guest: bad requests fail and the image goes on; a good one rep
   assert.equal(execs, [guest('hello')]);
 });
 
-vm('fork + exec: the child becomes another image, talks over the inherited channel, is waited for', async () => {
+notOnXen(vm, noFork)('fork + exec: the child becomes another image, talks over the inherited channel, is waited for', async () => {
   const { text, status } = await outputOf(await ctx.host.spawn(guest('family'), { args: ['forkexec'] }));
   assert.ok(text.includes('forkexec ok'), text);
   assert.equal(status, { kind: 'exit', code: 0 });
 });
 
-vm('pvm.exec(): the host replaces a running image; its family and channels stay', async () => {
+notOnXen(vm, noFork)('pvm.exec(): the host replaces a running image; its family and channels stay', async () => {
   const pvm = await ctx.host.spawn(guest('idle'), { memory: '64MiB' });
   const output = consoleOf(pvm);
   await output.until('idle: ready');
@@ -49,7 +50,7 @@ vm('pvm.exec(): the host replaces a running image; its family and channels stay'
   assert.equal(await child.exited, { kind: 'exit', code: 0 });
 });
 
-vm("the old image's memory is released by exec", async () => {
+notOnXen(vm, 'guest RAM is the hypervisor\'s, not in the monitor\'s Rss')("the old image's memory is released by exec", async () => {
   const pvm = await ctx.host.spawn(guest('idle'), { memory: '256MiB', args: ['128'] });
   await consoleOf(pvm).until('idle: ready');
   assert.ok(rssKb(pvm.pid) > 128 * 1024);
@@ -59,7 +60,7 @@ vm("the old image's memory is released by exec", async () => {
   await pvm.exited;
 });
 
-vm('bad exec input: a typed error each, the pVM unchanged', async () => {
+notOnXen(vm, noFork)('bad exec input: a typed error each, the pVM unchanged', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pvm-exec-'));
   try {
     const junk = join(dir, 'junk.pvm');

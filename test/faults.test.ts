@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
-import { guest, outputOf, run, vmSuite, withHost } from './_helpers.js';
+import { guest, outputOf, run, vmSuite, withHost, notOnXen } from './_helpers.js';
 
 const { suite, vm } = vmSuite('faults');
 const ctx = withHost(suite);
@@ -25,7 +25,7 @@ vm('null pointer read: #PF with the address and rip', async () => {
   assert.match(f.message, /page fault/i);
 });
 
-vm('write above guest RAM: #PF at that address', async () => {
+notOnXen(vm, 'Xen 4.17 on AMD SVM keeps no guest CR2 in its saved state')('write above guest RAM: #PF at that address', async () => {
   const f = await fault('wild');
   assert.is(f.vector, 14);
   assert.ok(f.address >= 16n * 1024n * 1024n, `address 0x${f.address.toString(16)}`);

@@ -86,6 +86,8 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
   std::unique_ptr<SavedState> state = m->backend->SaveState(&why);
   if (!state) {
     DiscardPieces(&p);
+    // A backend that cannot fork (xen, until issue 19) says ENOSYS: the guest gets it too.
+    if (why.sys_errno == ENOSYS) return refuse(-PVM_ENOSYS, ENOSYS);
     return refuse(-PVM_ENOMEM, EIO);
   }
   p.child_id = m->registry.NextId();

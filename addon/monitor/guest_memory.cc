@@ -27,6 +27,13 @@ uint8_t* GuestMemory::Disown() {
   return at;
 }
 
+void GuestMemory::Adopt(uint8_t* base, uint64_t size) {
+  if (owned_ && base_) munmap(this->base(), size_);
+  base_ = reinterpret_cast<uintptr_t>(base);
+  size_ = size;
+  owned_ = base != nullptr;
+}
+
 bool GuestMemory::Allocate(uint64_t size, Failure* why) {
   if (size == 0 || size % kHugePage != 0) {
     return Fail(why, ctl::ErrorCode::BadConfig, 0, "guest RAM size %llu is not a multiple of 2 MiB",

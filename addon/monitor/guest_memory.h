@@ -41,6 +41,9 @@ class GuestMemory {
   // For backends: gives up the mapping without unmapping it (it was moved elsewhere);
   // returns where it was.
   uint8_t* Disown();
+  // For backends whose RAM mapping is made elsewhere (xen: a foreign mapping of the
+  // domain's RAM): takes [base, base + size), released with munmap like Allocate's.
+  void Adopt(uint8_t* base, uint64_t size);
 
   // Exchanges the RAM of two objects (exec puts a new image's RAM in place).
   void Swap(GuestMemory& other) {

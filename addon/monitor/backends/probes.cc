@@ -8,6 +8,9 @@
 #ifdef PVM_BACKEND_PROCESS
 #include "monitor/backends/process/probe.h"
 #endif
+#ifdef PVM_BACKEND_XEN
+#include "monitor/backends/xen/probe.h"
+#endif
 
 namespace pvm {
 namespace {
@@ -22,6 +25,9 @@ constexpr ProbeEntry kProbes[] = {
 #endif
 #ifdef PVM_BACKEND_PROCESS
     {"process", process::Probe},
+#endif
+#ifdef PVM_BACKEND_XEN
+    {"xen", xen::Probe},
 #endif
     {nullptr, nullptr},  // keeps the table non-empty when no backend is built
 };

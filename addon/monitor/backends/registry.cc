@@ -9,6 +9,9 @@
 #ifdef PVM_BACKEND_PROCESS
 #include "monitor/backends/process/entry.h"
 #endif
+#ifdef PVM_BACKEND_XEN
+#include "monitor/backends/xen/entry.h"
+#endif
 
 namespace pvm::monitor {
 
@@ -22,6 +25,9 @@ const BackendEntry kBackends[] = {
 #endif
 #ifdef PVM_BACKEND_PROCESS
     ProcessBackendEntry(),
+#endif
+#ifdef PVM_BACKEND_XEN
+    XenBackendEntry(),
 #endif
     BackendEntry{nullptr, nullptr, {}},
 };

@@ -1,0 +1,75 @@
+// The `xen` backend: one HVM|HAP domain with one vCPU per pVM, driven from dom0 over
+// libxenctrl, libxendevicemodel, libxenforeignmemory and libxenevtchn (no libxl, no
+// xenstore). Hypercalls arrive as ioreqs (ioreq_server.h); the domain is destroyed with
+// this object, and by the watchdog or a later sweep when the monitor is killed.
+// Not yet (issue 19): fork (ENOSYS), channels and shared regions (MapRegion), the
+// sharing of an image's read-only pages.
+#pragma once
+
+#include <signal.h>
+
+#include <memory>
+
+#include "monitor/backend.h"
+#include "monitor/backends/xen/ioreq_server.h"
+#include "monitor/backends/xen/watchdog.h"
+#include "monitor/backends/xen/xen_domain.h"
+#include "monitor/backends/xen/xen_libs.h"
+#include "monitor/guest_memory.h"
+
+namespace pvm::monitor {
+
+class XenBackend final : public Backend {
+ public:
+  ~XenBackend() override;
+
+  bool Prepare(Failure* why) override;
+  bool Create(uint64_t ram_size, Failure* why) override;
+  const GuestMemory& memory() const override { return memory_; }
+  bool AllocateMemory(uint64_t size, GuestMemory* out, Failure* why) override { return out->Allocate(size, why); }
+  bool ReplaceMemory(GuestMemory&& fresh, Failure* why) override;
+  bool ShareFilePages(const GuestMemory&, uint64_t, int, uint64_t, uint64_t) override { return false; }
+  bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) override;
+  void UnmapRegion(uint32_t) override {}
+
+  bool SetEntryState(const EntryState& entry, Failure* why) override;
+  bool SetEntryRegs(const EntryState& entry, Failure* why) override;
+  bool WarmUp(Failure*) override { return true; }
+  bool Run(VcpuExit* exit, Failure* why) override;
+  bool SetKickSignals(const sigset_t& kick, Failure* why) override;
+  bool CompleteHypercall(Failure* why) override;
+  bool FinishExit(Failure* why) override;
+
+  std::unique_ptr<SavedState> SaveState(Failure* why) override;
+  bool RestoreState(const SavedState&, Failure* why) override;
+  std::unique_ptr<SavedState> LoadState(const uint8_t*, size_t, Failure* why) override;
+  bool BeforeFork(Failure* why) override;
+  bool AfterForkInChild(Failure* why) override;
+  void AfterForkInParent() override {}
+  DirtyLog* dirty_log() override { return nullptr; }
+
+  const char* name() const override { return "xen"; }
+  uint32_t flags() const override { return 0; }
+  bool exception_stack_works() const override { return true; }
+  uint64_t exit_count() const override { return exits_; }
+
+ private:
+  bool DecodeRequest(const ioreq_t& req, VcpuExit* exit, Failure* why);
+  bool DecodeShutdown(xen::DomainState state, VcpuExit* exit);
+  // Guest RAM [0, size) mapped into memory_, its contents those of `from` (zero if null).
+  bool MapFreshRam(uint64_t size, const GuestMemory* from, Failure* why);
+  bool PauseOnce(Failure* why);
+
+  xen::Watchdog watchdog_;  // forked before the handles are opened
+  xen::XenHandles xen_;
+  GuestMemory memory_;  // a foreign mapping of all guest RAM
+  std::unique_ptr<xen::XenDomain> domain_;
+  std::unique_ptr<xen::IoreqServer> ioreq_;
+  EntryState entry_;
+  bool paused_ = true;  // a new domain starts paused
+  bool have_run_mask_ = false;
+  sigset_t run_mask_{};
+  uint64_t exits_ = 0;
+};
+
+}  // namespace pvm::monitor

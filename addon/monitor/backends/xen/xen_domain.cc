@@ -1,0 +1,140 @@
+#include "monitor/backends/xen/xen_domain.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "monitor/backends/xen/hvm_context.h"
+
+extern "C" {
+#include <xen/hvm/params.h>
+#include <xen/sched.h>
+}
+
+namespace pvm::monitor::xen {
+
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr unsigned kExtentOrder = 9;  // 2 MiB extents
+
+}  // namespace
+
+bool XenDomain::Create(const OwnerTag& tag, Failure* why) {
+  xen_domctl_createdomain cfg{};
+  cfg.flags = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
+  cfg.max_vcpus = 1;
+  cfg.max_evtchn_port = 1023;
+  cfg.max_grant_frames = -1;
+  cfg.max_maptrack_frames = -1;
+  cfg.grant_opts = XEN_DOMCTL_GRANT_version(1);
+  // No emulated PIC/PIT/RTC/IOAPIC: nothing but the ioreq server serves this guest.
+  cfg.arch.emulation_flags = XEN_X86_EMU_LAPIC;
+  tag.Write(cfg.handle);
+  uint32_t domid = 0;  // Xen picks
+  if (xc_domain_create(xen_->xc, &domid, &cfg) < 0) return FailErrno(why, ctl::ErrorCode::Internal, "xen: xc_domain_create");
+  id_ = domid;
+  exists_ = true;
+  // Without it xc_domain_hvm_getcontext crashes Xen 4.17 (the vCPU array is missing).
+  if (xc_domain_max_vcpus(xen_->xc, id_, 1) < 0) return FailErrno(why, ctl::ErrorCode::Internal, "xen: xc_domain_max_vcpus");
+  // The default is power-off, which a halted guest also gives: make a triple fault a crash.
+  if (xc_hvm_param_set(xen_->xc, id_, HVM_PARAM_TRIPLE_FAULT_REASON, SHUTDOWN_crash) < 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "xen: HVM_PARAM_TRIPLE_FAULT_REASON");
+  }
+  return true;
+}
+
+bool XenDomain::SetRam(uint64_t bytes, Failure* why) {
+  // A little slack over RAM: Xen itself takes a few pages of the domain's allowance.
+  if (xc_domain_setmaxmem(xen_->xc, id_, (bytes > ram_bytes_ ? bytes : ram_bytes_) / 1024 + 1024) < 0) {
+    return FailErrno(why, ctl::ErrorCode::NoMemory, "xen: xc_domain_setmaxmem");
+  }
+  if (bytes > ram_bytes_) {
+    std::vector<xen_pfn_t> pfns;
+    for (uint64_t pfn = ram_bytes_ / kPage; pfn < bytes / kPage; pfn += 1u << kExtentOrder) pfns.push_back(pfn);
+    if (xc_domain_populate_physmap_exact(xen_->xc, id_, pfns.size(), kExtentOrder, 0, pfns.data()) != 0) {
+      // No 2 MiB pages free: 4 KiB ones.
+      pfns.clear();
+      for (uint64_t pfn = ram_bytes_ / kPage; pfn < bytes / kPage; pfn++) pfns.push_back(pfn);
+      if (xc_domain_populate_physmap_exact(xen_->xc, id_, pfns.size(), 0, 0, pfns.data()) != 0) {
+        return FailErrno(why, ctl::ErrorCode::NoMemory, "xen: populating guest RAM");
+      }
+    }
+  } else if (bytes < ram_bytes_) {
+    std::vector<xen_pfn_t> pfns;
+    for (uint64_t pfn = bytes / kPage; pfn < ram_bytes_ / kPage; pfn++) pfns.push_back(pfn);
+    if (xc_domain_decrease_reservation_exact(xen_->xc, id_, pfns.size(), 0, pfns.data()) != 0) {
+      return FailErrno(why, ctl::ErrorCode::Internal, "xen: giving back guest RAM");
+    }
+    xc_domain_setmaxmem(xen_->xc, id_, bytes / 1024 + 1024);
+  }
+  ram_bytes_ = bytes;
+  return true;
+}
+
+uint8_t* XenDomain::MapRam(uint64_t bytes, Failure* why) {
+  std::vector<xen_pfn_t> pfns(bytes / kPage);
+  for (size_t i = 0; i < pfns.size(); i++) pfns[i] = i;
+  std::vector<int> errs(pfns.size());
+  void* m = xenforeignmemory_map(xen_->fmem, id_, PROT_READ | PROT_WRITE, pfns.size(), pfns.data(), errs.data());
+  if (!m) {
+    FailErrno(why, ctl::ErrorCode::NoMemory, "xen: mapping guest RAM");
+    return nullptr;
+  }
+  for (int e : errs) {
+    if (e) {
+      xenforeignmemory_unmap(xen_->fmem, m, pfns.size());
+      Fail(why, ctl::ErrorCode::NoMemory, -e, "xen: mapping guest RAM: a page failed: %s", strerror(-e));
+      return nullptr;
+    }
+  }
+  return static_cast<uint8_t*>(m);
+}
+
+bool XenDomain::SetEntryState(const EntryState& entry, Failure* why) {
+  std::vector<uint8_t> ctx;
+  if (!GetHvmContext(xen_->xc, id_, &ctx, why)) return false;
+  std::vector<uint8_t> blob = WithEntryCpu(ctx, entry);
+  if (xc_domain_hvm_setcontext(xen_->xc, id_, blob.data(), blob.size()) < 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "xen: xc_domain_hvm_setcontext");
+  }
+  return true;
+}
+
+bool XenDomain::ReadCpu(hvm_hw_cpu* cpu, Failure* why) {
+  if (xc_domain_hvm_getcontext_partial(xen_->xc, id_, HVM_SAVE_CODE(CPU), 0, cpu, sizeof *cpu) != 0) {
+    return FailErrno(why, ctl::ErrorCode::Internal, "xen: reading the vCPU");
+  }
+  return true;
+}
+
+bool XenDomain::Pause(Failure* why) {
+  if (xc_domain_pause(xen_->xc, id_) < 0) return FailErrno(why, ctl::ErrorCode::Internal, "xen: xc_domain_pause");
+  return true;
+}
+
+bool XenDomain::Unpause(Failure* why) {
+  if (xc_domain_unpause(xen_->xc, id_) < 0) return FailErrno(why, ctl::ErrorCode::Internal, "xen: xc_domain_unpause");
+  return true;
+}
+
+DomainState XenDomain::State() {
+  xc_domaininfo_t info{};
+  int n = xc_domain_getinfolist(xen_->xc, id_, 1, &info);
+  if (n != 1 || info.domain != id_ || (info.flags & XEN_DOMINF_dying)) return DomainState::Gone;
+  if (!(info.flags & XEN_DOMINF_shutdown)) return DomainState::Running;
+  unsigned reason = (info.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+  if (reason == SHUTDOWN_poweroff) return DomainState::PoweredOff;
+  if (reason == SHUTDOWN_crash) return DomainState::Crashed;
+  return DomainState::OtherShutdown;
+}
+
+void XenDomain::Destroy() {
+  if (!exists_) return;
+  exists_ = false;
+  xc_domain_destroy(xen_->xc, id_);
+}
+
+}  // namespace pvm::monitor::xen

@@ -1,0 +1,50 @@
+// One HVM|HAP domain with one vCPU, owned by one monitor: created paused, RAM populated
+// by the hypervisor at GPA 0, destroyed with this object.
+#pragma once
+
+#include <cstdint>
+
+#include "monitor/backend.h"
+#include "monitor/backends/xen/owner_tag.h"
+#include "monitor/backends/xen/xen_libs.h"
+#include "monitor/failure.h"
+
+namespace pvm::monitor::xen {
+
+// How a domain stands, from xc_domain_getinfolist.
+enum class DomainState { Running, PoweredOff, Crashed, OtherShutdown, Gone };
+
+class XenDomain {
+ public:
+  explicit XenDomain(XenHandles* xen) : xen_(xen) {}
+  ~XenDomain() { Destroy(); }
+  XenDomain(const XenDomain&) = delete;
+  XenDomain& operator=(const XenDomain&) = delete;
+
+  // xc_domain_create (HVM|HAP, an emulated LAPIC only: no device model needed), one vCPU,
+  // a triple fault read as a crash. Paused.
+  bool Create(const OwnerTag& tag, Failure* why);
+  // Makes guest RAM exactly [0, bytes): populates what is missing, gives back what is over.
+  bool SetRam(uint64_t bytes, Failure* why);
+  // A host mapping of [0, bytes) of guest RAM (xenforeignmemory_map); munmap releases it.
+  uint8_t* MapRam(uint64_t bytes, Failure* why);
+  // vCPU 0 at `entry` (long mode, the boot set-up's tables) with a reset FPU.
+  bool SetEntryState(const EntryState& entry, Failure* why);
+  // The vCPU's saved CPU record (rip, rsp, cr2, ...).
+  bool ReadCpu(struct hvm_hw_cpu* cpu, Failure* why);
+  bool Pause(Failure* why);
+  bool Unpause(Failure* why);
+  DomainState State();
+  void Destroy();
+
+  uint32_t id() const { return id_; }
+  bool exists() const { return exists_; }
+
+ private:
+  XenHandles* xen_;
+  uint32_t id_ = 0;
+  bool exists_ = false;
+  uint64_t ram_bytes_ = 0;
+};
+
+}  // namespace pvm::monitor::xen
