@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,5 +19,13 @@ struct BackendProbe {
   std::vector<std::pair<std::string, std::string>> strings;
   std::vector<std::pair<std::string, int64_t>> numbers;
 };
+
+// A probe that says no: why, and the errno behind it ("what: strerror(err)"; 0: none).
+inline BackendProbe ProbeFailure(const std::string& what, int err) {
+  BackendProbe p;
+  p.err = err;
+  p.message = err ? what + ": " + std::strerror(err) : what;
+  return p;
+}
 
 }  // namespace pvm

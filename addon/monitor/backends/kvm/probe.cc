@@ -26,31 +26,24 @@ struct Fd {
   }
 };
 
-BackendProbe Fail(const std::string& what, int err) {
-  BackendProbe p;
-  p.err = err;
-  p.message = err ? what + ": " + strerror(err) : what;
-  return p;
-}
-
 }  // namespace
 
 BackendProbe Probe() {
   const char* override_path = getenv("PVM_KVM_DEVICE");
   std::string path = override_path && *override_path ? override_path : "/dev/kvm";
   Fd kvm{open(path.c_str(), O_RDWR | O_CLOEXEC)};
-  if (kvm.fd < 0) return Fail(path, errno);
+  if (kvm.fd < 0) return ProbeFailure(path, errno);
   int version = ioctl(kvm.fd, KVM_GET_API_VERSION, 0);
   if (version != kApiVersion) {
-    return Fail(path + ": KVM API version " + std::to_string(version) + ", need " + std::to_string(kApiVersion),
+    return ProbeFailure(path + ": KVM API version " + std::to_string(version) + ", need " + std::to_string(kApiVersion),
                 version < 0 ? errno : 0);
   }
   Fd vm{-1};
   do vm.fd = ioctl(kvm.fd, KVM_CREATE_VM, 0);
   while (vm.fd < 0 && errno == EINTR);  // a signal can interrupt it
-  if (vm.fd < 0) return Fail(path + ": KVM_CREATE_VM", errno);
+  if (vm.fd < 0) return ProbeFailure(path + ": KVM_CREATE_VM", errno);
   Fd vcpu{ioctl(vm.fd, KVM_CREATE_VCPU, 0)};
-  if (vcpu.fd < 0) return Fail(path + ": KVM_CREATE_VCPU", errno);
+  if (vcpu.fd < 0) return ProbeFailure(path + ": KVM_CREATE_VCPU", errno);
   // kvm_msrs ends in a flexible array: room for one entry after it.
   alignas(kvm_msrs) unsigned char buf[sizeof(kvm_msrs) + sizeof(kvm_msr_entry)] = {};
   auto* msrs = reinterpret_cast<kvm_msrs*>(buf);

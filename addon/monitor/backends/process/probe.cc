@@ -11,23 +11,12 @@
 
 namespace pvm::process {
 
-namespace {
-
-BackendProbe Fail(const std::string& what, int err) {
-  BackendProbe p;
-  p.err = err;
-  p.message = err ? what + ": " + strerror(err) : what;
-  return p;
-}
-
-}  // namespace
-
 BackendProbe Probe() {
 #if !defined(__x86_64__) || !defined(__linux__)
-  return Fail("the process backend runs x86-64 images natively: it needs x86-64 Linux", 0);
+  return ProbeFailure("the process backend runs x86-64 images natively: it needs x86-64 Linux", 0);
 #else
   // Seccomp filters: the monitor confines itself and its guest with one.
-  if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL) return Fail("seccomp is not available", EINVAL);
+  if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL) return ProbeFailure("seccomp is not available", EINVAL);
   // The guest's addresses, [64 KiB, guest limit), reserved by each monitor (a process
   // of its own: not here, where Node's mappings may lie anywhere). What can stop it:
   // vm.mmap_min_addr above 64 KiB, or an address-space limit below the reservation.
@@ -38,12 +27,12 @@ BackendProbe Probe() {
     int n = fscanf(f, "%llu", &min_addr);
     fclose(f);
     if (n == 1 && min_addr > lo) {
-      return Fail("vm.mmap_min_addr is " + std::to_string(min_addr) + ": guest RAM starts at 65536", EPERM);
+      return ProbeFailure("vm.mmap_min_addr is " + std::to_string(min_addr) + ": guest RAM starts at 65536", EPERM);
     }
   }
   rlimit as{};
   if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && as.rlim_cur < hi + (1ull << 30)) {
-    return Fail("the address-space limit (ulimit -v) is below the guest's " + std::to_string(hi >> 20) + " MiB", ENOMEM);
+    return ProbeFailure("the address-space limit (ulimit -v) is below the guest's " + std::to_string(hi >> 20) + " MiB", ENOMEM);
   }
   BackendProbe p;
   p.ok = true;
