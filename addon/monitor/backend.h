@@ -107,6 +107,16 @@ class DirtyLog {
   virtual bool Take(std::vector<uint64_t>* pages, Failure* why) = 0;
 };
 
+// The monitor's current signal mask minus `kick`: what is let through while the guest
+// runs (or the vCPU loop sleeps), so that a kick interrupts it. false if it cannot be read.
+inline bool MaskLettingIn(const sigset_t& kick, sigset_t* out) {
+  if (sigprocmask(SIG_SETMASK, nullptr, out) != 0) return false;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sigismember(&kick, sig) == 1) sigdelset(out, sig);
+  }
+  return true;
+}
+
 class Backend {
  public:
   virtual ~Backend() = default;

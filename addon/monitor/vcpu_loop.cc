@@ -127,11 +127,7 @@ void ServeHost(Monitor* m) {
 [[noreturn]] void RunGuest(Monitor* m) {
   Failure why;
   sigset_t& wait_mask = m->wait_mask;
-  sigprocmask(SIG_SETMASK, nullptr, &wait_mask);
-  sigset_t kick = KickSignals();
-  for (int sig = 1; sig < NSIG; sig++) {
-    if (sigismember(&kick, sig) == 1) sigdelset(&wait_mask, sig);
-  }
+  MaskLettingIn(KickSignals(), &wait_mask);
   for (;;) {
     if (TerminateRequested()) Finish(m, Terminated());
     // The host's requests first: those that came while the monitor was busy (their kick

@@ -106,10 +106,7 @@ void KvmBackend::UnmapRegion(uint32_t index) {
 bool KvmBackend::SetKickSignals(const sigset_t& kick, Failure* why) {
   // KVM_SET_SIGNAL_MASK: while the guest runs, the monitor's mask minus the kick signals.
   sigset_t mask;
-  if (sigprocmask(SIG_SETMASK, nullptr, &mask) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigprocmask");
-  for (int sig = 1; sig < NSIG; sig++) {
-    if (sigismember(&kick, sig) == 1) sigdelset(&mask, sig);
-  }
+  if (!MaskLettingIn(kick, &mask)) return FailErrno(why, ctl::ErrorCode::Internal, "sigprocmask");
   run_mask_ = mask;
   have_run_mask_ = true;
   return vcpu_->SetSignalMask(run_mask_, why);

@@ -127,10 +127,7 @@ bool XenBackend::SetEntryRegs(const EntryState& entry, Failure* why) {
 bool XenBackend::SetKickSignals(const sigset_t& kick, Failure* why) {
   // Run waits in ppoll with the monitor's mask minus the kick signals.
   sigset_t mask;
-  if (sigprocmask(SIG_SETMASK, nullptr, &mask) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigprocmask");
-  for (int sig = 1; sig < NSIG; sig++) {
-    if (sigismember(&kick, sig) == 1) sigdelset(&mask, sig);
-  }
+  if (!MaskLettingIn(kick, &mask)) return FailErrno(why, ctl::ErrorCode::Internal, "sigprocmask");
   run_mask_ = mask;
   have_run_mask_ = true;
   return true;
