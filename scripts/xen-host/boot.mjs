@@ -18,6 +18,16 @@ export const sh = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
  */
 const XEN_APPEND = 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 smap=0 guest_loglvl=all';
 
+/**
+ * The emulated CPU: `max` (AMD-V with nested paging) without XSAVE. With XSAVE, processes in
+ * dom0 (Node, xl, monitors) crashed with corrupted registers within seconds of an HVM domain
+ * running beside them (segfaults, glibc heap checks, V8 checks); without it Xen and dom0
+ * save vector state with FXSAVE and nothing crashes (QEMU 7.2's TCG XSAVE/XRSTOR under
+ * Xen's per-vCPU XCR0 switching is the suspect). PVM_XEN_CPU overrides it, PVM_XEN_APPEND
+ * adds to Xen's command line (experiments).
+ */
+const XEN_CPU = 'max,-xsave';
+
 /** The job dom0's init runs chrooted: Xen services, then `command` in the checkout with `env`. */
 function writeJob(root, host, command, env) {
   const job = `# made by scripts/xen-host/boot.mjs for dom0's init
@@ -51,7 +61,8 @@ export async function runInDom0(root, command, { memshr = false, env = {}, timeo
     const vm = await boot({
       kernel: host.xen,
       initrd: `${host.kernel} console=hvc0 quiet panic=-1 vmhost_job=${job},${host.initrd}`,
-      append: XEN_APPEND,
+      append: [XEN_APPEND, process.env.PVM_XEN_APPEND].filter(Boolean).join(' '),
+      cpu: process.env.PVM_XEN_CPU || XEN_CPU,
       timeoutMs: timeoutS * 1000,
       prefix,
     });
