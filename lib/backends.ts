@@ -5,17 +5,18 @@
 import { PvmError } from './errors.js';
 import { CONTROL_FLAGS } from './generated/control.js';
 
-/** A virtualization backend pvm can run pVMs on. `'kvm'` and `'process'` are built today. */
+/** A virtualization backend pvm can run pVMs on (xen: built where libxen-dev is, working in a dom0). */
 export type Backend = 'kvm' | 'process' | 'xen';
 
 /** What {@link HostOptions.backend} accepts: a backend, or `'auto'` to take the first that works. */
 export type BackendChoice = 'auto' | Backend;
 
 /**
- * The order `'auto'` tries backends in: hardware-isolated and fast first (kvm), then the
- * one that needs nothing from the machine (process), then xen (a dom0 host).
+ * The order `'auto'` tries backends in: the hardware-isolated ones first (kvm, then xen,
+ * which works only in a Xen dom0), then the one that needs nothing from the machine
+ * (process: a pVM isolated by its monitor process and seccomp, not by a hypervisor).
  */
-export const AUTO_ORDER: readonly Backend[] = ['kvm', 'process', 'xen'];
+export const AUTO_ORDER: readonly Backend[] = ['kvm', 'xen', 'process'];
 
 /** Facts of the kvm backend. */
 export interface KvmInfo {

@@ -23,7 +23,7 @@ import { SpawnPool } from './spawn-pool.js';
 export interface HostOptions {
   /**
    * The backend to run pVMs on. `'auto'` takes the first that works here, in the order
-   * {@link AUTO_ORDER} (kvm, process, xen). Default: the environment variable
+   * {@link AUTO_ORDER} (kvm, xen, process). Default: the environment variable
    * `PVM_BACKEND` if set, else `'auto'`. `'kvm'` and `'process'` are built into this pvm so far.
    */
   backend?: BackendChoice;

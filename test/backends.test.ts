@@ -106,7 +106,7 @@ test("'xen', not built or not runnable here: ENOBACKEND with the reason", async 
 test('an unknown backend is EINVAL, from the option or from PVM_BACKEND', async () => {
   const e = await openError({ backend: 'vmware' as never });
   assert.is(e.code, 'EINVAL');
-  assert.match(e.message, /^backend: unknown backend "vmware" \(one of 'auto', 'kvm', 'process', 'xen'\)/);
+  assert.match(e.message, /^backend: unknown backend "vmware" \(one of 'auto', 'kvm', 'xen', 'process'\)/);
   const fromEnv = await openError({}, { PVM_BACKEND: 'qemu' });
   assert.is(fromEnv.code, 'EINVAL');
   assert.match(fromEnv.message, /^PVM_BACKEND: unknown backend "qemu"/);
@@ -133,7 +133,7 @@ test("'auto' without a usable kvm picks process, and says so", async () => {
 });
 
 test("the order 'auto' tries, and its message for any answers", () => {
-  assert.equal(AUTO_ORDER, ['kvm', 'process', 'xen']);
+  assert.equal(AUTO_ORDER, ['kvm', 'xen', 'process']);
   assert.is(
     noBackendMessage([
       ['kvm', { ok: false, errno: 13, message: '/dev/kvm: Permission denied' }],
