@@ -170,6 +170,7 @@ std::unique_ptr<SavedState> ProcessBackend::LoadState(const uint8_t* bytes, size
   }
   auto state = std::make_unique<ProcessSavedState>();
   std::memcpy(static_cast<void*>(&state->ctx), bytes, size);
+  process::AdoptContext(&state->ctx);  // from a spare (this process's fork) or a snapshot (another's)
   return state;
 }
 
