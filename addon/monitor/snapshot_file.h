@@ -48,6 +48,7 @@ struct SnapshotHeader {
   char image[1024];  // the image the pVM ran, as the host named it (for ps), NUL-terminated
 };
 static_assert(sizeof(SnapshotHeader) <= kSnapshotHeaderSize, "the header fits its page");
+static_assert(offsetof(SnapshotHeader, image) == 136, "lib/snapshot.ts reads the image path there");
 
 // Streaming XXH64 (seed 0), written here: a fast non-cryptographic checksum.
 class Xxh64 {
