@@ -187,14 +187,14 @@ export class PvmLink implements PvmHostLink {
     }
   }
 
-  snapshot(file: string): Promise<SnapshotInfo> {
+  async snapshot(file: string): Promise<SnapshotInfo> {
     const path = resolve(file);
     const fd = createSnapshotFile(path);
     const tag = this.#ctx.nextTag();
     try {
       if (!this.#ctx.native.snapshot(this.pvm.id, tag, fd, this.image ?? '')) {
         finishSnapshotFile(path, false);
-        return Promise.reject(new PvmError('ESRCH', `pVM ${this.pvm.id} has ended`));
+        throw new PvmError('ESRCH', `pVM ${this.pvm.id} has ended`);
       }
     } catch (err) {
       finishSnapshotFile(path, false);
