@@ -290,9 +290,11 @@ export class Pvm extends EventEmitter<PvmEvents> {
 
   /**
    * Writes the pVM's state to `file`, from which {@link Host.spawn} with `{ snapshot: file }`
-   * starts new pVMs that go on from this point. The vCPU is paused while the monitor writes
-   * (the pVM's RAM pages that are not zero, its vCPU state, its RAM size and image path)
-   * into `<file>.tmp`, renamed to `file` once complete (not fsync'ed); then the pVM runs on.
+   * starts new pVMs that go on from this point: the pVM's RAM pages that are not zero, its
+   * vCPU state, its RAM size and image path. The vCPU is paused only to save its state and
+   * fork(2) the monitor (as {@link Pvm.fork} is); the forked copy writes `<file>.tmp` from
+   * its copy-on-write RAM while the pVM runs on, and it is renamed to `file` once complete
+   * (not fsync'ed). Resolves then.
    * Not kept: channels and shared regions, children, parent, pending signals, console
    * output not yet read by the host (the guest's console ring is, drained), the spawn
    * options (forkSpares, uniqueClones: the spawn from it says). A snapshot loads only on the

@@ -1,5 +1,7 @@
 #include "monitor/snapshot_save.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,18 +55,9 @@ struct Writer {
 };
 
 // The file's bytes; false with *error (a host errno) and *what set.
-bool Write(Monitor* m, int fd, const std::string& image, ctl::Snapshotted* done, int* error, const char** what) {
-  Failure why;
+bool Write(const Monitor* m, int fd, const std::string& image, const std::vector<uint8_t>& state_bytes,
+           ctl::Snapshotted* done, int* error, const char** what) {
   *error = EIO;
-  std::unique_ptr<SavedState> state = m->backend->SaveState(&why);
-  if (!state) {
-    *error = why.sys_errno ? why.sys_errno : EIO;
-    *what = why.sys_errno == ENOSYS ? "this backend cannot save a vCPU state" : "saving the vCPU state";
-    return false;
-  }
-  std::vector<uint8_t> state_bytes;
-  state->Serialize(&state_bytes);
-
   // Which pages hold something. Pages the monitor cannot touch (page 0, the process
   // backend's floor and stack guard) are never stored: they read as zero in any pVM.
   const GuestMemory& ram = m->backend->memory();
@@ -135,22 +128,58 @@ bool Write(Monitor* m, int fd, const std::string& image, ctl::Snapshotted* done,
   return true;
 }
 
+// Writes the file and tells the host.
+void WriteAndReport(Monitor* m, int fd, const std::string& image, const std::vector<uint8_t>& state,
+                    ctl::Snapshotted done) {
+  int error = 0;
+  const char* what = "";
+  std::string why;
+  if (!Write(m, fd, image, state, &done, &error, &what)) {
+    done.error = WireErrno(error, PVM_ENOMEM);
+    why = std::string(what) + ": " + strerror(error);
+  }
+  close(fd);
+  m->control.SendSnapshotted(done, why);
+}
+
 }  // namespace
 
 void ServeSnapshot(Monitor* m, uint64_t tag, int fd, const std::string& image) {
   ctl::Snapshotted done{};
   done.tag = tag;
   done.pause_start_ns = MonotonicNs();
-  int error = 0;
-  const char* what = "";
-  std::string why;
-  if (!Write(m, fd, image, &done, &error, &what)) {
-    done.error = WireErrno(error, PVM_ENOMEM);
-    why = std::string(what) + ": " + strerror(error);
+  Failure why;
+  std::unique_ptr<SavedState> state = m->backend->SaveState(&why);
+  if (!state) {
+    done.error = WireErrno(why.sys_errno ? why.sys_errno : EIO, PVM_ENOMEM);
+    close(fd);
+    done.resume_ns = MonotonicNs();
+    m->control.SendSnapshotted(done, why.sys_errno == ENOSYS ? "this backend cannot save a vCPU state"
+                                                             : "saving the vCPU state: " + why.message);
+    return;
   }
-  close(fd);
+  std::vector<uint8_t> bytes;
+  state->Serialize(&bytes);
+  // A fork(2) of the monitor writes the file from its copy-on-write RAM while the guest
+  // runs on: the pause is the fork's. The writer reports to the host itself (its copy of
+  // the control socket; a datagram is never mixed with another) and is reaped by the
+  // kernel (monitors ignore SIGCHLD). It touches nothing shared: no registry, no VM.
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(0);
+    m->control.SetOnBlocked(nullptr);  // its hook writes the pVM's activity: not the writer's
+    done.resume_ns = MonotonicNs();
+    WriteAndReport(m, fd, image, bytes, done);
+    _exit(0);
+  }
+  if (pid > 0) {
+    close(fd);
+    return;
+  }
+  // No process for it: written here, the guest paused meanwhile.
   done.resume_ns = MonotonicNs();
-  m->control.SendSnapshotted(done, why);
+  WriteAndReport(m, fd, image, bytes, done);
 }
 
 }  // namespace pvm::monitor
