@@ -1,6 +1,7 @@
 #include "monitor/snapshot_save.h"
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -128,9 +129,10 @@ bool Write(const Monitor* m, int fd, const std::string& image, const std::vector
   return true;
 }
 
-// Writes the file and tells the host.
+// Writes the file and tells the host. resume_ns: the parent's resume time once it is
+// written there (or, failing that, fallback_ns); nullptr: the pause ends now.
 void WriteAndReport(Monitor* m, int fd, const std::string& image, const std::vector<uint8_t>& state,
-                    ctl::Snapshotted done) {
+                    ctl::Snapshotted done, volatile uint64_t* resume_ns, uint64_t fallback_ns) {
   int error = 0;
   const char* what = "";
   std::string why;
@@ -139,6 +141,7 @@ void WriteAndReport(Monitor* m, int fd, const std::string& image, const std::vec
     why = std::string(what) + ": " + strerror(error);
   }
   close(fd);
+  done.resume_ns = resume_ns ? (*resume_ns ? *resume_ns : fallback_ns) : MonotonicNs();
   m->control.SendSnapshotted(done, why);
 }
 
@@ -164,22 +167,29 @@ void ServeSnapshot(Monitor* m, uint64_t tag, int fd, const std::string& image) {
   // runs on: the pause is the fork's. The writer reports to the host itself (its copy of
   // the control socket; a datagram is never mixed with another) and is reaped by the
   // kernel (monitors ignore SIGCHLD). It touches nothing shared: no registry, no VM.
+  // The parent's resume time reaches the writer through a shared page (the writer may
+  // be scheduled later than the parent resumes).
+  void* shared = mmap(nullptr, PVM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  auto* resumed = shared == MAP_FAILED ? nullptr : static_cast<volatile uint64_t*>(shared);
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(0);
     m->control.SetOnBlocked(nullptr);  // its hook writes the pVM's activity: not the writer's
-    done.resume_ns = MonotonicNs();
-    WriteAndReport(m, fd, image, bytes, done);
+    uint64_t forked_ns = MonotonicNs();
+    WriteAndReport(m, fd, image, bytes, done, resumed, forked_ns);
     _exit(0);
+  }
+  if (resumed) {
+    *resumed = MonotonicNs();
+    munmap(shared, PVM_PAGE_SIZE);  // the writer keeps its own mapping of the page
   }
   if (pid > 0) {
     close(fd);
     return;
   }
   // No process for it: written here, the guest paused meanwhile.
-  done.resume_ns = MonotonicNs();
-  WriteAndReport(m, fd, image, bytes, done);
+  WriteAndReport(m, fd, image, bytes, done, nullptr, 0);
 }
 
 }  // namespace pvm::monitor
