@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, PvmError, type Pvm, type SnapshotFaultReason } from '../lib/index.js';
-import { backend, consoleOf, guest, monitorsUnder, openFds, rejects, vmSuite, withHost } from './_helpers.js';
+import { backend, consoleOf, eventually, guest, monitorsUnder, openFds, rejects, vmSuite, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('snapshots');
 const ctx = withHost(suite);
@@ -173,6 +173,29 @@ vm('a snapshot taken while the guest computes: spawns finish the computation, fr
   }
   original.kill();
   await original.exited;
+});
+
+vm('a pVM spawned from a snapshot forks, with and without warm spares, and snapshots in turn', async () => {
+  const { pvm: original, file, sum } = await built('forks.snap', 4);
+  original.kill();
+  for (const forkSpares of [false, true]) {
+    const spawned = await ctx.host.spawn({ snapshot: file, forkSpares });
+    if (forkSpares && ctx.host.backend === 'kvm') assert.ok(await eventually(() => spawned.sparePid > 0), 'a spare is made');
+    const { child, channel } = await spawned.fork();
+    channel.close(); // the child goes back to accepting
+    assert.is((await check(ctx.host, child)).sum, sum);
+    assert.is(await ask(ctx.host, child, 'write 1'), 'wrote');
+    assert.is((await check(ctx.host, spawned)).sum, sum);
+    // A snapshot of a snapshot's spawn.
+    const again = join(dir, `again-${forkSpares}.snap`);
+    await spawned.snapshot(again);
+    const third = await ctx.host.spawn({ snapshot: again });
+    const c = await check(ctx.host, third);
+    assert.is(c.sum, sum);
+    assert.is(c.gen, 2, 'one more generation per snapshot spawn');
+    for (const p of [child, spawned, third]) p.kill();
+    await Promise.all([child, spawned, third].map((p) => p.exited));
+  }
 });
 
 /** Spawning from `path` fails with EBADSNAPSHOT (`reason`) or `code`, leaving nothing behind. */
