@@ -41,6 +41,8 @@ export class HostContext {
   readonly settling = new Map<number, PvmLink>();
   /** Host channels by id (doorbells name them). */
   readonly channels = new Map<number, Channel>();
+  /** Snapshot files being written now (each through `<file>.tmp`: one writer at a time). */
+  readonly snapshotting = new Set<string>();
   closed = false;
   #nextTag = 1;
   #refed = false;
@@ -189,6 +191,7 @@ export class PvmLink implements PvmHostLink {
 
   async snapshot(file: string): Promise<SnapshotInfo> {
     const path = resolve(file);
+    if (this.#ctx.snapshotting.has(path)) throw new PvmError('EAGAIN', `a snapshot into ${path} is being written`, { path });
     const fd = createSnapshotFile(path);
     const tag = this.#ctx.nextTag();
     try {
@@ -197,11 +200,13 @@ export class PvmLink implements PvmHostLink {
         throw new PvmError('ESRCH', `pVM ${this.pvm.id} has ended`);
       }
     } catch (err) {
+      if (err instanceof PvmError) throw err;
       finishSnapshotFile(path, false);
       throw new PvmError('EMONITOR', (err as Error).message, { cause: err });
     } finally {
       closeQuietly(fd); // the monitor has its own copy
     }
+    this.#ctx.snapshotting.add(path);
     return new Promise((resolve_, reject) => this.#snapshots.set(tag, { resolve: resolve_, reject, file: path }));
   }
 
@@ -247,6 +252,7 @@ export class PvmLink implements PvmHostLink {
     for (const e of this.#execs.values()) e.reject(new PvmError(code, `${why} before the exec was done`));
     for (const a of this.#attaches.values()) a.fail(new PvmError(code, `${why} before pVM ${id} took the channel`));
     for (const s of this.#snapshots.values()) {
+      this.#ctx.snapshotting.delete(s.file);
       finishSnapshotFile(s.file, false);
       s.reject(new PvmError(code, `${why} before the snapshot was written`));
     }
@@ -303,6 +309,7 @@ export class PvmLink implements PvmHostLink {
     const pending = this.#snapshots.get(ev.tag);
     if (!pending) return;
     this.#snapshots.delete(ev.tag);
+    this.#ctx.snapshotting.delete(pending.file);
     if (ev.error !== 0) {
       finishSnapshotFile(pending.file, false);
       pending.reject(new PvmError('ENOMEM', ev.message || `snapshot failed: ${guestErrnoName(ev.error)}`, { path: pending.file }));

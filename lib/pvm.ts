@@ -300,6 +300,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
    * options (forkSpares, uniqueClones: the spawn from it says). A snapshot loads only on the
    * backend (and KVM flavour) and pvm ABI it was made on.
    * Rejects with `ESRCH` (the pVM has ended), `ECLOSED`, `EINVAL` (bad file name),
+   * `EAGAIN` (a snapshot into the same file is being written by this host),
    * `ENOENT` (no such directory), `EPERM` (not allowed to create it), `ENOMEM` (the write
    * failed: disk full and the like, or the backend cannot save a vCPU; the message says);
    * the pVM runs on either way, and `<file>.tmp` is removed.

@@ -276,6 +276,13 @@ vm('options and ends: memory or args with a snapshot, a pVM that has ended, a mi
   await rejects(ctx.host.spawn({ snapshot: file, args: ['x'] } as never), 'EINVAL');
   await rejects(pvm.snapshot(join(dir, 'no', 'such', 'dir.snap')), 'ENOENT');
   await rejects(pvm.snapshot(''), 'EINVAL');
+  // One writer per file at a time: a second one into the same file waits its turn.
+  const same = join(dir, 'same.snap');
+  const first = pvm.snapshot(same);
+  await rejects(pvm.snapshot(same), 'EAGAIN');
+  await first;
+  await pvm.snapshot(same); // and after it, again
+  assert.ok(existsSync(same));
   pvm.kill();
   await pvm.exited;
   await rejects(pvm.snapshot(join(dir, 'ended.snap')), 'ESRCH');
