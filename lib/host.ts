@@ -104,7 +104,8 @@ export interface SpawnOptions {
    * Every fork child gets fresh entropy and a new generation number in its boot-info page
    * (the guest's `rand()` reseeds from them), so clones of one parent never draw the same
    * random numbers (default true). `false`: children keep the parent's, for
-   * reproducible runs. Children inherit the setting.
+   * reproducible runs. Children inherit the setting. A pVM spawned from a snapshot is a
+   * clone too: a new generation and fresh entropy, or with `false` the snapshot's.
    */
   uniqueClones?: boolean;
 }
