@@ -19,6 +19,7 @@ import { benchFork } from './fork.js';
 import { benchIpc } from './ipc.js';
 import { benchExec } from './exec.js';
 import { benchHypercall } from './hypercall.js';
+import { benchSnapshot } from './snapshot.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +40,7 @@ const benches: Bench[] = [
   // ipc: fixed batch counts (see bench/ipc.ts); --only may name one figure.
   ['ipc', (h, only: Only) => benchIpc(h, only)],
   ['exec', (h) => benchExec(h, Math.max(15, Number(values.runs ?? 15)))],
+  ['snapshot', (h) => benchSnapshot(h, Math.max(10, Number(values.runs ?? 10)))], // snapshot.save.64MiB, spawn.fromSnapshot (bench/snapshot.ts)
   ['server', async (h, only: Only) => (await import('./server.js')).benchServer(h, only)], // fork-per-request server vs worker_threads / child_process (bench/server.ts)
 ];
 

@@ -6,8 +6,8 @@
  */
 import { constants as osConstants } from 'node:os';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
-import { PvmError } from './errors.js';
-import { BOOT_ERROR_CODES } from './generated/control.js';
+import { PvmError, type SnapshotFaultReason } from './errors.js';
+import { BOOT_ERROR_CODES, type SnapshotFaultName } from './generated/control.js';
 import type { MonitorEvent } from './native.js';
 import { exceptionMnemonic, type ExitStatus, type Fault, type FaultKind } from './status.js';
 
@@ -43,7 +43,8 @@ export function endStatus(r: EndReports): ExitStatus {
 export function bootFailure(error: Extract<MonitorEvent, { type: 'error' }> | null, status: ExitStatus | null): PvmError {
   if (error) {
     const code = BOOT_ERROR_CODES[error.code];
-    return new PvmError(code, error.message, error.errno ? { errno: error.errno } : {});
+    const extra = { ...(error.errno ? { errno: error.errno } : {}), ...(code === 'EBADSNAPSHOT' ? { reason: snapshotReason(error.detail) } : {}) };
+    return new PvmError(code, error.message, extra);
   }
   const why = status?.kind === 'fault' ? status.fault.message : 'the monitor ended before the pVM booted';
   return new PvmError('EMONITOR', why);
@@ -60,4 +61,9 @@ function faultFrom(m: Extract<MonitorEvent, { type: 'exit' }>): Fault {
 function signalName(signo: number): string {
   const entry = Object.entries(osConstants.signals).find(([, n]) => n === signo);
   return entry ? entry[0] : String(signo);
+}
+
+// The public reason of a monitor's SnapshotFault ('none' does not come with BadSnapshot).
+function snapshotReason(detail: SnapshotFaultName): SnapshotFaultReason {
+  return detail === 'none' ? 'malformed' : detail;
 }

@@ -26,6 +26,9 @@
  * - `EAGAIN`: a limit was reached (e.g. a pVM has as many children as it has channel slots).
  * - `EMSGSIZE`: a message is larger than a channel carries.
  * - `EPIPE`: the other end of a channel has closed.
+ * - `EBADSNAPSHOT`: a snapshot file that cannot be loaded here; `reason` says why
+ *   ({@link SnapshotFaultReason}): not a snapshot, another format version, cut short,
+ *   corrupted, made on another backend or pvm ABI, malformed, or not readable.
  * - `EMONITOR`: the monitor process failed in an unexpected way.
  */
 export type PvmErrorCode =
@@ -45,7 +48,21 @@ export type PvmErrorCode =
   | 'EMSGSIZE'
   | 'EPIPE'
   | 'EMONITOR'
-  | 'EABI';
+  | 'EABI'
+  | 'EBADSNAPSHOT';
+
+/**
+ * Why a snapshot file was refused ({@link PvmError.reason} of `EBADSNAPSHOT`):
+ * - `'magic'`: not a pvm snapshot at all (a foreign file);
+ * - `'version'`: written in another snapshot format version;
+ * - `'truncated'`: shorter (or longer) than its header says;
+ * - `'checksum'`: its bytes do not match its checksum (corrupted);
+ * - `'backend'`: made on another backend (kvm, process) or KVM flavour than the host's;
+ * - `'abi'`: made by a pvm of another guest ABI version;
+ * - `'malformed'`: a header field out of range, or a vCPU state that does not load;
+ * - `'unreadable'`: not a regular file (a FIFO, a device, a directory), or could not be read.
+ */
+export type SnapshotFaultReason = 'magic' | 'version' | 'truncated' | 'checksum' | 'backend' | 'abi' | 'malformed' | 'unreadable';
 
 /** The one error class of the library. */
 export class PvmError extends Error {
@@ -55,12 +72,19 @@ export class PvmError extends Error {
   readonly errno?: number;
   /** The file involved, when there is one. */
   readonly path?: string;
+  /** `EBADSNAPSHOT`: what is wrong with the snapshot file. */
+  readonly reason?: SnapshotFaultReason;
 
-  constructor(code: PvmErrorCode, message: string, extra: { errno?: number; path?: string; cause?: unknown } = {}) {
+  constructor(
+    code: PvmErrorCode,
+    message: string,
+    extra: { errno?: number; path?: string; cause?: unknown; reason?: SnapshotFaultReason } = {},
+  ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'PvmError';
     this.code = code;
     if (extra.errno !== undefined) this.errno = extra.errno;
     if (extra.path !== undefined) this.path = extra.path;
+    if (extra.reason !== undefined) this.reason = extra.reason;
   }
 }

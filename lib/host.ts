@@ -18,6 +18,7 @@ import { loadAddon, type MonitorEvent } from './native.js';
 import { guestDir, monitorPath } from './paths.js';
 import type { ConsoleMode, Pvm } from './pvm.js';
 import { SpawnPool } from './spawn-pool.js';
+import { openSnapshot } from './snapshot.js';
 
 /** Options of {@link Host.open}. */
 export interface HostOptions {
@@ -103,9 +104,19 @@ export interface SpawnOptions {
    * Every fork child gets fresh entropy and a new generation number in its boot-info page
    * (the guest's `rand()` reseeds from them), so clones of one parent never draw the same
    * random numbers (default true). `false`: children keep the parent's, for
-   * reproducible runs. Children inherit the setting.
+   * reproducible runs. Children inherit the setting. A pVM spawned from a snapshot is a
+   * clone too: a new generation and fresh entropy, or with `false` the snapshot's.
    */
   uniqueClones?: boolean;
+}
+
+/**
+ * Options of {@link Host.spawn} from a snapshot ({@link Pvm.snapshot}): the file, and the
+ * spawn options that do not come from it (guest RAM and arguments do).
+ */
+export interface SnapshotSpawnOptions extends Omit<SpawnOptions, 'memory' | 'args'> {
+  /** The snapshot file to start from. */
+  snapshot: string;
 }
 
 /**
@@ -191,13 +202,38 @@ export class Host {
    * resolves once it is about to run its first instruction.
    * Rejects with `ENOENT`, `EBADIMAGE`, `EIMAGETOOLARGE`, `EINVAL`, `E2BIG`, `ENOMEM`,
    * `ECLOSED`; nothing is left running when it rejects.
+   *
+   * `spawn({ snapshot: file, ...options })` starts a pVM from a snapshot file instead
+   * ({@link Pvm.snapshot}): it goes on from where the snapshotted pVM was, with the same
+   * RAM size, its RAM mapping the file copy-on-write (pVMs of one snapshot share its
+   * pages until they write them). It is a fresh root pVM: a new id, no parent, no
+   * channels or children; with fresh entropy and a new generation in its boot-info page
+   * (the guest's `rand()` reseeds), unless `uniqueClones: false`, when it keeps the
+   * snapshot's. Resolves once its vCPU is about to go on. Rejects with `ENOENT`,
+   * `EBADSNAPSHOT` (with a `reason`: the file is foreign, of another format version,
+   * truncated, corrupted, made on another backend or ABI, malformed or unreadable),
+   * `ENOMEM`, `EINVAL` (`memory` or `args` given), `ECLOSED`, `EAGAIN`; nothing is left
+   * running when it rejects.
    */
-  async spawn(image: string, options: SpawnOptions = {}): Promise<Pvm> {
+  async spawn(image: string, options?: SpawnOptions): Promise<Pvm>;
+  async spawn(options: SnapshotSpawnOptions): Promise<Pvm>;
+  async spawn(source: string | SnapshotSpawnOptions, maybeOptions: SpawnOptions = {}): Promise<Pvm> {
     const spawnNs = process.hrtime.bigint();
     this.#checkOpen();
-    if (typeof image !== 'string' || image === '') throw new PvmError('EINVAL', 'image: expected a file path');
-    const ramSize = parseMemory(options.memory);
-    const args = checkArgs(image, options.args ?? []);
+    const fromSnapshot = typeof source === 'object' && source !== null;
+    const options: SpawnOptions = fromSnapshot ? source : maybeOptions;
+    if (fromSnapshot) {
+      if (typeof source.snapshot !== 'string' || source.snapshot === '') throw new PvmError('EINVAL', 'snapshot: expected a file path');
+      const given = source as SpawnOptions;
+      if (given.memory !== undefined || given.args !== undefined) {
+        throw new PvmError('EINVAL', 'a spawn from a snapshot takes its memory and args from the snapshot');
+      }
+    } else if (typeof source !== 'string' || source === '') {
+      throw new PvmError('EINVAL', 'image: expected a file path');
+    }
+    const image = fromSnapshot ? source.snapshot : source;
+    const ramSize = fromSnapshot ? 0 : parseMemory(options.memory);
+    const args = fromSnapshot ? [] : checkArgs(image, options.args ?? []);
     const consoleMode: ConsoleMode = options.console ?? 'pipe';
     if (!['pipe', 'inherit', 'ignore'].includes(consoleMode)) {
       throw new PvmError('EINVAL', `console: expected 'pipe', 'inherit' or 'ignore'`);
@@ -207,15 +243,17 @@ export class Host {
     if (native.livePvms() >= this.#maxPvms) {
       throw new PvmError('EAGAIN', `the host runs ${this.#maxPvms} pVMs, its maxPvms`);
     }
-    const imageFd = await openImage(image);
+    const opened = fromSnapshot ? await openSnapshot(image) : { fd: await openImage(image), image };
+    const imageFd = opened.fd;
     let link: PvmLink;
     try {
       this.#checkOpen();
       link = new PvmLink(this.#ctx, native.allocateId(), null, consoleMode, spawnNs);
-      link.image = resolve(image);
+      link.image = opened.image ? resolve(opened.image) : undefined;
       try {
         native.spawn(link.pvm.id, { parentId: 0, ramSize, spawnNs, imageFd, args, pool: options.pool ?? true,
           forkSpares: options.forkSpares ?? this.#forkSpares, uniqueClones: options.uniqueClones ?? true,
+          snapshot: fromSnapshot,
         });
         if (options.pool !== false) this.#pool.took();
       } catch (err) {

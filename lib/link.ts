@@ -16,6 +16,7 @@ import { Channel } from './channel.js';
 import { PvmError } from './errors.js';
 import { checkArgs, openGuestImage, openImage } from './image.js';
 import { parseMemory } from './memory.js';
+import { closeQuietly, createSnapshotFile, finishSnapshotFile, type SnapshotInfo } from './snapshot.js';
 import type { MonitorEvent, NativeHost } from './native.js';
 import { BOOT_ERROR_CODES, wireErrorCode } from './generated/control.js';
 import {
@@ -40,6 +41,8 @@ export class HostContext {
   readonly settling = new Map<number, PvmLink>();
   /** Host channels by id (doorbells name them). */
   readonly channels = new Map<number, Channel>();
+  /** Snapshot files being written now (each through `<file>.tmp`: one writer at a time). */
+  readonly snapshotting = new Set<string>();
   closed = false;
   #nextTag = 1;
   #refed = false;
@@ -77,6 +80,12 @@ interface PendingFork {
   console?: ConsoleMode;
 }
 
+interface PendingSnapshot {
+  resolve: (s: SnapshotInfo) => void;
+  reject: (e: PvmError) => void;
+  file: string;
+}
+
 interface PendingExec {
   resolve: (e: ExecInfo) => void;
   reject: (e: PvmError) => void;
@@ -94,6 +103,7 @@ export class PvmLink implements PvmHostLink {
   #forks = new Map<number, PendingFork>();
   #execs = new Map<number, PendingExec>();
   #attaches = new Map<number, Attach>();
+  #snapshots = new Map<number, PendingSnapshot>();
   #channels = new Set<number>(); // its host channels
 
   constructor(ctx: HostContext, id: number, parent: PvmLink | null, consoleMode: ConsoleMode, spawnNs: bigint) {
@@ -179,12 +189,34 @@ export class PvmLink implements PvmHostLink {
     }
   }
 
+  async snapshot(file: string): Promise<SnapshotInfo> {
+    const path = resolve(file);
+    if (this.#ctx.snapshotting.has(path)) throw new PvmError('EAGAIN', `a snapshot into ${path} is being written`, { path });
+    const fd = createSnapshotFile(path);
+    const tag = this.#ctx.nextTag();
+    try {
+      if (!this.#ctx.native.snapshot(this.pvm.id, tag, fd, this.image ?? '')) {
+        finishSnapshotFile(path, false);
+        throw new PvmError('ESRCH', `pVM ${this.pvm.id} has ended`);
+      }
+    } catch (err) {
+      if (err instanceof PvmError) throw err;
+      finishSnapshotFile(path, false);
+      throw new PvmError('EMONITOR', (err as Error).message, { cause: err });
+    } finally {
+      closeQuietly(fd); // the monitor has its own copy
+    }
+    this.#ctx.snapshotting.add(path);
+    return new Promise((resolve_, reject) => this.#snapshots.set(tag, { resolve: resolve_, reject, file: path }));
+  }
+
   /** An event of this pVM's monitor. */
   handle(ev: MonitorEvent): void {
     if (ev.type === 'forked') this.#forked(ev);
     else if (ev.type === 'attached') this.#attached(ev);
     else if (ev.type === 'exec-request') void this.#execRequest(ev);
     else if (ev.type === 'execed') this.#execed(ev);
+    else if (ev.type === 'snapshotted') this.#snapshotted(ev);
     else this.pvm._handle(ev);
   }
 
@@ -219,6 +251,12 @@ export class PvmLink implements PvmHostLink {
     for (const f of this.#forks.values()) f.reject(new PvmError(code, `${why} before the fork was done`));
     for (const e of this.#execs.values()) e.reject(new PvmError(code, `${why} before the exec was done`));
     for (const a of this.#attaches.values()) a.fail(new PvmError(code, `${why} before pVM ${id} took the channel`));
+    for (const s of this.#snapshots.values()) {
+      this.#ctx.snapshotting.delete(s.file);
+      finishSnapshotFile(s.file, false);
+      s.reject(new PvmError(code, `${why} before the snapshot was written`));
+    }
+    this.#snapshots.clear();
     this.#forks.clear();
     this.#execs.clear();
     this.#attaches.clear();
@@ -265,6 +303,26 @@ export class PvmLink implements PvmHostLink {
     const info: ExecInfo = { image, replaceUs: Number(ev.readyNs - ev.startNs) / 1e3 };
     pending?.resolve(info);
     if (alive) this.pvm.emit('exec', info);
+  }
+
+  #snapshotted(ev: Event<'snapshotted'>): void {
+    const pending = this.#snapshots.get(ev.tag);
+    if (!pending) return;
+    this.#snapshots.delete(ev.tag);
+    this.#ctx.snapshotting.delete(pending.file);
+    if (ev.error !== 0) {
+      finishSnapshotFile(pending.file, false);
+      pending.reject(new PvmError('ENOMEM', ev.message || `snapshot failed: ${guestErrnoName(ev.error)}`, { path: pending.file }));
+      return;
+    }
+    try {
+      finishSnapshotFile(pending.file, true);
+    } catch (err) {
+      finishSnapshotFile(pending.file, false);
+      pending.reject(new PvmError('EPERM', `cannot rename ${pending.file}.tmp: ${(err as Error).message}`, { path: pending.file, cause: err }));
+      return;
+    }
+    pending.resolve({ file: pending.file, bytes: ev.bytes, pages: ev.pages, pausedUs: Number(ev.resumeNs - ev.pauseStartNs) / 1e3 });
   }
 
   #forked(ev: Event<'forked'>): void {

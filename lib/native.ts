@@ -22,6 +22,8 @@ export interface BootRequest {
   pool?: boolean;
   forkSpares?: boolean;
   uniqueClones?: boolean;
+  /** imageFd is a snapshot file (ramSize 0, args []: both come from it). */
+  snapshot?: boolean;
 }
 
 /** @internal What the addon hands over (generated from addon/common/control.json). */
@@ -42,6 +44,7 @@ export interface NativeHost {
   share(tag: number, id: number, size: number): ArrayBuffer | null;
   exec(id: number, tag: number, request: { ramSize: number; imageFd: number; args: string[] }): boolean;
   execImage(id: number, fdOrNegativeErrno: number): boolean;
+  snapshot(id: number, tag: number, fd: number, image: string): boolean;
   prestart(count: number, ramSize: number): number;
   poolPids(): number[];
   activity(id: number): RawActivity | null;

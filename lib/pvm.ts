@@ -13,6 +13,7 @@ import { PvmError } from './errors.js';
 import { readyBackendInfo, type Backend, type BackendInfo } from './backends.js';
 import { bootFailure, endStatus } from './ending.js';
 import type { ExitStatus } from './status.js';
+import type { SnapshotInfo } from './snapshot.js';
 
 /** Signals {@link Pvm.kill} sends. */
 export type PvmSignalName = 'SIGTERM' | 'SIGKILL' | 'SIGUSR1' | 'SIGUSR2';
@@ -109,6 +110,7 @@ export type ConsoleMode = 'pipe' | 'inherit' | 'ignore';
 export interface PvmHostLink {
   fork(options: ForkOptions): Promise<ForkResult>;
   exec(image: string, options: ExecOptions): Promise<ExecInfo>;
+  snapshot(file: string): Promise<SnapshotInfo>;
   /** The pVM has ended (called once). */
   ended(): void;
   /** Every pVM of the host that has not ended. */
@@ -284,6 +286,34 @@ export class Pvm extends EventEmitter<PvmEvents> {
       return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
     }
     return this.#link.exec(image, options);
+  }
+
+  /**
+   * Writes the pVM's state to `file`, from which {@link Host.spawn} with `{ snapshot: file }`
+   * starts new pVMs that go on from this point: the pVM's RAM pages that are not zero, its
+   * vCPU state, its RAM size and image path. The vCPU is paused only to save its state and
+   * fork(2) the monitor (as {@link Pvm.fork} is); the forked copy writes `<file>.tmp` from
+   * its copy-on-write RAM while the pVM runs on, and it is renamed to `file` once complete
+   * (not fsync'ed). Resolves then.
+   * Not kept: channels and shared regions, children, parent, pending signals, console
+   * output not yet read by the host (the guest's console ring is, drained), the spawn
+   * options (forkSpares, uniqueClones: the spawn from it says). A snapshot loads only on the
+   * backend (and KVM flavour) and pvm ABI it was made on.
+   * Rejects with `ESRCH` (the pVM has ended), `ECLOSED`, `EINVAL` (bad file name),
+   * `EAGAIN` (a snapshot into the same file is being written by this host),
+   * `ENOENT` (no such directory), `EPERM` (not allowed to create it), `ENOMEM` (the write
+   * failed: disk full and the like, or the backend cannot save a vCPU; the message says);
+   * the pVM runs on either way, and `<file>.tmp` is removed.
+   */
+  snapshot(file: string): Promise<SnapshotInfo> {
+    if (this.#link.hostClosed) return Promise.reject(new PvmError('ECLOSED', 'the host is closed'));
+    if (typeof file !== 'string' || file === '' || file.includes('\0')) {
+      return Promise.reject(new PvmError('EINVAL', 'file: expected a file path'));
+    }
+    if (this.#phase !== 'running') {
+      return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
+    }
+    return this.#link.snapshot(file);
   }
 
   /**

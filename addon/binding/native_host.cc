@@ -56,6 +56,7 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::Connect>("connect"),
                          InstanceMethod<&NativeHost::Share>("share"),
                          InstanceMethod<&NativeHost::Exec>("exec"),
+                         InstanceMethod<&NativeHost::Snapshot>("snapshot"),
                          InstanceMethod<&NativeHost::Prestart>("prestart"),
                          InstanceMethod<&NativeHost::PoolPids>("poolPids"),
                          InstanceMethod<&NativeHost::ExecImage>("execImage"),
@@ -181,6 +182,7 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
   bool use_pool = !boot.Has("pool") || boot.Get("pool").ToBoolean();
   if (boot.Has("forkSpares") && boot.Get("forkSpares").ToBoolean()) fixed.flags |= ctl::kBootForkSpares;
   if (boot.Has("uniqueClones") && !boot.Get("uniqueClones").ToBoolean()) fixed.flags |= ctl::kBootSameClones;
+  if (boot.Has("snapshot") && boot.Get("snapshot").ToBoolean()) fixed.flags |= ctl::kBootSnapshot;
   MonitorProcess proc = use_pool ? TakePooled() : MonitorProcess{};
   int rc = 0;
   if (proc.pid > 0) {
@@ -402,6 +404,25 @@ Napi::Value NativeHost::Exec(const Napi::CallbackInfo& info) {
   int rc = poller_->Send(id, ctl::Type::Exec, body.data(), body.size(), &fd, 1);
   if (rc == -ESRCH || rc == -EPIPE || rc == -ECONNRESET) return Napi::Boolean::New(env, false);
   if (rc != 0) ThrowErrno(env, "cannot send the exec request", rc);
+  return Napi::Boolean::New(env, true);
+}
+
+// snapshot(id, tag, fd, image) -> false if the monitor is gone. The fd (the file to write)
+// stays the caller's. Answered by a `snapshotted` event with the tag.
+Napi::Value NativeHost::Snapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) ThrowErrno(env, "host is closed", -ESHUTDOWN);
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  ctl::SnapshotRequest fixed{static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value())};
+  int fd = info[2].As<Napi::Number>().Int32Value();
+  std::string image = info[3].As<Napi::String>();
+  if (image.size() > 1000) image.resize(1000);  // the header keeps 1 KiB of it
+  std::vector<uint8_t> body(sizeof fixed);
+  std::memcpy(body.data(), &fixed, sizeof fixed);
+  body.insert(body.end(), image.begin(), image.end());
+  int rc = poller_->Send(id, ctl::Type::Snapshot, body.data(), body.size(), &fd, 1);
+  if (rc == -ESRCH || rc == -EPIPE || rc == -ECONNRESET) return Napi::Boolean::New(env, false);
+  if (rc != 0) ThrowErrno(env, "cannot send the snapshot request", rc);
   return Napi::Boolean::New(env, true);
 }
 

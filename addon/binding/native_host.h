@@ -31,6 +31,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Share(const Napi::CallbackInfo& info);
   Napi::Value Exec(const Napi::CallbackInfo& info);
+  Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Prestart(const Napi::CallbackInfo& info);
   Napi::Value PoolPids(const Napi::CallbackInfo& info);
   // A pooled monitor still alive, or pid -1 if the pool is empty.

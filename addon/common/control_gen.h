@@ -26,6 +26,7 @@ enum class Type : uint32_t {
   Attach = 3,  // SCM_RIGHTS: [channel memfd, own doorbell, peer doorbell, (peer's pidfd)], or [region memfd] with kAttachShm; answered by Attached
   ExecImage = 4,  // the answer to ExecRequest; SCM_RIGHTS: [image fd] if error == 0
   Exec = 5,  // Exec + tail "arg0\0...": replace the image; SCM_RIGHTS: [image fd]; answered by Execed
+  Snapshot = 30,  // write the pVM's state to the file (monitor/snapshot_file.h) at its next clean exit; tail: the image path (text, stored for ps); SCM_RIGHTS: [file fd, open for writing, empty]; answered by Snapshotted
   // from the monitor
   Ready = 100,  // image loaded, about to enter the guest
   Started = 101,  // the guest's first exit (it has run)
@@ -37,6 +38,7 @@ enum class Type : uint32_t {
   ExecRequest = 107,  // ExecRequest + tail "path\0arg0\0...": the guest asks to exec
   Execed = 108,  // Execed + tail (why it failed, readable): an exec (the host's or the guest's) is done or failed
   Spare = 109,  // the pVM's warm spare now (pid 0: none)
+  Snapshotted = 130,  // Snapshotted + tail (why it failed, readable): a snapshot is written, or failed (the pVM runs on either way)
   // from a monitor to its own warm spare (never the host)
   Activate = 200,  // (fork.cc's own struct) become the child, now
   SparePieces = 201,  // SCM_RIGHTS: [child control socket, (channel memfd, doorbell A, B)]
@@ -71,6 +73,19 @@ enum class ErrorCode : uint32_t {
   BadConfig = 5,  // RAM size or arguments out of range
   Internal = 6,  // an unexpected failure of the backend or the host
   AbiMismatch = 7,  // the image was built for another pVM ABI version
+  BadSnapshot = 16,  // a spawn from a snapshot file that cannot be loaded here (Error.detail: SnapshotFault)
+};
+// Error.detail of BadSnapshot: what is wrong with the snapshot file (PvmError.reason).
+enum : uint32_t {
+  kSnapshotOk = 0,  // no snapshot problem
+  kSnapshotTruncated = 1,  // shorter (or longer) than its header says
+  kSnapshotChecksum = 2,  // its checksum does not match its bytes (corrupted)
+  kSnapshotMagic = 3,  // not a pvm snapshot (no magic)
+  kSnapshotVersion = 4,  // another snapshot format version
+  kSnapshotBackend = 5,  // made on another backend (or KVM flavour) than this host's
+  kSnapshotAbi = 6,  // made by a pvm of another guest ABI version
+  kSnapshotMalformed = 7,  // a header field out of range, or a vCPU state that does not load
+  kSnapshotUnreadable = 8,  // the file could not be read or mapped
 };
 // Forked.fallback: how a fork went, through the spare or why not.
 enum : uint32_t {
@@ -84,6 +99,7 @@ enum : uint32_t {
 constexpr uint32_t kBootPooled = 1;  // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.
 constexpr uint32_t kBootForkSpares = 2;  // Boot.flags: Keep a warm spare for fast forks (dirty logging on guest RAM).
 constexpr uint32_t kBootSameClones = 4;  // Boot.flags: Fork children keep their parent's entropy and generation (uniqueClones: false).
+constexpr uint32_t kBootSnapshot = 256;  // Boot.flags: The image fd is a snapshot file (monitor/snapshot_file.h): RAM, vCPU and argv come from it; ram_size and the tail are ignored (0, none).
 constexpr uint32_t kAttachShm = 1;  // AttachRequest.flags: A shared-memory region, not a channel.
 constexpr uint32_t kReadyKvmPvm = 1;  // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
 
@@ -221,6 +237,30 @@ static_assert(offsetof(Forked, via_spare) == 56, "Forked layout");
 static_assert(offsetof(Forked, fallback) == 60, "Forked layout");
 static_assert(offsetof(Forked, copied_pages) == 64, "Forked layout");
 
+// Write a snapshot of the pVM.
+struct SnapshotRequest {
+  uint64_t tag;  // echoed in Snapshotted; non-zero
+};
+static_assert(sizeof(SnapshotRequest) == 8, "SnapshotRequest layout");
+static_assert(offsetof(SnapshotRequest, tag) == 0, "SnapshotRequest layout");
+
+// A snapshot is written or failed.
+struct Snapshotted {
+  uint64_t tag;
+  int64_t error;  // 0, or -wire errno (ENOSPC and the like arrive as ENOMEM)
+  uint64_t bytes;  // the file's size
+  uint64_t pages;  // RAM pages (4 KiB) stored: those that are not zero
+  uint64_t pause_start_ns;  // CLOCK_MONOTONIC: the vCPU stopped for the snapshot
+  uint64_t resume_ns;  // the file written, the vCPU about to run again
+};
+static_assert(sizeof(Snapshotted) == 48, "Snapshotted layout");
+static_assert(offsetof(Snapshotted, tag) == 0, "Snapshotted layout");
+static_assert(offsetof(Snapshotted, error) == 8, "Snapshotted layout");
+static_assert(offsetof(Snapshotted, bytes) == 16, "Snapshotted layout");
+static_assert(offsetof(Snapshotted, pages) == 24, "Snapshotted layout");
+static_assert(offsetof(Snapshotted, pause_start_ns) == 32, "Snapshotted layout");
+static_assert(offsetof(Snapshotted, resume_ns) == 40, "Snapshotted layout");
+
 // The pVM's warm spare.
 struct Spare {
   uint64_t pid;  // 0: none
@@ -279,9 +319,13 @@ static_assert(offsetof(Exit, reason) == 48, "Exit layout");
 struct Error {
   ErrorCode code;
   int32_t sys_errno;  // host errno behind it, 0 if none (informational: not a wire errno)
+  uint32_t detail;  // BadSnapshot: what is wrong with the file; else kSnapshotOk
+  uint32_t reserved;
 };
-static_assert(sizeof(Error) == 8, "Error layout");
+static_assert(sizeof(Error) == 16, "Error layout");
 static_assert(offsetof(Error, code) == 0, "Error layout");
 static_assert(offsetof(Error, sys_errno) == 4, "Error layout");
+static_assert(offsetof(Error, detail) == 8, "Error layout");
+static_assert(offsetof(Error, reserved) == 12, "Error layout");
 
 }  // namespace pvm::ctl

@@ -12,6 +12,7 @@
 #include "monitor/elf_loader.h"
 #include "monitor/image_file.h"
 #include "monitor/signals.h"
+#include "monitor/snapshot_load.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -32,7 +33,10 @@ bool PrepareAhead(Monitor* m, Failure* why) {
   return ok;
 }
 
-bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
+namespace {
+
+// RAM, the image and the boot data, up to a vCPU at the image's entry point.
+bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
   if (!CheckRamSize(request.boot.ram_size, &m->ram_size, why)) return false;
   BootParams params;
   params.id = request.boot.id;
@@ -46,10 +50,6 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
     return Fail(why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %" PRIu64 " bytes, the args area holds %" PRIu64,
                 ArgsAreaBytes(params.args), static_cast<uint64_t>(PVM_ARGS_SIZE));
   }
-  int rc = m->registry.Map(request.registry_fd);
-  close(request.registry_fd);
-  if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the pVM registry");
-
   std::vector<uint8_t> image;
   if (!ReadImage(request.image_fd, ImageFileLimit(m->ram_size), &image, why)) return false;
 
@@ -72,13 +72,29 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   for (const FilePages& f : loaded.shareable) {
     backend->ShareFilePages(backend->memory(), f.gpa, request.image_fd, f.offset, f.length);
   }
-  close(request.image_fd);
+  // A pooled monitor set the control registers up already (they depend on nothing else).
+  return tables_ready ? backend->SetEntryRegs(entry, why) : backend->SetEntryState(entry, why);
+}
+
+}  // namespace
+
+bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
+  int rc = m->registry.Map(request.registry_fd);
+  close(request.registry_fd);
+  if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the pVM registry");
   m->identity = PvmIdentity{request.boot.id, request.boot.parent_id};
   m->identity.same_clones = (request.boot.flags & ctl::kBootSameClones) != 0;
+  // From an image, or from a snapshot (its RAM and vCPU as they were).
+  bool from_snapshot = (request.boot.flags & ctl::kBootSnapshot) != 0;
+  bool booted = from_snapshot ? LoadSnapshot(request, m, why) : BootImage(request, m, why);
+  close(request.image_fd);
+  if (!booted) return false;
+  Backend* backend = m->backend.get();
   m->registry.Add(m->identity.id, m->identity.parent_id, getpid());
   m->family.child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (m->family.child_exit_bell < 0) return FailErrno(why, ctl::ErrorCode::Internal, "eventfd");
   m->channels = std::make_unique<ChannelTable>(backend, &backend->memory());
+  if (from_snapshot) m->channels->Publish();  // the snapshot's channels are not this pVM's
   m->console = std::make_unique<Console>(backend->memory(), &m->control);
   // Warm spares need the backend's dirty log; without one, forks are plain fork(2).
   if ((request.boot.flags & ctl::kBootForkSpares) && backend->dirty_log()) {
@@ -87,8 +103,7 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
     m->spares.want = true;
     m->spares.want_at_ns = 0;
   }
-  // A pooled monitor set the control registers up already (they depend on nothing else).
-  return tables_ready ? backend->SetEntryRegs(entry, why) : backend->SetEntryState(entry, why);
+  return true;
 }
 
 }  // namespace pvm::monitor

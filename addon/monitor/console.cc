@@ -18,7 +18,10 @@ Console::Console(const GuestMemory& ram, ControlChannel* control)
     : ring_(ram.At(PVM_CONSOLE_GPA, PVM_CONSOLE_SIZE)),
       head_(BootInfoField(ram, PVM_BOOT_INFO_CONSOLE_HEAD_OFFSET)),
       tail_(BootInfoField(ram, PVM_BOOT_INFO_CONSOLE_TAIL_OFFSET)),
-      control_(control) {}
+      control_(control) {
+  // Where the last monitor left off: 0 at boot, the snapshot's after a spawn from one.
+  if (tail_) tail_value_ = *tail_;
+}
 
 void Console::Drain() {
   // The vCPU is stopped while the monitor handles an exit: a plain load sees everything

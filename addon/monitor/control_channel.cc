@@ -107,7 +107,7 @@ void ControlChannel::SendExit(ctl::Exit exit) {
 }
 
 void ControlChannel::SendError(const Failure& failure) {
-  ctl::Error error{failure.code, failure.sys_errno};
+  ctl::Error error{failure.code, failure.sys_errno, failure.detail, 0};
   Send(ctl::Type::Error, &error, sizeof error, failure.message.data(), failure.message.size());
 }
 
@@ -119,6 +119,8 @@ void HostRequests::Clear() {
   }
   for (auto& e : execs) close(e.image_fd);
   execs.clear();
+  for (auto& s : snapshots) close(s.fd);
+  snapshots.clear();
   attaches.clear();
   forks.clear();
 }
@@ -160,6 +162,13 @@ void ControlChannel::Dispatch(ctl::Message* m, HostRequests* out) {
     std::vector<std::string> args;
     if (request && SplitStrings(m->tail<ctl::Exec>(), request->argc, &args)) {
       out->execs.push_back(HostRequests::Exec{request->tag, request->ram_size, std::move(args), m->fds[0]});
+      return;
+    }
+  }
+  if (m->type == ctl::Type::Snapshot && m->fds.size() == 1) {
+    if (const auto* request = m->as<ctl::SnapshotRequest>()) {
+      std::string image = m->tail<ctl::SnapshotRequest>();
+      out->snapshots.push_back(HostRequests::Snapshot{request->tag, m->fds[0], image.substr(0, image.find('\0'))});
       return;
     }
   }
@@ -222,6 +231,10 @@ void ControlChannel::SendSpare(uint64_t pid) {
 
 void ControlChannel::SendExeced(const ctl::Execed& execed, const std::string& why) {
   Send(ctl::Type::Execed, &execed, sizeof execed, why.data(), why.size() < 1024 ? why.size() : 1024);
+}
+
+void ControlChannel::SendSnapshotted(const ctl::Snapshotted& done, const std::string& why) {
+  Send(ctl::Type::Snapshotted, &done, sizeof done, why.data(), why.size() < 1024 ? why.size() : 1024);
 }
 
 void ControlChannel::SendAttached(const ctl::Attached& attached) {

@@ -35,10 +35,16 @@ struct HostRequests {
     std::vector<std::string> args;
     int image_fd;  // owned until served
   };
+  struct Snapshot {
+    uint64_t tag;
+    int fd;  // the file to write: owned until served
+    std::string image;  // the image path the host named (stored for ps)
+  };
   std::vector<uint64_t> forks;  // fork request tags
   std::vector<Attach> attaches;
   std::vector<Exec> execs;
-  bool empty() const { return forks.empty() && attaches.empty() && execs.empty(); }
+  std::vector<Snapshot> snapshots;
+  bool empty() const { return forks.empty() && attaches.empty() && execs.empty() && snapshots.empty(); }
   void Clear();  // closes the fds of attaches not served
 };
 
@@ -70,6 +76,7 @@ class ControlChannel {
   void SendAttached(const ctl::Attached& attached);
   void SendSpare(uint64_t pid);
   void SendExeced(const ctl::Execed& execed, const std::string& why = {});
+  void SendSnapshotted(const ctl::Snapshotted& done, const std::string& why = {});
   // A guest's EXEC: asks the host for the image `path` (0, or -E2BIG if the request
   // does not fit a message); the answer comes with TakeExecImage.
   int SendExecRequest(const std::string& path, const std::vector<std::string>& args, uint64_t ram_size);

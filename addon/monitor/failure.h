@@ -12,6 +12,7 @@ namespace pvm::monitor {
 struct Failure {
   ctl::ErrorCode code = ctl::ErrorCode::Internal;
   int sys_errno = 0;
+  uint32_t detail = 0;  // ErrorCode::BadSnapshot: a kSnapshot* (control.json SnapshotFault)
   std::string message;
 };
 

@@ -16,6 +16,7 @@
 #include "monitor/fork.h"
 #include "monitor/hypercalls.h"
 #include "monitor/signals.h"
+#include "monitor/snapshot_save.h"
 #include "monitor/spares.h"
 #include "monitor/transport.h"
 #include "pvm/abi.h"
@@ -114,6 +115,8 @@ void ServeHost(Monitor* m) {
     if (o.error == 0) SparesAfterExec(m);
   }
   requests.execs.clear();
+  for (auto& s : requests.snapshots) ServeSnapshot(m, s.tag, s.fd, s.image);
+  requests.snapshots.clear();
   while (!requests.forks.empty()) {
     uint64_t tag = requests.forks.front();
     requests.forks.erase(requests.forks.begin());

@@ -12,7 +12,9 @@ export type ExitKindName = 'code' | 'fault' | 'killed';
 /** @internal Why the monitor stopped a guest. */
 export type FaultKindName = 'none' | 'exception' | 'triple-fault' | 'bad-hypercall' | 'bad-io' | 'bad-memory' | 'internal';
 /** @internal Why a boot or an exec failed (Error.code, Execed.code); pvmError is the PvmError code the library throws. */
-export type ErrorCodeName = 'None' | 'BadImage' | 'ImageTooLarge' | 'NoMemory' | 'BackendUnavailable' | 'BadConfig' | 'Internal' | 'AbiMismatch';
+export type ErrorCodeName = 'None' | 'BadImage' | 'ImageTooLarge' | 'NoMemory' | 'BackendUnavailable' | 'BadConfig' | 'Internal' | 'AbiMismatch' | 'BadSnapshot';
+/** @internal Error.detail of BadSnapshot: what is wrong with the snapshot file (PvmError.reason). */
+export type SnapshotFaultName = 'none' | 'truncated' | 'checksum' | 'magic' | 'version' | 'backend' | 'abi' | 'malformed' | 'unreadable';
 /** @internal Forked.fallback: how a fork went, through the spare or why not. */
 export type ForkPathName = 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed';
 
@@ -22,12 +24,13 @@ export type MonitorEvent =
   | { id: number; type: 'started'; firstExitNs: bigint }
   | { id: number; type: 'console'; data: Buffer }
   | { id: number; type: 'exit'; kind: ExitKindName; code: number; fault: FaultKindName; vector: number; errorCode: bigint; rip: bigint; address: bigint; exitNs: bigint; reason: string }
-  | { id: number; type: 'error'; code: ErrorCodeName; errno: number; message: string }
+  | { id: number; type: 'error'; code: ErrorCodeName; errno: number; detail: SnapshotFaultName; message: string }
   | { id: number; type: 'forked'; tag: number; error: number; childId: number; childPid: number; pauseStartNs: bigint; resumeNs: bigint; channelSlot: number; viaSpare: boolean; path: ForkPathName; copiedPages: number; channel?: ArrayBuffer | null }
   | { id: number; type: 'attached'; tag: number; error: number; slot: number }
   | { id: number; type: 'exec-request'; ramSize: number; strings: string[] }
   | { id: number; type: 'execed'; tag: number; error: number; code: ErrorCodeName; startNs: bigint; readyNs: bigint; message: string }
   | { id: number; type: 'spare'; pid: number }
+  | { id: number; type: 'snapshotted'; tag: number; error: number; bytes: number; pages: number; pauseStartNs: bigint; resumeNs: bigint; message: string }
   | { id: number; type: 'closed' }
   | { id: number; type: 'ended'; statusKnown: boolean; exitStatus: number; signal: number }
   | { id: number; type: 'malformed'; messageType: number }
@@ -43,6 +46,7 @@ export const BOOT_ERROR_CODES: Readonly<Record<ErrorCodeName, PvmErrorCode>> = {
   BadConfig: 'EINVAL',
   Internal: 'EMONITOR',
   AbiMismatch: 'EABI',
+  BadSnapshot: 'EBADSNAPSHOT',
 };
 
 /**
@@ -70,6 +74,7 @@ export const CONTROL_FLAGS = {
   kBootPooled: 1, // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.
   kBootForkSpares: 2, // Boot.flags: Keep a warm spare for fast forks (dirty logging on guest RAM).
   kBootSameClones: 4, // Boot.flags: Fork children keep their parent's entropy and generation (uniqueClones: false).
+  kBootSnapshot: 256, // Boot.flags: The image fd is a snapshot file (monitor/snapshot_file.h): RAM, vCPU and argv come from it; ram_size and the tail are ignored (0, none).
   kAttachShm: 1, // AttachRequest.flags: A shared-memory region, not a channel.
   kReadyKvmPvm: 1, // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
 } as const;

@@ -137,6 +137,7 @@ void CrashAsUsual(int sig, siginfo_t* info) {
 bool FsGsBaseUsable() { return (getauxval(AT_HWCAP2) & 2) != 0; }  // HWCAP2_FSGSBASE
 
 bool g_installed = false;
+stack_t g_alt_stack{};  // this process's alternate signal stack (rt_sigreturn re-installs uc_stack)
 
 }  // namespace
 
@@ -156,6 +157,7 @@ bool InstallSignals(const SignalConfig& config, Failure* why) {
   ss.ss_sp = alt;
   ss.ss_size = kAltStackSize;
   if (sigaltstack(&ss, nullptr) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "sigaltstack");
+  g_alt_stack = ss;
 
   struct sigaction sa {};
   sa.sa_sigaction = proc_sig_trampoline;
@@ -189,6 +191,11 @@ void InitContext(proc_ctx* ctx, uint64_t rip, uint64_t rsp, uint64_t rdi) {
   ctx->gsbase = proc_monitor_gs;
 }
 
+void AdoptContext(proc_ctx* ctx) {
+  ctx->fsbase = proc_monitor_fs;
+  ctx->gsbase = proc_monitor_gs;
+}
+
 void SettleKicks() {
   if (proc_kick_blocked) return;
   proc_kick_blocked = 1;  // first: a kick arriving now is blocked by its handler anyway
@@ -211,6 +218,8 @@ int Enter(proc_ctx* ctx) {
     for (int s = 1; s < NSIG; s++)
       if (sigismember(&g_config.kick, s) == 1) sigdelset(&mask, s);
     ctx->uc.uc_sigmask = mask;
+    // and uc_stack as the alternate stack: this process's (a snapshot's frame was saved by another).
+    ctx->uc.uc_stack = g_alt_stack;
   }
   return proc_enter(ctx);
 }

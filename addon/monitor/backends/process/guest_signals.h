@@ -26,6 +26,9 @@ bool InstallSignals(const SignalConfig& config, Failure* why);
 
 // The guest at its first instruction: rip, rsp, rdi; every other register 0.
 void InitContext(proc_ctx* ctx, uint64_t rip, uint64_t rsp, uint64_t rdi);
+// A context saved by another monitor process (a snapshot): FS/GS base as InitContext
+// sets them here (the saved ones are that process's, and pvm guests have no TLS).
+void AdoptContext(proc_ctx* ctx);
 
 // Makes the kick signals really blocked now (one sigprocmask unless they already are):
 // outside the guest they are blocked only lazily, when the first one arrives.

@@ -170,6 +170,11 @@ std::unique_ptr<SavedState> ProcessBackend::LoadState(const uint8_t* bytes, size
   }
   auto state = std::make_unique<ProcessSavedState>();
   std::memcpy(static_cast<void*>(&state->ctx), bytes, size);
+  if (state->ctx.resume != PROC_RESUME_REGS && state->ctx.resume != PROC_RESUME_FRAME) {
+    Fail(why, ctl::ErrorCode::Internal, 0, "a guest context with resume kind %u", state->ctx.resume);
+    return nullptr;
+  }
+  process::AdoptContext(&state->ctx);  // from a spare (this process's fork) or a snapshot (another's)
   return state;
 }
 
