@@ -354,7 +354,9 @@ vm('kill() ends a guest held up by its unread console', async () => {
   assert.ok(pvm.running);
   assert.ok(pvm.kill());
   assert.equal(await pvm.exited, { kind: 'killed', signal: 'SIGTERM' });
-  assert.ok(pvm.console.readableLength < 16 * 2 ** 20, `${pvm.console.readableLength} bytes buffered`);
+  // What it wrote between the kill and its end is buffered (unbounded after a kill, as
+  // documented): how much depends on how loaded the machine is, but it never finished.
+  assert.ok(pvm.console.readableLength < 256 * 2 ** 20, `${pvm.console.readableLength} bytes buffered: the guest wrote all it meant to`);
   pvm.console.resume();
   await allElseFine();
 });
