@@ -2,7 +2,8 @@
 //   (e.g. --only fork, --only fork.childReady.64MiB; also `pvm bench`)
 // Prints a table (or, with --json, one JSON array) of results, each with the baseline
 // measured in the same run; progress goes to stderr. --out also writes the JSON to that
-// file and an SVG chart next to it (same name, .svg). The figures of bench/backends.ts's
+// file and an SVG chart next to it (same name, .svg). In a Xen dom0 (where Host.open()
+// picks xen) it measures the xen figures of bench/xen.ts instead. The figures of bench/backends.ts's
 // ON_PROCESS are measured again on the process backend as `<name>.process` rows, the kvm
 // figure as baseline (or skipped, saying why, where process cannot run).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { benchFork } from './fork.js';
 import { benchIpc } from './ipc.js';
 import { benchExec } from './exec.js';
 import { benchHypercall } from './hypercall.js';
+import { benchXen } from './xen.js';
 import { benchSnapshot } from './snapshot.js';
 
 const { values } = parseArgs({
@@ -77,11 +79,13 @@ function progress(label: string): () => void {
 }
 
 const host = await Host.open();
+// In a Xen dom0 (auto picks xen there) the bench is the xen figures (bench/xen.ts).
+const plan: Bench[] = host.backend === 'xen' ? [['xen', (h) => benchXen(h, Math.min(runs, 10))]] : chosen;
 const results: Result[] = [];
 const started = performance.now();
 try {
-  for (const [step, [prefix, bench]] of chosen.entries()) {
-    results.push(...(await withProgress(`[${step + 1}/${chosen.length}] ${prefix}`, () => bench(host, values.only))));
+  for (const [step, [prefix, bench]] of plan.entries()) {
+    results.push(...(await withProgress(`[${step + 1}/${plan.length}] ${prefix}`, () => bench(host, values.only))));
   }
   results.push(...(await processRows(results, host.backend, chosen, withProgress)));
 } finally {

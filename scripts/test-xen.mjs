@@ -11,9 +11,11 @@
 // (spawn, console, exit codes, faults, exec, bad images and arguments, limits) plus the
 // Xen test files (test/xen-*.test.ts: kill, no domain left behind); tests of what xen
 // does not do yet skip there with the reason (test/_helpers.ts notOnXen). --memshr or
-// PVM_XEN_MEMSHR=1: the hypervisor rebuilt with VM forking. PVM_XEN_TIMEOUT_S bounds the
-// whole QEMU run (default 1500); PVM_TEST_* variables are passed to the suite, and each
-// test's bound is 5 min there unless PVM_TEST_BOUND_MS says otherwise (TCG is ~50x slower).
+// PVM_XEN_MEMSHR=1: the hypervisor rebuilt with VM forking. `--bench [bench options]`
+// instead runs `npm run bench` there: the xen figures of bench/xen.ts with their baselines.
+// PVM_XEN_TIMEOUT_S bounds the whole QEMU run (default 1500); PVM_TEST_* variables are
+// passed to the suite, and each test's bound is 5 min there unless PVM_TEST_BOUND_MS says
+// otherwise (TCG is ~50x slower).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -23,6 +25,7 @@ import { runInDom0, sh } from './xen-host/boot.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const memshr = args[0] === '--memshr' ? (args.shift(), true) : process.env.PVM_XEN_MEMSHR === '1';
+const bench = args[0] === '--bench' ? (args.shift(), true) : false;
 // Not here: fork, family, blocking, hostile (its sibling answers through fork), channels,
 // spares, pool (fork, channels and shared memory come with issue 19).
 // lifetime.test.ts neither: its host child starts through tsx, ~10 s under TCG, past its
@@ -57,6 +60,15 @@ function buildXenBackend() {
   execFileSync('cmake', ['--build', build], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   console.log(`test:xen: native parts built with the xen backend (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
+
+/** --bench: the xen figures (bench/xen.ts) measured in dom0, printed as the bench prints them. */
+async function runBench() {
+  buildXenBackend();
+  const vm = await runInDom0(root, `node dist/bench/index.js ${args.map(sh).join(' ')}`, { memshr, timeoutS, env: { PVM_XEN: '1' } });
+  console.log(`\ntest:xen --bench: QEMU ran ${vm.seconds.toFixed(0)} s; the bench exited ${vm.exit ?? `without a status (QEMU exit ${vm.status})`}`);
+  process.exit(vm.exit === 0 ? 0 : 1);
+}
+if (bench) await runBench();
 
 let result;
 try {

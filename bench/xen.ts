@@ -1,0 +1,58 @@
+// The xen figures (a Xen dom0: `npm run test:xen -- --bench` runs them on the QEMU Xen host),
+// each with its same-run baseline:
+//   spawn.firstInstruction.xen   spawn of hello (16 MiB) to its first hypercall, vs the
+//                                bare Xen cost of a domain of that shape: create,
+//                                populate, map and write its RAM from dom0 (no guest runs;
+//                                bench/native/xen-create-baseline.c)
+//   spawn.toExit.xen             to the exit event, vs the same plus destroying the domain
+//   xen.domain.{create,populate.16MiB,mapWrite.16MiB,destroy}   that baseline's steps
+//   hypercall.rtt.xen            a no-op hypercall (an ioreq round trip through the monitor)
+//                                vs hypercall.floor.xen (the floor port: one exit, no work)
+// Under TCG absolute times mean little; the ratios and the breakdown do.
+import { Host, builtinGuest } from '../lib/index.js';
+import { benchHypercall } from './hypercall.js';
+import { median, round, runNative, type Result } from './lib.js';
+
+interface DomainFloor {
+  createUs: number;
+  populateUs: number;
+  mapWriteUs: number;
+  destroyUs: number;
+  totalUs: number;
+}
+
+export async function benchXen(host: Host, runs: number): Promise<Result[]> {
+  const first: number[] = [];
+  const toExit: number[] = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const pvm = await host.spawn(builtinGuest('hello'), { memory: '16MiB', console: 'ignore' });
+    await pvm.exited;
+    const end = process.hrtime.bigint();
+    if (i < 2) continue; // warm-up
+    first.push(Number(pvm.timings.firstExitNs! - pvm.timings.spawnNs) / 1000);
+    toExit.push(Number(end - pvm.timings.spawnNs) / 1000);
+  }
+  const floor = JSON.parse(await runNative('xen-create-baseline', ['16', String(runs)])) as DomainFloor;
+  const made = floor.createUs + floor.populateUs + floor.mapWriteUs;
+  const step = (name: string, value: number): Result => ({ name, unit: 'us', value: round(value) });
+  const [rtt] = await benchHypercall(host, runs);
+  return [
+    {
+      name: 'spawn.firstInstruction.xen',
+      unit: 'us',
+      value: round(median(first)),
+      baseline: { name: 'a bare domain of that shape: create + populate + map/write RAM (xen-create-baseline)', value: round(made) },
+    },
+    {
+      name: 'spawn.toExit.xen',
+      unit: 'us',
+      value: round(median(toExit)),
+      baseline: { name: 'the same domain made and destroyed (xen-create-baseline)', value: round(floor.totalUs) },
+    },
+    step('xen.domain.create', floor.createUs),
+    step('xen.domain.populate.16MiB', floor.populateUs),
+    step('xen.domain.mapWrite.16MiB', floor.mapWriteUs),
+    step('xen.domain.destroy', floor.destroyUs),
+    { ...rtt!, name: 'hypercall.rtt.xen', baseline: { name: 'hypercall.floor.xen: a bare write to the floor port', value: rtt!.baseline!.value } },
+  ];
+}
