@@ -26,6 +26,9 @@
  * - `EAGAIN`: a limit was reached (e.g. a pVM has as many children as it has channel slots).
  * - `EMSGSIZE`: a message is larger than a channel carries.
  * - `EPIPE`: the other end of a channel has closed.
+ * - `ENOTFORK`: {@link Pvm.reset} of a pVM that has no fork point: it was spawned, not
+ *   forked, or it exec'ed since it was forked.
+ * - `ENOSYS`: the backend cannot do this (e.g. {@link Pvm.reset} on the process backend).
  * - `EMONITOR`: the monitor process failed in an unexpected way.
  */
 export type PvmErrorCode =
@@ -45,6 +48,8 @@ export type PvmErrorCode =
   | 'EMSGSIZE'
   | 'EPIPE'
   | 'EMONITOR'
+  | 'ENOTFORK'
+  | 'ENOSYS'
   | 'EABI';
 
 /** The one error class of the library. */

@@ -36,9 +36,10 @@ struct HostRequests {
     int image_fd;  // owned until served
   };
   std::vector<uint64_t> forks;  // fork request tags
+  std::vector<uint64_t> resets;  // reset request tags
   std::vector<Attach> attaches;
   std::vector<Exec> execs;
-  bool empty() const { return forks.empty() && attaches.empty() && execs.empty(); }
+  bool empty() const { return forks.empty() && attaches.empty() && execs.empty() && resets.empty(); }
   void Clear();  // closes the fds of attaches not served
 };
 
@@ -69,6 +70,7 @@ class ControlChannel {
   void PollHost(HostRequests* out);
   void SendAttached(const ctl::Attached& attached);
   void SendSpare(uint64_t pid);
+  void SendResetDone(const ctl::ResetDone& done);
   void SendExeced(const ctl::Execed& execed, const std::string& why = {});
   // A guest's EXEC: asks the host for the image `path` (0, or -E2BIG if the request
   // does not fit a message); the answer comes with TakeExecImage.

@@ -12,6 +12,7 @@
 #include "common/control_io.h"
 #include "monitor/clock.h"
 #include "monitor/fork_child.h"
+#include "monitor/reset.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -138,7 +139,7 @@ ForkResult MakeSpare(Monitor* m) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return result;
   // From here the dirty log counts what the spare will miss.
   std::vector<uint64_t> ignored;
-  if (!m->backend->dirty_log()->Take(&ignored, &why)) {
+  if (!TakeDirty(m, &ignored, &why)) {
     close(sv[0]);
     close(sv[1]);
     return result;
@@ -228,7 +229,7 @@ void ForkViaSpare(Monitor* m, ForkOrigin origin, const ForkPieces& p, const Save
   if (m->spares.spare.pid <= 0) return;
   Failure why;
   std::vector<uint64_t> pages;
-  bool logged = m->backend->dirty_log()->Take(&pages, &why);
+  bool logged = TakeDirty(m, &pages, &why);
   pages.insert(pages.end(), m->spares.monitor_dirty.begin(), m->spares.monitor_dirty.end());
   pages.push_back(PVM_BOOT_INFO_GPA / PVM_PAGE_SIZE);  // the monitor writes it at every exit
   std::sort(pages.begin(), pages.end());

@@ -1,0 +1,249 @@
+#include "monitor/reset.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "monitor/clock.h"
+#include "monitor/clone_identity.h"
+#include "monitor/fault.h"
+#include "monitor/fork_child.h"
+#include "monitor/spares.h"
+#include "pvm/abi.h"
+
+namespace pvm::monitor {
+
+namespace {
+
+// The keeper's whole life: hold the address space it was forked with until its monitor
+// goes (PR_SET_PDEATHSIG) or kills it. No fds, every signal but SIGKILL blocked.
+[[noreturn]] void RunKeeper(pid_t monitor_pid) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != monitor_pid) _exit(0);
+  syscall(SYS_close_range, 0u, ~0u, 0u);
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  for (;;) ppoll(nullptr, 0, nullptr, &all);
+}
+
+void SetBit(std::vector<uint64_t>* bitmap, uint64_t page) {
+  if (page / 64 < bitmap->size()) (*bitmap)[page / 64] |= 1ull << (page % 64);
+}
+
+void SetRange(std::vector<uint64_t>* bitmap, uint64_t gpa, uint64_t len) {
+  for (uint64_t page = gpa / PVM_PAGE_SIZE; page <= (gpa + len - 1) / PVM_PAGE_SIZE; page++) SetBit(bitmap, page);
+}
+
+// Children the guest forked since the fork point did not exist then: killed (their own
+// children go with them: PR_SET_PDEATHSIG). Children the host forked are the host's.
+void KillChildren(Monitor* m) {
+  for (const auto& c : m->family.children) {
+    syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, nullptr, 0);
+    close(c.pidfd);
+    m->registry.MarkEnded(c.id, PVM_WAIT_KILLED, PVM_SIGKILL);
+  }
+  m->family.children.clear();
+}
+
+// Its channel to the forker stays, emptied of what it had not received: a reset pVM
+// starts from its fork point, where nothing had been sent to it yet. What it sent stays
+// for the forker to read. Only the receiving end's head moves (it is this end's to write).
+void EmptyForkChannel(Monitor* m, uint32_t slot) {
+  if (slot >= PVM_CHANNEL_SLOTS) return;
+  const ChannelEnd* end = m->channels->Get(slot);
+  if (!end || !end->open || end->shm || !end->mem) return;
+  uint32_t rx = end->side == PVM_CHANNEL_SIDE_A ? 1 : 0;  // A sends on ring 0, B on ring 1
+  uint32_t tx = 1 - rx;
+  auto* in = reinterpret_cast<uint32_t*>(end->mem + rx * PVM_CHANNEL_CONTROL_STRIDE);
+  auto* out = reinterpret_cast<uint32_t*>(end->mem + tx * PVM_CHANNEL_CONTROL_STRIDE);
+  uint32_t tail = __atomic_load_n(in + PVM_CHANNEL_TAIL / 4, __ATOMIC_ACQUIRE);
+  __atomic_store_n(in + PVM_CHANNEL_HEAD / 4, tail, __ATOMIC_RELEASE);
+  __atomic_store_n(in + PVM_CHANNEL_CONSUMER_WAITING / 4, 0u, __ATOMIC_RELAXED);
+  __atomic_store_n(out + PVM_CHANNEL_PRODUCER_WAITING / 4, 0u, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  m->channels->Notify(slot);  // a forker waiting for room in the ring has it now
+}
+
+// Copies the pages in `bitmap` back from the keeper: one process_vm_readv per 1024 runs
+// of neighbouring pages (one in practice). False if the keeper could not be read.
+bool CopyBack(const ResetPoint& r, const GuestMemory& ram, const std::vector<uint64_t>& bitmap, uint64_t* pages) {
+  constexpr size_t kMaxIov = 1024;  // IOV_MAX
+  iovec iov[kMaxIov];
+  size_t n = 0;
+  size_t bytes = 0;
+  auto flush = [&]() {
+    if (n == 0) return true;
+    ssize_t got = process_vm_readv(r.keeper, iov, n, iov, n, 0);
+    bool ok = got == static_cast<ssize_t>(bytes);
+    n = 0;
+    bytes = 0;
+    return ok;
+  };
+  uint64_t npages = ram.size() / PVM_PAGE_SIZE;
+  uint8_t* base = ram.base();
+  for (uint64_t w = 0; w < bitmap.size(); w++) {
+    for (uint64_t bits = bitmap[w]; bits != 0; bits &= bits - 1) {
+      uint64_t page = w * 64 + __builtin_ctzll(bits);
+      if (page >= npages) break;
+      (*pages)++;
+      uint8_t* at = base + page * PVM_PAGE_SIZE;
+      if (n > 0 && static_cast<uint8_t*>(iov[n - 1].iov_base) + iov[n - 1].iov_len == at) {
+        iov[n - 1].iov_len += PVM_PAGE_SIZE;
+      } else {
+        if (n == kMaxIov && !flush()) return false;
+        iov[n++] = iovec{at, PVM_PAGE_SIZE};
+      }
+      bytes += PVM_PAGE_SIZE;
+    }
+  }
+  return flush();
+}
+
+ResetOutcome Fatal(ResetOutcome* out, const std::string& why) {
+  out->fatal = true;
+  out->why = why;
+  return *out;
+}
+
+}  // namespace
+
+void ForgetResetPoint(Monitor* m) {
+  ResetPoint& r = m->reset;
+  if (r.keeper_pidfd >= 0) close(r.keeper_pidfd);
+  if (m->backend) m->backend->memory().TrackAccess(nullptr, 0);
+  r = ResetPoint{};
+}
+
+void DropResetPoint(Monitor* m) {
+  if (m->reset.keeper_pidfd >= 0) syscall(SYS_pidfd_send_signal, m->reset.keeper_pidfd, SIGKILL, nullptr, 0);
+  ForgetResetPoint(m);
+}
+
+void ArmResetPoint(Monitor* m, const SavedState& state, uint32_t fork_slot) {
+  ForgetResetPoint(m);
+  DirtyLog* log = m->backend->dirty_log();
+  if (!log) return;  // ENOSYS: this backend cannot tell which pages were written
+  ResetPoint& r = m->reset;
+  Failure why;
+  std::vector<uint64_t> ignored;
+  // From here on the log counts what differs from the keeper's copy.
+  if (!log->SetLogging(true, &why) || !log->Take(&ignored, &why)) return;
+  state.Serialize(&r.state);
+  uint64_t words = (m->backend->memory().size() / PVM_PAGE_SIZE + 63) / 64;
+  r.touched.assign(words, 0);
+  r.logged.assign(words, 0);
+  for (uint32_t slot = 0; slot < PVM_CHANNEL_SLOTS; slot++) {
+    const ChannelEnd* end = m->channels->Get(slot);
+    if (end && end->open) r.slots.set(slot);
+  }
+  r.fork_slot = fork_slot;
+  int pidfd = -1;
+  pid_t monitor_pid = getpid();
+  pid_t pid = ForkWithPidfd(&pidfd);
+  if (pid == 0) RunKeeper(monitor_pid);
+  if (pid < 0 || pidfd < 0) {
+    ForgetResetPoint(m);
+    return;
+  }
+  r.keeper = pid;
+  r.keeper_pidfd = pidfd;
+  r.armed = true;
+  m->backend->memory().TrackAccess(r.touched.data(), r.touched.size() * 64);
+}
+
+bool TakeDirty(Monitor* m, std::vector<uint64_t>* pages, Failure* why) {
+  size_t before = pages->size();
+  if (!m->backend->dirty_log()->Take(pages, why)) return false;
+  if (m->reset.armed) {
+    for (size_t i = before; i < pages->size(); i++) SetBit(&m->reset.logged, (*pages)[i]);
+  }
+  return true;
+}
+
+ResetOutcome ResetPvm(Monitor* m) {
+  ResetOutcome out;
+  ResetPoint& r = m->reset;
+  DirtyLog* log = m->backend->dirty_log();
+  if (!log) {
+    out.error = -PVM_ENOSYS;
+    return out;
+  }
+  if (!r.armed) {
+    out.error = -PVM_EINVAL;
+    return out;
+  }
+  std::unique_ptr<SavedState> state;
+  Failure why;
+  state = m->backend->LoadState(r.state.data(), r.state.size(), &why);
+  if (!state) {
+    out.error = -PVM_ENOMEM;
+    return out;
+  }
+  m->console->Drain();  // what it printed before the reset is the host's
+  // What it got since the fork point goes: children, its spare (of the old memory),
+  // channels and regions it was given or made.
+  KillChildren(m);
+  KillSpare(m);
+  for (uint32_t slot = 0; slot < PVM_CHANNEL_SLOTS; slot++) {
+    const ChannelEnd* end = m->channels->Get(slot);
+    if (end && end->open && !r.slots.test(slot)) m->channels->Close(slot);
+  }
+  // Every page that may differ from the keeper's: the guest's writes (the log), those
+  // the log gave the spares, and the monitor's (tracked, plus what it writes through
+  // pointers it keeps: the boot-info page and the channel table).
+  std::vector<uint64_t> pages;
+  if (!log->Take(&pages, &why)) return Fatal(&out, "reset: the dirty log failed");
+  std::vector<uint64_t>& dirty = r.logged;
+  for (uint64_t page : pages) SetBit(&dirty, page);
+  for (size_t w = 0; w < dirty.size(); w++) dirty[w] |= r.touched[w];
+  SetRange(&dirty, PVM_BOOT_INFO_GPA, PVM_PAGE_SIZE);
+  SetRange(&dirty, PVM_CHANNEL_TABLE_GPA, PVM_CHANNEL_SLOTS * sizeof(pvm_channel_entry));
+  const GuestMemory& ram = m->backend->memory();
+  if (!CopyBack(r, ram, dirty, &out.pages)) return Fatal(&out, "reset: the fork point's memory is gone");
+  std::fill(dirty.begin(), dirty.end(), 0);
+  std::fill(r.touched.begin(), r.touched.end(), 0);
+  if (!m->backend->FinishExit(&why) || !m->backend->RestoreState(*state, &why)) return Fatal(&out, why.message);
+  // The monitor's view of the guest, as the restored RAM has it.
+  m->console->Resync();
+  m->family.pending_signals = 0;
+  m->channels->Publish();  // a fork-point channel the guest closed since stays closed
+  EmptyForkChannel(m, r.fork_slot);
+  MakeCloneUnique(m, ram);
+  if (m->spares.enabled) {
+    m->spares.want = true;
+    m->spares.want_at_ns = MonotonicNs() + kSpareDelayNs;
+  }
+  return out;
+}
+
+ResetOutcome ServeReset(Monitor* m, uint64_t tag) {
+  ctl::ResetDone done{};
+  done.tag = tag;
+  done.start_ns = MonotonicNs();
+  ResetOutcome o = ResetPvm(m);
+  if (o.fatal) return o;
+  done.error = o.error;
+  done.pages = o.pages;
+  done.done_ns = MonotonicNs();
+  m->control.SendResetDone(done);
+  return o;
+}
+
+HypercallResult ResetHypercall(const VcpuExit&, Monitor* m) {
+  ctl::ResetDone done{};
+  done.start_ns = MonotonicNs();
+  ResetOutcome o = ResetPvm(m);
+  if (o.fatal) return End(InternalFault(o.why.c_str(), 0));
+  if (o.error != 0) return Return(static_cast<uint64_t>(o.error));
+  done.pages = o.pages;
+  done.done_ns = MonotonicNs();
+  m->control.SendResetDone(done);
+  return NoCompletion(HypercallResult::Then::None);  // the vCPU is at its fork point
+}
+
+}  // namespace pvm::monitor
