@@ -41,13 +41,19 @@ void SetRange(std::vector<uint64_t>* bitmap, uint64_t gpa, uint64_t len) {
   for (uint64_t page = gpa / PVM_PAGE_SIZE; page <= (gpa + len - 1) / PVM_PAGE_SIZE; page++) SetBit(bitmap, page);
 }
 
-// Children the guest forked since the fork point did not exist then: killed (their own
-// children go with them: PR_SET_PDEATHSIG). Children the host forked are the host's.
+// Children the guest forked since the fork point did not exist then: killed, as by the
+// guest's KILL(SIGKILL) (they end `killed` by SIGKILL, and their own children with them).
+// Children the host forked are the host's.
 void KillChildren(Monitor* m) {
   for (const auto& c : m->family.children) {
-    syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, nullptr, 0);
+    const RegistryEntry* e = m->registry.Find(c.id);
+    pid_t pid = e ? __atomic_load_n(&e->pid, __ATOMIC_ACQUIRE) : 0;
+    sigval value{};
+    value.sival_int = PVM_SIGKILL;
+    if (pid <= 0 || sigqueue(pid, SIGRTMIN + ctl::kPvmSignalAfterRtMin, value) != 0) {
+      syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, nullptr, 0);  // not reachable so: at once
+    }
     close(c.pidfd);
-    m->registry.MarkEnded(c.id, PVM_WAIT_KILLED, PVM_SIGKILL);
   }
   m->family.children.clear();
 }

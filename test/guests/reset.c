@@ -4,6 +4,7 @@
  * idle: it serves its fork channel (in a child the host forked) or, in the pVM the host
  * spawned, a channel the host gives it. Requests (text), each answered on the channel:
  *   "hash"            -> "hash <hex>": the arena, the request counter and the heap top
+ *   "arena"           -> "arena <hex>": the arena alone
  *   "write <n> <seed>"-> "wrote <n>": n random arena pages filled with random bytes, and
  *                        one fresh heap page written
  *   "count"           -> "count <requests served since the start, this one included>"
@@ -34,11 +35,17 @@ static uint64_t next(uint64_t *s)
   return *s = x;
 }
 
-static uint64_t hash(void)
+static uint64_t hash_arena(void)
 {
   uint64_t h = 0xcbf29ce484222325ull;
   for (size_t i = 0; i < sizeof arena / 8; i++)
     h = (h ^ arena[i]) * 0x100000001b3ull;
+  return h;
+}
+
+static uint64_t hash(void)
+{
+  uint64_t h = hash_arena();
   void *top = malloc(1);
   h = (h ^ (uint64_t)(uintptr_t)top) * 0x100000001b3ull;
   free(top);
@@ -67,6 +74,8 @@ static long serve(uint32_t slot)
     requests++;
     if (strcmp(msg, "hash") == 0) {
       n = snprintf(msg, sizeof msg, "hash %016llx", (unsigned long long)hash());
+    } else if (strcmp(msg, "arena") == 0) {
+      n = snprintf(msg, sizeof msg, "arena %016llx", (unsigned long long)hash_arena());
     } else if (strncmp(msg, "write ", 6) == 0) {
       char *end;
       unsigned long pages = strtoul(msg + 6, &end, 10);
