@@ -7,6 +7,8 @@
  *   "arena"           -> "arena <hex>": the arena alone
  *   "write <n> <seed>"-> "wrote <n>": n random arena pages filled with random bytes, and
  *                        one fresh heap page written
+ *   "pages <n> <first>"-> "wrote <n>": n distinct arena pages from page `first` on (wrapping)
+ *                        each written all through
  *   "count"           -> "count <requests served since the start, this one included>"
  *   "rand"            -> "rand <rand()> gen <generation> ent <entropy[0] hex>"
  *   "fork"            -> "forked <id>": a child (no channel) that only waits
@@ -88,6 +90,16 @@ static long serve(uint32_t slot)
       volatile char *fresh = malloc(4096);
       if (fresh)
         fresh[0] = (char)seed;
+      n = snprintf(msg, sizeof msg, "wrote %lu", pages);
+    } else if (strncmp(msg, "pages ", 6) == 0) {
+      char *end;
+      unsigned long pages = strtoul(msg + 6, &end, 10);
+      unsigned long first = strtoul(end, 0, 10);
+      for (unsigned long i = 0; i < pages && i < ARENA_PAGES; i++) {
+        uint64_t *page = arena + ((first + i) % ARENA_PAGES) * WORDS_PER_PAGE;
+        for (int w = 0; w < WORDS_PER_PAGE; w++)
+          page[w] += requests;
+      }
       n = snprintf(msg, sizeof msg, "wrote %lu", pages);
     } else if (strcmp(msg, "count") == 0) {
       n = snprintf(msg, sizeof msg, "count %llu", (unsigned long long)requests);
