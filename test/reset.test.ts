@@ -160,6 +160,27 @@ vm('typed errors: ENOTFORK for a spawned pVM, ESRCH once ended; the pVM runs on'
   const parent = await spawnReady();
   await rejects(parent.reset(), 'ENOTFORK');
   assert.ok(parent.running);
+  const toParent = await ctx.host.channel(parent);
+  assert.match(await ask(toParent, 'reset'), /^reset failed /); // the guest's pvm_reset(): -PVM_EINVAL
+  toParent.close();
+  await parent.exited;
+}, KVM);
+
+vm('a fork child that exec\'ed has no fork point any more: ENOTFORK', async () => {
+  const parent = await spawnReady();
+  const { child, channel } = await parent.fork();
+  await child.exec(guest('idle'));
+  await rejects(child.reset(), 'ENOTFORK');
+  assert.ok(child.running);
+  channel.close();
+  child.kill();
+  await child.exited;
+  parent.kill();
+  await parent.exited;
+}, KVM);
+
+vm('ESRCH once ended', async () => {
+  const parent = await spawnReady();
   const { child, channel } = await parent.fork();
   channel.close();
   await child.exited;
@@ -167,7 +188,7 @@ vm('typed errors: ENOTFORK for a spawned pVM, ESRCH once ended; the pVM runs on'
   parent.kill();
   await parent.exited;
   await rejects(parent.reset(), 'ESRCH');
-}, KVM);
+});
 
 vm('the process backend answers ENOSYS and the child runs on', async () => {
   const parent = await spawnReady();
