@@ -27,7 +27,10 @@ export class ResetPool {
   #waiters: Array<(copy: { child: Pvm; channel: Channel }) => void> = [];
   #live = new Set<Pvm>();
   #discarded = new WeakSet<Pvm>();
+  /** What the copy's current request waits for: its next `reset` event, or its end. */
+  #pending = new Map<Pvm, (how: 'reset' | 'ended') => void>();
   #closed = false;
+  #forking = 0; // forks under way: they count against the size
 
   constructor(template: Pvm, size: number) {
     this.#template = template;
@@ -41,7 +44,7 @@ export class ResetPool {
 
   /** Forks the pool's copies up front, so that the first requests pay no fork. */
   async fill(): Promise<void> {
-    const copies = await Promise.all(Array.from({ length: this.#size - this.#live.size }, () => this.#fork()));
+    const copies = await Promise.all(Array.from({ length: this.#size - this.#live.size - this.#forking }, () => this.#fork()));
     for (const c of copies) this.#give(c);
   }
 
@@ -49,12 +52,9 @@ export class ResetPool {
   async take(): Promise<PoolCopy> {
     const copy =
       this.#idle.pop() ??
-      (this.#live.size < this.#size ? await this.#fork() : await new Promise<{ child: Pvm; channel: Channel }>((r) => this.#waiters.push(r)));
-    // Listened for before the request goes: the reset may come in the same turn as the reply.
-    const done = new Promise<'reset' | 'ended'>((resolve) => {
-      copy.child.once('reset', () => resolve('reset'));
-      void copy.child.exited.then(() => resolve('ended'));
-    });
+      (this.#live.size + this.#forking < this.#size ? await this.#fork() : await new Promise<{ child: Pvm; channel: Channel }>((r) => this.#waiters.push(r)));
+    // Set before the request goes: the reset may come in the same turn as the reply.
+    const done = new Promise<'reset' | 'ended'>((resolve) => this.#pending.set(copy.child, resolve));
     void done.then((how) => {
       if (how === 'reset' && copy.child.running) {
         this.resets++;
@@ -72,8 +72,12 @@ export class ResetPool {
     copy.child.kill('SIGKILL');
     copy.channel.close();
     // A waiter would otherwise wait for a copy that is not coming back.
-    const waiter = this.#waiters.shift();
-    if (waiter) void this.#fork().then(waiter, () => undefined);
+    if (this.#waiters.length > 0 && this.#live.size + this.#forking < this.#size) {
+      void this.#fork().then(
+        (fresh) => this.#give(fresh),
+        () => undefined,
+      );
+    }
   }
 
   /** No new copies from now on; the caller ends the template (and with it every copy). */
@@ -82,11 +86,27 @@ export class ResetPool {
   }
 
   async #fork(): Promise<{ child: Pvm; channel: Channel }> {
-    const { child, channel } = await this.#template.fork();
+    this.#forking++;
+    let forked;
+    try {
+      forked = await this.#template.fork();
+    } finally {
+      this.#forking--;
+    }
+    const { child, channel } = forked;
     this.forks++;
     child.console.resume();
     this.#live.add(child);
-    void child.exited.then(() => this.#live.delete(child));
+    const settle = (how: 'reset' | 'ended') => {
+      const resolve = this.#pending.get(child);
+      this.#pending.delete(child);
+      resolve?.(how);
+    };
+    child.on('reset', () => settle('reset'));
+    void child.exited.then(() => {
+      this.#live.delete(child);
+      settle('ended');
+    });
     if (this.#closed) child.kill('SIGKILL');
     return { child, channel };
   }

@@ -147,6 +147,8 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, F
   m->host.waiting = true;
   // A child of a pVM with spares gets them too (made at its own first chance).
   if (m->spares.enabled) {
+    m->spares.last_fork_ns = 0;  // the parent's rhythm is not ours
+    m->spares.delay_ns = 0;
     m->spares.want = true;
     m->spares.want_at_ns = MonotonicNs() + kSpareDelayNs;
     if (!m->backend->dirty_log()->SetLogging(true, &why)) m->spares.enabled = false;

@@ -203,6 +203,18 @@ ForkResult MakeSpare(Monitor* m) {
   return result;
 }
 
+void SparesAfterFork(Monitor* m) {
+  Spares& s = m->spares;
+  if (!s.enabled) return;
+  uint64_t now = MonotonicNs();
+  bool busy = s.last_fork_ns != 0 && now - s.last_fork_ns < kSpareBusyGapNs;
+  s.last_fork_ns = now;
+  uint64_t delay = s.delay_ns ? s.delay_ns : kSpareDelayNs;
+  s.delay_ns = busy ? std::min(delay * 2, kSpareMaxDelayNs) : kSpareDelayNs;
+  s.want = true;
+  s.want_at_ns = now + s.delay_ns;
+}
+
 void MarkMonitorWrite(Monitor* m, uint64_t gpa, uint64_t len) {
   if (!m->spares.enabled || len == 0) return;
   for (uint64_t page = gpa / PVM_PAGE_SIZE; page <= (gpa + len - 1) / PVM_PAGE_SIZE; page++) {
