@@ -6,6 +6,7 @@ import { fork as forkNode } from 'node:child_process';
 import { once } from 'node:events';
 import { Host, builtinGuest, type Pvm } from '../lib/index.js';
 import { benchScript, median, round, runNative, wanted, type Only, type Result } from './lib.js';
+import { benchReset } from './reset.js';
 
 const SIZES_MIB = [16, 64, 256];
 const WARMUP = 2;
@@ -143,5 +144,6 @@ export async function benchFork(host: Host, runs: number, only?: Only): Promise<
   }
   if (wanted('fork.nodeChildProcess', only))
     results.push({ name: 'fork.nodeChildProcess', unit: 'us', value: round(await benchNodeChildProcess(runs)) });
+  results.push(...(await benchReset(host, runs, only)));
   return results;
 }

@@ -23,6 +23,10 @@
 //                                                 pVM per request  vs child_process per request
 //   server.forkPerRequest.spare.latency           the template with a warm spare (forkSpares)
 //                                                 vs without
+//   server.resetPerRequest.latency[.p99], .throughput
+//                                                 a pool of copies reset after each request
+//                                                 (fork-server resetPerRequest, one copy per
+//                                                 load client) vs worker_threads pool
 import { execFile, fork as forkProcess, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
@@ -230,17 +234,34 @@ export async function benchServer(host: Host, only?: Only): Promise<Result[]> {
     cpP99: 'server.forkPerRequest.vsChildProcess.latency.p99',
     cpTput: 'server.forkPerRequest.vsChildProcess.throughput',
     spare: 'server.forkPerRequest.spare.latency',
+    rLat: 'server.resetPerRequest.latency',
+    rP99: 'server.resetPerRequest.latency.p99',
+    rTput: 'server.resetPerRequest.throughput',
   };
   const want = (...names: string[]) => names.some((n) => wanted(n, only));
   const pool = availableParallelism();
 
+  const forkRows = want(name.lat, name.p99, name.tput, name.cpLat, name.cpP99, name.cpTput, name.spare);
   const pvm = await run('pVM', () => startForkServer({ host }), {
     latency: want(name.lat, name.p99, name.cpLat, name.cpP99, name.spare),
     throughput: want(name.tput, name.cpTput),
-    warmup: 20,
+    warmup: forkRows ? 20 : 0,
   });
-  const workers: Figures = want(name.lat, name.p99, name.tput)
-    ? await run('worker_threads', () => startWorkerPool(pool), { latency: want(name.lat, name.p99), throughput: want(name.tput), warmup: 20 }, pvm.digest)
+  const reset: Figures = want(name.rLat, name.rP99, name.rTput)
+    ? await run(
+        'pVM reset per request',
+        () => startForkServer({ host, resetPerRequest: true, poolSize: THROUGHPUT_CLIENTS }),
+        { latency: want(name.rLat, name.rP99), throughput: want(name.rTput), warmup: 20 },
+        pvm.digest,
+      )
+    : {};
+  const workers: Figures = want(name.lat, name.p99, name.tput, name.rLat, name.rP99, name.rTput)
+    ? await run(
+        'worker_threads',
+        () => startWorkerPool(pool),
+        { latency: want(name.lat, name.p99, name.rLat, name.rP99), throughput: want(name.tput, name.rTput), warmup: 20 },
+        pvm.digest,
+      )
     : {};
   const processes: Figures = want(name.cpLat, name.cpP99, name.cpTput)
     ? await run('child_process', startProcessPerRequest, { latency: want(name.cpLat, name.cpP99), throughput: want(name.cpTput), warmup: 2 }, pvm.digest)
@@ -262,5 +283,8 @@ export async function benchServer(host: Host, only?: Only): Promise<Result[]> {
   add(name.cpP99, 'us', pvm.latency?.latencyUs.p99, 'child_process per request', processes.latency?.latencyUs.p99);
   add(name.cpTput, 'req/s', pvm.throughput?.throughput, 'child_process per request', processes.throughput?.throughput);
   add(name.spare, 'us', spare.latency?.latencyUs.median, 'server.forkPerRequest.latency (no spare)', pvm.latency?.latencyUs.median);
+  add(name.rLat, 'us', reset.latency?.latencyUs.median, poolName, workers.latency?.latencyUs.median);
+  add(name.rP99, 'us', reset.latency?.latencyUs.p99, poolName, workers.latency?.latencyUs.p99);
+  add(name.rTput, 'req/s', reset.throughput?.throughput, poolName, workers.throughput?.throughput);
   return results;
 }

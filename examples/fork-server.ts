@@ -5,6 +5,7 @@
 //   npm run example:server -- --port 0          any free port
 //   npm run example:server -- --requests 50     start, check 50 requests against itself, stop
 //   npm run example:server -- --spares          fork through warm spares (Host.open forkSpares)
+//   npm run example:server -- --reset           a pool of copies, each reset after its request
 //
 // At start the server spawns the template, examples/guests/prime_service.c: it sieves
 // the primes up to 10^7 and builds a table of prime counts (~40 ms of work, ~1 MiB of
@@ -15,6 +16,12 @@
 // request is isolated as in a process-per-request server: a request that crashes or
 // hangs its pVM (GET /crash, GET /hang) ends only that pVM.
 //
+// With resetPerRequest (--reset) the copies are not thrown away: a pool of them
+// (examples/reset-pool.ts) serves the requests, and each copy rewinds itself to its fork
+// point after answering (pvm_reset(); README "Reset"), which copies back only the pages
+// the request wrote: the next request finds the copy exactly as a fresh fork would be,
+// without the fork. A copy that crashes or hangs is replaced by a fresh fork.
+//
 // Then: curl 'http://127.0.0.1:8080/pi?n=1000000'
 //       curl -d 600851475143 http://127.0.0.1:8080/factor
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -22,7 +29,8 @@ import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Host, MAX_MESSAGE, PvmError, builtinGuest, describeExit, type Pvm } from '../lib/index.js';
+import { Host, MAX_MESSAGE, PvmError, builtinGuest, describeExit, type Channel, type Pvm } from '../lib/index.js';
+import { ResetPool } from './reset-pool.js';
 
 /** Options of {@link startForkServer}. */
 export interface ForkServerOptions {
@@ -42,14 +50,24 @@ export interface ForkServerOptions {
   maxInFlight?: number;
   /** A request's pVM that has not answered after this long is killed: 504 (default 5000 ms). */
   timeoutMs?: number;
+  /**
+   * Serve from a pool of copies, each reset to its fork point after its request, instead
+   * of a fork per request (default false). Where reset cannot work (ENOSYS) each copy
+   * exits after its request and the pool forks a new one: fork per request again.
+   */
+  resetPerRequest?: boolean;
+  /** resetPerRequest: copies in the pool (default maxInFlight, at most 8). */
+  poolSize?: number;
 }
 
 /** What the server has done so far. */
 export interface ForkServerStats {
   /** Requests answered (any status). */
   requests: number;
-  /** pVMs forked for requests. */
+  /** pVMs forked for requests (resetPerRequest: for the pool, replacements included). */
   forks: number;
+  /** resetPerRequest: requests after which the copy reset itself and went back to the pool. */
+  resets: number;
   /** Requests whose pVM crashed (502) or was killed for taking too long (504). */
   failed: number;
 }
@@ -81,14 +99,21 @@ export async function startForkServer(options: ForkServerOptions = {}): Promise<
   const host = options.host ?? (await Host.open());
   let template: Pvm | undefined;
   try {
+    const reset = options.resetPerRequest ?? false;
     template = await host.spawn(builtinGuest('prime_service'), {
       memory: options.memory ?? '32MiB',
-      args: [String(options.limit ?? 10_000_000)],
+      args: [String(options.limit ?? 10_000_000), ...(reset ? ['reset'] : [])],
       forkSpares: options.forkSpares ?? false,
     });
     const ready = await readyLine(template);
     const initMs = Number(ready[3]);
-    const server = serve(template, maxInFlight, timeoutMs);
+    const poolSize = options.poolSize ?? Math.min(maxInFlight, 8);
+    if (reset && (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > maxInFlight)) {
+      throw new PvmError('EINVAL', 'poolSize: expected an integer 1..maxInFlight');
+    }
+    const pool = reset ? new ResetPool(template, poolSize) : undefined;
+    await pool?.fill();
+    const server = serve(template, maxInFlight, timeoutMs, pool);
     await new Promise<void>((resolve, reject) => {
       server.http.once('error', reject);
       server.http.listen(options.port ?? 0, options.hostname ?? '127.0.0.1', () => {
@@ -111,8 +136,9 @@ export async function startForkServer(options: ForkServerOptions = {}): Promise<
             server.http.closeAllConnections();
           });
           // SIGKILL ends the template's monitor and with it every copy forked from it.
+          pool?.close();
           t.kill('SIGKILL');
-          await Promise.all([t.exited, ...[...server.live].map((p) => p.exited)]);
+          await Promise.all([t.exited, ...[...server.live, ...(pool?.live ?? [])].map((p) => p.exited)]);
           if (ownHost) await host.close();
         })()),
     };
@@ -199,8 +225,8 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   res.end(JSON.stringify(value));
 }
 
-function serve(template: Pvm, maxInFlight: number, timeoutMs: number) {
-  const stats: ForkServerStats = { requests: 0, forks: 0, failed: 0 };
+function serve(template: Pvm, maxInFlight: number, timeoutMs: number, pool?: ResetPool) {
+  const stats: ForkServerStats = { requests: 0, forks: 0, resets: 0, failed: 0 };
   const live = new Set<Pvm>();
   const gate = new Gate(maxInFlight);
 
@@ -212,12 +238,25 @@ function serve(template: Pvm, maxInFlight: number, timeoutMs: number) {
     await gate.acquire();
     try {
       const t0 = process.hrtime.bigint();
-      // The copy resumes where the template waits, with the tables already built.
-      const { child, channel, childReadyUs } = await template.fork();
-      stats.forks++;
-      live.add(child);
-      void child.exited.then(() => live.delete(child));
-      child.console.resume();
+      // The copy resumes where the template waits, with the tables already built: a fresh
+      // fork, or a pooled copy that has been reset to that same point.
+      let child: Pvm;
+      let channel: Channel;
+      let timing = '';
+      if (pool) {
+        ({ child, channel } = await pool.take());
+        stats.forks = pool.forks;
+        stats.resets = pool.resets;
+      } else {
+        const fork = await template.fork();
+        ({ child, channel } = fork);
+        timing = `fork;dur=${(fork.childReadyUs / 1000).toFixed(3)}, `;
+        stats.forks++;
+        live.add(child);
+        void child.exited.then(() => live.delete(child));
+        child.console.resume();
+      }
+      const discard = () => (pool ? pool.discard({ child, channel }) : child.kill('SIGKILL'));
       try {
         await channel.send(message);
         let timer: NodeJS.Timeout | undefined;
@@ -227,14 +266,15 @@ function serve(template: Pvm, maxInFlight: number, timeoutMs: number) {
         ]).finally(() => clearTimeout(timer));
         const headers = {
           'x-pvm-id': String(child.id),
-          'server-timing': `fork;dur=${(childReadyUs / 1000).toFixed(3)}, total;dur=${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(3)}`,
+          'server-timing': `${timing}total;dur=${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(3)}`,
         };
         if (reply === 'timeout') {
-          child.kill('SIGKILL');
+          discard();
           stats.failed++;
           return sendJson(res, 504, { error: `request pVM ${child.id} did not answer in ${timeoutMs} ms: killed` }, headers);
         }
         if (reply === null) {
+          discard();
           const status = await child.exited;
           stats.failed++;
           return sendJson(res, 502, { error: `request pVM ${child.id} ${describeExit(status)}` }, headers);
@@ -250,7 +290,7 @@ function serve(template: Pvm, maxInFlight: number, timeoutMs: number) {
         res.writeHead(code, { 'content-type': type, ...headers });
         res.end(reply.subarray(nl + 1));
       } finally {
-        channel.close(); // the copy has exited by now, or is about to
+        if (!pool) channel.close(); // the copy has exited by now, or is about to
       }
     } finally {
       gate.release();
@@ -362,27 +402,28 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       requests: { type: 'string' },
       spares: { type: 'boolean', default: false },
+      reset: { type: 'boolean', default: false },
     },
   });
   const requests = values.requests === undefined ? 0 : Number(values.requests);
   if (!Number.isInteger(requests) || requests < 0) throw new Error('--requests: expected a whole number');
   const port = Number(values.port ?? (requests ? 0 : 8080));
-  const server = await startForkServer({ port, forkSpares: values.spares });
+  const server = await startForkServer({ port, forkSpares: values.spares, resetPerRequest: values.reset });
   console.log(`fork-per-request server on ${server.url} (template pVM ${server.template.id} built its tables in ${server.initMs} ms)`);
   if (requests) {
     try {
       const { medianMs, pvms } = await selfTest(server.url, requests);
-      console.log(`${requests} requests checked, answered by ${pvms} pVMs (one each), median ${medianMs.toFixed(2)} ms; GET /crash: 502, the server went on`);
+      console.log(`${requests} requests checked, answered by ${pvms} pVMs (${server.stats.resets ? 'reset after each request' : 'one each'}), median ${medianMs.toFixed(2)} ms; GET /crash: 502, the server went on`);
     } finally {
       await server.close();
     }
-    console.log(`served ${server.stats.requests} requests with ${server.stats.forks} forks; closed`);
+    console.log(`served ${server.stats.requests} requests with ${server.stats.forks} forks and ${server.stats.resets} resets; closed`);
     return;
   }
   console.log(`try: curl '${server.url}/pi?n=1000000'   curl -d 600851475143 ${server.url}/factor   (Ctrl-C stops)`);
   await new Promise<void>((resolve) => process.once('SIGINT', resolve));
   await server.close();
-  console.log(`\nserved ${server.stats.requests} requests with ${server.stats.forks} forks; closed`);
+  console.log(`\nserved ${server.stats.requests} requests with ${server.stats.forks} forks and ${server.stats.resets} resets; closed`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {

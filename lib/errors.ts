@@ -29,6 +29,9 @@
  * - `EBADSNAPSHOT`: a snapshot file that cannot be loaded here; `reason` says why
  *   ({@link SnapshotFaultReason}): not a snapshot, another format version, cut short,
  *   corrupted, made on another backend or pvm ABI, malformed, or not readable.
+ * - `ENOTFORK`: {@link Pvm.reset} of a pVM that has no fork point: it was spawned, not
+ *   forked, or it exec'ed since it was forked.
+ * - `ENOSYS`: the backend cannot do this (e.g. {@link Pvm.reset} on the process backend).
  * - `EMONITOR`: the monitor process failed in an unexpected way.
  */
 export type PvmErrorCode =
@@ -48,8 +51,9 @@ export type PvmErrorCode =
   | 'EMSGSIZE'
   | 'EPIPE'
   | 'EMONITOR'
-  | 'EABI'
-  | 'EBADSNAPSHOT';
+  | 'EBADSNAPSHOT'
+  | 'ENOTFORK'
+  | 'ENOSYS';
 
 /**
  * Why a snapshot file was refused ({@link PvmError.reason} of `EBADSNAPSHOT`):

@@ -13,7 +13,7 @@ export {
 } from './host.js';
 export { type SnapshotInfo } from './snapshot.js';
 export { type Backend, type BackendChoice, type BackendInfo, type KvmInfo, AUTO_ORDER } from './backends.js';
-export { Pvm, type PvmEvents, type PvmTimings, type ConsoleMode, type ForkInfo, type ForkResult, type ForkOptions, type PvmSignalName, type ExecInfo, type ExecOptions } from './pvm.js';
+export { Pvm, type PvmEvents, type PvmTimings, type ConsoleMode, type ForkInfo, type ForkResult, type ForkOptions, type PvmSignalName, type ExecInfo, type ExecOptions, type ResetInfo } from './pvm.js';
 export { Channel, MAX_MESSAGE } from './channel.js';
 export { PvmError, type PvmErrorCode, type SnapshotFaultReason } from './errors.js';
 export { type ExitStatus, type Fault, type FaultKind, describeExit, exceptionMnemonic } from './status.js';

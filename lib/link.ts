@@ -28,6 +28,7 @@ import {
   type ForkOptions,
   type ForkResult,
   type PvmHostLink,
+  type ResetInfo,
 } from './pvm.js';
 
 type Event<T extends MonitorEvent['type']> = Extract<MonitorEvent, { type: T }>;
@@ -86,6 +87,11 @@ interface PendingSnapshot {
   file: string;
 }
 
+interface PendingReset {
+  resolve: (r: ResetInfo) => void;
+  reject: (e: PvmError) => void;
+}
+
 interface PendingExec {
   resolve: (e: ExecInfo) => void;
   reject: (e: PvmError) => void;
@@ -102,6 +108,7 @@ export class PvmLink implements PvmHostLink {
   #guestExec: string | undefined; // the image its guest asked for, until it runs
   #forks = new Map<number, PendingFork>();
   #execs = new Map<number, PendingExec>();
+  #resets = new Map<number, PendingReset>();
   #attaches = new Map<number, Attach>();
   #snapshots = new Map<number, PendingSnapshot>();
   #channels = new Set<number>(); // its host channels
@@ -163,6 +170,18 @@ export class PvmLink implements PvmHostLink {
     });
   }
 
+  reset(): Promise<ResetInfo> {
+    if (this.#ctx.closed) return Promise.reject(new PvmError('ECLOSED', 'the host is closed'));
+    const tag = this.#ctx.nextTag();
+    return new Promise((resolve_, reject) => {
+      if (!this.#ctx.native.reset(this.pvm.id, tag)) {
+        reject(new PvmError('ESRCH', `pVM ${this.pvm.id} has ended`));
+        return;
+      }
+      this.#resets.set(tag, { resolve: resolve_, reject });
+    });
+  }
+
   async exec(image: string, options: ExecOptions): Promise<ExecInfo> {
     {
       if (this.#ctx.closed) throw new PvmError('ECLOSED', 'the host is closed');
@@ -217,6 +236,7 @@ export class PvmLink implements PvmHostLink {
     else if (ev.type === 'exec-request') void this.#execRequest(ev);
     else if (ev.type === 'execed') this.#execed(ev);
     else if (ev.type === 'snapshotted') this.#snapshotted(ev);
+    else if (ev.type === 'reset') this.#reset(ev);
     else this.pvm._handle(ev);
   }
 
@@ -250,6 +270,8 @@ export class PvmLink implements PvmHostLink {
     const why = this.#ctx.closed ? 'the host was closed' : `pVM ${id} ended`;
     for (const f of this.#forks.values()) f.reject(new PvmError(code, `${why} before the fork was done`));
     for (const e of this.#execs.values()) e.reject(new PvmError(code, `${why} before the exec was done`));
+    for (const r of this.#resets.values()) r.reject(new PvmError(code, `${why} before the reset was done`));
+    this.#resets.clear();
     for (const a of this.#attaches.values()) a.fail(new PvmError(code, `${why} before pVM ${id} took the channel`));
     for (const s of this.#snapshots.values()) {
       this.#ctx.snapshotting.delete(s.file);
@@ -323,6 +345,26 @@ export class PvmLink implements PvmHostLink {
       return;
     }
     pending.resolve({ file: pending.file, bytes: ev.bytes, pages: ev.pages, pausedUs: Number(ev.resumeNs - ev.pauseStartNs) / 1e3 });
+  }
+
+  #reset(ev: Event<'reset'>): void {
+    const pending = ev.tag ? this.#resets.get(ev.tag) : undefined;
+    if (ev.tag) this.#resets.delete(ev.tag);
+    if (ev.error !== 0) {
+      const wire = wireErrorCode(ev.error);
+      const code = wire === 'EINVAL' ? 'ENOTFORK' : wire === 'ENOSYS' ? 'ENOSYS' : wire === 'ENOMEM' ? 'ENOMEM' : 'EMONITOR';
+      const why =
+        code === 'ENOTFORK'
+          ? `pVM ${ev.id} has no fork point to reset to (it was not forked, or it exec'ed since)`
+          : code === 'ENOSYS'
+            ? `the ${this.pvm.backend} backend cannot reset a pVM`
+            : `reset of pVM ${ev.id} failed: errno ${-ev.error}`;
+      pending?.reject(new PvmError(code, why, { errno: -ev.error }));
+      return;
+    }
+    const info: ResetInfo = { pages: ev.pages, resetUs: Number(ev.doneNs - ev.startNs) / 1e3 };
+    pending?.resolve(info);
+    if (this.#ctx.links.get(this.pvm.id) === this) this.pvm.emit('reset', info);
   }
 
   #forked(ev: Event<'forked'>): void {

@@ -37,6 +37,7 @@ export interface NativeHost {
   allocateId(): number;
   livePvms(): number;
   fork(id: number, tag: number): boolean;
+  reset(id: number, tag: number): boolean;
   channelNotify(channel: number): boolean;
   pauseControl(id: number, paused: boolean): boolean;
   channelClose(channel: number): void;

@@ -34,6 +34,16 @@ export interface PvmEvents {
    * runs on. `error.path` is the image.
    */
   execError: (error: PvmError) => void;
+  /** The pVM was rewound to its fork point ({@link Pvm.reset}, or its guest's `pvm_reset()`). */
+  reset: (reset: ResetInfo) => void;
+}
+
+/** A reset as the host sees it ({@link Pvm.reset}). */
+export interface ResetInfo {
+  /** Pages (4 KiB) copied back from the fork point: those written since it (or the last reset). */
+  readonly pages: number;
+  /** How long the vCPU was stopped for the reset, in µs (measured by the monitor). */
+  readonly resetUs: number;
 }
 
 /** An exec as the host sees it. */
@@ -111,6 +121,7 @@ export interface PvmHostLink {
   fork(options: ForkOptions): Promise<ForkResult>;
   exec(image: string, options: ExecOptions): Promise<ExecInfo>;
   snapshot(file: string): Promise<SnapshotInfo>;
+  reset(): Promise<ResetInfo>;
   /** The pVM has ended (called once). */
   ended(): void;
   /** Every pVM of the host that has not ended. */
@@ -314,6 +325,31 @@ export class Pvm extends EventEmitter<PvmEvents> {
       return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
     }
     return this.#link.snapshot(file);
+  }
+
+  /**
+   * Rewinds a forked pVM to its fork point, in place (no new monitor or VM): its guest
+   * memory, vCPU registers and boot-info page become what they were when it was forked,
+   * copying back only the pages written since (on kvm: the dirty log). It then gets fresh
+   * entropy and a new generation, as a new fork child would (unless spawned with
+   * `uniqueClones: false`), and runs on from its fork point: a guest that forked itself
+   * sees its `pvm_fork()` return 0 again. Same id, same monitor.
+   * - Its channel to the forker stays open, emptied of the messages it had not received;
+   *   what it had sent stays for the forker to read.
+   * - Channels and regions it got after the fork are closed; pVMs its guest forked after
+   *   the fork are killed (pVMs the host forked from it are the host's and run on).
+   * - Console output it wrote before the reset is delivered first.
+   * Resolves once it runs again. Rejects with `ENOTFORK` (not a forked pVM, or it exec'ed
+   * since its fork), `ENOSYS` (the backend cannot: the process backend), `ESRCH` (it has
+   * ended), `ECLOSED` (the host was closed); the pVM runs on untouched then.
+   * A guest can ask for the same with `pvm_reset()`; both emit `reset`.
+   */
+  reset(): Promise<ResetInfo> {
+    if (this.#link.hostClosed) return Promise.reject(new PvmError('ECLOSED', 'the host is closed'));
+    if (this.#phase !== 'running') {
+      return Promise.reject(new PvmError('ESRCH', `pVM ${this.id} is not running`));
+    }
+    return this.#link.reset();
   }
 
   /**

@@ -51,6 +51,7 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::LivePvms>("livePvms"),
                          InstanceMethod<&NativeHost::Activity>("activity"),
                          InstanceMethod<&NativeHost::Fork>("fork"),
+                         InstanceMethod<&NativeHost::Reset>("reset"),
                          InstanceMethod<&NativeHost::ChannelNotify>("channelNotify"),
                          InstanceMethod<&NativeHost::PauseControl>("pauseControl"),
                          InstanceMethod<&NativeHost::Connect>("connect"),
@@ -309,6 +310,19 @@ Napi::Value NativeHost::Fork(const Napi::CallbackInfo& info) {
   int rc = poller_->Send(id, ctl::Type::Fork, &request, sizeof request, nullptr, 0);
   if (rc == -ESRCH || rc == -EPIPE || rc == -ECONNRESET) return Napi::Boolean::New(env, false);
   if (rc != 0) ThrowErrno(env, "cannot send the fork request", rc);
+  return Napi::Boolean::New(env, true);
+}
+
+// reset(id, tag) -> true if the request was sent, false if the monitor is gone.
+// The answer comes as a `reset` event with the same tag.
+Napi::Value NativeHost::Reset(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) ThrowErrno(env, "host is closed", -ESHUTDOWN);
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  ctl::ResetRequest request{static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value())};
+  int rc = poller_->Send(id, ctl::Type::Reset, &request, sizeof request, nullptr, 0);
+  if (rc == -ESRCH || rc == -EPIPE || rc == -ECONNRESET) return Napi::Boolean::New(env, false);
+  if (rc != 0) ThrowErrno(env, "cannot send the reset request", rc);
   return Napi::Boolean::New(env, true);
 }
 

@@ -26,6 +26,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value LivePvms(const Napi::CallbackInfo& info);
   Napi::Value Activity(const Napi::CallbackInfo& info);
   Napi::Value Fork(const Napi::CallbackInfo& info);
+  Napi::Value Reset(const Napi::CallbackInfo& info);
   Napi::Value ChannelNotify(const Napi::CallbackInfo& info);
   Napi::Value PauseControl(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);

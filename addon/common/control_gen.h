@@ -27,6 +27,7 @@ enum class Type : uint32_t {
   ExecImage = 4,  // the answer to ExecRequest; SCM_RIGHTS: [image fd] if error == 0
   Exec = 5,  // Exec + tail "arg0\0...": replace the image; SCM_RIGHTS: [image fd]; answered by Execed
   Snapshot = 30,  // write the pVM's state to the file (monitor/snapshot_file.h) at its next clean exit; tail: the image path (text, stored for ps); SCM_RIGHTS: [file fd, open for writing, empty]; answered by Snapshotted
+  Reset = 6,  // rewind a fork child to its fork point at its next exit (monitor/reset.h); answered by ResetDone
   // from the monitor
   Ready = 100,  // image loaded, about to enter the guest
   Started = 101,  // the guest's first exit (it has run)
@@ -37,6 +38,7 @@ enum class Type : uint32_t {
   Attached = 106,  // a channel the host gave is in the guest's table (or not)
   ExecRequest = 107,  // ExecRequest + tail "path\0arg0\0...": the guest asks to exec
   Execed = 108,  // Execed + tail (why it failed, readable): an exec (the host's or the guest's) is done or failed
+  ResetDone = 110,  // a reset (the host's Reset, or the guest's RESET hypercall: tag 0) is done or failed
   Spare = 109,  // the pVM's warm spare now (pid 0: none)
   Snapshotted = 130,  // Snapshotted + tail (why it failed, readable): a snapshot is written, or failed (the pVM runs on either way)
   // from a monitor to its own warm spare (never the host)
@@ -260,6 +262,28 @@ static_assert(offsetof(Snapshotted, bytes) == 16, "Snapshotted layout");
 static_assert(offsetof(Snapshotted, pages) == 24, "Snapshotted layout");
 static_assert(offsetof(Snapshotted, pause_start_ns) == 32, "Snapshotted layout");
 static_assert(offsetof(Snapshotted, resume_ns) == 40, "Snapshotted layout");
+
+// Rewind the pVM to its fork point.
+struct ResetRequest {
+  uint64_t tag;  // echoed in ResetDone; non-zero
+};
+static_assert(sizeof(ResetRequest) == 8, "ResetRequest layout");
+static_assert(offsetof(ResetRequest, tag) == 0, "ResetRequest layout");
+
+// A reset is done or failed.
+struct ResetDone {
+  uint64_t tag;  // the ResetRequest's, or 0 for the guest's RESET hypercall
+  int64_t error;  // 0, or -wire errno: EINVAL (no fork point: not a fork child, or it exec'ed since), ENOSYS (the backend cannot), ENOMEM; the pVM runs on untouched
+  uint64_t pages;  // 4 KiB pages copied back from the fork point
+  uint64_t start_ns;  // CLOCK_MONOTONIC: the vCPU stopped for the reset
+  uint64_t done_ns;  // the vCPU about to run again from its fork point
+};
+static_assert(sizeof(ResetDone) == 40, "ResetDone layout");
+static_assert(offsetof(ResetDone, tag) == 0, "ResetDone layout");
+static_assert(offsetof(ResetDone, error) == 8, "ResetDone layout");
+static_assert(offsetof(ResetDone, pages) == 16, "ResetDone layout");
+static_assert(offsetof(ResetDone, start_ns) == 24, "ResetDone layout");
+static_assert(offsetof(ResetDone, done_ns) == 32, "ResetDone layout");
 
 // The pVM's warm spare.
 struct Spare {

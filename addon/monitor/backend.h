@@ -171,6 +171,9 @@ class Backend {
   virtual std::unique_ptr<SavedState> SaveState(Failure* why) = 0;
   virtual bool RestoreState(const SavedState& state, Failure* why) = 0;
   virtual std::unique_ptr<SavedState> LoadState(const uint8_t* bytes, size_t size, Failure* why) = 0;
+  // Reset (reset.h): puts back a state SaveState made of this same vCPU earlier. A
+  // backend may write only what changed since. Default: RestoreState.
+  virtual bool RewindState(const SavedState& state, Failure* why) { return RestoreState(state, why); }
   // fork.cc fork(2)s the monitor (its state: channels, family, control) and asks the
   // backend to clone the VM around it. Right before fork(2) (xen: clone the domain here).
   virtual bool BeforeFork(Failure* why) = 0;

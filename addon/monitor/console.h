@@ -19,6 +19,8 @@ class Console {
   // Sends any new bytes. A head more than a ring ahead of the tail (or behind it) is a
   // guest bug: the ring is reset to the head, with a note in the output, not a fault.
   void Drain();
+  // The guest's RAM was put back as it was earlier (reset.h): take up the tail found there.
+  void Resync() { tail_value_ = *tail_; }
 
  private:
   uint8_t* ring_;

@@ -123,6 +123,7 @@ void HostRequests::Clear() {
   snapshots.clear();
   attaches.clear();
   forks.clear();
+  resets.clear();
 }
 
 // The strings of a message tail: exactly `count` NUL-terminated ones, or false.
@@ -141,6 +142,12 @@ void ControlChannel::Dispatch(ctl::Message* m, HostRequests* out) {
   if (m->type == ctl::Type::Fork && m->fds.empty()) {
     if (const auto* request = m->as<ctl::ForkRequest>()) {
       out->forks.push_back(request->tag);
+      return;
+    }
+  }
+  if (m->type == ctl::Type::Reset && m->fds.empty()) {
+    if (const auto* request = m->as<ctl::ResetRequest>()) {
+      out->resets.push_back(request->tag);
       return;
     }
   }
@@ -228,6 +235,8 @@ void ControlChannel::SendSpare(uint64_t pid) {
   ctl::Spare spare{pid};
   Send(ctl::Type::Spare, &spare, sizeof spare);
 }
+
+void ControlChannel::SendResetDone(const ctl::ResetDone& done) { Send(ctl::Type::ResetDone, &done, sizeof done); }
 
 void ControlChannel::SendExeced(const ctl::Execed& execed, const std::string& why) {
   Send(ctl::Type::Execed, &execed, sizeof execed, why.data(), why.size() < 1024 ? why.size() : 1024);

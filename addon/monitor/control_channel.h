@@ -41,10 +41,13 @@ struct HostRequests {
     std::string image;  // the image path the host named (stored for ps)
   };
   std::vector<uint64_t> forks;  // fork request tags
+  std::vector<uint64_t> resets;  // reset request tags
   std::vector<Attach> attaches;
   std::vector<Exec> execs;
   std::vector<Snapshot> snapshots;
-  bool empty() const { return forks.empty() && attaches.empty() && execs.empty() && snapshots.empty(); }
+  bool empty() const {
+    return forks.empty() && attaches.empty() && execs.empty() && snapshots.empty() && resets.empty();
+  }
   void Clear();  // closes the fds of attaches not served
 };
 
@@ -75,6 +78,7 @@ class ControlChannel {
   void PollHost(HostRequests* out);
   void SendAttached(const ctl::Attached& attached);
   void SendSpare(uint64_t pid);
+  void SendResetDone(const ctl::ResetDone& done);
   void SendExeced(const ctl::Execed& execed, const std::string& why = {});
   void SendSnapshotted(const ctl::Snapshotted& done, const std::string& why = {});
   // A guest's EXEC: asks the host for the image `path` (0, or -E2BIG if the request

@@ -16,6 +16,7 @@
 #include "monitor/hypercalls.h"
 #include "monitor/image_file.h"
 #include "monitor/spares.h"
+#include "monitor/reset.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -222,6 +223,7 @@ HypercallResult ExecHypercall(const VcpuExit& x, Monitor* m) {
   done.ready_ns = MonotonicNs();
   m->control.SendExeced(done);
   SparesAfterExec(m);
+  DropResetPoint(m);  // the fork point's image is gone
   return NoCompletion(HypercallResult::Then::None);  // the vCPU is at the new image's entry
 }
 

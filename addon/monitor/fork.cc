@@ -99,10 +99,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
   pid_t pid = -1;
   int pidfd = -1;
   ForkViaSpare(m, origin, p, *state, pause_start_ns, channel_out_gpa, &done, &pid, &pidfd);
-  if (m->spares.enabled) {
-    m->spares.want = true;
-    m->spares.want_at_ns = MonotonicNs() + kSpareDelayNs;
-  }
+  SparesAfterFork(m);
 
   if (pid < 0) {
     pid_t parent_pid = getpid();

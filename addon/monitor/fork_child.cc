@@ -12,6 +12,7 @@
 
 #include "monitor/blocking.h"
 #include "monitor/ready.h"
+#include "monitor/reset.h"
 #include "monitor/boot_setup.h"
 #include "monitor/channels.h"
 #include "monitor/clock.h"
@@ -82,6 +83,7 @@ void DetachFromParent(Monitor* m, pid_t parent_pid, bool can_report) {
   for (const auto& c : m->family.children) close(c.pidfd);
   m->family.children.clear();
   if (m->spares.spare.pid > 0) ForgetSpare(m);  // a spare of the parent's is not ours (only ever one, theirs)
+  ForgetResetPoint(m);  // so is its keeper
   if (m->family.parent_exit_bell >= 0) close(m->family.parent_exit_bell);
   m->family.parent_exit_bell = m->family.child_exit_bell;  // we ring the parent's when we end
   m->family.child_exit_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -137,6 +139,7 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, F
     if (channel_out_gpa && p->slot >= 0) put(channel_out_gpa, &slot, 4);
     WriteHypercallResult(ram, 0);  // FORK returns 0 in the child
   }
+  ArmResetPoint(m, *state, slot);  // RAM is as the child starts: the fork point
   if (!m->backend->RestoreState(*state, &why)) Die(m, why, true);
   RaceDelay();  // the host may write to the new socket before it can kick
   if (!m->control.EnableKick(&why)) Die(m, why, true);
@@ -144,6 +147,8 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, F
   m->host.waiting = true;
   // A child of a pVM with spares gets them too (made at its own first chance).
   if (m->spares.enabled) {
+    m->spares.last_fork_ns = 0;  // the parent's rhythm is not ours
+    m->spares.delay_ns = 0;
     m->spares.want = true;
     m->spares.want_at_ns = MonotonicNs() + kSpareDelayNs;
     if (!m->backend->dirty_log()->SetLogging(true, &why)) m->spares.enabled = false;

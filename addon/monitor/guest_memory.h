@@ -62,7 +62,18 @@ class GuestMemory {
 
   // Host address of [gpa, gpa + len) for the monitor's own use, or nullptr if outside RAM.
   uint8_t* At(uint64_t gpa, uint64_t len) const {
-    return RangeInRam(size_, gpa, len) ? reinterpret_cast<uint8_t*>(base_ + gpa) : nullptr;
+    if (!RangeInRam(size_, gpa, len)) return nullptr;
+    if (touched_) Touch(gpa, len);
+    return reinterpret_cast<uint8_t*>(base_ + gpa);
+  }
+
+  // For reset (monitor/reset.h): every page the monitor reaches through At/GuestBuffer
+  // from now on is marked in `bitmap` (a bit per 4 KiB page, `pages` of them), written
+  // or only read: a backend's dirty log sees the guest's writes, not the monitor's.
+  // nullptr turns it off. Not moved by Swap.
+  void TrackAccess(uint64_t* bitmap, uint64_t pages) const {
+    touched_ = bitmap;
+    touched_pages_ = pages;
   }
 
   // For backends: maps [offset, offset + length) of file `fd` privately at gpa (page aligned, inside
@@ -82,6 +93,15 @@ class GuestMemory {
   bool owned_ = false;  // unmapped by the destructor
   uint64_t floor_ = 4096;  // GuestBuffer refuses [0, floor_) (page 0 at least)
   uint64_t hole_ = 0;   // and this page, if not 0
+  mutable uint64_t* touched_ = nullptr;  // TrackAccess
+  mutable uint64_t touched_pages_ = 0;
+
+  void Touch(uint64_t gpa, uint64_t len) const {
+    if (len == 0) return;
+    for (uint64_t page = gpa >> 12, last = (gpa + len - 1) >> 12; page <= last && page < touched_pages_; page++) {
+      touched_[page >> 6] |= 1ull << (page & 63);
+    }
+  }
 };
 
 }  // namespace pvm::monitor

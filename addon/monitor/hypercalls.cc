@@ -11,6 +11,7 @@
 #include "monitor/fault.h"
 #include "monitor/fork.h"
 #include "monitor/spares.h"
+#include "monitor/reset.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -117,6 +118,7 @@ HypercallResult HandleHypercall(const VcpuExit& x, Monitor* m, const sigset_t* w
     case PVM_HC_EXIT: return Exit(x);
     case PVM_HC_EXEC: return ExecHypercall(x, m);
     case PVM_HC_FORK: return ForkHypercall(x, m);
+    case PVM_HC_RESET: return ResetHypercall(x, m);
     case PVM_HC_CONSOLE_FLUSH: return Return(0);  // every exit drains the console
     case PVM_HC_GETID: return Return(m->identity.id);
     case PVM_HC_TIME: return Return(MonotonicNs());

@@ -16,6 +16,7 @@
 #include "monitor/console.h"
 #include "monitor/control_channel.h"
 #include "monitor/family.h"
+#include "monitor/reset_state.h"
 #include "monitor/signals.h"
 #include "monitor/spare_state.h"
 
@@ -72,6 +73,7 @@ struct Monitor {
 
   Family family;   // family.h
   Spares spares;   // spare_state.h: warm fork spares
+  ResetPoint reset;  // reset_state.h: a fork child's fork point
 };
 
 }  // namespace pvm::monitor

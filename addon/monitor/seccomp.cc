@@ -32,6 +32,8 @@ constexpr int kAllowed[] = {
     SYS_clone, SYS_clone3, SYS_fork, SYS_wait4, SYS_waitid, SYS_pidfd_open, SYS_pidfd_send_signal, SYS_kill,
     SYS_rt_sigqueueinfo, SYS_prctl, SYS_getpid, SYS_getppid, SYS_gettid, SYS_getuid, SYS_set_robust_list,
     SYS_rseq, SYS_getrandom,
+    // reset: the fork point's pages, from the keeper (reset.h)
+    SYS_process_vm_readv,
     // signals and time
     SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigtimedwait, SYS_rt_sigreturn, SYS_clock_gettime,
     SYS_clock_nanosleep, SYS_nanosleep, SYS_futex, SYS_sched_yield,

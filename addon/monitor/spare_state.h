@@ -24,6 +24,8 @@ struct Spares {
   bool enabled = false;
   bool want = false;            // make one at the next chance after want_at_ns
   uint64_t want_at_ns = 0;
+  uint64_t delay_ns = 0;        // before the next spare after a fork (0: kSpareDelayNs); adapts
+  uint64_t last_fork_ns = 0;
   Spare spare;
   uint8_t* xfer = nullptr;      // shared with the spare: vCPU state and pages (one per spare)
   std::vector<uint64_t> monitor_dirty;  // pages the monitor wrote since the spare was made

@@ -12,6 +12,7 @@
 #include "common/control_io.h"
 #include "monitor/clock.h"
 #include "monitor/fork_child.h"
+#include "monitor/reset.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -138,7 +139,7 @@ ForkResult MakeSpare(Monitor* m) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return result;
   // From here the dirty log counts what the spare will miss.
   std::vector<uint64_t> ignored;
-  if (!m->backend->dirty_log()->Take(&ignored, &why)) {
+  if (!TakeDirty(m, &ignored, &why)) {
     close(sv[0]);
     close(sv[1]);
     return result;
@@ -202,6 +203,18 @@ ForkResult MakeSpare(Monitor* m) {
   return result;
 }
 
+void SparesAfterFork(Monitor* m) {
+  Spares& s = m->spares;
+  if (!s.enabled) return;
+  uint64_t now = MonotonicNs();
+  bool busy = s.last_fork_ns != 0 && now - s.last_fork_ns < kSpareBusyGapNs;
+  s.last_fork_ns = now;
+  uint64_t delay = s.delay_ns ? s.delay_ns : kSpareDelayNs;
+  s.delay_ns = busy ? std::min(delay * 2, kSpareMaxDelayNs) : kSpareDelayNs;
+  s.want = true;
+  s.want_at_ns = now + s.delay_ns;
+}
+
 void MarkMonitorWrite(Monitor* m, uint64_t gpa, uint64_t len) {
   if (!m->spares.enabled || len == 0) return;
   for (uint64_t page = gpa / PVM_PAGE_SIZE; page <= (gpa + len - 1) / PVM_PAGE_SIZE; page++) {
@@ -228,7 +241,7 @@ void ForkViaSpare(Monitor* m, ForkOrigin origin, const ForkPieces& p, const Save
   if (m->spares.spare.pid <= 0) return;
   Failure why;
   std::vector<uint64_t> pages;
-  bool logged = m->backend->dirty_log()->Take(&pages, &why);
+  bool logged = TakeDirty(m, &pages, &why);
   pages.insert(pages.end(), m->spares.monitor_dirty.begin(), m->spares.monitor_dirty.end());
   pages.push_back(PVM_BOOT_INFO_GPA / PVM_PAGE_SIZE);  // the monitor writes it at every exit
   std::sort(pages.begin(), pages.end());

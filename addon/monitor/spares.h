@@ -18,9 +18,18 @@ namespace pvm::monitor {
 
 // A new spare is made this long after a fork or an exec, so the guest runs first.
 constexpr uint64_t kSpareDelayNs = 1000000;
+// Forks closer together than this: a spare made between two of them is barely ready
+// when used, and making it (a fork(2) of the monitor) competes for the CPU with the pVM
+// and its children -- a fork-per-request server under load was slower with spares than
+// without. The delay before the next spare then doubles, up to kSpareMaxDelayNs, so that
+// spares are made again once forks are sparse; one wide gap puts it back to kSpareDelayNs.
+constexpr uint64_t kSpareBusyGapNs = 4000000;
+constexpr uint64_t kSpareMaxDelayNs = 128000000;
 
 // Call between exits (in_child: this is now the child the spare became, running on).
 ForkResult MakeSpare(Monitor* m);
+// After a fork (through the spare or not): when to make the next spare (kSpareBusyGapNs).
+void SparesAfterFork(Monitor* m);
 // When the spare can no longer match (exec, end).
 void KillSpare(Monitor* m);
 // The pVM's shared regions changed (one made, given by the host or closed): a spare

@@ -15,6 +15,7 @@
 #include "monitor/fault.h"
 #include "monitor/fork.h"
 #include "monitor/hypercalls.h"
+#include "monitor/reset.h"
 #include "monitor/signals.h"
 #include "monitor/snapshot_save.h"
 #include "monitor/spares.h"
@@ -39,6 +40,7 @@ void PrintStats(const Monitor& m) {
 
 [[noreturn]] void Finish(Monitor* m, const ctl::Exit& end) {
   KillSpare(m);  // it would keep this process waiting below
+  DropResetPoint(m);  // likewise its keeper
   // The registry first: a parent waiting for us reads it as soon as we ring it.
   // ExitKind has WAITPID's kind numbers (control_gen.h asserts it).
   m->registry.MarkEnded(m->identity.id, static_cast<uint32_t>(end.kind), end.code);
@@ -112,11 +114,19 @@ void ServeHost(Monitor* m) {
     done.ready_ns = MonotonicNs();
     m->control.SendExeced(done, o.why);
     if (o.ends_pvm) Finish(m, InternalFault(o.why.c_str(), 0));
-    if (o.error == 0) SparesAfterExec(m);
+    if (o.error == 0) {
+      SparesAfterExec(m);
+      DropResetPoint(m);  // the fork point's image is gone
+    }
   }
   requests.execs.clear();
   for (auto& s : requests.snapshots) ServeSnapshot(m, s.tag, s.fd, s.image);
   requests.snapshots.clear();
+  for (uint64_t tag : requests.resets) {
+    ResetOutcome o = ServeReset(m, tag);
+    if (o.fatal) Finish(m, InternalFault(o.why.c_str(), 0));
+  }
+  requests.resets.clear();
   while (!requests.forks.empty()) {
     uint64_t tag = requests.forks.front();
     requests.forks.erase(requests.forks.begin());

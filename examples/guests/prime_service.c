@@ -1,5 +1,5 @@
 /*
- * prime_service [limit]: the template of examples/fork-server.ts.
+ * prime_service [limit] [reset]: the template of examples/fork-server.ts.
  *
  * At start it does the expensive part once: a sieve of Eratosthenes up to `limit`
  * (default 10,000,000; odd numbers only, one bit each) plus a table of prime counts per
@@ -7,7 +7,11 @@
  *   "prime_service: ready limit=<limit> primes=<pi(limit)> init_ms=<ms>"
  * and waits (WAIT, no CPU). It never serves anything itself: the host forks it once per
  * HTTP request, and each copy (which resumes right here with the tables already built)
- * takes one request from its fork channel, answers it and exits.
+ * takes one request from its fork channel, answers it and exits. With "reset" as the
+ * second argument a copy rewinds itself instead of exiting (pvm_reset(): back to its fork
+ * point, here, with nothing of the request left), so that one copy serves request after
+ * request (the server's resetPerRequest mode); where reset cannot work (ENOSYS: the
+ * process backend) it exits as without.
  *
  * Request:  "<METHOD> <path>[?query]\n<body>"
  * Reply:    "<status> <content-type>\n<body>"
@@ -18,6 +22,9 @@
  *   GET  /pi?n=N                {"n":N,"pi":<number of primes <= N>}      (N <= limit)
  *   GET  /primes?from=A&count=C {"from":A,"primes":[...]}  the first C primes >= A (C <= 1000)
  *   POST /factor   body "N"     {"n":N,"factors":[...]}  (2 <= N <= limit^2)
+ *   GET  /remember?v=N          {"v":N,"before":B}: keeps N in its memory (a static and a
+ *                               fresh heap block), B what an earlier request kept there (0:
+ *                               none -- always, in a fresh or reset copy)
  *   GET  /crash                 the copy dereferences NULL: only it dies
  *   GET  /hang                  the copy spins forever: the host's timeout kills it
  */
@@ -31,6 +38,9 @@
 #define MAX_LIST 1000
 
 static unsigned long limit;  /* numbers up to this are in the sieve */
+static int reset_after;      /* "reset": a copy rewinds itself after each request */
+static unsigned long remembered;        /* GET /remember: what a request left behind */
+static unsigned long *remembered_heap;
 static unsigned long nodd;   /* odd numbers 1, 3, ..., <= limit: index i is 2i+1 */
 static uint64_t *composite;  /* bit i set: 2i+1 is not prime (1 counts as not prime) */
 static uint32_t *before;     /* before[w]: odd primes with index < 64*w */
@@ -247,6 +257,18 @@ static size_t handle(size_t len)
   }
   if (strcmp(path, "/factor") == 0 && strcmp(method, "POST") == 0)
     return factor(body, body_len);
+  if (strcmp(path, "/remember") == 0 && get) {
+    if (!query_param(query, qlen, "v", &n))
+      return error(400, "v: a number");
+    unsigned long before = remembered;
+    if (remembered_heap && *remembered_heap != before)
+      return error(500, "the static and the heap disagree");
+    remembered = n;
+    remembered_heap = malloc(sizeof *remembered_heap);
+    if (remembered_heap)
+      *remembered_heap = n;
+    return respond(200, "application/json", "{\"v\":%lu,\"before\":%lu}", n, before);
+  }
   if (strcmp(path, "/crash") == 0 && get) {
     volatile unsigned long *nowhere = 0;
     return (size_t)*nowhere; /* #PF: this copy ends with a fault, nothing else does */
@@ -256,7 +278,7 @@ static size_t handle(size_t len)
       __asm__ volatile("pause");
   if (strcmp(path, "/") == 0 || strcmp(path, "/whoami") == 0 || strcmp(path, "/isprime") == 0 ||
       strcmp(path, "/pi") == 0 || strcmp(path, "/primes") == 0 || strcmp(path, "/factor") == 0 ||
-      strcmp(path, "/crash") == 0 || strcmp(path, "/hang") == 0)
+      strcmp(path, "/crash") == 0 || strcmp(path, "/hang") == 0 || strcmp(path, "/remember") == 0)
     return error(405, "method not allowed");
   return error(404, "not found");
 }
@@ -278,12 +300,15 @@ static int serve_one(uint32_t slot)
     printf("prime_service: send failed: %s\n", pvm_strerror(r));
     return 1;
   }
+  if (reset_after)
+    pvm_reset(); /* does not return where it works: this copy is back at its fork point */
   return 0;
 }
 
 int main(int argc, char **argv)
 {
   limit = argc > 1 ? strtoul(argv[1], 0, 10) : DEFAULT_LIMIT;
+  reset_after = argc > 2 && strcmp(argv[2], "reset") == 0;
   if (limit < 100 || limit > MAX_LIMIT) {
     printf("prime_service: limit must be 100..%lu\n", MAX_LIMIT);
     return 2;

@@ -127,6 +127,17 @@ static inline long pvm_fork(uint32_t *channel_out)
   return r;
 }
 
+/**
+ * Rewind this pVM to its fork point (RESET hypercall; the host's Pvm.reset() does the
+ * same): memory, registers and boot-info page as they were when it was forked, with
+ * fresh entropy and a new generation (rand() reseeds). Its channel to the forker stays,
+ * emptied of messages it had not received; channels and children it got since are
+ * closed and killed. Does not return on success: the pVM goes on from its fork point
+ * (its pvm_fork() returns 0 again). On failure returns -PVM_EINVAL (not a fork child, or
+ * it exec'ed since), -PVM_ENOSYS (the backend cannot reset) or -PVM_ENOMEM.
+ */
+static inline long pvm_reset(void) { return pvm_hypercall0(PVM_HC_RESET); }
+
 /** No channel slot (what pvm_fork_channel() returns when there is no fork channel). */
 #define PVM_CHANNEL_NONE PVM_NO_CHANNEL
 

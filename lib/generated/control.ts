@@ -29,6 +29,7 @@ export type MonitorEvent =
   | { id: number; type: 'attached'; tag: number; error: number; slot: number }
   | { id: number; type: 'exec-request'; ramSize: number; strings: string[] }
   | { id: number; type: 'execed'; tag: number; error: number; code: ErrorCodeName; startNs: bigint; readyNs: bigint; message: string }
+  | { id: number; type: 'reset'; tag: number; error: number; pages: number; startNs: bigint; doneNs: bigint }
   | { id: number; type: 'spare'; pid: number }
   | { id: number; type: 'snapshotted'; tag: number; error: number; bytes: number; pages: number; pauseStartNs: bigint; resumeNs: bigint; message: string }
   | { id: number; type: 'closed' }
@@ -62,6 +63,7 @@ const WIRE_ERRORS: Readonly<Record<number, PvmErrorCode>> = {
   22: 'EINVAL', // EINVAL
   32: 'EPIPE', // EPIPE
   90: 'EMSGSIZE', // EMSGSIZE
+  38: 'ENOSYS', // ENOSYS
 };
 
 /** @internal The PvmError code of a wire error (0 or -errno of abi.json), if it has one. */

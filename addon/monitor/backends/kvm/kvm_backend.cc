@@ -350,6 +350,12 @@ std::unique_ptr<SavedState> KvmBackend::SaveState(Failure* why) {
   return state;
 }
 
+bool KvmBackend::RewindState(const SavedState& state, Failure* why) {
+  const auto* s = dynamic_cast<const KvmSavedState*>(&state);
+  if (!s) return Fail(why, ctl::ErrorCode::Internal, 0, "not a KVM vCPU state");
+  return RewindKvmState(vcpu_.get(), *s, why);
+}
+
 bool KvmBackend::RestoreState(const SavedState& state, Failure* why) {
   const auto* s = dynamic_cast<const KvmSavedState*>(&state);
   if (!s) return Fail(why, ctl::ErrorCode::Internal, 0, "not a KVM vCPU state");

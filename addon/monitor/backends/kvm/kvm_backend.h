@@ -36,6 +36,7 @@ class KvmBackend final : public Backend, private DirtyLog {
   bool CompleteHypercall(Failure* why) override;
   std::unique_ptr<SavedState> SaveState(Failure* why) override;
   bool RestoreState(const SavedState& state, Failure* why) override;
+  bool RewindState(const SavedState& state, Failure* why) override;
   std::unique_ptr<SavedState> LoadState(const uint8_t* bytes, size_t size, Failure* why) override;
   // Fork is fork(2) of the monitor: nothing to do before it or in the parent; the child
   // builds a VM of its own over the copy-on-write RAM.

@@ -32,5 +32,10 @@ struct KvmSavedState final : SavedState {
 bool SaveKvmState(const Kvm& kvm, const KvmVcpu& vcpu, bool kvm_pvm, KvmSavedState* out, Failure* why);
 // Puts it into vcpu (a fresh one, on a VM that maps the same RAM, with CPUID set).
 bool RestoreKvmState(KvmVcpu* vcpu, const KvmSavedState& state, Failure* why);
+// Puts it back into the vcpu it was saved from (reset): registers, FPU/XSAVE and pending
+// events always; sregs and MSRs only where they differ now (writing sregs resets KVM's
+// MMU context). XCR0 and the debug registers, which a pVM's runtime never changes, are
+// left as they are.
+bool RewindKvmState(KvmVcpu* vcpu, const KvmSavedState& state, Failure* why);
 
 }  // namespace pvm::monitor
