@@ -22,6 +22,7 @@ void linux_memory_init(uint64_t start, uint64_t end);
 long linux_brk(uint64_t addr);
 long linux_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off);
 long linux_munmap(uint64_t addr, uint64_t len);
+long linux_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags);
 long linux_madvise(uint64_t addr, uint64_t len, long advice);
 
 /* random.c: ChaCha20 keyed from the boot page's entropy. */

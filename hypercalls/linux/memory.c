@@ -146,3 +146,28 @@ long linux_madvise(uint64_t addr, uint64_t len, long advice)
   }
   return 0;
 }
+
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED 2
+
+/* Growing moves (a new mapping, a copy, the old one freed); shrinking frees the tail. */
+long linux_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags)
+{
+  if (old % PAGE || new_len == 0 || (flags & ~(long)MREMAP_MAYMOVE))
+    return -L_EINVAL;
+  old_len = PAGE_UP(old_len);
+  new_len = PAGE_UP(new_len);
+  if (new_len <= old_len) {
+    if (new_len < old_len)
+      linux_munmap(old + new_len, old_len - new_len);
+    return (long)old;
+  }
+  if (!(flags & MREMAP_MAYMOVE))
+    return -L_ENOMEM;
+  long moved = linux_mmap(0, new_len, 3, MAP_ANONYMOUS | 2, -1, 0);
+  if (moved < 0)
+    return moved;
+  memcpy((void *)(uintptr_t)moved, (const void *)(uintptr_t)old, old_len);
+  linux_munmap(old, old_len);
+  return moved;
+}

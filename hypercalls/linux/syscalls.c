@@ -8,7 +8,7 @@
 enum {
   SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_fstat = 5, SYS_mmap = 9, SYS_mprotect = 10,
   SYS_munmap = 11, SYS_brk = 12, SYS_rt_sigaction = 13, SYS_rt_sigprocmask = 14, SYS_ioctl = 16,
-  SYS_readv = 19, SYS_writev = 20, SYS_sched_yield = 24, SYS_madvise = 28, SYS_getpid = 39,
+  SYS_readv = 19, SYS_writev = 20, SYS_sched_yield = 24, SYS_mremap = 25, SYS_madvise = 28, SYS_getpid = 39,
   SYS_exit = 60, SYS_uname = 63, SYS_gettimeofday = 96, SYS_getrlimit = 97, SYS_getuid = 102,
   SYS_getgid = 104, SYS_geteuid = 107, SYS_getegid = 108, SYS_getppid = 110, SYS_getresuid = 118,
   SYS_getresgid = 120, SYS_sigaltstack = 131, SYS_arch_prctl = 158, SYS_gettid = 186, SYS_time = 201,
@@ -157,6 +157,7 @@ long linux_syscall(long nr, struct linux_frame *f)
       return -L_ENOTTY;  /* the console is no terminal: TCGETS, TIOCGWINSZ, ... */
     case SYS_mmap: return linux_mmap(a0, a1, (long)a2, (long)a3, (long)a4, a5);
     case SYS_munmap: return linux_munmap(a0, a1);
+    case SYS_mremap: return linux_mremap(a0, a1, a2, (long)a3);
     case SYS_mprotect: return 0;  /* all of RAM is read-write-execute */
     case SYS_madvise: return linux_madvise(a0, a1, (long)a2);
     case SYS_brk: return linux_brk(a0);
