@@ -51,6 +51,7 @@ static inline void linux_wrmsr(uint32_t msr, uint64_t value)
 #define L_ENODEV 19
 #define L_EINVAL 22
 #define L_ENOTTY 25
+#define L_ERANGE 34
 #define L_ENOSYS 38
 
 #endif

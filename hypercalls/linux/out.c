@@ -59,7 +59,7 @@ static const struct { short nr; const char *name; } names[] = {
     {2, "open"}, {4, "stat"}, {5, "fstat"}, {6, "lstat"}, {7, "poll"}, {8, "lseek"}, {17, "pread64"},
     {18, "pwrite64"}, {21, "access"}, {22, "pipe"}, {23, "select"}, {32, "dup"},
     {33, "dup2"}, {35, "nanosleep"}, {41, "socket"}, {56, "clone"}, {57, "fork"}, {58, "vfork"},
-    {59, "execve"}, {61, "wait4"}, {62, "kill"}, {72, "fcntl"}, {78, "getdents"}, {79, "getcwd"},
+    {59, "execve"}, {61, "wait4"}, {62, "kill"}, {72, "fcntl"}, {78, "getdents"},
     {80, "chdir"}, {82, "rename"}, {83, "mkdir"}, {87, "unlink"}, {89, "readlink"}, {157, "prctl"},
     {200, "tkill"}, {217, "getdents64"}, {230, "clock_nanosleep"}, {234, "tgkill"}, {247, "waitid"},
     {257, "openat"}, {262, "newfstatat"}, {267, "readlinkat"}, {270, "pselect6"}, {271, "ppoll"},

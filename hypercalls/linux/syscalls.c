@@ -9,7 +9,7 @@ enum {
   SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_fstat = 5, SYS_mmap = 9, SYS_mprotect = 10,
   SYS_munmap = 11, SYS_brk = 12, SYS_rt_sigaction = 13, SYS_rt_sigprocmask = 14, SYS_ioctl = 16,
   SYS_readv = 19, SYS_writev = 20, SYS_sched_yield = 24, SYS_mremap = 25, SYS_madvise = 28, SYS_getpid = 39,
-  SYS_exit = 60, SYS_uname = 63, SYS_gettimeofday = 96, SYS_getrlimit = 97, SYS_getuid = 102,
+  SYS_exit = 60, SYS_uname = 63, SYS_getcwd = 79, SYS_gettimeofday = 96, SYS_getrlimit = 97, SYS_getuid = 102,
   SYS_getgid = 104, SYS_geteuid = 107, SYS_getegid = 108, SYS_getppid = 110, SYS_getresuid = 118,
   SYS_getresgid = 120, SYS_sigaltstack = 131, SYS_arch_prctl = 158, SYS_gettid = 186, SYS_time = 201,
   SYS_set_tid_address = 218, SYS_clock_gettime = 228, SYS_clock_getres = 229, SYS_exit_group = 231,
@@ -174,6 +174,10 @@ long linux_syscall(long nr, struct linux_frame *f)
       *(uint32_t *)(uintptr_t)a0 = *(uint32_t *)(uintptr_t)a1 = *(uint32_t *)(uintptr_t)a2 = 0;
       return 0;
     case SYS_uname: return uname_l((char *)(uintptr_t)a0);
+    case SYS_getcwd:  /* no filesystem yet: the root */
+      if (a1 < 2) return -L_ERANGE;
+      memcpy((void *)(uintptr_t)a0, "/", 2);
+      return 2;
     case SYS_arch_prctl: return arch_prctl_l((long)a0, a1);
     case SYS_set_robust_list: return 0;
     case SYS_rseq: return -L_ENOSYS;  /* as on a kernel without rseq: libcs go on without */

@@ -59,6 +59,8 @@ static int check_start(int argc, char **argv)
   printf("\npid=%d ppid=%d\n", (int)getpid(), (int)getppid());
   struct utsname u;
   if (uname(&u) != 0 || strcmp(u.sysname, "Linux") != 0 || strcmp(u.machine, "x86_64") != 0) return fail("start", "uname");
+  char cwd[64];
+  if (!getcwd(cwd, sizeof cwd) || strcmp(cwd, "/") != 0) return fail("start", "getcwd");
   struct timespec ts;
   if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 1600000000) return fail("start", "CLOCK_REALTIME");
   unsigned char a[32], b[32];
