@@ -22,6 +22,7 @@ import { benchExec } from './exec.js';
 import { benchHypercall } from './hypercall.js';
 import { benchXen } from './xen.js';
 import { benchSnapshot } from './snapshot.js';
+import { benchLinux } from './linux.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,6 +44,7 @@ const benches: Bench[] = [
   ['ipc', (h, only: Only) => benchIpc(h, only)],
   ['exec', (h) => benchExec(h, Math.max(15, Number(values.runs ?? 15)))],
   ['snapshot', (h) => benchSnapshot(h, Math.max(10, Number(values.runs ?? 10)))], // snapshot.save.64MiB, spawn.fromSnapshot (bench/snapshot.ts)
+  ['linux', (h) => benchLinux(h, Math.min(runs, 10))], // linux.syscall.getpid: a static Linux program's syscall (bench/linux.ts)
   ['server', async (h, only: Only) => (await import('./server.js')).benchServer(h, only)], // fork-per-request server vs worker_threads / child_process (bench/server.ts)
 ];
 

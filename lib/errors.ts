@@ -15,7 +15,8 @@
  * - `EBADIMAGE`: the file is not a loadable pVM image (static ELF64 x86-64), is no regular
  *   file (a FIFO, a device, a socket, a directory), or took over 5 s to open.
  * - `EABI`: the image was built for another pvm ABI version, or carries no pvm ABI note
- *   (built without the pvm runtime's link step): rebuild it with `npx pvm cc`.
+ *   (built without the pvm runtime's link step) where it cannot run as a static Linux
+ *   program (a backend other than kvm, or an exec): rebuild it with `npx pvm cc`.
  * - `EIMAGETOOLARGE`: the image does not fit the pVM's guest memory.
  * - `EINVAL`: an option is out of range or of the wrong type.
  * - `E2BIG`: the arguments do not fit the boot-info area.

@@ -34,6 +34,19 @@ bool FindInSegment(std::span<const uint8_t> notes, uint32_t* version) {
 
 }  // namespace
 
+AbiNote FindAbiNote(std::span<const uint8_t> image, const Elf64_Ehdr& eh) {
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, image.data() + eh.e_phoff + static_cast<uint64_t>(i) * sizeof ph, sizeof ph);
+    if (ph.p_type != PT_NOTE || ph.p_offset > image.size() || ph.p_filesz > image.size() - ph.p_offset) continue;
+    uint32_t version = 0;
+    if (FindInSegment(image.subspan(ph.p_offset, ph.p_filesz), &version)) {
+      return version == PVM_ABI_VERSION ? AbiNote::This : AbiNote::Other;
+    }
+  }
+  return AbiNote::None;
+}
+
 bool CheckAbiNote(std::span<const uint8_t> image, const Elf64_Ehdr& eh, Failure* why) {
   for (unsigned i = 0; i < eh.e_phnum; i++) {
     Elf64_Phdr ph;

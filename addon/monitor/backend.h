@@ -204,6 +204,10 @@ class Backend {
   // What boot set-up puts in the boot-info page's hypercall_entry (abi.json): 0 where a
   // hypercall is a port write; otherwise the address the runtime calls instead.
   virtual uint64_t hypercall_entry() const { return 0; }
+  // Whether a static Linux program (an image with no pvm ABI note) can run: its
+  // personality (hypercalls/linux/) takes the program's `syscall` instruction as a jump
+  // to LSTAR inside the guest. A backend where `syscall` would reach the host says no.
+  virtual bool runs_linux_programs() const { return false; }
   // Confinement (seccomp.h): system calls made from an instruction below this address
   // are the guest's (the guest runs inside the monitor process) and trap to the
   // backend instead of reaching the host. 0: the guest cannot make any (a VM).

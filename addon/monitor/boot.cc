@@ -11,11 +11,19 @@
 #include "monitor/clock.h"
 #include "monitor/elf_loader.h"
 #include "monitor/image_file.h"
+#include "monitor/linux_personality.h"
 #include "monitor/signals.h"
 #include "monitor/snapshot_load.h"
 #include "pvm/abi.h"
 
+extern "C" const uint8_t pvm_linux_blob_start[];
+extern "C" const uint8_t pvm_linux_blob_end[];
+
 namespace pvm::monitor {
+
+std::span<const uint8_t> EmbeddedLinuxPersonality() {
+  return {pvm_linux_blob_start, static_cast<size_t>(pvm_linux_blob_end - pvm_linux_blob_start)};
+}
 
 bool PrepareAhead(Monitor* m, Failure* why) {
   // The VM first: it needs no RAM, and is the costly part.
@@ -66,8 +74,12 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
   }
   LoadedImage loaded;
   if (!LoadElf(image, backend->memory().span(), &loaded, why)) return false;
+  if (loaded.linux_program && !backend->runs_linux_programs()) {
+    return RefuseLinuxProgram("needs the kvm backend", why);
+  }
   EntryState entry;
   if (!SetUpBoot(backend->memory().span(), loaded, params, &entry, why, tables_ready)) return false;
+  if (loaded.linux_program && !LoadLinuxPersonality(backend->memory().span(), EmbeddedLinuxPersonality(), loaded, &entry, why)) return false;
   // pVMs of one image share its read-only pages (best effort: the copy is already there).
   for (const FilePages& f : loaded.shareable) {
     backend->ShareFilePages(backend->memory(), f.gpa, request.image_fd, f.offset, f.length);

@@ -7,6 +7,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "monitor/abi_note.h"
 #include "pvm/abi.h"
@@ -55,10 +56,6 @@ bool CheckHeader(std::span<const uint8_t> image, Elf64_Ehdr* eh, Failure* why) {
   if (eh->e_machine != EM_X86_64) {
     return BadImage(why, "machine %u (%s), need x86-64", eh->e_machine, MachineName(eh->e_machine));
   }
-  if (eh->e_type != ET_EXEC) {
-    return BadImage(why, "ELF type %u (%s), need a static executable (ET_EXEC)", eh->e_type,
-                    eh->e_type == ET_DYN ? "shared object or PIE" : eh->e_type == ET_REL ? "relocatable object" : "other");
-  }
   if (eh->e_version != EV_CURRENT) return BadImage(why, "ELF version %u, need %d", eh->e_version, EV_CURRENT);
   if (eh->e_phentsize != sizeof(Elf64_Phdr)) {
     return BadImage(why, "program header entry size %u, need %zu", eh->e_phentsize, sizeof(Elf64_Phdr));
@@ -71,6 +68,50 @@ bool CheckHeader(std::span<const uint8_t> image, Elf64_Ehdr* eh, Failure* why) {
     return BadImage(why, "truncated: program header table past end of file");
   }
   return true;
+}
+
+// A program built for Linux with a dynamic loader cannot run: say so before the type
+// check (such programs are ET_DYN PIEs, which would read as "shared object").
+bool CheckStatic(std::span<const uint8_t> image, const Elf64_Ehdr& eh, Failure* why) {
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, image.data() + eh.e_phoff + static_cast<uint64_t>(i) * sizeof ph, sizeof ph);
+    if (ph.p_type != PT_INTERP) continue;
+    std::string interp;
+    if (ph.p_offset < image.size() && ph.p_filesz <= image.size() - ph.p_offset && ph.p_filesz < 256) {
+      interp.assign(reinterpret_cast<const char*>(image.data() + ph.p_offset), ph.p_filesz);
+      interp = interp.c_str();  // up to its NUL
+    }
+    return BadImage(why,
+                    "dynamically linked: has an interpreter (PT_INTERP %s); pvm runs static programs only, "
+                    "link it with -static",
+                    interp.empty() ? "?" : interp.c_str());
+  }
+  if (eh.e_type != ET_EXEC) {
+    return BadImage(why, "ELF type %u (%s), need a static executable (ET_EXEC)", eh.e_type,
+                    eh.e_type == ET_DYN ? "shared object or PIE" : eh.e_type == ET_REL ? "relocatable object" : "other");
+  }
+  return true;
+}
+
+// AT_PHDR: where the program headers are in guest memory (PT_PHDR, else the PT_LOAD
+// whose file bytes hold them), 0 if no segment loads them.
+uint64_t PhdrAddress(std::span<const uint8_t> image, const Elf64_Ehdr& eh) {
+  uint64_t table = static_cast<uint64_t>(eh.e_phnum) * sizeof(Elf64_Phdr);
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, image.data() + eh.e_phoff + static_cast<uint64_t>(i) * sizeof ph, sizeof ph);
+    if (ph.p_type == PT_PHDR) return ph.p_vaddr;
+  }
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, image.data() + eh.e_phoff + static_cast<uint64_t>(i) * sizeof ph, sizeof ph);
+    if (ph.p_type == PT_LOAD && eh.e_phoff >= ph.p_offset && eh.e_phoff - ph.p_offset <= ph.p_filesz &&
+        table <= ph.p_filesz - (eh.e_phoff - ph.p_offset)) {
+      return ph.p_vaddr + (eh.e_phoff - ph.p_offset);
+    }
+  }
+  return 0;
 }
 
 // Checks one PT_LOAD against the file and the RAM.
@@ -111,7 +152,7 @@ Elf64_Phdr ProgramHeader(std::span<const uint8_t> image, const Elf64_Ehdr& eh, u
 bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage* out, Failure* why) {
   if (ram.size() < PVM_MIN_RAM) return Fail(why, ctl::ErrorCode::BadConfig, 0, "guest RAM smaller than the minimum");
   Elf64_Ehdr eh;
-  if (!CheckHeader(image, &eh, why)) return false;
+  if (!CheckHeader(image, &eh, why) || !CheckStatic(image, eh, why)) return false;
 
   // Pass 1: check everything before writing anything.
   bool entry_ok = false;
@@ -130,8 +171,10 @@ bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage
   }
   if (loads == 0) return BadImage(why, "no loadable segments (PT_LOAD)");
   if (!entry_ok) return BadImage(why, "entry point 0x%llx is not inside an executable segment", (ull)eh.e_entry);
-  // A well-formed image for another ABI (or none): refused as such, before it runs.
-  if (!CheckAbiNote(image, eh, why)) return false;
+  // A well-formed image for another pvm ABI: refused as such, before it runs. One with
+  // no pvm note at all is a static Linux program (hypercalls/linux/ serves it).
+  AbiNote note = FindAbiNote(image, eh);
+  if (note == AbiNote::Other && !CheckAbiNote(image, eh, why)) return false;
 
   // Pass 2: copy.
   for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -141,6 +184,9 @@ bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage
   }
   out->entry = eh.e_entry;
   out->end = end;
+  out->linux_program = note == AbiNote::None;
+  out->phdr = PhdrAddress(image, eh);
+  out->phnum = eh.e_phnum;
   out->shareable.clear();
   // Read-only segments whose pages line up with the file, minus pages another segment
   // also covers (their content may be that one's).

@@ -24,14 +24,20 @@ struct LoadedImage {
   uint64_t entry = 0;
   uint64_t end = 0;  // highest vaddr + memsz over the PT_LOAD segments
   std::vector<FilePages> shareable;
+  // No pvm ABI note: a static Linux program, run with the Linux personality
+  // (linux_personality.h) on a backend that can.
+  bool linux_program = false;
+  uint64_t phdr = 0;   // guest address of the program headers (AT_PHDR), 0 if not loaded
+  uint64_t phnum = 0;  // AT_PHNUM
 };
 
 // Checks every header of `image` against a guest RAM of ram.size() bytes, and only if
 // all are good copies each PT_LOAD's file bytes to its vaddr (= guest-physical address).
 // The rest of each segment (memsz - filesz) is left as it is: fresh guest RAM is zero
 // and touching it would cost a page fault per page for nothing.
-// Failures: BadImage (malformed or unsupported), ImageTooLarge (does not fit the RAM) or
-// AbiMismatch (no pvm ABI note, or another version: abi_note.h).
+// Failures: BadImage (malformed or unsupported, or dynamically linked: PT_INTERP),
+// ImageTooLarge (does not fit the RAM) or AbiMismatch (a pvm ABI note of another version:
+// abi_note.h). An image with no pvm ABI note loads as a static Linux program (linux_program).
 bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage* out, Failure* why);
 
 }  // namespace pvm::monitor

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "monitor/blocking.h"
+#include "monitor/linux_personality.h"
 #include "monitor/clone_identity.h"
 #include "monitor/boot_setup.h"
 #include "monitor/clock.h"
@@ -113,6 +114,7 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   LoadedImage loaded;
   EntryState entry;
   bool ok = m->backend->AllocateMemory(size, &fresh, &why) && LoadElf(image, fresh.span(), &loaded, &why) &&
+            (!loaded.linux_program || RefuseLinuxProgram("cannot replace a pVM's image in place yet", &why)) &&
             SetUpBoot(fresh.span(), loaded, params, &entry, &why);
   if (ok) {
     for (const FilePages& f : loaded.shareable) m->backend->ShareFilePages(fresh, f.gpa, image_fd, f.offset, f.length);

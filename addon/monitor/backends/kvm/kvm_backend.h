@@ -45,6 +45,7 @@ class KvmBackend final : public Backend, private DirtyLog {
   void AfterForkInParent() override {}
   DirtyLog* dirty_log() override { return this; }
   const char* name() const override { return "kvm"; }
+  bool runs_linux_programs() const override { return true; }
   uint32_t flags() const override { return kvm_pvm_ ? kKvmFlagSoftware : 0; }
   // True on the kvm_pvm software flavour.
   bool software_flavour() const { return kvm_pvm_; }

@@ -1,0 +1,59 @@
+#include "monitor/linux_personality.h"
+
+#include <time.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "hypercalls/linux/handoff.h"
+#include "pvm/abi.h"
+
+namespace pvm::monitor {
+
+namespace {
+
+int64_t ClockNs(clockid_t clock) {
+  timespec ts;
+  clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// PVM_TRACE=syscalls (a comma-separated list may name more).
+bool TraceSyscalls() {
+  const char* trace = getenv("PVM_TRACE");
+  return trace && strstr(trace, "syscalls") != nullptr;
+}
+
+}  // namespace
+
+bool RefuseLinuxProgram(const char* reason, Failure* why) {
+  return Fail(why, ctl::ErrorCode::AbiMismatch, 0,
+              "image has no pvm ABI note (this monitor speaks pvm ABI %u); rebuild it with `npx pvm cc` "
+              "(as a static Linux program it %s)",
+              static_cast<unsigned>(PVM_ABI_VERSION), reason);
+}
+
+bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob, const LoadedImage& image,
+                          EntryState* entry, Failure* why) {
+  size_t size = blob.size();
+  pvm_linux_handoff h;
+  if (size < sizeof h) return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality is missing");
+  std::memcpy(&h, blob.data(), sizeof h);
+  if (h.magic != PVM_LINUX_MAGIC || h.header_size != sizeof h || h.mem_size < size ||
+      h.mem_size > PVM_LINUX_RT_LIMIT - PVM_LINUX_RT_GPA || ram.size() < PVM_LINUX_RT_LIMIT) {
+    return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality blob is malformed");
+  }
+  h.entry = image.entry;
+  h.phdr = image.phdr;
+  h.phnum = image.phnum;
+  h.realtime_offset_ns = static_cast<uint64_t>(ClockNs(CLOCK_REALTIME) - ClockNs(CLOCK_MONOTONIC));
+  h.flags = TraceSyscalls() ? PVM_LINUX_TRACE_SYSCALLS : 0;
+  uint8_t* at = ram.data() + PVM_LINUX_RT_GPA;
+  std::memcpy(at, blob.data(), size);
+  std::memset(at + size, 0, h.mem_size - size);  // its bss (exec reuses RAM)
+  std::memcpy(at, &h, sizeof h);
+  entry->rip = h.start;
+  return true;
+}
+
+}  // namespace pvm::monitor

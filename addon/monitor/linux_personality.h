@@ -1,0 +1,29 @@
+// Static Linux programs (an image with no pvm ABI note): the Linux personality, a guest
+// blob built in hypercalls/linux/ and embedded in the monitor, goes into guest RAM beside
+// the program and is entered first; it builds the stack Linux gives and serves the
+// program's syscalls inside the guest.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "monitor/backend.h"
+#include "monitor/elf_loader.h"
+#include "monitor/failure.h"
+
+namespace pvm::monitor {
+
+// The refusal for a Linux program where the backend cannot run one (AbiMismatch: to such
+// a backend it is an image without a pvm ABI note). `reason` ends the message.
+bool RefuseLinuxProgram(const char* reason, Failure* why);
+
+// The personality the monitor embeds (linux_blob.S; only boot.cc uses it, so tools built
+// from the monitor's sources without the blob still link).
+std::span<const uint8_t> EmbeddedLinuxPersonality();
+
+// Copies the personality `blob` to its address, fills its handoff from `image`, and
+// points the entry state (made by SetUpBoot for the program) at the personality instead.
+bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob, const LoadedImage& image,
+                          EntryState* entry, Failure* why);
+
+}  // namespace pvm::monitor

@@ -1,0 +1,36 @@
+/*
+ * The Linux personality's handoff: the one definition shared by the monitor (which
+ * copies the personality into guest RAM and fills the program's half) and the
+ * personality (hypercalls/linux/, which reads it at its first instruction).
+ *
+ * The personality is a flat blob linked at PVM_LINUX_RT_GPA, below the image base; this
+ * struct is its first bytes. The link fills the personality's half; the monitor the rest.
+ */
+#ifndef PVM_LINUX_HANDOFF_H
+#define PVM_LINUX_HANDOFF_H
+
+#include <stdint.h>
+
+#define PVM_LINUX_RT_GPA 0x100000ull    /* where the blob goes (the image base is above) */
+#define PVM_LINUX_RT_LIMIT 0x200000ull  /* its code, data and bss end below this */
+#define PVM_LINUX_MAGIC 0x78756e6cu     /* "lnux" */
+
+/* Bits of `flags`. */
+#define PVM_LINUX_TRACE_SYSCALLS 1u     /* PVM_TRACE=syscalls: name each unserved call */
+
+struct pvm_linux_handoff {
+  /* Written by the link (hypercalls/linux/entry.S). */
+  uint32_t magic;
+  uint32_t header_size;     /* sizeof(struct pvm_linux_handoff) */
+  uint64_t start;           /* the personality's entry: rdi = boot-info page, rsp = stack top */
+  uint64_t mem_size;        /* bytes from PVM_LINUX_RT_GPA it occupies, bss included */
+  /* Written by the monitor. */
+  uint64_t entry;           /* the program's e_entry */
+  uint64_t phdr;            /* guest address of its program headers (AT_PHDR), 0 if not loaded */
+  uint64_t phnum;           /* AT_PHNUM */
+  uint64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC (the TIME hypercall) at boot */
+  uint32_t flags;           /* PVM_LINUX_* bits */
+  uint32_t reserved;
+};
+
+#endif

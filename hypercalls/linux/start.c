@@ -1,0 +1,95 @@
+/*
+ * From the monitor's entry to the program's: point `syscall` at the personality, then
+ * build the stack Linux gives a new program (argc, argv, envp, auxv, and the strings
+ * and random bytes they point at) at the top of RAM.
+ */
+#include "linux.h"
+
+struct pvm_boot_info *linux_boot;
+
+#define MSR_STAR 0xc0000081u
+#define MSR_LSTAR 0xc0000082u
+#define MSR_FMASK 0xc0000084u
+/* Cleared on entry like Linux does: TF, IF, DF, IOPL, NT, AC. */
+#define SYSCALL_FMASK 0x47700ull
+#define KERNEL_CS 0x10ull  /* the monitor's GDT: 0x10 code, 0x18 data */
+
+void linux_syscall_entry(void);
+
+enum {
+  AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7, AT_FLAGS = 8,
+  AT_ENTRY = 9, AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_PLATFORM = 15, AT_HWCAP = 16,
+  AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25, AT_HWCAP2 = 26, AT_EXECFN = 31,
+};
+
+/* The environment a program starts with (the host passes none yet). */
+static const char *const default_env[] = {"PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb", 0};
+
+static uint64_t hwcap(void)
+{
+  uint32_t a = 1, b, c = 0, d;
+  __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+  return d;
+}
+
+/* Copies a string below *top, returns its address. */
+static uint64_t push_string(uint64_t *top, const char *s)
+{
+  size_t n = strlen(s) + 1;
+  *top -= n;
+  memcpy((void *)(uintptr_t)*top, s, n);
+  return *top;
+}
+
+uint64_t linux_start(struct pvm_boot_info *bi)
+{
+  if (bi == 0 || bi->magic != PVM_BOOT_MAGIC)
+    __builtin_trap();
+  linux_boot = bi;
+  linux_wrmsr(MSR_STAR, KERNEL_CS << 32);
+  linux_wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)linux_syscall_entry);
+  linux_wrmsr(MSR_FMASK, SYSCALL_FMASK);
+  linux_random_init(bi->entropy);
+  linux_memory_init(bi->heap_start, bi->heap_end);
+
+  const struct pvm_linux_handoff *h = &linux_handoff;
+  char **args = (char **)(uintptr_t)bi->argv;
+  uint64_t argc = bi->argc;
+  enum { MAX_ARGS = PVM_ARGS_SIZE / 16, ENVC = sizeof default_env / sizeof *default_env - 1 };
+  if (argc > MAX_ARGS)
+    argc = MAX_ARGS;
+
+  /* Strings and bytes at the top, in the order Linux puts them (roughly). */
+  uint64_t top = bi->stack_top - 16;
+  uint64_t execfn = push_string(&top, argc > 0 && args ? args[0] : "");
+  static uint64_t argv[MAX_ARGS], envp[ENVC];
+  for (uint64_t i = argc; i-- > 0;)
+    argv[i] = push_string(&top, args[i]);
+  for (uint64_t i = ENVC; i-- > 0;)
+    envp[i] = push_string(&top, default_env[i]);
+  uint64_t platform = push_string(&top, "x86_64");
+  top &= ~15ull;
+  top -= 16;
+  uint64_t random = top;
+  linux_random((void *)(uintptr_t)random, 16);
+
+  uint64_t auxv[][2] = {
+      {AT_PHDR, h->phdr}, {AT_PHENT, 56}, {AT_PHNUM, h->phnum}, {AT_PAGESZ, 4096}, {AT_BASE, 0},
+      {AT_FLAGS, 0}, {AT_ENTRY, h->entry}, {AT_UID, 0}, {AT_EUID, 0}, {AT_GID, 0}, {AT_EGID, 0},
+      {AT_PLATFORM, platform}, {AT_HWCAP, hwcap()}, {AT_CLKTCK, 100}, {AT_SECURE, 0},
+      {AT_RANDOM, random}, {AT_HWCAP2, 0}, {AT_EXECFN, execfn}, {AT_NULL, 0},
+  };
+  uint64_t words = 1 + argc + 1 + ENVC + 1 + sizeof auxv / 8;
+  top -= words * 8;
+  top &= ~15ull;  /* rsp at argc: 16-byte aligned */
+  uint64_t *sp = (uint64_t *)(uintptr_t)top;
+  *sp++ = argc;
+  for (uint64_t i = 0; i < argc; i++)
+    *sp++ = argv[i];
+  *sp++ = 0;
+  for (uint64_t i = 0; i < ENVC; i++)
+    *sp++ = envp[i];
+  *sp++ = 0;
+  memcpy(sp, auxv, sizeof auxv);
+  return top;
+}

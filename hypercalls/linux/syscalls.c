@@ -1,0 +1,211 @@
+/*
+ * The syscall dispatcher: what the personality serves itself, without leaving the guest
+ * where it can. Everything else is -ENOSYS (and a trace line with PVM_TRACE=syscalls).
+ * The console is fds 0-2: writes to 1 and 2 go to it, reads from 0 see end-of-file.
+ */
+#include "linux.h"
+
+enum {
+  SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_fstat = 5, SYS_mmap = 9, SYS_mprotect = 10,
+  SYS_munmap = 11, SYS_brk = 12, SYS_rt_sigaction = 13, SYS_rt_sigprocmask = 14, SYS_ioctl = 16,
+  SYS_readv = 19, SYS_writev = 20, SYS_sched_yield = 24, SYS_mremap = 25, SYS_madvise = 28, SYS_getpid = 39,
+  SYS_exit = 60, SYS_uname = 63, SYS_getcwd = 79, SYS_gettimeofday = 96, SYS_getrlimit = 97, SYS_getuid = 102,
+  SYS_getgid = 104, SYS_geteuid = 107, SYS_getegid = 108, SYS_getppid = 110, SYS_getresuid = 118,
+  SYS_getresgid = 120, SYS_sigaltstack = 131, SYS_arch_prctl = 158, SYS_gettid = 186, SYS_time = 201,
+  SYS_set_tid_address = 218, SYS_clock_gettime = 228, SYS_clock_getres = 229, SYS_exit_group = 231,
+  SYS_newfstatat = 262, SYS_set_robust_list = 273, SYS_prlimit64 = 302, SYS_getrandom = 318,
+  SYS_rseq = 334,
+};
+
+#define ARCH_SET_GS 0x1001
+#define ARCH_SET_FS 0x1002
+#define ARCH_GET_FS 0x1003
+#define ARCH_GET_GS 0x1004
+#define MSR_FS_BASE 0xc0000100u
+#define MSR_GS_BASE 0xc0000101u
+#define AT_EMPTY_PATH 0x1000
+#define TCGETS 0x5401
+#define TIOCGWINSZ 0x5413
+#define NSIG_ACTIONS 65
+
+static uint64_t fs_base, gs_base;
+/* Signal actions are kept, not acted on: no signal reaches a Linux program yet. */
+static uint8_t sigactions[NSIG_ACTIONS][32];
+
+struct iovec_l { uint64_t base, len; };
+struct timespec_l { int64_t sec, nsec; };
+
+static int is_console(long fd) { return fd >= 0 && fd <= 2; }
+
+static long do_write(long fd, const void *buf, uint64_t len)
+{
+  if (fd != 1 && fd != 2)
+    return fd == 0 ? -L_EBADF : -L_EBADF;
+  linux_console_write(buf, len);
+  return (long)len;
+}
+
+static long do_writev(long fd, const struct iovec_l *iov, long count)
+{
+  if (count < 0 || count > 1024)
+    return -L_EINVAL;
+  long total = 0;
+  for (long i = 0; i < count; i++) {
+    long n = do_write(fd, (const void *)(uintptr_t)iov[i].base, iov[i].len);
+    if (n < 0)
+      return n;
+    total += n;
+  }
+  return total;
+}
+
+static uint64_t monotonic_ns(void) { return (uint64_t)pvm_hypercall0(PVM_HC_TIME); }
+
+static long clock_gettime_l(long clock, struct timespec_l *ts)
+{
+  if (clock < 0 || clock > 11)
+    return -L_EINVAL;
+  uint64_t ns = monotonic_ns();
+  if (clock == 0 || clock == 5 || clock == 8 || clock == 11)  /* REALTIME, _COARSE, _ALARM, TAI */
+    ns += linux_handoff.realtime_offset_ns;
+  ts->sec = (int64_t)(ns / 1000000000u);
+  ts->nsec = (int64_t)(ns % 1000000000u);
+  return 0;
+}
+
+static void put_field(char *field, const char *s) { memcpy(field, s, strlen(s) + 1); }
+
+static long uname_l(char *u)
+{
+  memset(u, 0, 6 * 65);
+  put_field(u, "Linux");
+  put_field(u + 65, "pvm");
+  put_field(u + 130, "6.1.0-pvm");
+  put_field(u + 195, "#1 pvm");
+  put_field(u + 260, "x86_64");
+  put_field(u + 325, "(none)");
+  return 0;
+}
+
+static long fstat_console(long fd, uint8_t *st)
+{
+  if (!is_console(fd))
+    return -L_EBADF;
+  memset(st, 0, 144);
+  uint32_t mode = 0020000 | 0620;  /* S_IFCHR, rw--w---- */
+  uint64_t nlink = 1, blksize = 1024, rdev = (136ull << 8);  /* a pty */
+  memcpy(st + 16, &nlink, 8);
+  memcpy(st + 24, &mode, 4);
+  memcpy(st + 40, &rdev, 8);
+  memcpy(st + 56, &blksize, 8);
+  return 0;
+}
+
+static long prlimit_l(long pid, long resource, const void *new_limit, uint64_t *old)
+{
+  (void)new_limit;  /* limits are the pVM's, set by the host: a program cannot change them */
+  if (pid != 0 && pid != (long)linux_boot->id)
+    return -L_EPERM;
+  if (resource < 0 || resource > 15)
+    return -L_EINVAL;
+  if (old) {
+    uint64_t v = ~0ull;                                         /* RLIM_INFINITY */
+    if (resource == 3) v = PVM_STACK_SIZE - 4096;               /* RLIMIT_STACK */
+    if (resource == 7) v = 1024;                                /* RLIMIT_NOFILE */
+    old[0] = old[1] = v;
+  }
+  return 0;
+}
+
+static long arch_prctl_l(long code, uint64_t addr)
+{
+  switch (code) {
+    case ARCH_SET_FS: fs_base = addr; linux_wrmsr(MSR_FS_BASE, addr); return 0;
+    case ARCH_SET_GS: gs_base = addr; linux_wrmsr(MSR_GS_BASE, addr); return 0;
+    case ARCH_GET_FS: *(uint64_t *)(uintptr_t)addr = fs_base; return 0;
+    case ARCH_GET_GS: *(uint64_t *)(uintptr_t)addr = gs_base; return 0;
+    default: return -L_EINVAL;
+  }
+}
+
+static long sigaction_l(long sig, const void *act, void *old, uint64_t size)
+{
+  if (sig < 1 || sig >= NSIG_ACTIONS || sig == 9 || sig == 19 || size != 8)
+    return -L_EINVAL;
+  if (old) memcpy(old, sigactions[sig], 32);
+  if (act) memcpy(sigactions[sig], act, 32);
+  return 0;
+}
+
+long linux_syscall(long nr, struct linux_frame *f)
+{
+  uint64_t a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8, a5 = f->r9;
+  struct pvm_boot_info *bi = linux_boot;
+  switch (nr) {
+    case SYS_read: return a0 == 0 ? 0 : -L_EBADF;  /* stdin: end of file */
+    case SYS_readv: return a0 == 0 ? 0 : -L_EBADF;
+    case SYS_write: return do_write((long)a0, (const void *)(uintptr_t)a1, a2);
+    case SYS_writev: return do_writev((long)a0, (const struct iovec_l *)(uintptr_t)a1, (long)a2);
+    case SYS_close: return is_console((long)a0) ? 0 : -L_EBADF;
+    case SYS_fstat: return fstat_console((long)a0, (uint8_t *)(uintptr_t)a1);
+    case SYS_newfstatat:
+      if ((a3 & AT_EMPTY_PATH) && a1 && *(const char *)(uintptr_t)a1 == 0)
+        return fstat_console((long)a0, (uint8_t *)(uintptr_t)a2);
+      break;
+    case SYS_ioctl:
+      if (!is_console((long)a0)) return -L_EBADF;
+      return -L_ENOTTY;  /* the console is no terminal: TCGETS, TIOCGWINSZ, ... */
+    case SYS_mmap: return linux_mmap(a0, a1, (long)a2, (long)a3, (long)a4, a5);
+    case SYS_munmap: return linux_munmap(a0, a1);
+    case SYS_mremap: return linux_mremap(a0, a1, a2, (long)a3);
+    case SYS_mprotect: return 0;  /* all of RAM is read-write-execute */
+    case SYS_madvise: return linux_madvise(a0, a1, (long)a2);
+    case SYS_brk: return linux_brk(a0);
+    case SYS_rt_sigaction: return sigaction_l((long)a0, (const void *)(uintptr_t)a1, (void *)(uintptr_t)a2, a3);
+    case SYS_rt_sigprocmask:
+      if (a2) *(uint64_t *)(uintptr_t)a2 = 0;
+      return 0;
+    case SYS_sigaltstack: return 0;
+    case SYS_sched_yield: return 0;
+    case SYS_getpid: case SYS_gettid: case SYS_set_tid_address: return (long)bi->id;
+    case SYS_getppid: return (long)bi->parent_id;
+    case SYS_getuid: case SYS_geteuid: case SYS_getgid: case SYS_getegid: return 0;
+    case SYS_getresuid: case SYS_getresgid:
+      *(uint32_t *)(uintptr_t)a0 = *(uint32_t *)(uintptr_t)a1 = *(uint32_t *)(uintptr_t)a2 = 0;
+      return 0;
+    case SYS_uname: return uname_l((char *)(uintptr_t)a0);
+    case SYS_getcwd:  /* no filesystem yet: the root */
+      if (a1 < 2) return -L_ERANGE;
+      memcpy((void *)(uintptr_t)a0, "/", 2);
+      return 2;
+    case SYS_arch_prctl: return arch_prctl_l((long)a0, a1);
+    case SYS_set_robust_list: return 0;
+    case SYS_rseq: return -L_ENOSYS;  /* as on a kernel without rseq: libcs go on without */
+    case SYS_clock_gettime: return clock_gettime_l((long)a0, (struct timespec_l *)(uintptr_t)a1);
+    case SYS_clock_getres:
+      if (a1) ((struct timespec_l *)(uintptr_t)a1)->sec = 0, ((struct timespec_l *)(uintptr_t)a1)->nsec = 1;
+      return 0;
+    case SYS_gettimeofday:
+      if (a0) {
+        struct timespec_l ts;
+        clock_gettime_l(0, &ts);
+        ((int64_t *)(uintptr_t)a0)[0] = ts.sec;
+        ((int64_t *)(uintptr_t)a0)[1] = ts.nsec / 1000;
+      }
+      return 0;
+    case SYS_time: {
+      struct timespec_l ts;
+      clock_gettime_l(0, &ts);
+      if (a0) *(int64_t *)(uintptr_t)a0 = ts.sec;
+      return ts.sec;
+    }
+    case SYS_getrandom: linux_random((void *)(uintptr_t)a0, a1); return (long)a1;
+    case SYS_getrlimit: return prlimit_l(0, (long)a0, 0, (uint64_t *)(uintptr_t)a1);
+    case SYS_prlimit64: return prlimit_l((long)a0, (long)a1, (const void *)(uintptr_t)a2, (uint64_t *)(uintptr_t)a3);
+    case SYS_exit: case SYS_exit_group:
+      pvm_hypercall1(PVM_HC_EXIT, (long)(a0 & 0xff));
+      __builtin_trap();
+  }
+  linux_trace_unserved(nr);
+  return -L_ENOSYS;
+}

@@ -1,0 +1,123 @@
+// Static Linux programs run unchanged as pVMs (kvm): an image with no pvm ABI note loads
+// with the Linux personality, which gives the program Linux's entry stack and serves its
+// syscalls inside the guest. The programs: test/linux/linux_check.c, built with musl-gcc
+// by the build when it is installed, and Debian's busybox-static (a static glibc
+// program), fetched once into build/debian/. Either missing: its tests skip, saying so.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as assert from 'uvu/assert';
+import { PvmError } from '../lib/index.js';
+import { outputOf, vmSuite, withHost } from './_helpers.js';
+// @ts-expect-error: a plain .mjs script without types
+import { debianPackage } from '../scripts/vm-host/debian.mjs';
+
+const root = join(import.meta.dirname, '..');
+const check = join(root, 'build', 'linux', 'linux_check');
+const noMusl = !existsSync(check) && 'musl-gcc is not installed (Debian: musl-tools), so build/linux/linux_check was not built';
+
+function fetchBusybox(): string | { skip: string } {
+  try {
+    const { dir } = debianPackage('busybox-static', join(root, 'build', 'debian')) as { dir: string };
+    return join(dir, 'bin', 'busybox');
+  } catch (err) {
+    return { skip: `Debian's busybox-static cannot be fetched here (${(err as Error).message.split('\n')[0]})` };
+  }
+}
+
+const { suite, vm } = vmSuite('linux', { backends: ['kvm'] });
+// The personality's trace of calls it does not serve (read by each monitor at boot).
+const traceBefore = process.env.PVM_TRACE;
+suite.before(() => {
+  process.env.PVM_TRACE = 'syscalls';
+});
+suite.after(() => {
+  if (traceBefore === undefined) delete process.env.PVM_TRACE;
+  else process.env.PVM_TRACE = traceBefore;
+});
+const ctx = withHost(suite);
+
+const onKvm = (title: string, fn: () => Promise<void>, skip: string | false = noMusl) => {
+  if (skip) {
+    console.warn(`(linux: ${skip}: "${title}" is SKIPPED)`);
+    vm.skip(`${title} [${skip}]`);
+  } else vm(title, fn);
+};
+
+/** Runs linux_check with `args`: its console text and exit status. */
+async function runCheck(...args: string[]) {
+  return outputOf(await ctx.host.spawn(check, { args, memory: '64MiB' }));
+}
+
+onKvm('a musl static program starts as on Linux: argv, envp, auxv (AT_PHDR, AT_ENTRY, AT_RANDOM, AT_EXECFN ...), uname, clocks, getrandom', async () => {
+  const first = await runCheck('start', 'one', 'two words');
+  assert.ok(first.text.includes(`argc=4 argv[0]=${check} argv[1]=start argv[2]=one argv[3]=two words`), first.text);
+  assert.ok(first.text.includes('start ok'), first.text);
+  assert.equal(first.status, { kind: 'exit', code: 0 });
+  // AT_RANDOM: fresh bytes at every boot.
+  const second = await runCheck('start', 'x');
+  const random = (t: string) => /random=([0-9a-f]{32})/.exec(t)?.[1];
+  assert.ok(random(first.text) && random(second.text), second.text);
+  assert.is.not(random(first.text), random(second.text));
+});
+
+onKvm('exit(n) is the exit code', async () => {
+  const { text, status } = await runCheck('exit', '7');
+  assert.ok(text.includes('exiting with 7'), text);
+  assert.equal(status, { kind: 'exit', code: 7 });
+});
+
+onKvm('malloc-heavy work: brk and anonymous mmap/munmap/mremap, zeroed memory, contents kept', async () => {
+  const { text, status } = await runCheck('malloc');
+  assert.ok(text.includes('malloc ok'), text);
+  assert.equal(status, { kind: 'exit', code: 0 });
+});
+
+onKvm('TLS: __thread variables through arch_prctl(ARCH_SET_FS)', async () => {
+  const { text, status } = await runCheck('tls');
+  assert.ok(text.includes('tls ok 43 thread-local'), text);
+  assert.equal(status, { kind: 'exit', code: 0 });
+});
+
+onKvm('an unserved syscall is ENOSYS, not a crash, and PVM_TRACE=syscalls names it', async () => {
+  const { text, status } = await runCheck('enosys');
+  assert.ok(text.includes('enosys ok'), text);
+  assert.ok(text.includes('pvm: syscall (999): ENOSYS (not served)'), text);
+  assert.ok(text.includes('pvm: syscall pipe2 (293): ENOSYS (not served)'), text);
+  assert.equal(status, { kind: 'exit', code: 0 });
+});
+
+onKvm('getpid is served in the guest, many times over', async () => {
+  const { text, status } = await runCheck('getpid', '200');
+  assert.match(text, /getpid 200 calls [0-9.]+ ns\/call/);
+  assert.equal(status, { kind: 'exit', code: 0 });
+});
+
+const busybox = fetchBusybox();
+const noBusybox = typeof busybox === 'string' ? false : busybox.skip;
+const bb = typeof busybox === 'string' ? busybox : '';
+
+onKvm("Debian's busybox-static (static glibc): echo hi", async () => {
+  const { text, status } = await outputOf(await ctx.host.spawn(bb, { args: ['echo', 'hi'], memory: '64MiB' }));
+  assert.ok(text.endsWith('hi\n'), text);
+  assert.equal(status, { kind: 'exit', code: 0 });
+}, noBusybox);
+
+onKvm("Debian's busybox-static: sh -c 'exit 7' passes the exit code through", async () => {
+  const pvm = await ctx.host.spawn(bb, { args: ['sh', '-c', 'exit 7'], memory: '64MiB' });
+  const { status } = await outputOf(pvm);
+  assert.equal(status, { kind: 'exit', code: 7 });
+}, noBusybox);
+
+// Where `syscall` would reach the host (process), a Linux program is refused, never run.
+vm('process: a Linux program is refused with EABI saying it needs kvm', async () => {
+  if (noMusl) return console.warn(`(linux: ${noMusl})`);
+  const err = await ctx.host.spawn(check, { args: ['start'] }).then(
+    (pvm) => pvm.exited.then(() => assert.unreachable('a Linux program ran on the process backend')),
+    (e: unknown) => e,
+  );
+  assert.instance(err, PvmError);
+  assert.is((err as PvmError).code, 'EABI');
+  assert.ok((err as PvmError).message.includes('as a static Linux program it needs the kvm backend'), String(err));
+}, { backends: ['process'] });
+
+suite.run();
