@@ -21,9 +21,9 @@ class Console {
   void Drain();
 
  private:
-  uint8_t* ring_;
-  volatile uint64_t* head_;  // in guest RAM, written by the guest
-  volatile uint64_t* tail_;  // in guest RAM, written only by the monitor
+  // The ring, console_head (written by the guest) and console_tail (written only by the
+  // monitor) are in guest RAM.
+  const GuestMemory& ram_;
   uint64_t tail_value_ = 0;  // the monitor's own tail; the guest's copy may be scribbled on
   ControlChannel* control_;
 };
