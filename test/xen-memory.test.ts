@@ -33,6 +33,7 @@ function privcmdBytes(pid: number): number {
 
 function checkMapped(pid: number, when: string): void {
   const mapped = privcmdBytes(pid);
+  console.log(`xen-memory: ${when}: ${(mapped / 1024).toFixed(0)} KiB of /dev/xen/privcmd mappings in the monitor, RAM ${ram / MiB} MiB`);
   // Some mapping is always there (the ioreq page, the console ring): proof this counts.
   assert.ok(mapped > 0, `${when}: no /dev/xen/privcmd mapping in the monitor (pid ${pid}): nothing counted`);
   assert.ok(

@@ -243,8 +243,12 @@ bool XenBackend::CompleteHypercall(Failure*) {
 
 bool XenBackend::FinishExit(Failure* why) {
   // Paused first, so that answering the request in process does not let the old vCPU
-  // state run on; a port write needs nothing more (rip is past it already).
+  // state run on; a port write needs nothing more (rip is past it already). The guest
+  // runs on while the monitor serves the host (a host exec comes between exits): a
+  // request it made meanwhile is answered too, else the next Run would take it as the
+  // new image's first hypercall (its block still zero: "unknown hypercall 0").
   if (!PauseOnce(why)) return false;
+  ioreq_->Take();  // nothing if one is in process already, or none is pending
   ioreq_->Complete();
   return true;
 }
