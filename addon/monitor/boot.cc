@@ -32,7 +32,11 @@ bool PrepareAhead(Monitor* m, Failure* why) {
   // Pooled: RAM and its page tables too, as far as the size can be guessed.
   uint64_t size = 0;
   if (!CheckRamSize(m->options.prepare_ram, &size, why) || !m->backend->Create(size, why)) return false;
-  if (m->backend->needs_cpu_tables()) WriteBootTables(m->backend->memory().span(), m->backend->exception_stack_works());
+  if (m->backend->needs_cpu_tables()) {
+    WholeRam whole;
+    if (!whole.Open(m->backend->memory(), why)) return false;
+    WriteBootTables(whole.span(), m->backend->exception_stack_works());
+  }
   EntryState control = BootControlState();
   sigset_t kick = KickSignals();
   bool ok = m->backend->SetEntryState(control, why) && SetUpSignals(why) && m->control.EnableKick(why) &&
@@ -73,13 +77,20 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
     return false;
   }
   LoadedImage loaded;
-  if (!LoadElf(image, backend->memory().span(), &loaded, why)) return false;
-  if (loaded.linux_program && !backend->runs_linux_programs()) {
-    return RefuseLinuxProgram("needs the kvm backend", why);
-  }
   EntryState entry;
-  if (!SetUpBoot(backend->memory().span(), loaded, params, &entry, why, tables_ready)) return false;
-  if (loaded.linux_program && !LoadLinuxPersonality(backend->memory().span(), EmbeddedLinuxPersonality(), loaded, &entry, why)) return false;
+  {
+    // All of RAM for the load only: windowed RAM (xen) is unmapped again before it runs.
+    WholeRam whole;
+    if (!whole.Open(backend->memory(), why)) return false;
+    if (!LoadElf(image, whole.span(), &loaded, why)) return false;
+    if (loaded.linux_program && !backend->runs_linux_programs()) {
+      return RefuseLinuxProgram("needs the kvm backend", why);
+    }
+    if (!SetUpBoot(whole.span(), loaded, params, &entry, why, tables_ready)) return false;
+    if (loaded.linux_program && !LoadLinuxPersonality(whole.span(), EmbeddedLinuxPersonality(), loaded, &entry, why)) {
+      return false;
+    }
+  }
   // pVMs of one image share its read-only pages (best effort: the copy is already there).
   for (const FilePages& f : loaded.shareable) {
     backend->ShareFilePages(backend->memory(), f.gpa, request.image_fd, f.offset, f.length);

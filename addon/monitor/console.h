@@ -20,12 +20,12 @@ class Console {
   // guest bug: the ring is reset to the head, with a note in the output, not a fault.
   void Drain();
   // The guest's RAM was put back as it was earlier (reset.h): take up the tail found there.
-  void Resync() { tail_value_ = *tail_; }
+  void Resync();
 
  private:
-  uint8_t* ring_;
-  volatile uint64_t* head_;  // in guest RAM, written by the guest
-  volatile uint64_t* tail_;  // in guest RAM, written only by the monitor
+  // The ring, console_head (written by the guest) and console_tail (written only by the
+  // monitor) are in guest RAM.
+  const GuestMemory& ram_;
   uint64_t tail_value_ = 0;  // the monitor's own tail; the guest's copy may be scribbled on
   ControlChannel* control_;
 };

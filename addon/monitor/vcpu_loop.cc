@@ -155,6 +155,8 @@ void ServeHost(Monitor* m) {
     if (m->spares.want && MonotonicNs() >= m->spares.want_at_ns && MakeSpare(m).in_child) continue;
     VcpuExit exit;
     Backend* backend = m->backend.get();
+    // The last exit is handled: what windowed RAM (xen) mapped for it may go.
+    backend->memory().TrimWindows();
     if (!backend->Run(&exit, &why)) {
       m->console->Drain();
       Finish(m, InternalFault(why.message.c_str(), exit.rip));

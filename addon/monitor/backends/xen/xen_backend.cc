@@ -67,24 +67,25 @@ bool XenBackend::Create(uint64_t ram_size, Failure* why) {
   domain_ = std::make_unique<xen::XenDomain>(&xen_);
   bool made = domain_->Create(xen::OwnerTag::Self(), why);
   if (domain_->exists()) watchdog_.Arm(domain_->id());
-  if (!made || !MapFreshRam(ram_size, nullptr, why)) return false;
+  if (!made || !ResizeRam(ram_size, nullptr, why)) return false;
   ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
   return ioreq_->Start(kFirstPort, kLastPort, why);
 }
 
-bool XenBackend::MapFreshRam(uint64_t size, const GuestMemory* from, Failure* why) {
-  // RAM grows or shrinks in place (populated pages come cleared by the hypervisor); then
-  // it is mapped again and, for exec, overwritten with `from` whole.
+bool XenBackend::ResizeRam(uint64_t size, const GuestMemory* from, Failure* why) {
+  // Nothing stays mapped while RAM grows or shrinks in place (populated pages come
+  // cleared by the hypervisor). The monitor then maps pages only as the core touches
+  // them (GuestMemory windows): a fork of the domain needs its RAM unmapped in dom0.
   memory_.Adopt(nullptr, 0);
   if (!domain_->SetRam(size, why)) return false;
-  uint8_t* ram = domain_->MapRam(size, why);
-  if (!ram) return false;
-  memory_.Adopt(ram, size);
-  if (from) {
-    uint64_t n = from->size() < size ? from->size() : size;
-    memcpy(ram, from->base(), n);
-    memset(ram + n, 0, size - n);
-  }
+  memory_.SetWindowed(size, domain_.get());
+  if (!from) return true;
+  // exec: all of RAM overwritten with `from`, mapped for the copy only.
+  WholeRam whole;
+  if (!whole.Open(memory_, why)) return false;
+  uint64_t n = from->size() < size ? from->size() : size;
+  memcpy(whole.span().data(), from->base(), n);
+  memset(whole.span().data() + n, 0, size - n);
   return true;
 }
 
@@ -92,7 +93,7 @@ bool XenBackend::ReplaceMemory(GuestMemory&& fresh, Failure* why) {
   // exec: `fresh` is host memory holding the next image; guest RAM becomes a copy of it.
   // The vCPU is paused (FinishExit), and gets its entry state next.
   if (!PauseOnce(why)) return false;
-  return MapFreshRam(fresh.size(), &fresh, why);
+  return ResizeRam(fresh.size(), &fresh, why);
 }
 
 bool XenBackend::MapRegion(uint32_t, uint64_t, uint8_t*, uint64_t, Failure* why) {
@@ -242,8 +243,12 @@ bool XenBackend::CompleteHypercall(Failure*) {
 
 bool XenBackend::FinishExit(Failure* why) {
   // Paused first, so that answering the request in process does not let the old vCPU
-  // state run on; a port write needs nothing more (rip is past it already).
+  // state run on; a port write needs nothing more (rip is past it already). The guest
+  // runs on while the monitor serves the host (a host exec comes between exits): a
+  // request it made meanwhile is answered too, else the next Run would take it as the
+  // new image's first hypercall (its block still zero: "unknown hypercall 0").
   if (!PauseOnce(why)) return false;
+  ioreq_->Take();  // nothing if one is in process already, or none is pending
   ioreq_->Complete();
   return true;
 }
@@ -260,7 +265,12 @@ std::unique_ptr<SavedState> XenBackend::LoadState(const uint8_t*, size_t, Failur
   return nullptr;
 }
 
-bool XenBackend::BeforeFork(Failure* why) { return NotOnXen(why, "fork"); }
+bool XenBackend::BeforeFork(Failure* why) {
+  // A fork of the domain needs none of its RAM mapped in dom0 (a mapped page is copied,
+  // not shared); the core's next At() maps again.
+  memory_.ReleaseWindows();
+  return NotOnXen(why, "fork");
+}
 bool XenBackend::AfterForkInChild(Failure* why) { return NotOnXen(why, "fork"); }
 
 }  // namespace pvm::monitor

@@ -56,13 +56,14 @@ class XenBackend final : public Backend {
  private:
   bool DecodeRequest(const ioreq_t& req, VcpuExit* exit, Failure* why);
   bool DecodeShutdown(xen::DomainState state, VcpuExit* exit);
-  // Guest RAM [0, size) mapped into memory_, its contents those of `from` (zero if null).
-  bool MapFreshRam(uint64_t size, const GuestMemory* from, Failure* why);
+  // Guest RAM made [0, size) and memory_ windowed over it, its contents those of `from`
+  // (zero if null).
+  bool ResizeRam(uint64_t size, const GuestMemory* from, Failure* why);
   bool PauseOnce(Failure* why);
 
   xen::Watchdog watchdog_;  // forked before the handles are opened
   xen::XenHandles xen_;
-  GuestMemory memory_;  // a foreign mapping of all guest RAM
+  GuestMemory memory_;  // windowed over domain_: only what the core touches is mapped
   std::unique_ptr<xen::XenDomain> domain_;
   std::unique_ptr<xen::IoreqServer> ioreq_;
   EntryState entry_;

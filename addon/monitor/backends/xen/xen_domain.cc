@@ -74,24 +74,23 @@ bool XenDomain::SetRam(uint64_t bytes, Failure* why) {
   return true;
 }
 
-uint8_t* XenDomain::MapRam(uint64_t bytes, Failure* why) {
-  std::vector<xen_pfn_t> pfns(bytes / kPage);
-  for (size_t i = 0; i < pfns.size(); i++) pfns[i] = i;
-  std::vector<int> errs(pfns.size());
-  void* m = xenforeignmemory_map(xen_->fmem, id_, PROT_READ | PROT_WRITE, pfns.size(), pfns.data(), errs.data());
-  if (!m) {
-    FailErrno(why, ctl::ErrorCode::NoMemory, "xen: mapping guest RAM");
-    return nullptr;
-  }
+uint8_t* XenDomain::Map(uint64_t first_page, uint64_t count) {
+  std::vector<xen_pfn_t> pfns(count);
+  for (uint64_t i = 0; i < count; i++) pfns[i] = first_page + i;
+  std::vector<int> errs(count);
+  void* m = xenforeignmemory_map(xen_->fmem, id_, PROT_READ | PROT_WRITE, count, pfns.data(), errs.data());
+  if (!m) return nullptr;
   for (int e : errs) {
     if (e) {
-      xenforeignmemory_unmap(xen_->fmem, m, pfns.size());
-      Fail(why, ctl::ErrorCode::NoMemory, -e, "xen: mapping guest RAM: a page failed: %s", strerror(-e));
+      xenforeignmemory_unmap(xen_->fmem, m, count);
+      errno = -e;
       return nullptr;
     }
   }
   return static_cast<uint8_t*>(m);
 }
+
+void XenDomain::Unmap(uint8_t* at, uint64_t count) { xenforeignmemory_unmap(xen_->fmem, at, count); }
 
 bool XenDomain::SetEntryState(const EntryState& entry, Failure* why) {
   std::vector<uint8_t> ctx;

@@ -8,13 +8,16 @@
 #include "monitor/backends/xen/owner_tag.h"
 #include "monitor/backends/xen/xen_libs.h"
 #include "monitor/failure.h"
+#include "monitor/guest_memory.h"
 
 namespace pvm::monitor::xen {
 
 // How a domain stands, from xc_domain_getinfolist.
 enum class DomainState { Running, PoweredOff, Crashed, OtherShutdown, Gone };
 
-class XenDomain {
+// Also the RamMapper of the backend's windowed GuestMemory: Map/Unmap foreign-map guest
+// pages into the monitor only while the core needs them.
+class XenDomain final : public RamMapper {
  public:
   explicit XenDomain(XenHandles* xen) : xen_(xen) {}
   ~XenDomain() { Destroy(); }
@@ -26,8 +29,10 @@ class XenDomain {
   bool Create(const OwnerTag& tag, Failure* why);
   // Makes guest RAM exactly [0, bytes): populates what is missing, gives back what is over.
   bool SetRam(uint64_t bytes, Failure* why);
-  // A host mapping of [0, bytes) of guest RAM (xenforeignmemory_map); munmap releases it.
-  uint8_t* MapRam(uint64_t bytes, Failure* why);
+  // RamMapper: a host mapping of guest pages [first_page, first_page + count)
+  // (xenforeignmemory_map), nullptr (errno set) if any page cannot be mapped.
+  uint8_t* Map(uint64_t first_page, uint64_t count) override;
+  void Unmap(uint8_t* at, uint64_t count) override;
   // vCPU 0 at `entry` (long mode, the boot set-up's tables) with a reset FPU.
   bool SetEntryState(const EntryState& entry, Failure* why);
   // The vCPU's saved CPU record (rip, rsp, cr2, ...).
