@@ -27,6 +27,8 @@
  * - `EMSGSIZE`: a message is larger than a channel carries.
  * - `EPIPE`: the other end of a channel has closed.
  * - `EMONITOR`: the monitor process failed in an unexpected way.
+ * - `ENOSYS`: the host's backend cannot do that (yet): on xen, channels and shared memory,
+ *   and so `pvm.fork()` (it always makes a channel to the child).
  */
 export type PvmErrorCode =
   | 'ENOKVM'
@@ -45,6 +47,7 @@ export type PvmErrorCode =
   | 'EMSGSIZE'
   | 'EPIPE'
   | 'EMONITOR'
+  | 'ENOSYS'
   | 'EABI';
 
 /** The one error class of the library. */

@@ -72,13 +72,14 @@ enum class ErrorCode : uint32_t {
   Internal = 6,  // an unexpected failure of the backend or the host
   AbiMismatch = 7,  // the image was built for another pVM ABI version
 };
-// Forked.fallback: how a fork went, through the spare or why not.
+// Forked.fallback: how a fork went, through the spare or why not; or the backend's own way (xen).
 enum : uint32_t {
   kForkViaSpare = 0,  // through the spare
   kForkSparesOff = 1,  // a plain fork: this pVM has no spares
   kForkNoSpare = 2,  // a plain fork: none was ready
   kForkTooDirty = 3,  // a plain fork: too much written since the spare was made
   kForkSpareFailed = 4,  // a plain fork: handing over to the spare failed
+  kForkCopy = 5,  // xen: a new domain got a copy of the parent's RAM and vCPU (no memory sharing)
 };
 
 constexpr uint32_t kBootPooled = 1;  // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.

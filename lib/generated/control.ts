@@ -13,8 +13,8 @@ export type ExitKindName = 'code' | 'fault' | 'killed';
 export type FaultKindName = 'none' | 'exception' | 'triple-fault' | 'bad-hypercall' | 'bad-io' | 'bad-memory' | 'internal';
 /** @internal Why a boot or an exec failed (Error.code, Execed.code); pvmError is the PvmError code the library throws. */
 export type ErrorCodeName = 'None' | 'BadImage' | 'ImageTooLarge' | 'NoMemory' | 'BackendUnavailable' | 'BadConfig' | 'Internal' | 'AbiMismatch';
-/** @internal Forked.fallback: how a fork went, through the spare or why not. */
-export type ForkPathName = 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed';
+/** @internal Forked.fallback: how a fork went, through the spare or why not; or the backend's own way (xen). */
+export type ForkPathName = 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed' | 'copy';
 
 /** @internal What the addon hands over: one event per message from a monitor, or its own. */
 export type MonitorEvent =
@@ -58,6 +58,7 @@ const WIRE_ERRORS: Readonly<Record<number, PvmErrorCode>> = {
   22: 'EINVAL', // EINVAL
   32: 'EPIPE', // EPIPE
   90: 'EMSGSIZE', // EMSGSIZE
+  38: 'ENOSYS', // ENOSYS
 };
 
 /** @internal The PvmError code of a wire error (0 or -errno of abi.json), if it has one. */
