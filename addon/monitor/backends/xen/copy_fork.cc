@@ -15,7 +15,7 @@ namespace pvm::monitor::xen {
 namespace {
 
 constexpr uint64_t kPage = 4096;
-constexpr uint64_t kChunk = 1 << 20;  // 256 pages of each side mapped at a time
+constexpr uint64_t kChunk = 8 << 20;  // 2048 pages of each side mapped at a time
 // Every port write of the guest (runtime's doorbell and floor, boot set-up's fault
 // stubs) is `outl %eax, $imm8`: 0xe7 ib.
 constexpr uint64_t kPortWriteLength = 2;
