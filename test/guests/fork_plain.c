@@ -7,6 +7,8 @@
  *   grand      child forks a grandchild that exits 5; the child waits for it and exits
  *              with its code + 1; the parent waits for the child: 6
  *   kill       the child spins; the parent kills it (SIGKILL) and waits: killed, signal 9
+ *   hold       the child sleeps until something ends it from outside; the parent waits for
+ *              it and prints "hold: child ended, kind <k>"
  */
 #include <pvm.h>
 #include <stdio.h>
@@ -96,6 +98,20 @@ static int mode_kill(void)
   return 0;
 }
 
+static int mode_hold(void)
+{
+  long child = pvm_fork(0);
+  CHECK(child >= 0, "fork: %s", pvm_strerror(child));
+  if (child == 0) {
+    for (;;)
+      sleep_ns(1000000000);
+  }
+  struct pvm_child_status st;
+  CHECK(pvm_waitpid(child, &st, ~0ULL) == child, "waitpid");
+  printf("hold: child ended, kind %u\n", st.kind);
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "";
@@ -105,6 +121,8 @@ int main(int argc, char **argv)
     return mode_grand();
   if (!strcmp(mode, "kill"))
     return mode_kill();
+  if (!strcmp(mode, "hold"))
+    return mode_hold();
   printf("unknown mode %s\n", mode);
   return 1;
 }
