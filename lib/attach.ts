@@ -32,7 +32,8 @@ export class Attach {
   answered(id: number, error: number, slot: number): void {
     if (this.#settled) return;
     if (error !== 0) {
-      const code = wireErrorCode(error) === 'EAGAIN' ? 'EAGAIN' : 'ENOMEM';
+      const wire = wireErrorCode(error);
+      const code = wire === 'EAGAIN' || wire === 'ENOSYS' ? wire : 'ENOMEM';
       this.fail(new PvmError(code, `pVM ${id} could not take the channel: errno ${-error}`, { errno: -error }));
       return;
     }

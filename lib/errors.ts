@@ -32,7 +32,9 @@
  *   corrupted, made on another backend or pvm ABI, malformed, or not readable.
  * - `ENOTFORK`: {@link Pvm.reset} of a pVM that has no fork point: it was spawned, not
  *   forked, or it exec'ed since it was forked.
- * - `ENOSYS`: the backend cannot do this (e.g. {@link Pvm.reset} on the process backend).
+ * - `ENOSYS`: the host's backend cannot do that (yet): {@link Pvm.reset} on the process
+ *   backend; on xen, channels and shared memory, and so `pvm.fork()` (it always makes a
+ *   channel to the child).
  * - `EMONITOR`: the monitor process failed in an unexpected way.
  */
 export type PvmErrorCode =

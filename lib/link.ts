@@ -380,7 +380,8 @@ export class PvmLink implements PvmHostLink {
     }
     if (ev.error !== 0 || !alive) {
       // A guest's failed fork is the guest's to handle: FORK returned the error.
-      const code = wireErrorCode(ev.error) === 'EAGAIN' ? 'EAGAIN' : 'ENOMEM';
+      const wire = wireErrorCode(ev.error);
+      const code = wire === 'EAGAIN' || wire === 'ENOSYS' ? wire : 'ENOMEM';
       pending?.reject(new PvmError(code, `fork of pVM ${ev.id} failed: errno ${-ev.error}`, { errno: -ev.error }));
       return;
     }

@@ -77,9 +77,10 @@ export interface ForkInfo {
   /**
    * Why the fork went the way it did: `'spare'`, or why not: `'spares-off'`,
    * `'no-spare'` (none ready yet), `'too-dirty'` (too much written since the spare was
-   * made), `'spare-failed'`.
+   * made), `'spare-failed'`. On xen: `'copy'` (a new domain got a copy of the parent's
+   * RAM and vCPU while the parent was paused).
    */
-  readonly path: 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed';
+  readonly path: 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed' | 'copy';
   /** Pages (4 KiB) copied into the spare. */
   readonly copiedPages: number;
 }

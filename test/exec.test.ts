@@ -6,7 +6,7 @@ import { PvmError, type Pvm } from '../lib/index.js';
 import { consoleOf, guest, outputOf, vmSuite, withHost, rejects, notOnXen } from './_helpers.js';
 
 const { suite, vm } = vmSuite('exec');
-const noFork = 'no fork yet (issue 19)';
+const noFork = 'no channels yet (issue 19): no host fork, no fork channel';
 const ctx = withHost(suite);
 
 function rssKb(pid: number): number {

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { Host, PvmError, MAX_MESSAGE, type ForkInfo, type Pvm } from '../lib/index.js';
-import { consoleOf, eventually, guest, rejects, monitorsUnder, openFds, outputOf, vmSuite, withHost } from './_helpers.js';
+import { consoleOf, eventually, guest, rejects, monitorsUnder, notOnXen, openFds, outputOf, vmSuite, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('fork');
 const ctx = withHost(suite);
+// Channels (and so a host fork, which always makes one) are not on xen yet (issue 19).
+const vmChannels = notOnXen(vm, 'no channels yet (issue 19), so no host fork either');
 
 // Every fork the guest makes, in order, as the host saw it.
 function collectForks(pvm: Pvm): ForkInfo[] {
@@ -33,7 +35,7 @@ function waitForLine(pvm: Pvm, line: string): Promise<void> {
   });
 }
 
-vm('FORK from the guest: 0 in the child, the child id in the parent, one channel both use', async () => {
+vmChannels('FORK from the guest: 0 in the child, the child id in the parent, one channel both use', async () => {
   const parent = await ctx.host.spawn(guest('fork_basic'));
   const forks = collectForks(parent);
   const parentOut = outputOf(parent);
@@ -63,7 +65,7 @@ vm('FORK from the guest: 0 in the child, the child id in the parent, one channel
   assert.is(parent.children.size, 0);
 });
 
-vm('isolation both ways: neither side sees the other one write after the fork', async () => {
+vmChannels('isolation both ways: neither side sees the other one write after the fork', async () => {
   const parent = await ctx.host.spawn(guest('fork_isolation'), { memory: '32MiB' });
   const forks = collectForks(parent);
   const { text, status } = await outputOf(parent);
@@ -74,7 +76,7 @@ vm('isolation both ways: neither side sees the other one write after the fork', 
   assert.ok(child.text.includes('child: isolation ok'), child.text);
 });
 
-vm('pages are shared, not copied: the child owns only what it writes', async () => {
+vmChannels('pages are shared, not copied: the child owns only what it writes', async () => {
   const parent = await ctx.host.spawn(guest('idle'), { memory: '256MiB', args: ['128'] });
   await waitForLine(parent, 'idle: ready');
   const parentRss = smapsKb(parent.pid, 'Rss');
@@ -98,7 +100,7 @@ vm('pages are shared, not copied: the child owns only what it writes', async () 
   await parent.exited;
 });
 
-vm('host fork: a channel between the host and the child, in both directions, with its limits', async () => {
+vmChannels('host fork: a channel between the host and the child, in both directions, with its limits', async () => {
   const parent = await ctx.host.spawn(guest('idle'), { args: ['1'] });
   await waitForLine(parent, 'idle: ready');
   const r = await parent.fork();
@@ -136,7 +138,7 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime, stime
 }
 
-vm('a guest blocked in a channel receive sleeps: it does not burn the CPU', async () => {
+vmChannels('a guest blocked in a channel receive sleeps: it does not burn the CPU', async () => {
   const parent = await ctx.host.spawn(guest('idle'));
   await waitForLine(parent, 'idle: ready');
   const { child, channel } = await parent.fork();
@@ -154,7 +156,7 @@ vm('a guest blocked in a channel receive sleeps: it does not burn the CPU', asyn
   await parent.exited;
 });
 
-vm('a parent that ends leaves its children running, like a process', async () => {
+vmChannels('a parent that ends leaves its children running, like a process', async () => {
   const parent = await ctx.host.spawn(guest('idle'), { args: ['32'] });
   await waitForLine(parent, 'idle: ready');
   const { child, channel } = await parent.fork();
@@ -171,7 +173,7 @@ vm('a parent that ends leaves its children running, like a process', async () =>
   assert.ok(await eventually(() => !monitorsUnder().includes(parent.pid) && !monitorsUnder().includes(child.pid)));
 });
 
-vm('a child that dies ends its channel: the host reads end-of-stream, not a hang', async () => {
+vmChannels('a child that dies ends its channel: the host reads end-of-stream, not a hang', async () => {
   const parent = await ctx.host.spawn(guest('idle'));
   await waitForLine(parent, 'idle: ready');
   const { child, channel } = await parent.fork();
@@ -189,7 +191,7 @@ vm('a child that dies ends its channel: the host reads end-of-stream, not a hang
   await parent.exited;
 });
 
-vm('64 live children, each with its own channel, all answer and exit', async () => {
+vmChannels('64 live children, each with its own channel, all answer and exit', async () => {
   const parent = await ctx.host.spawn(guest('fork_many'), { args: ['64'], memory: '16MiB', console: 'pipe' });
   const forks = collectForks(parent);
   const { text, status } = await outputOf(parent);
@@ -203,7 +205,7 @@ vm('64 live children, each with its own channel, all answer and exit', async () 
   forks.forEach((f, i) => assert.equal(statuses[i], { kind: 'exit', code: f.child.id % 200 }));
 });
 
-vm('the child limit: a fork past the last channel slot fails with EAGAIN and the parent goes on', async () => {
+vmChannels('the child limit: a fork past the last channel slot fails with EAGAIN and the parent goes on', async () => {
   const parent = await ctx.host.spawn(guest('fork_many'), { args: ['129'], memory: '16MiB' });
   const forks = collectForks(parent);
   const { text, status } = await outputOf(parent);
@@ -213,7 +215,7 @@ vm('the child limit: a fork past the last channel slot fails with EAGAIN and the
   await Promise.all(forks.map((f) => f.child.exited));
 });
 
-vm('grandchildren: a fork of a fork, and the host sees the whole family', async () => {
+vmChannels('grandchildren: a fork of a fork, and the host sees the whole family', async () => {
   const root = await ctx.host.spawn(guest('fork_grand'));
   const forks = collectForks(root);
   const grand: ForkInfo[] = [];
@@ -230,7 +232,7 @@ vm('grandchildren: a fork of a fork, and the host sees the whole family', async 
   assert.equal(await child.exited, { kind: 'exit', code: 0 });
 });
 
-vm('a fork while the channel has traffic in flight loses and reorders nothing', async () => {
+vmChannels('a fork while the channel has traffic in flight loses and reorders nothing', async () => {
   const parent = await ctx.host.spawn(guest('fork_inflight'), { memory: '32MiB' });
   const forks = collectForks(parent);
   const { text, status } = await outputOf(parent);
@@ -239,7 +241,7 @@ vm('a fork while the channel has traffic in flight loses and reorders nothing', 
   await Promise.all(forks.map((f) => f.child.exited));
 });
 
-vm('fork of an ended pVM is ESRCH; host.close() while forks run leaves nothing behind', async () => {
+vmChannels('fork of an ended pVM is ESRCH; host.close() while forks run leaves nothing behind', async () => {
   const fdsBefore = openFds();
   const host = await Host.open();
   const done = await host.spawn(guest('exitcode'), { args: ['0'], console: 'ignore' });
@@ -265,7 +267,7 @@ vm('fork of an ended pVM is ESRCH; host.close() while forks run leaves nothing b
   assert.ok(await eventually(() => leaked().length === 0), String(leaked()));
 });
 
-vm('fork({ console }): the child has a console mode of its own; bad options are EINVAL', async () => {
+vmChannels('fork({ console }): the child has a console mode of its own; bad options are EINVAL', async () => {
   const parent = await ctx.host.spawn(guest('idle'), { memory: '16MiB' });
   await consoleOf(parent).until('idle: ready');
   const quiet = await parent.fork({ console: 'ignore' });
@@ -291,5 +293,36 @@ vm('fork({ console }): the child has a console mode of its own; bad options are 
   parent.kill();
   await parent.exited;
 });
+
+// What every backend does, xen's copying fork included: forks without channels.
+for (const [mode, what] of [
+  ['isolation', 'isolation both ways, without a channel: neither side sees the other one write'],
+  ['grand', 'a grandchild without channels: exit codes travel up through waitpid'],
+  ['kill', 'a guest kills its child: waitpid says killed by SIGKILL'],
+] as const) {
+  vm(`fork without a channel: ${what}`, async () => {
+    const parent = await ctx.host.spawn(guest('fork_plain'), { args: [mode], memory: '16MiB' });
+    const forks = collectForks(parent);
+    const { text, status } = await outputOf(parent);
+    assert.ok(text.includes(`${mode} ok`), text);
+    assert.equal(status, { kind: 'exit', code: 0 }, text);
+    assert.ok(await eventually(() => forks.length >= 1));
+    const f = forks[0]!;
+    assert.is(f.channelSlot, -1);
+    assert.ok(f.parentPausedUs > 0 && f.childReadyUs > 0, `${f.parentPausedUs} ${f.childReadyUs}`);
+    // xen copies the domain; kvm and process fork(2) the monitor (copy-on-write).
+    if (parent.backend === 'xen') assert.is(f.path, 'copy');
+    else assert.ok(f.path !== 'copy', f.path);
+    await f.child.exited;
+  });
+}
+
+vm('xen: pvm.fork() always makes a channel, which xen cannot map yet: ENOSYS, the pVM goes on', async () => {
+  const parent = await ctx.host.spawn(guest('idle'), { console: 'ignore' });
+  await rejects(parent.fork(), 'ENOSYS');
+  assert.ok(parent.running);
+  parent.kill();
+  await parent.exited;
+}, { backends: ['xen'] });
 
 suite.run();

@@ -4,7 +4,7 @@ import { eventually, guest, monitorsUnder, outputOf, vmSuite, notOnXen } from '.
 
 const { suite, vm } = vmSuite('limits');
 
-notOnXen(vm, 'no fork yet (issue 19)')('a host-wide limit on pVMs stops forks (and spawns) beyond it, the rest goes on', async () => {
+notOnXen(vm, 'no channels yet (issue 19): fork_many talks over fork channels')('a host-wide limit on pVMs stops forks (and spawns) beyond it, the rest goes on', async () => {
   const host = await Host.open({ maxPvms: 12 });
   try {
     const parent = await host.spawn(guest('fork_many'), { args: ['40'], memory: '16MiB' });

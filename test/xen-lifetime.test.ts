@@ -1,7 +1,8 @@
 // The xen backend's lifetimes, in a Xen dom0 (npm run test:xen): no domain outlives its
 // pVM, whatever ends it: host.close(), SIGKILL of the host's Node process (the monitor
 // dies with it, its watchdog destroys the domain), SIGKILL of a monitor and its watchdog
-// both (the next monitor's sweep destroys the orphan). Elsewhere every test here skips,
+// both (the next monitor's sweep destroys the orphan), forks (a child monitor has a
+// watchdog of its own). Elsewhere every test here skips,
 // loudly.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -129,6 +130,26 @@ test('SIGKILL of a monitor and its watchdog: the next spawn sweeps the orphan', 
     assert.ok(domains().includes(orphan), 'the orphan stays until a sweep');
     const next = await host.spawn(builtinGuest('exitcode'), { args: ['0'], console: 'ignore' });
     await next.exited;
+    assert.ok(await eventually(() => domains().length === 0, 10_000), `domains left: ${domains()}`);
+  } finally {
+    await host.close();
+  }
+});
+
+test('forks leave no domain: children that exit or are killed, a child monitor SIGKILLed (its own watchdog)', async () => {
+  const host = await Host.open({ backend: 'xen' });
+  try {
+    for (const mode of ['grand', 'kill']) {
+      const pvm = await host.spawn(builtinGuest('fork_plain'), { args: [mode], console: 'ignore', memory: '16MiB' });
+      assert.equal(await pvm.exited, { kind: 'exit', code: 0 });
+      assert.ok(await eventually(() => domains().length === 0, 10_000), `${mode}: domains left: ${domains()}`);
+    }
+    const parent = await host.spawn(builtinGuest('fork_plain'), { args: ['hold'], console: 'ignore', memory: '16MiB' });
+    const { child } = await new Promise<{ child: { pid: number; exited: Promise<unknown> } }>((resolve) => parent.once('fork', resolve));
+    assert.is(domains().length, 2);
+    process.kill(child.pid, 'SIGKILL');
+    await child.exited;
+    assert.equal(await parent.exited, { kind: 'exit', code: 0 });
     assert.ok(await eventually(() => domains().length === 0, 10_000), `domains left: ${domains()}`);
   } finally {
     await host.close();

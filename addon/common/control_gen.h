@@ -89,13 +89,14 @@ enum : uint32_t {
   kSnapshotMalformed = 7,  // a header field out of range, or a vCPU state that does not load
   kSnapshotUnreadable = 8,  // the file could not be read or mapped
 };
-// Forked.fallback: how a fork went, through the spare or why not.
+// Forked.fallback: how a fork went, through the spare or why not; or the backend's own way (xen).
 enum : uint32_t {
   kForkViaSpare = 0,  // through the spare
   kForkSparesOff = 1,  // a plain fork: this pVM has no spares
   kForkNoSpare = 2,  // a plain fork: none was ready
   kForkTooDirty = 3,  // a plain fork: too much written since the spare was made
   kForkSpareFailed = 4,  // a plain fork: handing over to the spare failed
+  kForkCopy = 5,  // xen: a new domain got a copy of the parent's RAM and vCPU (no memory sharing)
 };
 
 constexpr uint32_t kBootPooled = 1;  // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.

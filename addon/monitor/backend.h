@@ -141,6 +141,9 @@ class Backend {
   // Extra guest-physical regions besides RAM (channels): `index` >= 1 names one.
   // host is page aligned, size a multiple of the page size; the mapping is shared.
   virtual bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) = 0;
+  // False where MapRegion cannot work at all (xen, for now): a fork that would make a
+  // channel is refused up front (ENOSYS) rather than half made.
+  virtual bool maps_regions() const { return true; }
   virtual void UnmapRegion(uint32_t index) = 0;
 
   // --- the vCPU ---
@@ -182,6 +185,9 @@ class Backend {
   virtual bool AfterForkInChild(Failure* why) = 0;
   // In the parent after fork(2) (or after the fork failed): the parent's VM runs on.
   virtual void AfterForkInParent() = 0;
+  // How this backend clones a VM when it has a way of its own (xen: ctl::kForkCopy), for
+  // the fork result's path; -1: fork(2)'s copy-on-write, the path the core picked.
+  virtual int fork_path() const { return -1; }
   // Warm spares' capability, or nullptr.
   virtual DirtyLog* dirty_log() = 0;
 

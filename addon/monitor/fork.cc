@@ -69,6 +69,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
   Failure why;
   // A channel only if the caller asked for one: the host always, a guest with channel_out.
   bool wants_channel = origin == ForkOrigin::Host || channel_out_gpa != 0;
+  if (wants_channel && !m->backend->maps_regions()) return refuse(-PVM_ENOSYS, ENOSYS);
   if (wants_channel) {
     p.slot = m->channels->FreeSlot();
     if (p.slot < 0) return refuse(-PVM_EAGAIN, EAGAIN);
@@ -86,7 +87,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
   std::unique_ptr<SavedState> state = m->backend->SaveState(&why);
   if (!state) {
     DiscardPieces(&p);
-    // A backend that cannot fork (xen, until issue 19) says ENOSYS: the guest gets it too.
+    // A backend that cannot fork says ENOSYS: the guest gets it too.
     if (why.sys_errno == ENOSYS) return refuse(-PVM_ENOSYS, ENOSYS);
     return refuse(-PVM_ENOMEM, EIO);
   }
@@ -110,6 +111,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
     }
     pid = ForkWithPidfd(&pidfd);
     if (pid != 0) m->backend->AfterForkInParent();
+    if (int path = m->backend->fork_path(); path >= 0) done.fallback = static_cast<uint32_t>(path);
     if (pid < 0) {
       int err = errno;
       m->registry.Remove(p.child_id);

@@ -15,8 +15,8 @@ export type FaultKindName = 'none' | 'exception' | 'triple-fault' | 'bad-hyperca
 export type ErrorCodeName = 'None' | 'BadImage' | 'ImageTooLarge' | 'NoMemory' | 'BackendUnavailable' | 'BadConfig' | 'Internal' | 'AbiMismatch' | 'BadSnapshot';
 /** @internal Error.detail of BadSnapshot: what is wrong with the snapshot file (PvmError.reason). */
 export type SnapshotFaultName = 'none' | 'truncated' | 'checksum' | 'magic' | 'version' | 'backend' | 'abi' | 'malformed' | 'unreadable';
-/** @internal Forked.fallback: how a fork went, through the spare or why not. */
-export type ForkPathName = 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed';
+/** @internal Forked.fallback: how a fork went, through the spare or why not; or the backend's own way (xen). */
+export type ForkPathName = 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed' | 'copy';
 
 /** @internal What the addon hands over: one event per message from a monitor, or its own. */
 export type MonitorEvent =

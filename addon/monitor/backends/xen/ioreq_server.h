@@ -34,6 +34,8 @@ class IoreqServer {
   // Answers the request in process: the vCPU goes on.
   void Complete();
   bool in_process() const { return in_process_; }
+  // A request is waiting that nobody took yet (the vCPU made it and waits for its answer).
+  bool waiting() const { return page_ && !in_process_ && page_->vcpu_ioreq[0].state == STATE_IOREQ_READY; }
 
  private:
   XenHandles* xen_;

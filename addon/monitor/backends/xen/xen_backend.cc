@@ -56,7 +56,7 @@ XenBackend::~XenBackend() {
 bool XenBackend::Prepare(Failure* why) {
   if (xen_.xc) return true;
   // The watchdog before any handle: the libraries' handles are not fork-safe.
-  if (!watchdog_.Start(why) || !xen_.Open(why)) return false;
+  if (!watchdog_.Start(why) || !xen::OpenHandles(&xen_, &xen_fds_, why)) return false;
   // Domains of monitors that died with their watchdog (kill -9 of both).
   xen::SweepOrphans(xen_.xc);
   return true;
@@ -254,23 +254,49 @@ bool XenBackend::FinishExit(Failure* why) {
 }
 
 std::unique_ptr<SavedState> XenBackend::SaveState(Failure* why) {
-  NotOnXen(why, "fork");
-  return nullptr;
+  // A host fork finds the guest running on its own: paused here, and until the clone is
+  // made (AfterForkInParent). A guest fork finds it waiting for its FORK's answer.
+  if (!PauseOnce(why)) return nullptr;
+  return xen::SaveDomainState(xen_.xc, domain_->id(), ioreq_->waiting(), why);
 }
 
-bool XenBackend::RestoreState(const SavedState&, Failure* why) { return NotOnXen(why, "fork"); }
+bool XenBackend::RestoreState(const SavedState& state, Failure* why) {
+  if (!PauseOnce(why)) return false;
+  return xen::LoadDomainState(xen_.xc, domain_->id(), static_cast<const xen::XenSavedState&>(state), why);
+}
 
-std::unique_ptr<SavedState> XenBackend::LoadState(const uint8_t*, size_t, Failure* why) {
-  NotOnXen(why, "fork");
-  return nullptr;
+std::unique_ptr<SavedState> XenBackend::LoadState(const uint8_t* bytes, size_t size, Failure*) {
+  return std::make_unique<xen::XenSavedState>(std::vector<uint8_t>(bytes, bytes + size));
 }
 
 bool XenBackend::BeforeFork(Failure* why) {
   // A fork of the domain needs none of its RAM mapped in dom0 (a mapped page is copied,
   // not shared); the core's next At() maps again.
   memory_.ReleaseWindows();
-  return NotOnXen(why, "fork");
+  return fork_gate_.Open(why);
 }
-bool XenBackend::AfterForkInChild(Failure* why) { return NotOnXen(why, "fork"); }
+
+bool XenBackend::AfterForkInChild(Failure* why) {
+  // Everything of the parent's is the parent's to end: its domain, ioreq server, RAM
+  // mapping (privcmd mappings are not even copied by fork(2)), watchdog and handles.
+  uint64_t ram_size = memory_.size();
+  uint32_t parent = domain_->id();
+  memory_.Disown();
+  (void)ioreq_.release();   // NOLINT: not destroyed (it is the parent's server)
+  (void)domain_.release();  // NOLINT: not destroyed (the parent's domain)
+  watchdog_.Stop();         // closes our copy of the parent's pipe only
+  xen::ForgetInheritedHandles(&xen_, &xen_fds_);
+  paused_ = true;
+  exits_ = 0;
+  if (!watchdog_.Start(why) || !xen::OpenHandles(&xen_, &xen_fds_, why)) return false;
+  domain_ = std::make_unique<xen::XenDomain>(&xen_);
+  bool made = domain_->Create(xen::OwnerTag::Self(), why);
+  if (domain_->exists()) watchdog_.Arm(domain_->id());
+  if (!made || !ResizeRam(ram_size, nullptr, why)) return false;
+  if (!xen::CopyRam(&xen_, parent, domain_->id(), ram_size, why)) return false;
+  fork_gate_.OpenInChild();  // the parent's domain may run on
+  ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
+  return ioreq_->Start(kFirstPort, kLastPort, why);
+}
 
 }  // namespace pvm::monitor

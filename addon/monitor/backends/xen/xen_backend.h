@@ -2,15 +2,17 @@
 // libxenctrl, libxendevicemodel, libxenforeignmemory and libxenevtchn (no libxl, no
 // xenstore). Hypercalls arrive as ioreqs (ioreq_server.h); the domain is destroyed with
 // this object, and by the watchdog or a later sweep when the monitor is killed.
-// Not yet (issue 19): fork (ENOSYS), channels and shared regions (MapRegion), the
-// sharing of an image's read-only pages.
+// Fork copies the domain (copy_fork.h). Not yet (issue 19): fork by memory sharing,
+// channels and shared regions (MapRegion), the sharing of an image's read-only pages.
 #pragma once
 
 #include <signal.h>
 
 #include <memory>
+#include <vector>
 
 #include "monitor/backend.h"
+#include "monitor/backends/xen/copy_fork.h"
 #include "monitor/backends/xen/ioreq_server.h"
 #include "monitor/backends/xen/watchdog.h"
 #include "monitor/backends/xen/xen_domain.h"
@@ -31,6 +33,7 @@ class XenBackend final : public Backend {
   bool ShareFilePages(const GuestMemory&, uint64_t, int, uint64_t, uint64_t) override { return false; }
   bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) override;
   void UnmapRegion(uint32_t) override {}
+  bool maps_regions() const override { return false; }
 
   bool SetEntryState(const EntryState& entry, Failure* why) override;
   bool SetEntryRegs(const EntryState& entry, Failure* why) override;
@@ -45,7 +48,8 @@ class XenBackend final : public Backend {
   std::unique_ptr<SavedState> LoadState(const uint8_t*, size_t, Failure* why) override;
   bool BeforeFork(Failure* why) override;
   bool AfterForkInChild(Failure* why) override;
-  void AfterForkInParent() override {}
+  void AfterForkInParent() override { fork_gate_.WaitInParent(); }
+  int fork_path() const override { return ctl::kForkCopy; }
   DirtyLog* dirty_log() override { return nullptr; }
 
   const char* name() const override { return "xen"; }
@@ -63,6 +67,7 @@ class XenBackend final : public Backend {
 
   xen::Watchdog watchdog_;  // forked before the handles are opened
   xen::XenHandles xen_;
+  std::vector<int> xen_fds_;  // what xen_ opened (a forked monitor closes them)
   GuestMemory memory_;  // windowed over domain_: only what the core touches is mapped
   std::unique_ptr<xen::XenDomain> domain_;
   std::unique_ptr<xen::IoreqServer> ioreq_;
@@ -71,6 +76,7 @@ class XenBackend final : public Backend {
   bool have_run_mask_ = false;
   sigset_t run_mask_{};
   uint64_t exits_ = 0;
+  xen::CopyForkGate fork_gate_;  // the parent waits at it while its child copies RAM
 };
 
 }  // namespace pvm::monitor
