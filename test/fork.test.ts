@@ -154,6 +154,30 @@ vm('a guest blocked in a channel receive sleeps: it does not burn the CPU', asyn
   await parent.exited;
 });
 
+vm('a guest whose peer answered quickly spins longer, but still sleeps once the peer goes quiet', async () => {
+  const parent = await ctx.host.spawn(guest('idle'));
+  await waitForLine(parent, 'idle: ready');
+  const { child, channel } = await parent.fork();
+  // Quick round trips: each of the child's receives sleeps only briefly, so its runtime
+  // learns to poll longer (the adaptive spin, up to pvm_channel_spin_max polls).
+  for (let i = 0; i < 200; i++) {
+    await channel.send(`ping ${i}`);
+    assert.is(String(await channel.recv()), `ping ${i}`);
+  }
+  // Now nothing comes: the spin runs out (and halves) and the child sleeps in WAIT.
+  await new Promise((r) => setTimeout(r, 50));
+  const before = cpuTicks(child.pid) + cpuTicks(parent.pid);
+  await new Promise((r) => setTimeout(r, 500));
+  const used = cpuTicks(child.pid) + cpuTicks(parent.pid) - before;
+  assert.ok(used <= 5, `parent and child used ${used} ticks in 500 ms while waiting`);
+  await channel.send('still there?');
+  assert.is(String(await channel.recv()), 'still there?');
+  channel.close();
+  await child.exited;
+  parent.kill();
+  await parent.exited;
+});
+
 vm('a parent that ends leaves its children running, like a process', async () => {
   const parent = await ctx.host.spawn(guest('idle'), { args: ['32'] });
   await waitForLine(parent, 'idle: ready');
