@@ -220,8 +220,8 @@ static long block(struct blocker *b, uint64_t timeout_ns, unsigned spin)
  * Sleeping costs two exits and a wake-up (~100 µs on kvm_pvm) where the other end
  * answers within tens of µs (a reply to a request, a signal's answer). So after a call
  * slept and the wake-up came soon after its spin gave up, the next call polls that much
- * longer (plus a quarter), up to pvm_channel_spin_max polls in all (a wake-up up to
- * twice as far still gets the bound; a later one none); a spin that runs out
+ * longer (plus a quarter), up to pvm_channel_spin_max polls in all (a later wake-up
+ * gets no extra spin at all); a spin that runs out
  * halves the extra again, so a peer that goes quiet soon costs no more than the fixed
  * spin. Time is measured in TSC ticks (rdtsc: no exit) and turned into polls with what
  * the poll loop itself took, so no clock rate is needed. spin 0 (the caller asked never
@@ -247,12 +247,8 @@ static void learn_from_sleep(unsigned spin, unsigned polls, uint64_t t0, uint64_
     per_poll = 1;
   uint64_t more = (t2 - t1) / per_poll;
   uint64_t want = polls + more + more / 4;
-  /* A wake-up a little past the bound (up to twice) is still worth the bound: sleeping
-   * would cost more than the spin. Past that, sleep at once. */
-  uint64_t max = pvm_channel_spin_max;
-  if (want > max)
-    want = want <= 2 * max ? max : 0;
-  spin_extra = want > spin ? (unsigned)(want - spin) : 0;
+  /* A wake-up past the bound is not "soon": sleep at once next time. */
+  spin_extra = want <= pvm_channel_spin_max && want > spin ? (unsigned)(want - spin) : 0;
 }
 
 static long block_until_done(struct blocker *b, uint64_t timeout_ns, unsigned spin)
