@@ -220,14 +220,20 @@ static long block(struct blocker *b, uint64_t timeout_ns, unsigned spin)
  * Sleeping costs two exits and a wake-up (~100 µs on kvm_pvm) where the other end
  * answers within tens of µs (a reply to a request, a signal's answer). So after a call
  * slept and the wake-up came soon after its spin gave up, the next call polls that much
- * longer (plus a quarter), up to pvm_channel_spin_max polls in all (a later wake-up
- * gets no extra spin at all); a spin that runs out
- * halves the extra again, so a peer that goes quiet soon costs no more than the fixed
- * spin. Time is measured in TSC ticks (rdtsc: no exit) and turned into polls with what
- * the poll loop itself took, so no clock rate is needed. spin 0 (the caller asked never
- * to spin) does not spin here either. One estimate for the whole pVM: its blocking calls
- * are one thread of control. */
-static unsigned spin_extra;
+ * longer (plus a quarter), up to pvm_channel_spin_max polls in all (a later wake-up gets
+ * no extra spin). A longer spin that runs out anyway (the peer was slower, or needed the
+ * CPU this spin held: on a busy host the two may share one) drops the extra and stops
+ * learning for the next 1, 2, 4 ... 64 sleeps, so a peer that cannot answer during a
+ * spin soon costs only the fixed spin again, and an idle guest sleeps. Time is
+ * measured in TSC ticks (rdtsc: no exit) and turned into polls with what the poll loop
+ * itself took, so no clock rate is needed. spin 0 (the caller asked never to spin)
+ * does not spin here either. One estimate for the whole pVM: its blocking calls are one
+ * thread of control. */
+static unsigned spin_extra;   /* polls beyond the fixed spin the next call makes */
+static unsigned spin_backoff; /* sleeps left to not learn from */
+static unsigned spin_backoff_len;
+
+#define SPIN_BACKOFF_MAX 64
 
 static inline uint64_t tsc(void)
 {
@@ -240,6 +246,10 @@ static inline uint64_t tsc(void)
  * result at `t2`. */
 static void learn_from_sleep(unsigned spin, unsigned polls, uint64_t t0, uint64_t t1, uint64_t t2)
 {
+  if (spin_backoff) {
+    spin_backoff--;
+    return;
+  }
   if (polls == 0 || t1 <= t0 || t2 <= t1)
     return;
   uint64_t per_poll = (t1 - t0) / polls;
@@ -263,12 +273,21 @@ static long block_until_done(struct blocker *b, uint64_t timeout_ns, unsigned sp
     cpu_relax();
     run_handled_signals();
     r = b->attempt(b);
-    if (r != -PVM_EAGAIN)
+    if (r != -PVM_EAGAIN) {
+      if (i >= spin)
+        spin_backoff_len = 0; /* the longer spin paid off */
       return r;
+    }
   }
   uint64_t t1 = tsc();
-  if (extra)
-    spin_extra = extra / 2; /* spun out: the wake-up was not as near as the last ones */
+  if (extra) {
+    /* Spun out: stop spinning longer for a while, longer each time it happens. */
+    spin_extra = 0;
+    spin_backoff_len = spin_backoff_len ? spin_backoff_len * 2 : 1;
+    if (spin_backoff_len > SPIN_BACKOFF_MAX)
+      spin_backoff_len = SPIN_BACKOFF_MAX;
+    spin_backoff = spin_backoff_len;
+  }
   if (timeout_ns == 0)
     return -PVM_ETIMEDOUT;
   uint64_t deadline = NO_LIMIT, wait_ns = NO_LIMIT;
