@@ -69,6 +69,9 @@ vm('isolation both ways: neither side sees the other one write after the fork', 
   const { text, status } = await outputOf(parent);
   assert.equal(status, { kind: 'exit', code: 0 }, text);
   assert.ok(text.includes('parent: isolation ok'), text);
+  // 'fork' comes once the child is booted, which the host may learn after the parent's
+  // end (another socket): wait for it, as the other tests here do.
+  assert.ok(await eventually(() => forks.length === 1));
   const child = await outputOf(forks[0]!.child);
   assert.equal(child.status, { kind: 'exit', code: 0 }, child.text);
   assert.ok(child.text.includes('child: isolation ok'), child.text);
