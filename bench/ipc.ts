@@ -10,11 +10,13 @@
 //                         byte stream (pvm_pipe_write / pvm_pipe_read until the 64 B are
 //                         in; the parent writes, the child echoes), with the runtime's
 //                         defaults: a blocking call polls PVM_CHANNEL_SPIN (256) times,
-//                         ~12-15 µs, then sleeps in WAIT and the peer NOTIFYs it. That
-//                         spin is shorter than a wake-up (~50 µs), so the pair settles
-//                         either with both sides polling (<1 µs) or both going to sleep
-//                         every time (~125 µs, more than noSpin); which one varies from
-//                         run to run with the load. The two rows below are the two ends.
+//                         ~12-15 µs (longer, up to PVM_CHANNEL_SPIN_MAX polls, after
+//                         sleeps that ended soon: the adaptive spin), then sleeps in
+//                         WAIT and the peer NOTIFYs it. The pair settles either with
+//                         both sides polling (<1 µs) or both going to sleep every time
+//                         (~125 µs, more than noSpin); which one varies from run to run
+//                         with the load (on a busy host a spinner may hold the CPU its
+//                         peer needs). The two rows below are the two ends.
 //                         Baseline (all three): two processes, a pipe each way.
 //   ipc.pipe.rtt.spinning pvm_channel_spin = 10^6 (~50 ms of polling): both vCPUs poll,
 //                         nobody sleeps, two CPUs busy (like ipc.shm.rtt plus the ring).
@@ -29,7 +31,8 @@
 //                         SOCK_SEQPACKET), the kernel's message-preserving local socket.
 //   ipc.kill              KILL(child, USR1) until the child's reply arrives: the child is
 //                         blocked in pvm_channel_recv (spin 0, asleep in WAIT, no
-//                         handler), gets -PVM_EINTR, takes the signal with SIGNALS,
+//                         handler), gets -PVM_EINTR, takes the signal with
+//                         pvm_signals() (from the boot-info page: no exit),
 //                         replies 1 byte. Baseline: kill(SIGUSR1) to a process in
 //                         sigwaitinfo that replies on a pipe.
 //   ipc.exitWait.forkToWaitpid.16MiB

@@ -96,6 +96,11 @@ for (const [k, v] of Object.entries(abi.signals)) {
   if (k !== 'doc') emit(`#define PVM_SIG${k} ${v}`);
 }
 emit('');
+emit(`/* ${abi.bootFlags.doc} */`);
+for (const [k, v] of Object.entries(abi.bootFlags)) {
+  if (k !== 'doc') emit(`#define PVM_BOOT_FLAG_${k} ${v}u`);
+}
+emit('');
 emitStruct('pvm_boot_info', 'PVM_BOOT_INFO', abi.bootInfo.doc, abi.bootInfo.fields);
 emit('');
 const blockSize = emitStruct('pvm_hc_block', 'PVM_HC_BLOCK', hc.block.doc, hc.block.fields);

@@ -71,6 +71,9 @@ vmChannels('isolation both ways: neither side sees the other one write after the
   const { text, status } = await outputOf(parent);
   assert.equal(status, { kind: 'exit', code: 0 }, text);
   assert.ok(text.includes('parent: isolation ok'), text);
+  // 'fork' comes once the child is booted, which the host may learn after the parent's
+  // end (another socket): wait for it, as the other tests here do.
+  assert.ok(await eventually(() => forks.length === 1));
   const child = await outputOf(forks[0]!.child);
   assert.equal(child.status, { kind: 'exit', code: 0 }, child.text);
   assert.ok(child.text.includes('child: isolation ok'), child.text);
@@ -144,6 +147,30 @@ vmChannels('a guest blocked in a channel receive sleeps: it does not burn the CP
   const { child, channel } = await parent.fork();
   await channel.send('up?');
   await channel.recv(); // the child now waits for the next message
+  const before = cpuTicks(child.pid) + cpuTicks(parent.pid);
+  await new Promise((r) => setTimeout(r, 500));
+  const used = cpuTicks(child.pid) + cpuTicks(parent.pid) - before;
+  assert.ok(used <= 5, `parent and child used ${used} ticks in 500 ms while waiting`);
+  await channel.send('still there?');
+  assert.is(String(await channel.recv()), 'still there?');
+  channel.close();
+  await child.exited;
+  parent.kill();
+  await parent.exited;
+});
+
+vmChannels('a guest whose peer answered quickly spins longer, but still sleeps once the peer goes quiet', async () => {
+  const parent = await ctx.host.spawn(guest('idle'));
+  await waitForLine(parent, 'idle: ready');
+  const { child, channel } = await parent.fork();
+  // Quick round trips: each of the child's receives sleeps only briefly, so its runtime
+  // learns to poll longer (the adaptive spin, up to pvm_channel_spin_max polls).
+  for (let i = 0; i < 200; i++) {
+    await channel.send(`ping ${i}`);
+    assert.is(String(await channel.recv()), `ping ${i}`);
+  }
+  // Now nothing comes: the spin runs out (and halves) and the child sleeps in WAIT.
+  await new Promise((r) => setTimeout(r, 50));
   const before = cpuTicks(child.pid) + cpuTicks(parent.pid);
   await new Promise((r) => setTimeout(r, 500));
   const used = cpuTicks(child.pid) + cpuTicks(parent.pid) - before;

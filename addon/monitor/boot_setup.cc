@@ -241,6 +241,7 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
   info.magic = PVM_BOOT_MAGIC;
   info.abi_version = PVM_ABI_VERSION;
   info.argc = static_cast<uint32_t>(params.args.size());
+  info.flags = PVM_BOOT_FLAG_SIGNALS_IN_PAGE;
   info.id = params.id;
   info.parent_id = params.parent_id;
   info.ram_size = ram_size;

@@ -125,7 +125,8 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   uint32_t fork_channel = kNoChannel;
   std::memcpy(&fork_channel, m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, 4), 4);
   std::memcpy(fresh.At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, 4), &fork_channel, 4);
-  std::memcpy(fresh.At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8), &m->family.pending_signals, 8);
+  uint64_t pending = PendingSignals(*m);  // the old page's word: the only record of them
+  std::memcpy(fresh.At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8), &pending, 8);
 
   // The point of no return. The console is drained already (every exit drains it).
   if (!m->backend->FinishExit(&why) || !m->backend->ReplaceMemory(std::move(fresh), &why)) {

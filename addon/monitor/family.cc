@@ -42,23 +42,39 @@ bool Ended(const Monitor& m, const Family::Child& c, ChildStatus* out) {
 
 }  // namespace
 
+namespace {
+
+// The boot-info page's pending_signals word (8-byte aligned by the layout), or null
+// while there is no RAM. The guest takes signals there with an atomic exchange, so the
+// monitor only ever ORs into it or exchanges it too.
+uint64_t* SignalWord(const Monitor& m) {
+  return reinterpret_cast<uint64_t*>(
+      m.backend ? m.backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8) : nullptr);
+}
+
+}  // namespace
+
 void CollectSignals(Monitor* m) {
-  uint64_t arrived = TakeArrivedSignals();
+  uint64_t arrived = TakeArrivedSignals() | m->family.pending_signals;
   if (!arrived) return;
-  m->family.pending_signals |= arrived;
-  if (uint8_t* at = m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8)) {
-    std::memcpy(at, &m->family.pending_signals, 8);
+  uint64_t* word = SignalWord(*m);
+  if (!word) {
+    m->family.pending_signals = arrived;
+    return;
   }
+  m->family.pending_signals = 0;
+  __atomic_fetch_or(word, arrived, __ATOMIC_SEQ_CST);
+}
+
+uint64_t PendingSignals(const Monitor& m) {
+  const uint64_t* word = SignalWord(m);
+  return (word ? __atomic_load_n(word, __ATOMIC_SEQ_CST) : 0) | m.family.pending_signals;
 }
 
 HypercallResult TakeSignals(Monitor* m) {
   CollectSignals(m);
-  uint64_t taken = m->family.pending_signals;
-  m->family.pending_signals = 0;
-  if (uint8_t* at = m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8)) {
-    std::memset(at, 0, 8);
-  }
-  return Return(taken);
+  uint64_t* word = SignalWord(*m);
+  return Return(word ? __atomic_exchange_n(word, 0, __ATOMIC_SEQ_CST) : 0);
 }
 
 HypercallResult Kill(const VcpuExit& x, Monitor* m) {
@@ -89,7 +105,7 @@ HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask
     CollectSignals(m);
     // Told to end while asleep: return, the vCPU loop ends the pVM (else this loop would
     // sleep again and a SIGTERM would never be heard).
-    if (m->family.pending_signals || TerminateRequested()) return Error(PVM_EINTR);
+    if (PendingSignals(*m) || TerminateRequested()) return Error(PVM_EINTR);
     // Drain the bell first, then look: a child that ends after the look rings it again.
     uint64_t ignored;
     (void)!read(m->family.child_exit_bell, &ignored, sizeof ignored);

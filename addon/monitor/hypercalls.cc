@@ -39,7 +39,7 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   uint32_t slots[PVM_CHANNEL_SLOTS];
   std::memcpy(slots, raw, count * sizeof(uint32_t));  // a copy: the guest cannot change it under us
   CollectSignals(m);
-  if (m->family.pending_signals) return Error(PVM_EINTR);
+  if (PendingSignals(*m)) return Error(PVM_EINTR);
   if (m->host.wake_next_wait) {
     m->host.wake_next_wait = false;
     return Return(0);  // the host served something since the guest last looked
@@ -79,7 +79,7 @@ HypercallResult Wait(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
   if (ready == 0 && for_spare) return Return(0);
   if (ready < 0) {
     CollectSignals(m);
-    return m->family.pending_signals ? Error(PVM_EINTR) : Return(0);  // else a kick: the loop looks at why
+    return PendingSignals(*m) ? Error(PVM_EINTR) : Return(0);  // else a kick: the loop looks at why
   }
   if (fds[control].revents) {
     m->host.waiting = true;

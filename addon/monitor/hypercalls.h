@@ -60,7 +60,10 @@ inline HypercallResult NoCompletion(HypercallResult::Then then) {
 inline HypercallResult Error(int guest_errno) {
   return Return(static_cast<uint64_t>(-static_cast<int64_t>(guest_errno)));
 }
-// Folds signals that arrived into m->family.pending_signals and the boot-info copy.
+// Folds signals that arrived into the boot-info page's pending_signals, the only record
+// of them once RAM exists (the guest may take them there itself: SIGNALS_IN_PAGE).
 void CollectSignals(Monitor* m);
+// The signals pending for the guest now (after CollectSignals).
+uint64_t PendingSignals(const Monitor& m);
 
 }  // namespace pvm::monitor

@@ -46,6 +46,11 @@ long pvm_hypercall6(long nr, long a0, long a1, long a2, long a3, long a4, long a
  * exit costs without a hypercall's own work (the bench's baseline for hypercall.rtt). */
 void pvm_transport_floor(void);
 
+/** How many hypercalls (exits to the monitor, floor writes included) this pVM's runtime
+ * has made since it started (a fork child starts from its parent's count): lets a
+ * guest see what an operation costs in exits, e.g. that pvm_signals() makes none. */
+extern uint64_t pvm_hypercall_count;
+
 /* ---- raw wrappers, one per hypercall in abi.json ------------------------------------
  * For every entry X(NAME, nr, nargs) of PVM_HYPERCALL_LIST this defines
  *   static inline long pvm_hc_NAME(long a0, ...);   (nargs arguments)
@@ -176,6 +181,16 @@ static inline uint32_t pvm_fork_channel(void)
 #define PVM_CHANNEL_SPIN 256
 /** The poll count the blocking channel calls use (PVM_CHANNEL_SPIN unless changed). */
 extern unsigned pvm_channel_spin;
+/**
+ * The adaptive spin's bound, in polls (fixed spin included). When a blocking call had
+ * to sleep and the wake-up came soon after its spin gave up, the next one polls that
+ * much longer (+25%), up to this many polls in all (~50-90 µs at the default 1024); a
+ * spin that runs out halves the extra again, so a quiet peer soon costs only the fixed
+ * spin, and an idle guest sleeps. pvm_channel_spin 0 turns it off too, as does setting
+ * this to pvm_channel_spin or less.
+ */
+#define PVM_CHANNEL_SPIN_MAX 2048
+extern unsigned pvm_channel_spin_max;
 
 /** The channel table entry of `slot` (written by the monitor; NULL if out of range). */
 static inline const volatile struct pvm_channel_entry *pvm_channel_table_entry(uint32_t slot)
@@ -301,7 +316,9 @@ typedef void (*pvm_signal_handler)(int sig);
  * takes it. Returns 0 or -PVM_EINVAL.
  */
 int pvm_signal(int sig, pvm_signal_handler handler);
-/** Take the pending signals (SIGNALS hypercall): bit n set = signal n. */
+/** Take the pending signals: bit n set = signal n. No exit where the monitor offers
+ * PVM_BOOT_FLAG_SIGNALS_IN_PAGE (an atomic exchange on the boot-info word), else the
+ * SIGNALS hypercall. */
 uint64_t pvm_signals(void);
 /** The pending signals, read from the boot-info page (no exit). */
 uint64_t pvm_pending_signals(void);

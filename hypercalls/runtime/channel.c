@@ -15,7 +15,9 @@
  *     full fence, NOTIFY if producer_waiting;
  *   - before sleeping: set the own waiting flag, full fence, re-check, WAIT; clear the
  *     flag afterwards.
- * Exits cost ~25 µs, so a blocking call first polls the ring pvm_channel_spin times.
+ * Exits cost ~25-40 µs, so a blocking call first polls the ring pvm_channel_spin times,
+ * plus an adaptive number of polls (below, up to pvm_channel_spin_max) while wake-ups
+ * have been coming soon after it gave up.
  */
 #include <string.h>
 #include "internal.h"
@@ -25,6 +27,7 @@ _Static_assert((PVM_CHANNEL_RING_SIZE & (PVM_CHANNEL_RING_SIZE - 1)) == 0,
 _Static_assert(PVM_CHANNEL_MAX_MESSAGE + 8 <= PVM_CHANNEL_RING_SIZE, "MAX_MESSAGE fits the ring");
 
 unsigned pvm_channel_spin = PVM_CHANNEL_SPIN;
+unsigned pvm_channel_spin_max = PVM_CHANNEL_SPIN_MAX;
 
 #define RING_MASK ((uint32_t)PVM_CHANNEL_RING_SIZE - 1)
 #define NO_LIMIT (~(uint64_t)0)
@@ -213,17 +216,77 @@ static long block(struct blocker *b, uint64_t timeout_ns, unsigned spin)
   return r;
 }
 
+/* ---- adaptive spin --------------------------------------------------------------------
+ * Sleeping costs two exits and a wake-up (~100 µs on kvm_pvm) where the other end
+ * answers within tens of µs (a reply to a request, a signal's answer). So after a call
+ * slept and the wake-up came soon after its spin gave up, the next call polls that much
+ * longer (plus a quarter), up to pvm_channel_spin_max polls in all (a later wake-up gets
+ * no extra spin). A longer spin that runs out anyway (the peer was slower, or needed the
+ * CPU this spin held: on a busy host the two may share one) drops the extra and stops
+ * learning for the next 1, 2, 4 ... 64 sleeps, so a peer that cannot answer during a
+ * spin soon costs only the fixed spin again, and an idle guest sleeps. Time is
+ * measured in TSC ticks (rdtsc: no exit) and turned into polls with what the poll loop
+ * itself took, so no clock rate is needed. spin 0 (the caller asked never to spin)
+ * does not spin here either. One estimate for the whole pVM: its blocking calls are one
+ * thread of control. */
+static unsigned spin_extra;   /* polls beyond the fixed spin the next call makes */
+static unsigned spin_backoff; /* sleeps left to not learn from */
+static unsigned spin_backoff_len;
+
+#define SPIN_BACKOFF_MAX 64
+
+static inline uint64_t tsc(void)
+{
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t)hi << 32 | lo;
+}
+
+/* A call with fixed spin `spin` polled `polls` times in [t0, t1), slept and got its
+ * result at `t2`. */
+static void learn_from_sleep(unsigned spin, unsigned polls, uint64_t t0, uint64_t t1, uint64_t t2)
+{
+  if (spin_backoff) {
+    spin_backoff--;
+    return;
+  }
+  if (polls == 0 || t1 <= t0 || t2 <= t1)
+    return;
+  uint64_t per_poll = (t1 - t0) / polls;
+  if (per_poll == 0)
+    per_poll = 1;
+  uint64_t more = (t2 - t1) / per_poll;
+  uint64_t want = polls + more + more / 4;
+  /* A wake-up past the bound is not "soon": sleep at once next time. */
+  spin_extra = want <= pvm_channel_spin_max && want > spin ? (unsigned)(want - spin) : 0;
+}
+
 static long block_until_done(struct blocker *b, uint64_t timeout_ns, unsigned spin)
 {
   long r = b->attempt(b);
   if (r != -PVM_EAGAIN)
     return r;
-  for (unsigned i = 0; i < spin; i++) {
+  unsigned extra = spin ? spin_extra : 0;
+  unsigned polls = spin + extra;
+  uint64_t t0 = tsc();
+  for (unsigned i = 0; i < polls; i++) {
     cpu_relax();
     run_handled_signals();
     r = b->attempt(b);
-    if (r != -PVM_EAGAIN)
+    if (r != -PVM_EAGAIN) {
+      if (i >= spin)
+        spin_backoff_len = 0; /* the longer spin paid off */
       return r;
+    }
+  }
+  uint64_t t1 = tsc();
+  if (extra) {
+    /* Spun out: stop spinning longer for a while, longer each time it happens. */
+    spin_extra = 0;
+    spin_backoff_len = spin_backoff_len ? spin_backoff_len * 2 : 1;
+    if (spin_backoff_len > SPIN_BACKOFF_MAX)
+      spin_backoff_len = SPIN_BACKOFF_MAX;
+    spin_backoff = spin_backoff_len;
   }
   if (timeout_ns == 0)
     return -PVM_ETIMEDOUT;
@@ -241,15 +304,19 @@ static long block_until_done(struct blocker *b, uint64_t timeout_ns, unsigned sp
       b->set_waiting(b, 0);
       return r;
     }
-    long w = pvm_wait(b->slots, b->count, wait_ns);
+    /* A signal the monitor posted at an exit since (a kick) makes WAIT return -EINTR
+     * at once: see it here instead and save the exit. */
+    long w = pvm_pending_signals() ? -PVM_EINTR : pvm_wait(b->slots, b->count, wait_ns);
     b->set_waiting(b, 0);
     if (w == -PVM_EINTR && pvm_restart_after_eintr())
       w = 0; /* handled signals: go on waiting, like SA_RESTART */
     if (w < 0)
       return w;
     r = b->attempt(b);
-    if (r != -PVM_EAGAIN)
+    if (r != -PVM_EAGAIN) {
+      learn_from_sleep(spin, polls, t0, t1, tsc());
       return r;
+    }
     if (deadline != NO_LIMIT) {
       uint64_t now = pvm_time_ns();
       if (now >= deadline)

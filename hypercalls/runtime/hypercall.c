@@ -19,10 +19,13 @@ static inline pvm_entry_fn entry(void)
   return (pvm_entry_fn)(uintptr_t)((volatile struct pvm_boot_info *)(uintptr_t)PVM_BOOT_INFO_GPA)->hypercall_entry;
 }
 
+uint64_t pvm_hypercall_count;
+
 /* The doorbell. "memory": the block and whatever the arguments point at must be in
  * RAM before the write, and everything the monitor wrote is re-read after it. */
 static inline void ring(void)
 {
+  pvm_hypercall_count++;
   pvm_entry_fn call = entry();
   if (call) {
     call(PVM_HC_BLOCK_GPA, PVM_HC_PORT);
@@ -92,6 +95,7 @@ long pvm_hypercall5(long nr, long a0, long a1, long a2, long a3, long a4)
 
 void pvm_transport_floor(void)
 {
+  pvm_hypercall_count++;
   pvm_entry_fn call = entry();
   if (call) {
     call(0, PVM_HC_FLOOR_PORT);

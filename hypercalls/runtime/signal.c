@@ -17,7 +17,16 @@ int pvm_signal(int sig, pvm_signal_handler handler)
   return 0;
 }
 
-uint64_t pvm_signals(void) { return (uint64_t)pvm_hypercall0(PVM_HC_SIGNALS); }
+uint64_t pvm_signals(void)
+{
+  /* Where the monitor offers it, the boot-info word is the only record of pending
+   * signals and taking them is an atomic exchange: no exit (a WAIT that returned
+   * -PVM_EINTR already posted them there). Otherwise the SIGNALS hypercall. */
+  volatile struct pvm_boot_info *info = (volatile struct pvm_boot_info *)pvm_boot_info();
+  if (info->flags & PVM_BOOT_FLAG_SIGNALS_IN_PAGE)
+    return __atomic_exchange_n(&info->pending_signals, 0, __ATOMIC_SEQ_CST);
+  return (uint64_t)pvm_hypercall0(PVM_HC_SIGNALS);
+}
 
 uint64_t pvm_pending_signals(void)
 {

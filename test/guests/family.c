@@ -1,6 +1,8 @@
 /*
  * family: the KylinX family primitives from a guest, one mode per argv[1]:
- *   signal   a child blocked in a receive is interrupted by USR1, then ended by TERM
+ *   signal   a child blocked in a receive is interrupted by USR1 and takes it without
+ *            another exit (SIGNALS_IN_PAGE); a USR1 posted while it computes makes its
+ *            next receive return -PVM_EINTR without a WAIT; then TERM ends it
  *   handler  a handled USR1 runs its handler and the child's receive goes on
  *   waitpid  three children exit 3, 4, 5; waitpid(any) collects them; then ECHILD
  *   rule     kills inside the family work, outside (sibling, stranger, unknown) do not
@@ -40,11 +42,28 @@ static int mode_signal(void)
   uint32_t ch;
   long child = pvm_fork(&ch);
   if (child == 0) {
+    CHECK(pvm_boot_info()->flags & PVM_BOOT_FLAG_SIGNALS_IN_PAGE, "child: the monitor does not offer SIGNALS_IN_PAGE");
     say(ch, "waiting");
     long n = hear(ch); /* no handler: the signal interrupts this */
     CHECK(n == -PVM_EINTR, "child: recv gave %ld, not EINTR", n);
-    uint64_t sigs = pvm_signals();
+    uint64_t before = pvm_hypercall_count;
+    uint64_t sigs = pvm_signals(); /* WAIT posted them in the boot-info page: no exit */
+    CHECK(pvm_hypercall_count == before, "child: taking the signals cost %llu exits",
+          (unsigned long long)(pvm_hypercall_count - before));
+    CHECK(pvm_pending_signals() == 0, "child: signals still pending after pvm_signals()");
     snprintf(buf, sizeof buf, "got %llu", (unsigned long long)sigs);
+    say(ch, buf);
+    /* A signal that comes while the guest computes is posted at the exit it causes (a
+     * kick): the next receive sees it and returns without sleeping in WAIT. */
+    while (!pvm_pending_signals())
+      __builtin_ia32_pause();
+    before = pvm_hypercall_count;
+    n = hear(ch);
+    CHECK(n == -PVM_EINTR, "child: recv with a signal pending gave %ld, not EINTR", n);
+    CHECK(pvm_hypercall_count == before, "child: recv with a signal pending made %llu hypercalls",
+          (unsigned long long)(pvm_hypercall_count - before));
+    sigs = pvm_signals();
+    snprintf(buf, sizeof buf, "again %llu", (unsigned long long)sigs);
     say(ch, buf);
     hear(ch); /* until TERM ends us */
     return 9;
@@ -54,6 +73,9 @@ static int mode_signal(void)
   CHECK(pvm_kill(child, PVM_SIGUSR1) == 0, "kill USR1");
   hear(ch);
   CHECK(strcmp(buf, "got 1024") == 0, "child said %s", buf); /* bit 10 = USR1 */
+  CHECK(pvm_kill(child, PVM_SIGUSR1) == 0, "kill USR1 again");
+  hear(ch);
+  CHECK(strcmp(buf, "again 1024") == 0, "child said %s", buf);
   CHECK(pvm_kill(child, PVM_SIGTERM) == 0, "kill TERM");
   struct pvm_child_status st;
   long r = pvm_waitpid(child, &st, ~0ULL);

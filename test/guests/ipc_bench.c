@@ -11,7 +11,7 @@
  * arrays below are computed with that ratio; the JSON also carries it as
  * "tsc":{"ticks":T,"ns":N}.
  * The hypercalls of the family are used through their runtime wrappers: pvm_kill (KILL),
- * pvm_signals (SIGNALS), pvm_waitpid (WAITPID), pvm_shm_create (SHM_CREATE).
+ * pvm_signals (the boot-info word, or SIGNALS), pvm_waitpid (WAITPID), pvm_shm_create (SHM_CREATE).
  *
  *   ipc_bench pipe|msg <bytes> <iters> <batches> [spin]
  *       round trips of <bytes> over the parent-child channel: the parent sends, the
@@ -23,7 +23,7 @@
  *   ipc_bench kill <iters> <batches>
  *       the parent KILLs the child with USR1; the child, blocked in pvm_channel_recv
  *       (spin 0: it sleeps in WAIT; no handler set), gets -PVM_EINTR, takes the signal
- *       with SIGNALS and replies with 1 byte on the channel; the parent receives it
+ *       with pvm_signals() (no exit: SIGNALS_IN_PAGE) and replies with 1 byte on the channel; the parent receives it
  *       (default spin). Prints
  *       {"test":"kill","iters":I,"batchNs":[...]}
  *   ipc_bench exitwait <touch MiB> <runs>
@@ -253,7 +253,7 @@ static int signal_child(uint32_t ch)
       check(n, "child", "recv");
       continue; /* the parent sends nothing else; ignore it if it does */
     }
-    uint64_t sigs = pvm_signals(); /* the SIGNALS hypercall */
+    uint64_t sigs = pvm_signals(); /* from the boot-info page: no exit */
     if (sigs & (1ULL << PVM_SIGUSR1)) {
       long r = pvm_channel_send(ch, "s", 1);
       if (r == -PVM_EPIPE)
