@@ -296,6 +296,19 @@ export async function eventually(check: () => boolean, ms = 2000): Promise<boole
   return check();
 }
 
+// Resolves once the pVM has printed `line` (reads the console stream; the rest of the
+// output is then discarded).
+export function waitForLine(pvm: Pvm, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    pvm.console.on('data', (chunk: Buffer) => {
+      seen += chunk;
+      if (seen.includes(line)) resolve();
+    });
+    pvm.console.on('end', () => reject(new Error(`pVM ${pvm.id} ended without ${JSON.stringify(line)}: ${seen}`)));
+  });
+}
+
 /**
  * Collects a pVM's console from now on (one listener, so nothing is split between two
  * readers): `until(line)` resolves once it has been printed, `text()` is all so far.

@@ -3,23 +3,12 @@
 // the process backend has no dirty log and answers ENOSYS (tested too).
 import * as assert from 'uvu/assert';
 import type { Channel, Pvm } from '../lib/index.js';
-import { guest, rejects, vmSuite, withHost } from './_helpers.js';
+import { guest, rejects, vmSuite, waitForLine, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('reset');
 const ctx = withHost(suite);
 const KVM = { backends: ['kvm'] as const };
 const NO_DIRTY_LOG = 'no dirty log on the process backend: reset answers ENOSYS';
-
-function waitForLine(pvm: Pvm, line: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    pvm.console.on('data', (chunk: Buffer) => {
-      seen += chunk;
-      if (seen.includes(line)) resolve();
-    });
-    pvm.console.on('end', () => reject(new Error(`pVM ${pvm.id} ended without ${JSON.stringify(line)}: ${seen}`)));
-  });
-}
 
 async function ask(channel: Channel, request: string): Promise<string> {
   await channel.send(request);
