@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "binding/activity.h"
+#include "binding/js_errno.h"
 #include "binding/monitor_process.h"
 #include "common/channel_fds.h"
 #include "common/control.h"
@@ -28,16 +29,6 @@ void DropEvents(std::vector<MonitorEvent>* events) {
     for (int fd : ev.message.fds) close(fd);
     ev.message.fds.clear();
   }
-}
-
-// Throws a JS Error carrying `code` (an errno name) and `errno`.
-[[noreturn]] void ThrowErrno(Napi::Env env, const char* what, int negative_errno) {
-  int err = -negative_errno;
-  Napi::Error e = Napi::Error::New(env, std::string(what) + ": " + strerror(err));
-  const char* name = strerrorname_np(err);
-  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
-  e.Set("errno", Napi::Number::New(env, err));
-  throw e;
 }
 
 }  // namespace
@@ -225,59 +216,6 @@ Napi::Value NativeHost::Signal(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// prestart(count, ramSize) -> pool size: starts monitors ahead of time up to `count` waiting.
-// Each builds its VM and vCPU and then waits for a Boot; spawn() takes them first.
-Napi::Value NativeHost::Prestart(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (closed_) return Napi::Number::New(env, 0);
-  uint32_t want = info[0].As<Napi::Number>().Uint32Value();
-  uint64_t ram = info.Length() > 1 ? static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()) : 0;
-  while (pool_.size() < want) {
-    MonitorProcess proc;
-    int rc = StartMonitor(monitor_path_, backend_, &proc, ram);
-    if (rc != 0) ThrowErrno(env, "cannot start a pooled monitor", rc);
-    pool_.push_back(proc);
-  }
-  return Napi::Number::New(env, static_cast<double>(pool_.size()));
-}
-
-// poolPids() -> pids of the monitors waiting in the pool.
-Napi::Value NativeHost::PoolPids(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env, pool_.size());
-  for (size_t i = 0; i < pool_.size(); i++) out.Set(i, Napi::Number::New(env, pool_[i].pid));
-  return out;
-}
-
-// True once the process behind pidfd has ended. A poll that a signal interrupts
-// (SIGCHLD from Node's own children arrives at any time) is asked again: read as "ended",
-// it once sent a spawn into a blocking wait for a live pooled monitor (found by the
-// stress harness).
-static bool ProcessEnded(int pidfd) {
-  pollfd p{pidfd, POLLIN, 0};
-  int rc;
-  do {
-    rc = poll(&p, 1, 0);
-  } while (rc < 0 && errno == EINTR);
-  return rc > 0 && (p.revents & (POLLIN | POLLHUP | POLLNVAL));
-}
-
-MonitorProcess NativeHost::TakePooled() {
-  while (!pool_.empty()) {
-    MonitorProcess p = pool_.back();
-    pool_.pop_back();
-    if (!ProcessEnded(p.pidfd)) return p;  // still waiting for its Boot
-    // It died while waiting: reap it and try the next. SIGKILL first, so that the wait
-    // cannot block on a live process whatever the look above got wrong.
-    syscall(SYS_pidfd_send_signal, p.pidfd, SIGKILL, nullptr, 0);
-    siginfo_t si;
-    waitid(P_PID, static_cast<id_t>(p.pid), &si, WEXITED);
-    close(p.control);
-    close(p.pidfd);
-  }
-  return MonitorProcess{};
-}
-
 // livePvms() -> pVMs running now, host-wide (the registry's count).
 Napi::Value NativeHost::LivePvms(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(registry_.Live()));
@@ -324,74 +262,6 @@ Napi::Value NativeHost::Reset(const Napi::CallbackInfo& info) {
   if (rc == -ESRCH || rc == -EPIPE || rc == -ECONNRESET) return Napi::Boolean::New(env, false);
   if (rc != 0) ThrowErrno(env, "cannot send the reset request", rc);
   return Napi::Boolean::New(env, true);
-}
-
-// connect(tag, a, b) -> { channel, memory }: a new channel between pVMs a and b, or
-// between the host (a = 0, side A) and b. Each pVM answers with an `attached` event
-// carrying the tag. memory (an ArrayBuffer) only when the host is an end.
-Napi::Value NativeHost::Connect(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (closed_) ThrowErrno(env, "host is closed", -ESHUTDOWN);
-  uint64_t tag = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-  uint64_t a = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
-  uint64_t b = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
-  ChannelFds fds;
-  int rc = CreateChannelFds(&fds);
-  if (rc != 0) ThrowErrno(env, "cannot make a channel", rc);
-  uint64_t channel = registry_.NextId();
-
-  auto send = [&](uint64_t to, uint64_t peer, uint32_t side, int own, int other) {
-    ctl::AttachRequest request{tag, peer, side, 0};
-    // With the peer monitor's pidfd, the pVM notices should the peer crash.
-    int peer_pidfd = peer != 0 ? poller_->DupPidfd(peer) : -1;
-    int out[] = {fds.memfd, own, other, peer_pidfd};
-    int rc = poller_->Send(to, ctl::Type::Attach, &request, sizeof request, out, peer_pidfd >= 0 ? 4 : 3);
-    if (peer_pidfd >= 0) close(peer_pidfd);
-    return rc;
-  };
-  rc = send(b, a, PVM_CHANNEL_SIDE_B, fds.doorbell_b, fds.doorbell_a);
-  if (rc == 0 && a != 0) rc = send(a, b, PVM_CHANNEL_SIDE_A, fds.doorbell_a, fds.doorbell_b);
-  if (rc != 0) {
-    CloseChannelFds(&fds);
-    ThrowErrno(env, "cannot hand out the channel", rc);
-  }
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("channel", Napi::Number::New(env, static_cast<double>(channel)));
-  if (a == 0) {
-    // The host is side A: it waits on doorbell A and rings B.
-    rc = poller_->WatchChannel(channel, fds.doorbell_a, fds.doorbell_b);
-    fds.doorbell_a = fds.doorbell_b = -1;
-    result.Set("memory", MapChannel(env, fds.memfd));
-    fds.memfd = -1;
-    if (rc != 0) ThrowErrno(env, "cannot watch the channel", rc);
-  }
-  CloseChannelFds(&fds);
-  return result;
-}
-
-// share(tag, id, size) -> ArrayBuffer: a shared-memory region of size bytes (whole
-// pages, at most a channel slot) given to pVM id; it answers with `attached`.
-Napi::Value NativeHost::Share(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (closed_) ThrowErrno(env, "host is closed", -ESHUTDOWN);
-  uint64_t tag = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-  uint64_t id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
-  size_t size = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
-  int fd = memfd_create("pvm-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) ThrowErrno(env, "memfd_create", -errno);
-  if (ftruncate(fd, static_cast<off_t>(size)) != 0 ||
-      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    int err = -errno;
-    close(fd);
-    ThrowErrno(env, "cannot make the region", err);
-  }
-  ctl::AttachRequest request{tag, 0, 0, ctl::kAttachShm};
-  int rc = poller_->Send(id, ctl::Type::Attach, &request, sizeof request, &fd, 1);
-  if (rc != 0) {
-    close(fd);
-    ThrowErrno(env, "cannot hand out the region", rc);
-  }
-  return MapShared(env, fd, size);
 }
 
 // exec(id, tag, { ramSize, imageFd, args }) -> false if the monitor is gone. The image
