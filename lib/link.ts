@@ -109,6 +109,7 @@ export class PvmLink implements PvmHostLink {
   #forks = new Map<number, PendingFork>();
   #execs = new Map<number, PendingExec>();
   #resets = new Map<number, PendingReset>();
+  #forkEvents = new Set<Promise<void>>(); // its guest's forks whose `fork` event is due
   #attaches = new Map<number, Attach>();
   #snapshots = new Map<number, PendingSnapshot>();
   #channels = new Set<number>(); // its host channels
@@ -393,7 +394,7 @@ export class PvmLink implements PvmHostLink {
       childLink.addChannel(channel);
     }
     const parentPausedUs = Number(ev.resumeNs - ev.pauseStartNs) / 1e3;
-    child._booted().then(
+    const emitted = child._booted().then(
       () => {
         const info: ForkInfo = {
           child,
@@ -413,6 +414,14 @@ export class PvmLink implements PvmHostLink {
         pending?.reject(err);
       },
     );
+    if (!pending) {
+      this.#forkEvents.add(emitted);
+      void emitted.finally(() => this.#forkEvents.delete(emitted));
+    }
+  }
+
+  forkEventsDue(): Promise<void>[] {
+    return [...this.#forkEvents];
   }
 }
 

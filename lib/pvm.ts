@@ -127,6 +127,8 @@ export interface PvmHostLink {
   ended(): void;
   /** Every pVM of the host that has not ended. */
   live(): Iterable<Pvm>;
+  /** Its guest's forks whose `fork` event has not been emitted yet (their child boots). */
+  forkEventsDue(): Promise<void>[];
   /** The host has been closed: what is asked of its pVMs now is `ECLOSED`. */
   readonly hostClosed: boolean;
 }
@@ -481,7 +483,19 @@ export class Pvm extends EventEmitter<PvmEvents> {
       this.#boot.reject(bootFailure(this.#bootError, status));
       this.#boot = null;
     }
+    const forkEvents = this.#link.forkEventsDue();
     this.#link.ended();
+    if (forkEvents.length > 0) {
+      // A guest that forked and ended at once: its `fork` events (each waits for its child
+      // to boot) come first, then `exited` and `exit`, as a process's SIGCHLD comes after
+      // its fork returned.
+      void Promise.allSettled(forkEvents).then(() => this.#announceEnd(status, wasBooting));
+      return;
+    }
+    this.#announceEnd(status, wasBooting);
+  }
+
+  #announceEnd(status: ExitStatus, wasBooting: boolean): void {
     this.#resolveExited(status);
     if (wasBooting) return;
     // A guest that ends at once (the process backend runs one in microseconds) can end in
