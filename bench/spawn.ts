@@ -5,18 +5,27 @@ import { median, round, runNative, type Result } from './lib.js';
 import { join } from 'node:path';
 import { nativeDir } from '../lib/paths.js';
 
-export async function benchSpawn(host: Host, runs: number): Promise<Result[]> {
+/**
+ * Spawns hello (16 MiB) `runs` times after `warmup` more and collects, in µs, spawn to its
+ * first exit (`first`) and spawn to the exit event (`toExit`). bench/xen.ts uses it too.
+ */
+export async function spawnHelloTimings(host: Host, runs: number, warmup: number): Promise<{ first: number[]; toExit: number[] }> {
   const first: number[] = [];
   const toExit: number[] = [];
-  for (let i = 0; i < runs + 3; i++) {
+  for (let i = 0; i < runs + warmup; i++) {
     const pvm = await host.spawn(builtinGuest('hello'), { memory: '16MiB', console: 'ignore' });
     await pvm.exited;
     const end = process.hrtime.bigint();
-    if (i < 3) continue; // warm-up
+    if (i < warmup) continue;
     const t = pvm.timings;
     first.push(Number(t.firstExitNs! - t.spawnNs) / 1000);
     toExit.push(Number(end - t.spawnNs) / 1000);
   }
+  return { first, toExit };
+}
+
+export async function benchSpawn(host: Host, runs: number): Promise<Result[]> {
+  const { first, toExit } = await spawnHelloTimings(host, runs, 3);
   // The same with a spawn pool (monitors started ahead, VM and RAM ready), same run.
   const pooledHost = await Host.open({ spawnPool: 2, spawnPoolMemory: '16MiB' });
   const pooled: number[] = [];

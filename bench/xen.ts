@@ -9,9 +9,10 @@
 //   hypercall.rtt.xen            a no-op hypercall (an ioreq round trip through the monitor)
 //                                vs hypercall.floor.xen (the floor port: one exit, no work)
 // Under TCG absolute times mean little; the ratios and the breakdown do.
-import { Host, builtinGuest } from '../lib/index.js';
+import type { Host } from '../lib/index.js';
 import { benchHypercall } from './hypercall.js';
 import { median, round, runNative, type Result } from './lib.js';
+import { spawnHelloTimings } from './spawn.js';
 
 interface DomainFloor {
   createUs: number;
@@ -22,16 +23,7 @@ interface DomainFloor {
 }
 
 export async function benchXen(host: Host, runs: number): Promise<Result[]> {
-  const first: number[] = [];
-  const toExit: number[] = [];
-  for (let i = 0; i < runs + 2; i++) {
-    const pvm = await host.spawn(builtinGuest('hello'), { memory: '16MiB', console: 'ignore' });
-    await pvm.exited;
-    const end = process.hrtime.bigint();
-    if (i < 2) continue; // warm-up
-    first.push(Number(pvm.timings.firstExitNs! - pvm.timings.spawnNs) / 1000);
-    toExit.push(Number(end - pvm.timings.spawnNs) / 1000);
-  }
+  const { first, toExit } = await spawnHelloTimings(host, runs, 2);
   const floor = JSON.parse(await runNative('xen-create-baseline', ['16', String(runs)])) as DomainFloor;
   const made = floor.createUs + floor.populateUs + floor.mapWriteUs;
   const step = (name: string, value: number): Result => ({ name, unit: 'us', value: round(value) });
