@@ -16,7 +16,7 @@ export const sh = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
  * One vCPU and 1 GiB for dom0; the rest of the emulated machine is for domains. No
  * `noreboot`: a Xen panic reboots, which ends QEMU (-no-reboot) instead of waiting.
  */
-const XEN_APPEND = 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 smap=0 guest_loglvl=all';
+const XEN_APPEND = 'console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 smap=0 guest_loglvl=warning';
 
 /**
  * The emulated CPU: `max` (AMD-V with nested paging) without XSAVE. With XSAVE, processes in
