@@ -2,10 +2,12 @@
 
 #include <time.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "hypercalls/linux/handoff.h"
+#include "monitor/linux_rewrite.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -24,6 +26,13 @@ bool TraceSyscalls() {
   return trace && strstr(trace, "syscalls") != nullptr;
 }
 
+// PVM_LINUX_REWRITE=off: leave `syscall` sites as they are (every syscall traps to
+// LSTAR); for measuring the rewrite against the trap.
+bool RewriteWanted() {
+  const char* v = getenv("PVM_LINUX_REWRITE");
+  return !(v && strcmp(v, "off") == 0);
+}
+
 }  // namespace
 
 bool RefuseLinuxProgram(const char* reason, Failure* why) {
@@ -40,7 +49,8 @@ bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob,
   if (size < sizeof h) return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality is missing");
   std::memcpy(&h, blob.data(), sizeof h);
   if (h.magic != PVM_LINUX_MAGIC || h.header_size != sizeof h || h.mem_size < size ||
-      h.mem_size > PVM_LINUX_RT_LIMIT - PVM_LINUX_RT_GPA || ram.size() < PVM_LINUX_RT_LIMIT) {
+      h.mem_size > PVM_LINUX_RT_LIMIT - PVM_LINUX_RT_GPA || ram.size() < PVM_LINUX_RT_LIMIT ||
+      h.call_entry < PVM_LINUX_RT_GPA || h.call_entry >= PVM_LINUX_RT_GPA + size) {
     return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality blob is malformed");
   }
   h.entry = image.entry;
@@ -53,6 +63,13 @@ bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob,
   std::memset(at + size, 0, h.mem_size - size);  // its bss (exec reuses RAM)
   std::memcpy(at, &h, sizeof h);
   entry->rip = h.start;
+  if (RewriteWanted()) {
+    RewriteCounts c = RewriteSyscalls(ram, image, h.call_entry);
+    if (h.flags & PVM_LINUX_TRACE_SYSCALLS) {
+      fprintf(stderr, "pvm: linux: %llu syscall sites made calls (%llu bytes the sweep could not decode)\n",
+              static_cast<unsigned long long>(c.sites), static_cast<unsigned long long>(c.undecoded));
+    }
+  }
   return true;
 }
 

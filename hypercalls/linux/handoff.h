@@ -31,6 +31,9 @@ struct pvm_linux_handoff {
   uint64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC (the TIME hypercall) at boot */
   uint32_t flags;           /* PVM_LINUX_* bits */
   uint32_t reserved;
+  /* Written by the link. */
+  uint64_t call_entry;      /* where a rewritten `syscall` site (`call *%rax`) lands via the
+                               sled at VA 0 (addon/monitor/linux_rewrite.h) */
 };
 
 #endif
