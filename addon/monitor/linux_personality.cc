@@ -2,7 +2,6 @@
 
 #include <time.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -61,15 +60,12 @@ bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob,
   uint8_t* at = ram.data() + PVM_LINUX_RT_GPA;
   std::memcpy(at, blob.data(), size);
   std::memset(at + size, 0, h.mem_size - size);  // its bss (exec reuses RAM)
-  std::memcpy(at, &h, sizeof h);
-  entry->rip = h.start;
   if (RewriteWanted()) {
     RewriteCounts c = RewriteSyscalls(ram, image, h.call_entry);
-    if (h.flags & PVM_LINUX_TRACE_SYSCALLS) {
-      fprintf(stderr, "pvm: linux: %llu syscall sites made calls (%llu bytes the sweep could not decode)\n",
-              static_cast<unsigned long long>(c.sites), static_cast<unsigned long long>(c.undecoded));
-    }
+    h.call_sites = static_cast<uint32_t>(c.sites);  // the personality traces it
   }
+  std::memcpy(at, &h, sizeof h);
+  entry->rip = h.start;
   return true;
 }
 

@@ -14,7 +14,7 @@ linux_handoff:
         .long 72                        /* header_size */
         .quad linux_rt_start            /* start */
         .quad __rt_end - linux_handoff  /* mem_size */
-        .fill 40, 1, 0                  /* entry, phdr, phnum, realtime_offset_ns, flags, reserved */
+        .fill 40, 1, 0                  /* entry, phdr, phnum, realtime_offset_ns, flags, call_sites */
         .quad linux_call_entry          /* call_entry */
 
         .text
