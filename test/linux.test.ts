@@ -86,6 +86,29 @@ onKvm('an unserved syscall is ENOSYS, not a crash, and PVM_TRACE=syscalls names 
   assert.equal(status, { kind: 'exit', code: 0 });
 });
 
+onKvm('a syscall site is made a call at load (zpoline) and keeps what the syscall ABI keeps', async () => {
+  const { text, status } = await runCheck('site');
+  assert.ok(text.includes('site ff d0'), text);  // call *%rax
+  assert.ok(Number(/pvm: linux: (\d+) syscall sites are calls/.exec(text)?.[1]) > 0, text);
+  assert.ok(text.includes('site ok'), text);
+  assert.equal(status, { kind: 'exit', code: 0 });
+});
+
+onKvm('with PVM_LINUX_REWRITE=off the site stays a syscall and traps (the fallback) to the same answer', async () => {
+  process.env.PVM_LINUX_REWRITE = 'off';  // read by the monitor at load: a fresh one, not pooled
+  let pvm;
+  try {
+    pvm = await ctx.host.spawn(check, { args: ['site'], memory: '64MiB', pool: false });
+  } finally {
+    delete process.env.PVM_LINUX_REWRITE;
+  }
+  const { text, status } = await outputOf(pvm);
+  assert.ok(text.includes('site 0f 05'), text);
+  assert.ok(text.includes('pvm: linux: 0 syscall sites are calls'), text);
+  assert.ok(text.includes('site ok'), text);
+  assert.equal(status, { kind: 'exit', code: 0 });
+});
+
 onKvm('getpid is served in the guest, many times over', async () => {
   const { text, status } = await runCheck('getpid', '200');
   assert.match(text, /getpid 200 calls [0-9.]+ ns\/call/);
@@ -99,6 +122,8 @@ const bb = typeof busybox === 'string' ? busybox : '';
 onKvm("Debian's busybox-static (static glibc): echo hi", async () => {
   const { text, status } = await outputOf(await ctx.host.spawn(bb, { args: ['echo', 'hi'], memory: '64MiB' }));
   assert.ok(text.endsWith('hi\n'), text);
+  // PVM_TRACE=syscalls: its glibc `syscall` sites were found and made calls at load.
+  assert.ok(Number(/pvm: linux: (\d+) syscall sites are calls/.exec(text)?.[1]) > 100, text);
   assert.equal(status, { kind: 'exit', code: 0 });
 }, noBusybox);
 

@@ -188,12 +188,18 @@ bool LoadElf(std::span<const uint8_t> image, std::span<uint8_t> ram, LoadedImage
   out->phdr = PhdrAddress(image, eh);
   out->phnum = eh.e_phnum;
   out->shareable.clear();
+  out->text.clear();
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph = ProgramHeader(image, eh, i);
+    if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && ph.p_filesz) out->text.push_back({ph.p_vaddr, ph.p_filesz});
+  }
   // Read-only segments whose pages line up with the file, minus pages another segment
   // also covers (their content may be that one's).
   constexpr uint64_t kPage = PVM_PAGE_SIZE;
   for (unsigned i = 0; i < eh.e_phnum; i++) {
     Elf64_Phdr ph = ProgramHeader(image, eh, i);
     if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) || ph.p_vaddr % kPage != ph.p_offset % kPage) continue;
+    if (out->linux_program && (ph.p_flags & PF_X)) continue;  // rewritten at load: not the file's bytes
     uint64_t first = (ph.p_vaddr + kPage - 1) / kPage * kPage;
     uint64_t last = (ph.p_vaddr + ph.p_filesz) / kPage * kPage;  // exclusive
     for (unsigned j = 0; j < eh.e_phnum && first < last; j++) {

@@ -20,6 +20,12 @@ struct FilePages {
   uint64_t length = 0;  // whole pages
 };
 
+// The file bytes of an executable segment, at vaddr (= guest-physical address).
+struct TextRange {
+  uint64_t vaddr = 0;
+  uint64_t length = 0;
+};
+
 struct LoadedImage {
   uint64_t entry = 0;
   uint64_t end = 0;  // highest vaddr + memsz over the PT_LOAD segments
@@ -29,6 +35,8 @@ struct LoadedImage {
   bool linux_program = false;
   uint64_t phdr = 0;   // guest address of the program headers (AT_PHDR), 0 if not loaded
   uint64_t phnum = 0;  // AT_PHNUM
+  std::vector<TextRange> text;  // PF_X segments' file bytes (a Linux program's are rewritten:
+                                // linux_rewrite.h; so they are not shared with the file)
 };
 
 // Checks every header of `image` against a guest RAM of ram.size() bytes, and only if

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "hypercalls/linux/handoff.h"
+#include "monitor/linux_rewrite.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -24,6 +25,13 @@ bool TraceSyscalls() {
   return trace && strstr(trace, "syscalls") != nullptr;
 }
 
+// PVM_LINUX_REWRITE=off: leave `syscall` sites as they are (every syscall traps to
+// LSTAR); for measuring the rewrite against the trap.
+bool RewriteWanted() {
+  const char* v = getenv("PVM_LINUX_REWRITE");
+  return !(v && strcmp(v, "off") == 0);
+}
+
 }  // namespace
 
 bool RefuseLinuxProgram(const char* reason, Failure* why) {
@@ -40,7 +48,8 @@ bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob,
   if (size < sizeof h) return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality is missing");
   std::memcpy(&h, blob.data(), sizeof h);
   if (h.magic != PVM_LINUX_MAGIC || h.header_size != sizeof h || h.mem_size < size ||
-      h.mem_size > PVM_LINUX_RT_LIMIT - PVM_LINUX_RT_GPA || ram.size() < PVM_LINUX_RT_LIMIT) {
+      h.mem_size > PVM_LINUX_RT_LIMIT - PVM_LINUX_RT_GPA || ram.size() < PVM_LINUX_RT_LIMIT ||
+      h.call_entry < PVM_LINUX_RT_GPA || h.call_entry >= PVM_LINUX_RT_GPA + size) {
     return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality blob is malformed");
   }
   h.entry = image.entry;
@@ -51,6 +60,10 @@ bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob,
   uint8_t* at = ram.data() + PVM_LINUX_RT_GPA;
   std::memcpy(at, blob.data(), size);
   std::memset(at + size, 0, h.mem_size - size);  // its bss (exec reuses RAM)
+  if (RewriteWanted()) {
+    RewriteCounts c = RewriteSyscalls(ram, image, h.call_entry);
+    h.call_sites = static_cast<uint32_t>(c.sites);  // the personality traces it
+  }
   std::memcpy(at, &h, sizeof h);
   entry->rip = h.start;
   return true;

@@ -11,10 +11,11 @@
         .globl linux_handoff
 linux_handoff:
         .long 0x78756e6c                /* magic: PVM_LINUX_MAGIC */
-        .long 64                        /* header_size */
+        .long 72                        /* header_size */
         .quad linux_rt_start            /* start */
         .quad __rt_end - linux_handoff  /* mem_size */
-        .fill 40, 1, 0                  /* entry, phdr, phnum, realtime_offset_ns, flags, reserved */
+        .fill 40, 1, 0                  /* entry, phdr, phnum, realtime_offset_ns, flags, call_sites */
+        .quad linux_call_entry          /* call_entry */
 
         .text
         .globl linux_rt_start
@@ -72,6 +73,18 @@ linux_syscall_entry:
         popfq
         mov     user_rsp(%rip), %rsp
         jmp     *%rcx
+
+/* A rewritten syscall site: `call *%rax` jumped to VA rax (< 512) in the sled at page 0,
+ * which slid into a jump here (addon/monitor/linux_rewrite.h). The call pushed the return
+ * address on the program's stack: make what `syscall` would have left (rcx = the next
+ * instruction, r11 = rflags, rsp as it was; both registers are the syscall's to clobber)
+ * and take the same path. pushfq reuses the slot the call wrote below rsp. */
+        .globl linux_call_entry
+linux_call_entry:
+        pop     %rcx
+        pushfq
+        pop     %r11
+        jmp     linux_syscall_entry
 
         .bss
         .balign 16

@@ -30,7 +30,10 @@ struct pvm_linux_handoff {
   uint64_t phnum;           /* AT_PHNUM */
   uint64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC (the TIME hypercall) at boot */
   uint32_t flags;           /* PVM_LINUX_* bits */
-  uint32_t reserved;
+  uint32_t call_sites;      /* `syscall` sites the load made calls (0 with PVM_LINUX_REWRITE=off) */
+  /* Written by the link. */
+  uint64_t call_entry;      /* where a rewritten `syscall` site (`call *%rax`) lands via the
+                               sled at VA 0 (addon/monitor/linux_rewrite.h) */
 };
 
 #endif

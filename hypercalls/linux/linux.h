@@ -32,6 +32,7 @@ void linux_random(void *buf, size_t len);
 /* out.c: the console (fds 1 and 2) and the trace line. */
 void linux_console_write(const void *buf, size_t len);
 void linux_trace_unserved(long nr);
+void linux_trace_call_sites(void);
 
 void *memcpy(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);

@@ -96,3 +96,16 @@ void linux_trace_unserved(long nr)
   memcpy(p, tail, strlen(tail)); p += strlen(tail);
   linux_console_write(line, (size_t)(p - line));
 }
+
+/* With the trace on, at start: how many `syscall` sites the load made calls. */
+void linux_trace_call_sites(void)
+{
+  if (!(linux_handoff.flags & PVM_LINUX_TRACE_SYSCALLS))
+    return;
+  char line[64], *p = line;
+  const char *head = "pvm: linux: ", *tail = " syscall sites are calls\n";
+  memcpy(p, head, strlen(head)); p += strlen(head);
+  p = put_dec(p, linux_handoff.call_sites);
+  memcpy(p, tail, strlen(tail)); p += strlen(tail);
+  linux_console_write(line, (size_t)(p - line));
+}

@@ -51,6 +51,7 @@ uint64_t linux_start(struct pvm_boot_info *bi)
   linux_wrmsr(MSR_FMASK, SYSCALL_FMASK);
   linux_random_init(bi->entropy);
   linux_memory_init(bi->heap_start, bi->heap_end);
+  linux_trace_call_sites();
 
   const struct pvm_linux_handoff *h = &linux_handoff;
   char **args = (char **)(uintptr_t)bi->argv;
