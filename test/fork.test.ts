@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { Host, PvmError, MAX_MESSAGE, type Channel, type ForkInfo, type Pvm } from '../lib/index.js';
-import { consoleOf, eventually, guest, rejects, monitorsUnder, notOnXen, openFds, outputOf, vmSuite, waitForLine, withHost } from './_helpers.js';
+import { consoleOf, cpuTicks, eventually, guest, rejects, monitorsUnder, notOnXen, openFds, outputOf, vmSuite, waitForLine, withHost } from './_helpers.js';
 
 const { suite, vm } = vmSuite('fork');
 const ctx = withHost(suite);
@@ -122,19 +122,14 @@ vmChannels('host fork: a channel between the host and the child, in both directi
   assert.equal(await parent.exited, { kind: 'killed', signal: 'SIGTERM' });
 });
 
-// CPU time (user + system, in clock ticks) a process has used.
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime, stime
-}
-
 // Parent and child, both waiting, use (almost) no CPU for 500 ms; then the child still
-// answers. Ends both.
+// answers. Ends both. One that spins uses ~50 of the 100 ticks; the bound leaves room for a
+// loaded machine's wake-ups and the monitors' bookkeeping.
 async function bothSleepThenAnswer(parent: Pvm, child: Pvm, channel: Channel): Promise<void> {
   const before = cpuTicks(child.pid) + cpuTicks(parent.pid);
   await new Promise((r) => setTimeout(r, 500));
   const used = cpuTicks(child.pid) + cpuTicks(parent.pid) - before;
-  assert.ok(used <= 5, `parent and child used ${used} ticks in 500 ms while waiting`);
+  assert.ok(used <= 15, `parent and child used ${used} ticks in 500 ms while waiting`);
   await channel.send('still there?');
   assert.is(String(await channel.recv()), 'still there?');
   channel.close();

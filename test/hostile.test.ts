@@ -6,11 +6,11 @@
 // and NOTIFY of slot 100000 ('badslot'), EXEC with a path in page 0, argv outside RAM and
 // RAM too small ('exec'), SHM_CREATE of 0 and slot+1 bytes ('shm') in family.test.ts;
 // the 129th child of a guest with channels (fork.test.ts 'the child limit').
-import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { PvmError, type ExitStatus, type Pvm } from '../lib/index.js';
 import {
   consoleOf,
+  cpuTicks,
   eventually,
   guest,
   monitorsUnder,
@@ -74,12 +74,6 @@ async function siblingAnswersUntil(done: Promise<unknown>): Promise<{ trips: num
 
 function show(status: ExitStatus): string {
   return JSON.stringify(status, (_, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
-}
-
-// CPU time (user + system, in clock ticks) a process has used.
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
 }
 
 // Runs hostile.pvm in a checking mode: every check printed "ok ..." and none failed.
