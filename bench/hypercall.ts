@@ -2,6 +2,8 @@
 // with its same-run baseline hypercall.floor: a bare write to the floor port, which the
 // monitor answers with no work (what one exit costs). Batches of both alternate in one
 // guest (test/guests/hypercall_bench.c), so both see the same machine.
+// clock.read: ns per pvm_time_ns() in the same guest (rdtsc, no exit, where the backend
+// gives tsc_khz); baseline: the TIME hypercall every read was before (one exit).
 import { Host, builtinGuest } from '../lib/index.js';
 import { median, round, type Result } from './lib.js';
 
@@ -27,6 +29,12 @@ export async function benchHypercall(host: Host, runs: number): Promise<Result[]
       unit: 'us',
       value: round(median(rtt), 2),
       baseline: { name: 'hypercall.floor: a bare write to the floor port', value: round(median(floor), 2) },
+    },
+    {
+      name: 'clock.read',
+      unit: 'ns',
+      value: Number(/^clock (\d+)$/m.exec(text)?.[1]),
+      baseline: { name: 'a TIME hypercall (what every read cost before)', value: Number(/^time (\d+)$/m.exec(text)?.[1]) },
     },
   ];
 }

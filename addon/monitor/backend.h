@@ -210,6 +210,10 @@ class Backend {
   // What boot set-up puts in the boot-info page's hypercall_entry (abi.json): 0 where a
   // hypercall is a port write; otherwise the address the runtime calls instead.
   virtual uint64_t hypercall_entry() const { return 0; }
+  // What boot set-up puts in the boot-info page's tsc_khz (abi.json): the rate of the
+  // guest's rdtsc in kHz where it is steady and known, so the runtime reads the clock
+  // without an exit; 0: every clock read is a TIME hypercall.
+  virtual uint64_t tsc_khz() const { return 0; }
   // Whether a static Linux program (an image with no pvm ABI note) can run: its
   // personality (hypercalls/linux/) takes the program's `syscall` instruction as a jump
   // to LSTAR inside the guest. A backend where `syscall` would reach the host says no.

@@ -57,6 +57,7 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
   params.exception_stack = m->backend->exception_stack_works();
   params.cpu_tables = m->backend->needs_cpu_tables();
   params.hypercall_entry = m->backend->hypercall_entry();
+  params.tsc_khz = m->backend->tsc_khz();
   FreshEntropy(params.entropy);  // generation 0: a spawned pVM
   if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
     return Fail(why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %" PRIu64 " bytes, the args area holds %" PRIu64,

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "monitor/clock.h"
 #include "monitor/guest_memory.h"
 #include "pvm/abi.h"
 
@@ -257,6 +258,8 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
   info.fork_channel = kNoChannel;
   info.hypercall_entry = params.hypercall_entry;
   info.generation = params.generation;
+  info.tsc_khz = params.tsc_khz;
+  info.clock_epoch = NewClockEpoch();
   std::memcpy(info.entropy, params.entropy, sizeof info.entropy);
   std::memset(ram.data() + PVM_BOOT_INFO_GPA, 0, PVM_BOOT_INFO_SIZE);
   std::memcpy(ram.data() + PVM_BOOT_INFO_GPA, &info, sizeof info);

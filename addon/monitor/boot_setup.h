@@ -32,6 +32,8 @@ struct BootParams {
   bool cpu_tables = true;
   // Backend::hypercall_entry(), for the boot-info page.
   uint64_t hypercall_entry = 0;
+  // Backend::tsc_khz(), for the boot-info page (with a new clock_epoch).
+  uint64_t tsc_khz = 0;
   // What makes a clone unique (clone_identity.h): the boot-info page's generation and entropy.
   uint64_t generation = 0;
   uint64_t entropy[4] = {};

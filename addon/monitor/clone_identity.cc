@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "monitor/clock.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -35,6 +36,11 @@ void FreshEntropy(uint64_t out[4]) {
 }
 
 void MakeCloneUnique(Monitor* m, const GuestMemory& ram) {
+  uint64_t clock[2] = {m->backend->tsc_khz(), NewClockEpoch()};  // tsc_khz, clock_epoch
+  static_assert(PVM_BOOT_INFO_CLOCK_EPOCH_OFFSET == PVM_BOOT_INFO_TSC_KHZ_OFFSET + 8);
+  if (uint8_t* at = ram.At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_TSC_KHZ_OFFSET, sizeof clock)) {
+    std::memcpy(at, clock, sizeof clock);
+  }
   if (m->identity.same_clones) return;
   m->identity.generation++;
   uint64_t entropy[4];

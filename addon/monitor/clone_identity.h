@@ -15,7 +15,8 @@ namespace pvm::monitor {
 void FreshEntropy(uint64_t out[4]);
 
 // In a fork child, its boot-info page before it first runs: generation + 1 and fresh
-// entropy, unless the pVM was spawned with uniqueClones: false.
+// entropy, unless the pVM was spawned with uniqueClones: false; and always a new clock
+// epoch (its vCPU is not the one the guest's clock was set against).
 void MakeCloneUnique(Monitor* m, const GuestMemory& ram);
 
 }  // namespace pvm::monitor

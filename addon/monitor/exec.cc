@@ -93,6 +93,7 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   params.exception_stack = m->backend->exception_stack_works();
   params.cpu_tables = m->backend->needs_cpu_tables();
   params.hypercall_entry = m->backend->hypercall_entry();
+  params.tsc_khz = m->backend->tsc_khz();
   params.generation = m->identity.generation;  // a new image, the same pVM
   FreshEntropy(params.entropy);
   for (const auto& a : args) params.args.emplace_back(a);

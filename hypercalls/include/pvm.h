@@ -108,8 +108,16 @@ __attribute__((noreturn)) static inline void pvm_exit(int code)
   __builtin_trap(); /* EXIT never returns; if it did, fault rather than run on. */
 }
 
-/** Host CLOCK_MONOTONIC in nanoseconds (one TIME hypercall: one exit). */
-static inline uint64_t pvm_time_ns(void) { return (uint64_t)pvm_hypercall0(PVM_HC_TIME); }
+/**
+ * Host CLOCK_MONOTONIC in nanoseconds. Without an exit where the monitor gives the rate
+ * of the guest's TSC (boot-info tsc_khz: kvm): rdtsc scaled from a base that one TIME
+ * hypercall sets, again at each new clock_epoch and once a second; never goes backwards.
+ * Elsewhere one TIME hypercall (one exit on xen; a call on process).
+ */
+uint64_t pvm_time_ns(void);
+
+/** pvm_time_ns() for a given boot-info page (the Linux personality's). */
+uint64_t __pvm_clock_ns(const volatile struct pvm_boot_info *boot);
 
 /** This pVM's id asked from the monitor (GETID hypercall: one exit; pvm_id() is free). */
 static inline uint64_t pvm_getid(void) { return (uint64_t)pvm_hypercall0(PVM_HC_GETID); }

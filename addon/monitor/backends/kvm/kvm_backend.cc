@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <sys/ioctl.h>
+
 #include "monitor/backends/kvm/kvm_state.h"
 #include "monitor/backends/kvm/warm_up.h"
 #include "pvm/abi.h"
@@ -52,6 +54,7 @@ bool KvmBackend::Prepare(Failure* why) {
   // kvm_pvm is the only KVM here that knows this MSR.
   uint64_t vif;
   kvm_pvm_ = vcpu_->GetMsr(kKvmPvmVifMsr, &vif);
+  ReadTscKhz();
   prepared_ = true;
   return true;
 }
@@ -70,7 +73,13 @@ bool KvmBackend::BuildVm(Failure* why) {
   if (!vcpu_->Create(kvm_, *vm_, why)) return false;
   if (!vcpu_->SetCpuid(&cpuid_, why)) return false;
   if (have_run_mask_ && !vcpu_->SetSignalMask(run_mask_, why)) return false;
+  ReadTscKhz();
   return true;
+}
+
+void KvmBackend::ReadTscKhz() {
+  int khz = ioctl(vcpu_->fd(), KVM_GET_TSC_KHZ, 0);
+  tsc_khz_ = khz > 0 ? static_cast<uint64_t>(khz) : 0;  // unknown: the guest's clock reads exit
 }
 
 bool KvmBackend::RebuildAfterFork(Failure* why) {

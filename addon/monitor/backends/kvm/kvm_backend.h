@@ -52,6 +52,8 @@ class KvmBackend final : public Backend, private DirtyLog {
   // kvm_pvm raises #SS when it delivers through an IST (measured): no fault stack there.
   bool exception_stack_works() const override { return !kvm_pvm_; }
   uint64_t exit_count() const override { return exits_; }
+  // KVM_GET_TSC_KHZ of the vCPU (its guest TSC rate; rdtsc does not exit).
+  uint64_t tsc_khz() const override { return tsc_khz_; }
 
   bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) override;
   void UnmapRegion(uint32_t index) override;
@@ -66,6 +68,7 @@ class KvmBackend final : public Backend, private DirtyLog {
   bool SetLogging(bool on, Failure* why) override;
   bool Take(std::vector<uint64_t>* pages, Failure* why) override;
   bool BuildVm(Failure* why);
+  void ReadTscKhz();
   bool DecodeShutdown(VcpuExit* exit, Failure* why);
 
   Kvm kvm_;
@@ -78,6 +81,7 @@ class KvmBackend final : public Backend, private DirtyLog {
   bool have_run_mask_ = false;
   sigset_t run_mask_{};
   bool kvm_pvm_ = false;
+  uint64_t tsc_khz_ = 0;
   bool prepared_ = false;
   bool log_dirty_ = false;
   uint64_t exits_ = 0;
