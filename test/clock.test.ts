@@ -31,8 +31,8 @@ vm('200k reads never go backwards, agree with TIME hypercalls between them, and 
   assert.ok(r, text);
   assert.ok(r.first >= before && r.last <= after && r.first <= r.last, `${text} host: ${before}..${after}`);
   // A TIME read lies between the clock's reads just before and after it; the bound only
-  // allows for the base's own uncertainty (half an exit).
-  assert.ok(r.maxdiffUs <= 1000, text);
+  // allows for the base's own uncertainty (half an exit: long under nested emulation).
+  assert.ok(r.maxdiffUs <= 2000, text);
 });
 
 vm("a fork child's clock is set again (its vCPU is another) and is as right as its parent's", async () => {
@@ -42,7 +42,7 @@ vm("a fork child's clock is set again (its vCPU is another) and is as right as i
   assert.equal(status, { kind: 'exit', code: 0 }, text);
   assert.ok(text.includes('child ok'), text);
   const [parent] = readsOf(text);
-  assert.ok(parent && parent.first >= before && parent.last <= after && parent.maxdiffUs <= 1000, text);
+  assert.ok(parent && parent.first >= before && parent.last <= after && parent.maxdiffUs <= 2000, text);
 });
 
 vm('a timed WAIT of 20 ms lasts 20 ms by the clock', async () => {

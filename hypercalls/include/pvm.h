@@ -111,7 +111,7 @@ __attribute__((noreturn)) static inline void pvm_exit(int code)
 /**
  * Host CLOCK_MONOTONIC in nanoseconds. Without an exit where the monitor gives the rate
  * of the guest's TSC (boot-info tsc_khz: kvm): rdtsc scaled from a base that one TIME
- * hypercall sets, again at each new clock_epoch and once a second; never goes backwards.
+ * hypercall sets, again at each new clock_epoch and every 100 ms; never goes backwards.
  * Elsewhere one TIME hypercall (one exit on xen; a call on process).
  */
 uint64_t pvm_time_ns(void);

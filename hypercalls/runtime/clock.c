@@ -4,7 +4,7 @@
  * a base (rdtsc just before and after it: the middle is taken); later reads scale rdtsc
  * from there. The base is set again when the boot-info clock_epoch changes (a fork child,
  * a reset, a pVM spawned from a snapshot, an exec: another vCPU, maybe another TSC) and
- * once a second, so the clock follows the host's, which NTP may slew. It never goes
+ * every 100 ms, so the clock follows the host's, which NTP may slew. It never goes
  * backwards. With tsc_khz 0 every read is a TIME hypercall (one exit).
  *
  * Shared by the runtime (pvm_time_ns) and the Linux personality (clock_gettime): each
@@ -12,7 +12,7 @@
  */
 #include <pvm.h>
 
-#define RESYNC_NS 1000000000ull
+#define RESYNC_NS 100000000ull /* 100 ms: a rate off by 0.1% (a calibrated guess under nested virtualization) drifts 0.1 ms */
 
 static struct {
   uint64_t epoch;     /* the clock_epoch the base was set under; 0: none yet */
