@@ -388,6 +388,8 @@ export class PvmLink implements PvmHostLink {
     }
     const childLink = new PvmLink(ctx, ev.childId, this, pending?.console ?? this.consoleMode, ev.pauseStartNs);
     const child = childLink.pvm;
+    // A Linux process's fork: its stdout is the parent's (README "Running Linux programs").
+    if (!pending && this.pvm._linuxProgram && childLink.consoleMode === 'pipe') child._forwardConsoleTo(this.pvm._consoleRoot());
     let channel: Channel | undefined;
     if (ev.channel) {
       channel = new Channel({ id: ev.childId, memory: ev.channel, side: 'A', native: ctx.native });

@@ -105,6 +105,7 @@ constexpr uint32_t kBootSameClones = 4;  // Boot.flags: Fork children keep their
 constexpr uint32_t kBootSnapshot = 256;  // Boot.flags: The image fd is a snapshot file (monitor/snapshot_file.h): RAM, vCPU and argv come from it; ram_size and the tail are ignored (0, none).
 constexpr uint32_t kAttachShm = 1;  // AttachRequest.flags: A shared-memory region, not a channel.
 constexpr uint32_t kReadyKvmPvm = 1;  // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
+constexpr uint32_t kReadyLinux = 1;  // Ready.image_flags: The image is a static Linux program (the Linux personality serves it); a fork child's is its parent's.
 
 // Starts every datagram.
 struct Header {
@@ -300,7 +301,7 @@ struct Ready {
   uint64_t vm_ready_ns;  // VM, memory, vCPU and image/state ready; next is the guest's first run
   char backend[16];  // the backend's name, NUL-terminated ("kvm")
   uint32_t backend_flags;  // backend-specific (kvm: kReadyKvmPvm)
-  uint32_t reserved;
+  uint32_t image_flags;  // what the running image is (kReadyLinux)
 };
 static_assert(sizeof(Ready) == 48, "Ready layout");
 static_assert(offsetof(Ready, pid) == 0, "Ready layout");
@@ -308,7 +309,7 @@ static_assert(offsetof(Ready, monitor_start_ns) == 8, "Ready layout");
 static_assert(offsetof(Ready, vm_ready_ns) == 16, "Ready layout");
 static_assert(offsetof(Ready, backend) == 24, "Ready layout");
 static_assert(offsetof(Ready, backend_flags) == 40, "Ready layout");
-static_assert(offsetof(Ready, reserved) == 44, "Ready layout");
+static_assert(offsetof(Ready, image_flags) == 44, "Ready layout");
 
 // The guest has run.
 struct Started {

@@ -90,6 +90,7 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
     if (loaded.linux_program && !LoadLinuxPersonality(whole.span(), EmbeddedLinuxPersonality(), loaded, &entry, why)) {
       return false;
     }
+    m->linux_program = loaded.linux_program;
   }
   // pVMs of one image share its read-only pages (best effort: the copy is already there).
   for (const FilePages& f : loaded.shareable) {

@@ -6,6 +6,7 @@
 #include "linux.h"
 
 struct pvm_boot_info *linux_boot;
+struct pvm_boot_info *__pvm_boot;  /* what pvm.h's inline helpers (channel table, slots) read */
 
 #define MSR_STAR 0xc0000081u
 #define MSR_LSTAR 0xc0000082u
@@ -45,12 +46,13 @@ uint64_t linux_start(struct pvm_boot_info *bi)
 {
   if (bi == 0 || bi->magic != PVM_BOOT_MAGIC)
     __builtin_trap();
-  linux_boot = bi;
+  linux_boot = __pvm_boot = bi;
   linux_wrmsr(MSR_STAR, KERNEL_CS << 32);
   linux_wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)linux_syscall_entry);
   linux_wrmsr(MSR_FMASK, SYSCALL_FMASK);
   linux_random_init(bi->entropy);
   linux_memory_init(bi->heap_start, bi->heap_end);
+  linux_fd_init();
   linux_trace_call_sites();
 
   const struct pvm_linux_handoff *h = &linux_handoff;
