@@ -18,7 +18,7 @@ import { checkArgs, openGuestImage, openImage } from './image.js';
 import { parseMemory } from './memory.js';
 import { closeQuietly, createSnapshotFile, finishSnapshotFile, type SnapshotInfo } from './snapshot.js';
 import type { MonitorEvent, NativeHost } from './native.js';
-import { BOOT_ERROR_CODES, wireErrorCode } from './generated/control.js';
+import { BOOT_ERROR_CODES, CONTROL_FLAGS, wireErrorCode } from './generated/control.js';
 import {
   Pvm,
   type ConsoleMode,
@@ -323,6 +323,7 @@ export class PvmLink implements PvmHostLink {
     const alive = this.#ctx.links.get(this.pvm.id) === this;
     const image = pending?.image ?? guestImage ?? '';
     if (image && alive) this.image = image;
+    this.pvm._setLinuxProgram((ev.imageFlags & CONTROL_FLAGS.kReadyLinux) !== 0);
     const info: ExecInfo = { image, replaceUs: Number(ev.readyNs - ev.startNs) / 1e3 };
     pending?.resolve(info);
     if (alive) this.pvm.emit('exec', info);

@@ -418,6 +418,11 @@ export class Pvm extends EventEmitter<PvmEvents> {
     return this.#linuxProgram;
   }
 
+  /** @internal An exec changed what the image is. */
+  _setLinuxProgram(linux: boolean): void {
+    this.#linuxProgram = linux;
+  }
+
   /** @internal Where this pVM's console output ends up: its own, or the one it forwards to. */
   _consoleRoot(): Pvm {
     return this.#consoleSink ?? this;

@@ -109,4 +109,53 @@ linuxTest('no reader: EPIPE with SIGPIPE ignored; by default the writer ends (st
 linuxTest('dup2 onto stdout, dup3, fcntl (F_DUPFD_CLOEXEC, FD_CLOEXEC), fstat of a pipe', () => expectOk('dup').then(() => {}));
 linuxTest('poll and select on a pipe: timeout, POLLIN, POLLHUP once the writer is gone', () => expectOk('poll').then(() => {}));
 
+linuxTest('execve of /proc/self/exe: same pid, the new environment, inherited fds kept, O_CLOEXEC ones closed', async () => {
+  const pvm = await ctx.host.spawn(proc, { args: ['exec', '/proc/self/exe'], memory: '64MiB' });
+  const execs: string[] = [];
+  pvm.on('fork', (f) => f.child.on('exec', (e) => execs.push(e.image)));
+  const { text, status } = await outputOf(pvm);
+  assert.ok(text.includes('execed ok pid same env from-exec cloexec closed'), text);
+  assert.ok(text.includes('exec ok'), text);
+  assert.equal(status, { kind: 'exit', code: 0 });
+  assert.equal(execs, [proc]);
+});
+
+linuxTest("execve by path: the name is looked up in the image's directory; a missing one is ENOENT", async () => {
+  const text = await expectOk('exec', '/usr/local/bin/linux_proc');
+  assert.ok(text.includes('execed ok pid same env from-exec cloexec closed'), text);
+});
+
+const busybox = fetchBusybox();
+const noBusybox = typeof busybox === 'string' ? false : busybox.skip;
+const bb = typeof busybox === 'string' ? busybox : '';
+
+/** busybox sh -c `script`: output of the whole process tree, and the status. */
+async function sh(script: string) {
+  const pvm = await ctx.host.spawn(bb, { args: ['sh', '-c', script], memory: '64MiB' });
+  let forks = 0;
+  pvm.on('fork', () => forks++);
+  const out = await outputOf(pvm);
+  return { ...out, forks };
+}
+
+linuxTest("busybox sh -c 'echo hi | wc -c' prints 3: every process of the pipeline a pVM", async () => {
+  const { text, status, forks } = await sh('echo hi | wc -c');
+  assert.is(text, '3\n');
+  assert.equal(status, { kind: 'exit', code: 0 });
+  assert.is(forks, 2);
+}, noBusybox);
+
+linuxTest("busybox sh -c 'for i in 1 2 3; do echo $i; done | sort -r' (sort exec'd as busybox's applet)", async () => {
+  const { text, status } = await sh('for i in 1 2 3; do echo $i; done | sort -r');
+  assert.is(text, '3\n2\n1\n');
+  assert.equal(status, { kind: 'exit', code: 0 });
+}, noBusybox);
+
+linuxTest('busybox sh: a three-stage pipeline, $? of a child, a missing command (127)', async () => {
+  const { text, status } = await sh('printf "b\\na\\nb\\n" | sort | uniq -c | wc -l; (exit 5); echo "status $?"; nosuchcmd; echo "then $?"');
+  assert.ok(text.startsWith('2\nstatus 5\n'), text);
+  assert.ok(text.includes('then 127'), text);
+  assert.equal(status, { kind: 'exit', code: 0 });
+}, noBusybox);
+
 suite.run();

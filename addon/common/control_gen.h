@@ -202,7 +202,7 @@ struct Execed {
   uint64_t tag;  // the Exec's, or 0 for a guest's EXEC
   int64_t error;  // 0, or -wire errno (what the guest's EXEC returns): the old image runs on
   ErrorCode code;  // why, when error != 0
-  uint32_t reserved;
+  uint32_t image_flags;  // the new image's, as Ready's (kReadyLinux)
   uint64_t start_ns;  // CLOCK_MONOTONIC: the vCPU stopped for the exec
   uint64_t ready_ns;  // the new image is about to run
 };
@@ -210,7 +210,7 @@ static_assert(sizeof(Execed) == 40, "Execed layout");
 static_assert(offsetof(Execed, tag) == 0, "Execed layout");
 static_assert(offsetof(Execed, error) == 8, "Execed layout");
 static_assert(offsetof(Execed, code) == 16, "Execed layout");
-static_assert(offsetof(Execed, reserved) == 20, "Execed layout");
+static_assert(offsetof(Execed, image_flags) == 20, "Execed layout");
 static_assert(offsetof(Execed, start_ns) == 24, "Execed layout");
 static_assert(offsetof(Execed, ready_ns) == 32, "Execed layout");
 

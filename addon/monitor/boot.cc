@@ -103,6 +103,7 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
 }  // namespace
 
 bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
+  m->linux_personality = EmbeddedLinuxPersonality();
   int rc = m->registry.Map(request.registry_fd);
   close(request.registry_fd);
   if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the pVM registry");

@@ -27,6 +27,10 @@ struct lfd {
   uint32_t flags;   /* O_NONBLOCK (kept per descriptor, not per open file) */
 };
 static struct lfd fds[MAX_FDS];
+_Static_assert(sizeof fds == LINUX_FD_STATE_SIZE, "exec.c's copy of the table");
+
+void linux_fd_save(uint8_t *out) { memcpy(out, fds, sizeof fds); }
+void linux_fd_restore(const uint8_t *in) { memcpy(fds, in, sizeof fds); }
 
 void linux_fd_init(void)
 {

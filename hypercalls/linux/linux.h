@@ -59,6 +59,22 @@ void linux_fd_close_all(void);     /* at exit */
 void linux_fd_exec(void);          /* at exec: close O_CLOEXEC fds */
 void linux_fd_child_gone(uint64_t id); /* a child that did not exit by itself: drop its pipe ends */
 
+/* What exec hands to the new image's personality (exec.c): fd.c's table, process.c's
+ * children, saved and restored byte for byte. */
+#define LINUX_FD_STATE_SIZE (256 * 12)
+#define LINUX_CHILDREN_STATE_SIZE (256 * 16)
+void linux_fd_save(uint8_t *out);
+void linux_fd_restore(const uint8_t *in);
+void linux_children_save(uint8_t *out);
+void linux_children_restore(const uint8_t *in);
+
+/* exec.c */
+struct exec_state;
+const struct exec_state *linux_exec_state(const char *argv0);  /* 0 if spawned, not exec'd */
+uint32_t linux_exec_env(const struct exec_state *st, const char **out, uint32_t max);
+void linux_exec_done(void);
+long linux_execve(const char *path, char *const argv[], char *const envp[]);
+
 /* process.c: fork, wait, kill, exit. */
 long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid);
 long linux_wait4(int64_t pid, int *status, long options, void *rusage);

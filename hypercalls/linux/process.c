@@ -31,6 +31,10 @@
  * has fewer numbers: wait4 reports the one the program sent). */
 #define MAX_CHILDREN 256
 static struct { uint64_t id; int sig; } children[MAX_CHILDREN];
+_Static_assert(sizeof children == LINUX_CHILDREN_STATE_SIZE, "exec.c's copy of the list");
+
+void linux_children_save(uint8_t *out) { memcpy(out, children, sizeof children); }
+void linux_children_restore(const uint8_t *in) { memcpy(children, in, sizeof children); }
 
 static void child_add(uint64_t id)
 {

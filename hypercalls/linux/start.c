@@ -23,8 +23,10 @@ enum {
   AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25, AT_HWCAP2 = 26, AT_EXECFN = 31,
 };
 
-/* The environment a program starts with (the host passes none yet). */
-static const char *const default_env[] = {"PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb", 0};
+/* The environment a spawned program starts with (the host passes none yet); after an
+ * execve, the one execve was given. */
+static const char *const default_env[] = {"PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"};
+#define MAX_ENVC 2048
 
 static uint64_t hwcap(void)
 {
@@ -58,18 +60,24 @@ uint64_t linux_start(struct pvm_boot_info *bi)
   const struct pvm_linux_handoff *h = &linux_handoff;
   char **args = (char **)(uintptr_t)bi->argv;
   uint64_t argc = bi->argc;
-  enum { MAX_ARGS = PVM_ARGS_SIZE / 16, ENVC = sizeof default_env / sizeof *default_env - 1 };
+  enum { MAX_ARGS = PVM_ARGS_SIZE / 16 };
   if (argc > MAX_ARGS)
     argc = MAX_ARGS;
+  /* After an execve: the descriptors, environment ... the old image left (exec.c). */
+  const struct exec_state *execed = linux_exec_state(argc > 0 && args ? args[0] : "");
+  static const char *env[MAX_ENVC];
+  uint64_t ENVC = execed ? linux_exec_env(execed, env, MAX_ENVC) : sizeof default_env / sizeof *default_env;
+  if (!execed)
+    memcpy(env, default_env, sizeof default_env);
 
   /* Strings and bytes at the top, in the order Linux puts them (roughly). */
   uint64_t top = bi->stack_top - 16;
   uint64_t execfn = push_string(&top, argc > 0 && args ? args[0] : "");
-  static uint64_t argv[MAX_ARGS], envp[ENVC];
+  static uint64_t argv[MAX_ARGS], envp[MAX_ENVC];
   for (uint64_t i = argc; i-- > 0;)
     argv[i] = push_string(&top, args[i]);
   for (uint64_t i = ENVC; i-- > 0;)
-    envp[i] = push_string(&top, default_env[i]);
+    envp[i] = push_string(&top, env[i]);
   uint64_t platform = push_string(&top, "x86_64");
   top &= ~15ull;
   top -= 16;
@@ -94,5 +102,6 @@ uint64_t linux_start(struct pvm_boot_info *bi)
     *sp++ = envp[i];
   *sp++ = 0;
   memcpy(sp, auxv, sizeof auxv);
+  linux_exec_done();  /* the strings are copied: the hand-over region goes */
   return top;
 }

@@ -18,7 +18,7 @@ enum {
   SYS_select = 23, SYS_dup = 32, SYS_dup2 = 33, SYS_nanosleep = 35, SYS_clone = 56, SYS_fork = 57,
   SYS_vfork = 58, SYS_wait4 = 61, SYS_kill = 62, SYS_fcntl = 72, SYS_tkill = 200,
   SYS_clock_nanosleep = 230, SYS_tgkill = 234, SYS_waitid = 247, SYS_pselect6 = 270, SYS_ppoll = 271,
-  SYS_dup3 = 292, SYS_pipe2 = 293,
+  SYS_dup3 = 292, SYS_pipe2 = 293, SYS_execve = 59,
 };
 
 #define ARCH_SET_GS 0x1001
@@ -178,6 +178,7 @@ static long serve(long nr, struct linux_frame *f)
     case SYS_clock_nanosleep:
       return nanosleep_l((long)a0, (long)a1, (const struct timespec_l *)(uintptr_t)a2, (struct timespec_l *)(uintptr_t)a3);
     case SYS_fork: case SYS_vfork: return linux_fork(0, 0, 0, 0);
+    case SYS_execve: return linux_execve((const char *)(uintptr_t)a0, (char *const *)(uintptr_t)a1, (char *const *)(uintptr_t)a2);
     case SYS_clone: return linux_fork(a0, a1, a2, a3);
     case SYS_wait4: return linux_wait4((int64_t)(int32_t)a0, (int *)(uintptr_t)a1, (long)a2, (void *)(uintptr_t)a3);
     case SYS_waitid: return linux_waitid((long)a0, a1, (uint8_t *)(uintptr_t)a2, (long)a3);

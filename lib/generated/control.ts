@@ -28,7 +28,7 @@ export type MonitorEvent =
   | { id: number; type: 'forked'; tag: number; error: number; childId: number; childPid: number; pauseStartNs: bigint; resumeNs: bigint; channelSlot: number; viaSpare: boolean; path: ForkPathName; copiedPages: number; channel?: ArrayBuffer | null }
   | { id: number; type: 'attached'; tag: number; error: number; slot: number }
   | { id: number; type: 'exec-request'; ramSize: number; strings: string[] }
-  | { id: number; type: 'execed'; tag: number; error: number; code: ErrorCodeName; startNs: bigint; readyNs: bigint; message: string }
+  | { id: number; type: 'execed'; tag: number; error: number; code: ErrorCodeName; imageFlags: number; startNs: bigint; readyNs: bigint; message: string }
   | { id: number; type: 'reset'; tag: number; error: number; pages: number; startNs: bigint; doneNs: bigint }
   | { id: number; type: 'spare'; pid: number }
   | { id: number; type: 'snapshotted'; tag: number; error: number; bytes: number; pages: number; pauseStartNs: bigint; resumeNs: bigint; message: string }

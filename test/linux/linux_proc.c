@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+
 static int fail(const char *mode, const char *why)
 {
   printf("%s FAIL: %s (errno %d)\n", mode, why, errno);
@@ -418,6 +420,56 @@ static int sleep_mode(void)
   return 0;
 }
 
+/* `exec PATH`: a child execs this program by PATH ("/proc/self/exe", or any directory:
+ * the name is looked up in the image's own) with a new environment; the image that
+ * runs ("execed") is the same process (pid), has the descriptors that were not
+ * O_CLOEXEC (it writes its report into the inherited pipe) and not the others. */
+static int exec_mode(const char *path)
+{
+  int p[2], c[2];
+  if (pipe(p) != 0 || pipe2(c, O_CLOEXEC) != 0) return fail("exec", "pipe");
+  errno = 0;
+  if (execve("/no/such/program", (char *[]){"x", NULL}, environ) != -1 || errno != ENOENT)
+    return fail("exec", "a missing program is not ENOENT");
+  pid_t pid = xfork();
+  if (pid == 0) {
+    close(p[0]);
+    char fd[16], me[16], cfd[16];
+    snprintf(fd, sizeof fd, "%d", p[1]);
+    snprintf(me, sizeof me, "%d", (int)getpid());
+    snprintf(cfd, sizeof cfd, "%d", c[1]);
+    char *argv[] = {"linux_proc", "execed", fd, me, cfd, NULL};
+    char *envp[] = {"PVM_TEST=from-exec", "OTHER=1", NULL};
+    execve(path, argv, envp);
+    _exit(127);
+  }
+  close(p[1]);
+  close(c[1]);
+  char buf[256];
+  size_t got = 0;
+  for (ssize_t n; (n = read(p[0], buf + got, sizeof buf - 1 - got)) > 0;) got += (size_t)n;
+  buf[got] = 0;
+  int status;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return fail("exec", "waitpid");
+  printf("%s", buf);
+  if (WEXITSTATUS(status) != 0 || !strstr(buf, "execed ok")) return fail("exec", "the new image did not report");
+  printf("exec ok\n");
+  return 0;
+}
+
+static int execed(char **argv)
+{
+  int fd = atoi(argv[2]);
+  char out[200];
+  const char *env = getenv("PVM_TEST");
+  errno = 0;
+  int cloexec_gone = fcntl(atoi(argv[4]), F_GETFD) == -1 && errno == EBADF;
+  int n = snprintf(out, sizeof out, "execed %s pid %s env %s cloexec %s\n",
+                   getpid() == atoi(argv[3]) && env && strcmp(env, "from-exec") == 0 && cloexec_gone ? "ok" : "FAIL",
+                   getpid() == atoi(argv[3]) ? "same" : "other", env ? env : "-", cloexec_gone ? "closed" : "open");
+  return write(fd, out, (size_t)n) == n ? 0 : 1;
+}
+
 /* `forkexitwait N`: N rounds of fork + _exit + waitpid; prints µs per round. */
 static int forkexitwait(long n)
 {
@@ -454,6 +506,8 @@ int main(int argc, char **argv)
   if (strcmp(mode, "poll") == 0) return poll_mode();
   if (strcmp(mode, "random") == 0) return random_mode();
   if (strcmp(mode, "sleep") == 0) return sleep_mode();
+  if (strcmp(mode, "exec") == 0) return exec_mode(argc > 2 ? argv[2] : "/proc/self/exe");
+  if (strcmp(mode, "execed") == 0 && argc > 4) return execed(argv);
   if (strcmp(mode, "forkexitwait") == 0) return forkexitwait(arg ? arg : 100);
   return fail(mode, "unknown mode");
 }
