@@ -125,6 +125,11 @@ linuxTest("execve by path: the name is looked up in the image's directory; a mis
   assert.ok(text.includes('execed ok pid same env from-exec cloexec closed'), text);
 });
 
+linuxTest('posix_spawn (clone with CLONE_VM|CLONE_VFORK onto its own stack, then execve); ENOENT comes back', async () => {
+  const text = await expectOk('spawn');
+  assert.ok(text.includes('sleep ok'), text);
+});
+
 const busybox = fetchBusybox();
 const noBusybox = typeof busybox === 'string' ? false : busybox.skip;
 const bb = typeof busybox === 'string' ? busybox : '';

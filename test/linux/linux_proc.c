@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,6 +471,24 @@ static int execed(char **argv)
   return write(fd, out, (size_t)n) == n ? 0 : 1;
 }
 
+/* `spawn`: posix_spawn (musl: clone(CLONE_VM|CLONE_VFORK) onto a stack of its own, then
+ * execve) of this program's `sleep` mode; waitpid sees it end well. */
+static int spawn_mode(void)
+{
+  pid_t pid;
+  char *argv[] = {"linux_proc", "sleep", NULL};
+  fflush(stdout);
+  int err = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
+  if (err != 0) { errno = err; return fail("spawn", "posix_spawn"); }
+  int status;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return fail("spawn", "status");
+  errno = 0;
+  err = posix_spawn(&pid, "/no/such/program", NULL, NULL, argv, environ);
+  if (err != ENOENT) { errno = err; return fail("spawn", "a missing program is not ENOENT"); }
+  printf("spawn ok\n");
+  return 0;
+}
+
 /* `forkexitwait N`: N rounds of fork + _exit + waitpid; prints µs per round. */
 static int forkexitwait(long n)
 {
@@ -506,6 +525,7 @@ int main(int argc, char **argv)
   if (strcmp(mode, "poll") == 0) return poll_mode();
   if (strcmp(mode, "random") == 0) return random_mode();
   if (strcmp(mode, "sleep") == 0) return sleep_mode();
+  if (strcmp(mode, "spawn") == 0) return spawn_mode();
   if (strcmp(mode, "exec") == 0) return exec_mode(argc > 2 ? argv[2] : "/proc/self/exe");
   if (strcmp(mode, "execed") == 0 && argc > 4) return execed(argv);
   if (strcmp(mode, "forkexitwait") == 0) return forkexitwait(arg ? arg : 100);
