@@ -82,8 +82,9 @@ void pipe_ref(uint32_t slot, uint64_t id, int readers, int writers)
   lock(h);
   struct holder *x = holder(h, id, 1);
   if (x) {
-    x->readers += (uint32_t)readers;
-    x->writers += (uint32_t)writers;
+    /* Never below 0: a row its parent dropped (pipe_forget) before a child took its ends. */
+    x->readers = readers < 0 && x->readers < (uint32_t)-readers ? 0 : x->readers + (uint32_t)readers;
+    x->writers = writers < 0 && x->writers < (uint32_t)-writers ? 0 : x->writers + (uint32_t)writers;
     release_empty(x);
   }
   unlock(h);
