@@ -50,6 +50,9 @@ long linux_fstat(long fd, uint8_t *st);
 long linux_ioctl(long fd, long req, uint64_t arg);
 long linux_lseek(long fd);
 long linux_pipe2(int *fds, long flags);
+short linux_fd_ready(long fd, short events);  /* poll's revents for fd */
+
+/* poll.c */
 long linux_poll(void *fds, uint64_t nfds, int64_t timeout_ns);
 long linux_select(long nfds, uint64_t *r, uint64_t *w, uint64_t *e, int64_t timeout_ns);
 int linux_fd_fork_prepare(void);   /* the parent, before FORK: pipe ends counted for the child */
@@ -61,7 +64,8 @@ void linux_fd_child_gone(uint64_t id); /* a child that did not exit by itself: d
 
 /* What exec hands to the new image's personality (exec.c): fd.c's table, process.c's
  * children, saved and restored byte for byte. */
-#define LINUX_FD_STATE_SIZE (256 * 12)
+#define LINUX_MAX_FDS 256
+#define LINUX_FD_STATE_SIZE (LINUX_MAX_FDS * 12)
 #define LINUX_CHILDREN_STATE_SIZE (256 * 16)
 void linux_fd_save(uint8_t *out);
 void linux_fd_restore(const uint8_t *in);
