@@ -18,7 +18,7 @@ import { checkArgs, openGuestImage, openImage } from './image.js';
 import { parseMemory } from './memory.js';
 import { closeQuietly, createSnapshotFile, finishSnapshotFile, type SnapshotInfo } from './snapshot.js';
 import type { MonitorEvent, NativeHost } from './native.js';
-import { BOOT_ERROR_CODES, wireErrorCode } from './generated/control.js';
+import { BOOT_ERROR_CODES, CONTROL_FLAGS, wireErrorCode } from './generated/control.js';
 import {
   Pvm,
   type ConsoleMode,
@@ -323,6 +323,7 @@ export class PvmLink implements PvmHostLink {
     const alive = this.#ctx.links.get(this.pvm.id) === this;
     const image = pending?.image ?? guestImage ?? '';
     if (image && alive) this.image = image;
+    this.pvm._setLinuxProgram((ev.imageFlags & CONTROL_FLAGS.kReadyLinux) !== 0);
     const info: ExecInfo = { image, replaceUs: Number(ev.readyNs - ev.startNs) / 1e3 };
     pending?.resolve(info);
     if (alive) this.pvm.emit('exec', info);
@@ -388,6 +389,8 @@ export class PvmLink implements PvmHostLink {
     }
     const childLink = new PvmLink(ctx, ev.childId, this, pending?.console ?? this.consoleMode, ev.pauseStartNs);
     const child = childLink.pvm;
+    // A Linux process's fork: its stdout is the parent's (README "Running Linux programs").
+    if (!pending && this.pvm._linuxProgram && childLink.consoleMode === 'pipe') child._forwardConsoleTo(this.pvm._consoleRoot());
     let channel: Channel | undefined;
     if (ev.channel) {
       channel = new Channel({ id: ev.childId, memory: ev.channel, side: 'A', native: ctx.native });

@@ -11,6 +11,7 @@ import type { MonitorEvent, NativeHost } from './native.js';
 import abi from '../hypercalls/abi.json' with { type: 'json' };
 import { PvmError } from './errors.js';
 import { readyBackendInfo, type Backend, type BackendInfo } from './backends.js';
+import { CONTROL_FLAGS } from './generated/control.js';
 import { bootFailure, endStatus } from './ending.js';
 import type { ExitStatus } from './status.js';
 import type { SnapshotInfo } from './snapshot.js';
@@ -191,6 +192,10 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #resolveExited!: (status: ExitStatus) => void;
   #boot: { resolve: () => void; reject: (e: PvmError) => void } | null = null;
   #link: PvmHostLink;
+  /** The image is a static Linux program (the monitor's Ready says). */
+  #linuxProgram = false;
+  /** A Linux program's forked process: where its console output goes (the spawned pVM's). */
+  #consoleSink: Pvm | null = null;
 
   /** @internal */
   constructor(init: PvmInit) {
@@ -408,6 +413,37 @@ export class Pvm extends EventEmitter<PvmEvents> {
     await this.exited;
   }
 
+  /** @internal True if the image is a static Linux program. */
+  get _linuxProgram(): boolean {
+    return this.#linuxProgram;
+  }
+
+  /** @internal An exec changed what the image is. */
+  _setLinuxProgram(linux: boolean): void {
+    this.#linuxProgram = linux;
+  }
+
+  /** @internal Where this pVM's console output ends up: its own, or the one it forwards to. */
+  _consoleRoot(): Pvm {
+    return this.#consoleSink ?? this;
+  }
+
+  /**
+   * @internal A Linux program's forked process shares its parent's stdout, as on Linux:
+   * its console output goes to `root`'s console stream while that is open.
+   */
+  _forwardConsoleTo(root: Pvm): void {
+    this.#consoleSink = root;
+  }
+
+  /** @internal Console output of a forked Linux process: false if this console is closed. */
+  _takeForwarded(data: Buffer): boolean {
+    if (this.#phase === 'ended' || this.#consoleMode !== 'pipe') return false;
+    this.console.push(data);
+    this.emit('console', data);
+    return true;
+  }
+
   /** @internal The `ready` timestamps (a forked child's vmReadyNs). */
   get _vmReadyNs(): bigint {
     return this.#timings.vmReadyNs;
@@ -427,6 +463,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
       case 'ready':
         this.#pid = ev.pid;
         this.#backend = readyBackendInfo(this.#backend, ev.backend, ev.backendFlags);
+        this.#linuxProgram = (ev.imageFlags & CONTROL_FLAGS.kReadyLinux) !== 0;
         this.#timings.monitorStartNs = ev.monitorStartNs;
         this.#timings.vmReadyNs = ev.vmReadyNs;
         this.#phase = 'running';
@@ -439,6 +476,10 @@ export class Pvm extends EventEmitter<PvmEvents> {
         this.#timings.firstExitNs = ev.firstExitNs; // again after an exec
         return;
       case 'console':
+        if (this.#consoleSink?._takeForwarded(ev.data)) {
+          this.emit('console', ev.data);
+          return;
+        }
         if (this.#consoleMode === 'pipe') {
           const room = this.console.push(ev.data);
           if (!room && !this.#consoleUnbounded && this.listenerCount('console') === 0) this.#pauseConsole(true);

@@ -105,6 +105,7 @@ constexpr uint32_t kBootSameClones = 4;  // Boot.flags: Fork children keep their
 constexpr uint32_t kBootSnapshot = 256;  // Boot.flags: The image fd is a snapshot file (monitor/snapshot_file.h): RAM, vCPU and argv come from it; ram_size and the tail are ignored (0, none).
 constexpr uint32_t kAttachShm = 1;  // AttachRequest.flags: A shared-memory region, not a channel.
 constexpr uint32_t kReadyKvmPvm = 1;  // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
+constexpr uint32_t kReadyLinux = 1;  // Ready.image_flags: The image is a static Linux program (the Linux personality serves it); a fork child's is its parent's.
 
 // Starts every datagram.
 struct Header {
@@ -201,7 +202,7 @@ struct Execed {
   uint64_t tag;  // the Exec's, or 0 for a guest's EXEC
   int64_t error;  // 0, or -wire errno (what the guest's EXEC returns): the old image runs on
   ErrorCode code;  // why, when error != 0
-  uint32_t reserved;
+  uint32_t image_flags;  // the new image's, as Ready's (kReadyLinux)
   uint64_t start_ns;  // CLOCK_MONOTONIC: the vCPU stopped for the exec
   uint64_t ready_ns;  // the new image is about to run
 };
@@ -209,7 +210,7 @@ static_assert(sizeof(Execed) == 40, "Execed layout");
 static_assert(offsetof(Execed, tag) == 0, "Execed layout");
 static_assert(offsetof(Execed, error) == 8, "Execed layout");
 static_assert(offsetof(Execed, code) == 16, "Execed layout");
-static_assert(offsetof(Execed, reserved) == 20, "Execed layout");
+static_assert(offsetof(Execed, image_flags) == 20, "Execed layout");
 static_assert(offsetof(Execed, start_ns) == 24, "Execed layout");
 static_assert(offsetof(Execed, ready_ns) == 32, "Execed layout");
 
@@ -300,7 +301,7 @@ struct Ready {
   uint64_t vm_ready_ns;  // VM, memory, vCPU and image/state ready; next is the guest's first run
   char backend[16];  // the backend's name, NUL-terminated ("kvm")
   uint32_t backend_flags;  // backend-specific (kvm: kReadyKvmPvm)
-  uint32_t reserved;
+  uint32_t image_flags;  // what the running image is (kReadyLinux)
 };
 static_assert(sizeof(Ready) == 48, "Ready layout");
 static_assert(offsetof(Ready, pid) == 0, "Ready layout");
@@ -308,7 +309,7 @@ static_assert(offsetof(Ready, monitor_start_ns) == 8, "Ready layout");
 static_assert(offsetof(Ready, vm_ready_ns) == 16, "Ready layout");
 static_assert(offsetof(Ready, backend) == 24, "Ready layout");
 static_assert(offsetof(Ready, backend_flags) == 40, "Ready layout");
-static_assert(offsetof(Ready, reserved) == 44, "Ready layout");
+static_assert(offsetof(Ready, image_flags) == 44, "Ready layout");
 
 // The guest has run.
 struct Started {

@@ -91,6 +91,7 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
     if (loaded.linux_program && !LoadLinuxPersonality(whole.span(), EmbeddedLinuxPersonality(), loaded, &entry, why)) {
       return false;
     }
+    m->linux_program = loaded.linux_program;
   }
   // pVMs of one image share its read-only pages (best effort: the copy is already there).
   for (const FilePages& f : loaded.shareable) {
@@ -103,6 +104,7 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
 }  // namespace
 
 bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
+  m->linux_personality = EmbeddedLinuxPersonality();
   int rc = m->registry.Map(request.registry_fd);
   close(request.registry_fd);
   if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the pVM registry");

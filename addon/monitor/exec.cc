@@ -114,9 +114,13 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   GuestMemory fresh;
   LoadedImage loaded;
   EntryState entry;
+  // A static Linux program gets the personality beside it, as at spawn (boot.cc).
   bool ok = m->backend->AllocateMemory(size, &fresh, &why) && LoadElf(image, fresh.span(), &loaded, &why) &&
-            (!loaded.linux_program || RefuseLinuxProgram("cannot replace a pVM's image in place yet", &why)) &&
-            SetUpBoot(fresh.span(), loaded, params, &entry, &why);
+            (!loaded.linux_program || m->backend->runs_linux_programs() ||
+             RefuseLinuxProgram("needs the kvm backend", &why)) &&
+            SetUpBoot(fresh.span(), loaded, params, &entry, &why) &&
+            (!loaded.linux_program ||
+             LoadLinuxPersonality(fresh.span(), m->linux_personality, loaded, &entry, &why));
   if (ok) {
     for (const FilePages& f : loaded.shareable) m->backend->ShareFilePages(fresh, f.gpa, image_fd, f.offset, f.length);
   }
@@ -136,6 +140,7 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   // `fresh` holds the old RAM now and goes with this scope. From here on a failure
   // cannot give the old image back: the pVM ends (the caller sees ends_pvm).
   m->ram_size = size;
+  m->linux_program = loaded.linux_program;
   m->channels->Publish();
   m->console = std::make_unique<Console>(m->backend->memory(), &m->control);
   m->started = false;
@@ -225,6 +230,7 @@ HypercallResult ExecHypercall(const VcpuExit& x, Monitor* m) {
     return Return(static_cast<uint64_t>(o.error));
   }
   done.ready_ns = MonotonicNs();
+  done.image_flags = m->linux_program ? ctl::kReadyLinux : 0;
   m->control.SendExeced(done);
   SparesAfterExec(m);
   DropResetPoint(m);  // the fork point's image is gone

@@ -19,10 +19,11 @@ int64_t ClockNs(clockid_t clock) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// PVM_TRACE=syscalls (a comma-separated list may name more).
-bool TraceSyscalls() {
+// PVM_TRACE=syscalls (a comma-separated list may name more); syscalls-all traces every call.
+uint32_t TraceFlags() {
   const char* trace = getenv("PVM_TRACE");
-  return trace && strstr(trace, "syscalls") != nullptr;
+  if (!trace || strstr(trace, "syscalls") == nullptr) return 0;
+  return PVM_LINUX_TRACE_SYSCALLS | (strstr(trace, "syscalls-all") ? PVM_LINUX_TRACE_ALL : 0);
 }
 
 // PVM_LINUX_REWRITE=off: leave `syscall` sites as they are (every syscall traps to
@@ -56,7 +57,7 @@ bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob,
   h.phdr = image.phdr;
   h.phnum = image.phnum;
   h.realtime_offset_ns = static_cast<uint64_t>(ClockNs(CLOCK_REALTIME) - ClockNs(CLOCK_MONOTONIC));
-  h.flags = TraceSyscalls() ? PVM_LINUX_TRACE_SYSCALLS : 0;
+  h.flags = TraceFlags();
   uint8_t* at = ram.data() + PVM_LINUX_RT_GPA;
   std::memcpy(at, blob.data(), size);
   std::memset(at + size, 0, h.mem_size - size);  // its bss (exec reuses RAM)

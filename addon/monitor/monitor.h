@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "common/registry.h"
@@ -68,6 +69,8 @@ struct Monitor {
   uint64_t ram_size = 0;
   uint64_t prepared_ram = 0;  // RAM (with page tables) made before Boot, 0 if none
   bool started = false;                // the guest's first exit has been reported
+  bool linux_program = false;          // the image is a static Linux program (Ready.image_flags)
+  std::span<const uint8_t> linux_personality;  // the embedded blob (set by Boot): exec loads it too
   HostLink host;                       // the host's requests and when to look at them
   sigset_t wait_mask;                  // the signal mask while blocked: lets the kick signals in
 

@@ -112,6 +112,7 @@ void ServeHost(Monitor* m) {
     done.error = o.error;
     done.code = o.code;
     done.ready_ns = MonotonicNs();
+    done.image_flags = m->linux_program ? ctl::kReadyLinux : 0;
     m->control.SendExeced(done, o.why);
     if (o.ends_pvm) Finish(m, InternalFault(o.why.c_str(), 0));
     if (o.error == 0) {

@@ -91,6 +91,7 @@ linux_call_entry:
 kernel_stack:
         .skip   32768
 kernel_stack_top:
+        .globl  user_rsp
 user_rsp:
         .quad   0
         .section .note.GNU-stack, "", @progbits

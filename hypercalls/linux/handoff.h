@@ -17,6 +17,7 @@
 
 /* Bits of `flags`. */
 #define PVM_LINUX_TRACE_SYSCALLS 1u     /* PVM_TRACE=syscalls: name each unserved call */
+#define PVM_LINUX_TRACE_ALL 2u          /* PVM_TRACE=syscalls-all: a line for every call */
 
 struct pvm_linux_handoff {
   /* Written by the link (hypercalls/linux/entry.S). */

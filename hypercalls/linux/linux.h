@@ -29,9 +29,69 @@ long linux_madvise(uint64_t addr, uint64_t len, long advice);
 void linux_random_init(const uint64_t entropy[4]);
 void linux_random(void *buf, size_t len);
 
+/* sleep.c: waiting without a doorbell (pipes, poll, nanosleep). */
+struct linux_backoff { unsigned spins; uint64_t sleep_ns; };
+void linux_backoff_wait(struct linux_backoff *b);  /* spin a little, then sleep longer each time */
+void linux_sleep_ns(uint64_t ns);                  /* WAIT with no channel: ns, or less */
+uint64_t linux_now_ns(void);                       /* CLOCK_MONOTONIC (runtime/clock.c) */
+void linux_drop_pvm_signals(void);                 /* take USR1/USR2 (no Linux meaning yet) */
+
+/* fd.c: the file descriptor table (console, pipes). */
+void linux_fd_init(void);
+long linux_read(long fd, void *buf, uint64_t len);
+long linux_write(long fd, const void *buf, uint64_t len);
+long linux_readv(long fd, const void *iov, long count);
+long linux_writev(long fd, const void *iov, long count);
+long linux_close(long fd);
+long linux_dup(long fd);
+long linux_dup3(long oldfd, long newfd, long flags, int is_dup2);
+long linux_fcntl(long fd, long cmd, uint64_t arg);
+long linux_fstat(long fd, uint8_t *st);
+long linux_ioctl(long fd, long req, uint64_t arg);
+long linux_lseek(long fd);
+long linux_pipe2(int *fds, long flags);
+short linux_fd_ready(long fd, short events);  /* poll's revents for fd */
+
+/* poll.c */
+long linux_poll(void *fds, uint64_t nfds, int64_t timeout_ns);
+long linux_select(long nfds, uint64_t *r, uint64_t *w, uint64_t *e, int64_t timeout_ns);
+int linux_fd_fork_prepare(void);   /* the parent, before FORK: pipe ends counted for the child */
+void linux_fd_fork_undo(void);     /* the parent, after a failed FORK */
+void linux_fd_fork_child(void);    /* the child: take over the ends counted for it */
+void linux_fd_close_all(void);     /* at exit */
+void linux_fd_exec(void);          /* at exec: close O_CLOEXEC fds */
+void linux_fd_child_gone(uint64_t id); /* a child that did not exit by itself: drop its pipe ends */
+
+/* What exec hands to the new image's personality (exec.c): fd.c's table, process.c's
+ * children, saved and restored byte for byte. */
+#define LINUX_MAX_FDS 256
+#define LINUX_FD_STATE_SIZE (LINUX_MAX_FDS * 12)
+#define LINUX_CHILDREN_STATE_SIZE (256 * 16)
+void linux_fd_save(uint8_t *out);
+void linux_fd_restore(const uint8_t *in);
+void linux_children_save(uint8_t *out);
+void linux_children_restore(const uint8_t *in);
+
+/* exec.c */
+struct exec_state;
+const struct exec_state *linux_exec_state(const char *argv0);  /* 0 if spawned, not exec'd */
+uint32_t linux_exec_env(const struct exec_state *st, const char **out, uint32_t max);
+void linux_exec_done(void);
+long linux_execve(const char *path, char *const argv[], char *const envp[]);
+
+/* process.c: fork, wait, kill, exit. */
+long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid);
+long linux_wait4(int64_t pid, int *status, long options, void *rusage);
+long linux_waitid(long idtype, uint64_t id, uint8_t *info, long options);
+long linux_kill(int64_t pid, long sig);
+__attribute__((noreturn)) void linux_exit(int code);
+extern uint64_t user_rsp;  /* entry.S: the program's rsp at the syscall */
+extern uint8_t linux_sigactions[65][32];
+
 /* out.c: the console (fds 1 and 2) and the trace line. */
 void linux_console_write(const void *buf, size_t len);
 void linux_trace_unserved(long nr);
+void linux_trace_call(long nr, uint64_t a0, uint64_t a1, uint64_t a2, long result);
 void linux_trace_call_sites(void);
 
 void *memcpy(void *dst, const void *src, size_t n);
@@ -46,12 +106,21 @@ static inline void linux_wrmsr(uint32_t msr, uint64_t value)
 /* Linux errno values the personality returns (negated). */
 #define L_EPERM 1
 #define L_ENOENT 2
+#define L_ESRCH 3
+#define L_EINTR 4
+#define L_E2BIG 7
+#define L_ENOEXEC 8
 #define L_EBADF 9
+#define L_ECHILD 10
+#define L_EAGAIN 11
 #define L_ENOMEM 12
 #define L_EFAULT 14
 #define L_ENODEV 19
 #define L_EINVAL 22
+#define L_EMFILE 24
 #define L_ENOTTY 25
+#define L_ESPIPE 29
+#define L_EPIPE 32
 #define L_ERANGE 34
 #define L_ENOSYS 38
 

@@ -97,6 +97,42 @@ void linux_trace_unserved(long nr)
   linux_console_write(line, (size_t)(p - line));
 }
 
+static char *put_hex(char *p, uint64_t v)
+{
+  static const char digits[] = "0123456789abcdef";
+  char tmp[16];
+  int n = 0;
+  do tmp[n++] = digits[v & 15]; while ((v >>= 4) != 0);
+  *p++ = '0', *p++ = 'x';
+  while (n > 0) *p++ = tmp[--n];
+  return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+  size_t n = strlen(s);
+  memcpy(p, s, n);
+  return p + n;
+}
+
+/* PVM_TRACE=syscalls-all: "pvm: [pid] syscall nr(a0, a1, a2) = result" for every call. */
+void linux_trace_call(long nr, uint64_t a0, uint64_t a1, uint64_t a2, long result)
+{
+  char line[160], *p = line;
+  p = put_str(p, "pvm: [");
+  p = put_dec(p, linux_boot->id);
+  p = put_str(p, "] syscall ");
+  p = put_dec(p, (uint64_t)nr);
+  *p++ = '(';
+  p = put_hex(p, a0), p = put_str(p, ", ");
+  p = put_hex(p, a1), p = put_str(p, ", ");
+  p = put_hex(p, a2), p = put_str(p, ") = ");
+  if (result < 0) *p++ = '-', result = -result;
+  p = put_dec(p, (uint64_t)result);
+  *p++ = '\n';
+  linux_console_write(line, (size_t)(p - line));
+}
+
 /* With the trace on, at start: how many `syscall` sites the load made calls. */
 void linux_trace_call_sites(void)
 {

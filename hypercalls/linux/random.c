@@ -1,10 +1,12 @@
 /* getrandom and AT_RANDOM: a ChaCha20 stream keyed with the boot page's 32 fresh bytes
- * (new at every boot), so nothing is an exit. */
+ * (new at every boot), so nothing is an exit. A fork child has fresh bytes and a new
+ * generation in its page: the stream is keyed again, so parent and child differ. */
 #include "linux.h"
 
 static uint32_t key[8], counter;
 static uint8_t block[64];
 static unsigned used = 64;
+static uint64_t keyed_generation;
 
 #define ROTL(a, b) (((a) << (b)) | ((a) >> (32 - (b))))
 #define QR(a, b, c, d) \
@@ -35,10 +37,13 @@ void linux_random_init(const uint64_t entropy[4])
   memcpy(key, entropy, sizeof key);
   counter = 0;
   used = 64;
+  keyed_generation = linux_boot->generation;
 }
 
 void linux_random(void *buf, size_t len)
 {
+  if (linux_boot->generation != keyed_generation)
+    linux_random_init(linux_boot->entropy);
   uint8_t *p = buf;
   while (len > 0) {
     if (used == 64)

@@ -6,6 +6,7 @@
 #include "linux.h"
 
 struct pvm_boot_info *linux_boot;
+struct pvm_boot_info *__pvm_boot;  /* what pvm.h's inline helpers (channel table, slots) read */
 
 #define MSR_STAR 0xc0000081u
 #define MSR_LSTAR 0xc0000082u
@@ -22,8 +23,10 @@ enum {
   AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25, AT_HWCAP2 = 26, AT_EXECFN = 31,
 };
 
-/* The environment a program starts with (the host passes none yet). */
-static const char *const default_env[] = {"PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb", 0};
+/* The environment a spawned program starts with (the host passes none yet); after an
+ * execve, the one execve was given. */
+static const char *const default_env[] = {"PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"};
+#define MAX_ENVC 2048
 
 static uint64_t hwcap(void)
 {
@@ -45,29 +48,36 @@ uint64_t linux_start(struct pvm_boot_info *bi)
 {
   if (bi == 0 || bi->magic != PVM_BOOT_MAGIC)
     __builtin_trap();
-  linux_boot = bi;
+  linux_boot = __pvm_boot = bi;
   linux_wrmsr(MSR_STAR, KERNEL_CS << 32);
   linux_wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)linux_syscall_entry);
   linux_wrmsr(MSR_FMASK, SYSCALL_FMASK);
   linux_random_init(bi->entropy);
   linux_memory_init(bi->heap_start, bi->heap_end);
+  linux_fd_init();
   linux_trace_call_sites();
 
   const struct pvm_linux_handoff *h = &linux_handoff;
   char **args = (char **)(uintptr_t)bi->argv;
   uint64_t argc = bi->argc;
-  enum { MAX_ARGS = PVM_ARGS_SIZE / 16, ENVC = sizeof default_env / sizeof *default_env - 1 };
+  enum { MAX_ARGS = PVM_ARGS_SIZE / 16 };
   if (argc > MAX_ARGS)
     argc = MAX_ARGS;
+  /* After an execve: the descriptors, environment ... the old image left (exec.c). */
+  const struct exec_state *execed = linux_exec_state(argc > 0 && args ? args[0] : "");
+  static const char *env[MAX_ENVC];
+  uint64_t ENVC = execed ? linux_exec_env(execed, env, MAX_ENVC) : sizeof default_env / sizeof *default_env;
+  if (!execed)
+    memcpy(env, default_env, sizeof default_env);
 
   /* Strings and bytes at the top, in the order Linux puts them (roughly). */
   uint64_t top = bi->stack_top - 16;
   uint64_t execfn = push_string(&top, argc > 0 && args ? args[0] : "");
-  static uint64_t argv[MAX_ARGS], envp[ENVC];
+  static uint64_t argv[MAX_ARGS], envp[MAX_ENVC];
   for (uint64_t i = argc; i-- > 0;)
     argv[i] = push_string(&top, args[i]);
   for (uint64_t i = ENVC; i-- > 0;)
-    envp[i] = push_string(&top, default_env[i]);
+    envp[i] = push_string(&top, env[i]);
   uint64_t platform = push_string(&top, "x86_64");
   top &= ~15ull;
   top -= 16;
@@ -92,5 +102,6 @@ uint64_t linux_start(struct pvm_boot_info *bi)
     *sp++ = envp[i];
   *sp++ = 0;
   memcpy(sp, auxv, sizeof auxv);
+  linux_exec_done();  /* the strings are copied: the hand-over region goes */
   return top;
 }

@@ -1,7 +1,7 @@
 /*
  * The syscall dispatcher: what the personality serves itself, without leaving the guest
  * where it can. Everything else is -ENOSYS (and a trace line with PVM_TRACE=syscalls).
- * The console is fds 0-2: writes to 1 and 2 go to it, reads from 0 see end-of-file.
+ * Descriptors (console, pipes) are fd.c's, processes process.c's.
  */
 #include "linux.h"
 
@@ -14,7 +14,11 @@ enum {
   SYS_getresgid = 120, SYS_sigaltstack = 131, SYS_arch_prctl = 158, SYS_gettid = 186, SYS_time = 201,
   SYS_set_tid_address = 218, SYS_clock_gettime = 228, SYS_clock_getres = 229, SYS_exit_group = 231,
   SYS_newfstatat = 262, SYS_set_robust_list = 273, SYS_prlimit64 = 302, SYS_getrandom = 318,
-  SYS_rseq = 334,
+  SYS_rseq = 334, SYS_poll = 7, SYS_lseek = 8, SYS_pread64 = 17, SYS_pwrite64 = 18, SYS_pipe = 22,
+  SYS_select = 23, SYS_dup = 32, SYS_dup2 = 33, SYS_nanosleep = 35, SYS_clone = 56, SYS_fork = 57,
+  SYS_vfork = 58, SYS_wait4 = 61, SYS_kill = 62, SYS_fcntl = 72, SYS_tkill = 200,
+  SYS_clock_nanosleep = 230, SYS_tgkill = 234, SYS_waitid = 247, SYS_pselect6 = 270, SYS_ppoll = 271,
+  SYS_dup3 = 292, SYS_pipe2 = 293, SYS_execve = 59,
 };
 
 #define ARCH_SET_GS 0x1001
@@ -29,43 +33,18 @@ enum {
 #define NSIG_ACTIONS 65
 
 static uint64_t fs_base, gs_base;
-/* Signal actions are kept, not acted on: no signal reaches a Linux program yet. */
-static uint8_t sigactions[NSIG_ACTIONS][32];
+/* Signal actions are kept, not acted on: no handler runs yet (fd.c and process.c look at
+ * SIG_DFL / SIG_IGN for SIGPIPE and kill of oneself). */
+uint8_t linux_sigactions[NSIG_ACTIONS][32];
 
-struct iovec_l { uint64_t base, len; };
 struct timespec_l { int64_t sec, nsec; };
 
-static int is_console(long fd) { return fd >= 0 && fd <= 2; }
-
-static long do_write(long fd, const void *buf, uint64_t len)
-{
-  if (fd != 1 && fd != 2)
-    return fd == 0 ? -L_EBADF : -L_EBADF;
-  linux_console_write(buf, len);
-  return (long)len;
-}
-
-static long do_writev(long fd, const struct iovec_l *iov, long count)
-{
-  if (count < 0 || count > 1024)
-    return -L_EINVAL;
-  long total = 0;
-  for (long i = 0; i < count; i++) {
-    long n = do_write(fd, (const void *)(uintptr_t)iov[i].base, iov[i].len);
-    if (n < 0)
-      return n;
-    total += n;
-  }
-  return total;
-}
-
-static uint64_t monotonic_ns(void) { return __pvm_clock_ns(linux_boot); }  /* no exit on kvm */
 
 static long clock_gettime_l(long clock, struct timespec_l *ts)
 {
   if (clock < 0 || clock > 11)
     return -L_EINVAL;
-  uint64_t ns = monotonic_ns();
+  uint64_t ns = linux_now_ns();
   if (clock == 0 || clock == 5 || clock == 8 || clock == 11)  /* REALTIME, _COARSE, _ALARM, TAI */
     ns += linux_handoff.realtime_offset_ns;
   ts->sec = (int64_t)(ns / 1000000000u);
@@ -84,20 +63,6 @@ static long uname_l(char *u)
   put_field(u + 195, "#1 pvm");
   put_field(u + 260, "x86_64");
   put_field(u + 325, "(none)");
-  return 0;
-}
-
-static long fstat_console(long fd, uint8_t *st)
-{
-  if (!is_console(fd))
-    return -L_EBADF;
-  memset(st, 0, 144);
-  uint32_t mode = 0020000 | 0620;  /* S_IFCHR, rw--w---- */
-  uint64_t nlink = 1, blksize = 1024, rdev = (136ull << 8);  /* a pty */
-  memcpy(st + 16, &nlink, 8);
-  memcpy(st + 24, &mode, 4);
-  memcpy(st + 40, &rdev, 8);
-  memcpy(st + 56, &blksize, 8);
   return 0;
 }
 
@@ -132,29 +97,93 @@ static long sigaction_l(long sig, const void *act, void *old, uint64_t size)
 {
   if (sig < 1 || sig >= NSIG_ACTIONS || sig == 9 || sig == 19 || size != 8)
     return -L_EINVAL;
-  if (old) memcpy(old, sigactions[sig], 32);
-  if (act) memcpy(sigactions[sig], act, 32);
+  if (old) memcpy(old, linux_sigactions[sig], 32);
+  if (act) memcpy(linux_sigactions[sig], act, 32);
   return 0;
 }
 
+/* nanosleep and clock_nanosleep: sleep in WAIT with no channel until `deadline`. */
+static long sleep_until(uint64_t deadline, struct timespec_l *rem)
+{
+  for (uint64_t now; (now = linux_now_ns()) < deadline;)
+    linux_sleep_ns(deadline - now);
+  if (rem) rem->sec = rem->nsec = 0;
+  return 0;
+}
+
+static long nanosleep_l(long clock, long flags, const struct timespec_l *req, struct timespec_l *rem)
+{
+  if (!req || req->nsec < 0 || req->nsec >= 1000000000 || req->sec < 0)
+    return -L_EINVAL;
+  uint64_t ns = (uint64_t)req->sec * 1000000000u + (uint64_t)req->nsec;
+  if (flags & 1) {  /* TIMER_ABSTIME: a time on `clock` */
+    if (clock == 0 || clock == 11) ns -= linux_handoff.realtime_offset_ns;
+    return sleep_until(ns, 0);
+  }
+  return sleep_until(linux_now_ns() + ns, rem);
+}
+
+/* poll's timeout in ms, ppoll's and pselect's timespec, select's timeval: ns, or -1. */
+static int64_t timeout_ms(long ms) { return ms < 0 ? -1 : (int64_t)ms * 1000000; }
+static int64_t timeout_ts(const struct timespec_l *ts)
+{
+  return ts ? ts->sec * 1000000000 + ts->nsec : -1;
+}
+
+static long serve(long nr, struct linux_frame *f);
+
 long linux_syscall(long nr, struct linux_frame *f)
+{
+  long r = serve(nr, f);
+  if (linux_handoff.flags & PVM_LINUX_TRACE_ALL)
+    linux_trace_call(nr, f->rdi, f->rsi, f->rdx, r);
+  return r;
+}
+
+static long serve(long nr, struct linux_frame *f)
 {
   uint64_t a0 = f->rdi, a1 = f->rsi, a2 = f->rdx, a3 = f->r10, a4 = f->r8, a5 = f->r9;
   struct pvm_boot_info *bi = linux_boot;
   switch (nr) {
-    case SYS_read: return a0 == 0 ? 0 : -L_EBADF;  /* stdin: end of file */
-    case SYS_readv: return a0 == 0 ? 0 : -L_EBADF;
-    case SYS_write: return do_write((long)a0, (const void *)(uintptr_t)a1, a2);
-    case SYS_writev: return do_writev((long)a0, (const struct iovec_l *)(uintptr_t)a1, (long)a2);
-    case SYS_close: return is_console((long)a0) ? 0 : -L_EBADF;
-    case SYS_fstat: return fstat_console((long)a0, (uint8_t *)(uintptr_t)a1);
+    case SYS_read: return linux_read((long)a0, (void *)(uintptr_t)a1, a2);
+    case SYS_readv: return linux_readv((long)a0, (const void *)(uintptr_t)a1, (long)a2);
+    case SYS_write: return linux_write((long)a0, (const void *)(uintptr_t)a1, a2);
+    case SYS_writev: return linux_writev((long)a0, (const void *)(uintptr_t)a1, (long)a2);
+    case SYS_close: return linux_close((long)a0);
+    case SYS_fstat: return linux_fstat((long)a0, (uint8_t *)(uintptr_t)a1);
     case SYS_newfstatat:
       if ((a3 & AT_EMPTY_PATH) && a1 && *(const char *)(uintptr_t)a1 == 0)
-        return fstat_console((long)a0, (uint8_t *)(uintptr_t)a2);
+        return linux_fstat((long)a0, (uint8_t *)(uintptr_t)a2);
       break;
-    case SYS_ioctl:
-      if (!is_console((long)a0)) return -L_EBADF;
-      return -L_ENOTTY;  /* the console is no terminal: TCGETS, TIOCGWINSZ, ... */
+    case SYS_ioctl: return linux_ioctl((long)a0, (long)a1, a2);
+    case SYS_lseek: case SYS_pread64: case SYS_pwrite64: return linux_lseek((long)a0);
+    case SYS_pipe: return linux_pipe2((int *)(uintptr_t)a0, 0);
+    case SYS_pipe2: return linux_pipe2((int *)(uintptr_t)a0, (long)a1);
+    case SYS_dup: return linux_dup((long)a0);
+    case SYS_dup2: return linux_dup3((long)a0, (long)a1, 0, 1);
+    case SYS_dup3: return linux_dup3((long)a0, (long)a1, (long)a2, 0);
+    case SYS_fcntl: return linux_fcntl((long)a0, (long)a1, a2);
+    case SYS_poll: return linux_poll((void *)(uintptr_t)a0, a1, timeout_ms((long)(int)a2));
+    case SYS_ppoll: return linux_poll((void *)(uintptr_t)a0, a1, timeout_ts((const struct timespec_l *)(uintptr_t)a2));
+    case SYS_select: {
+      const int64_t *tv = (const int64_t *)(uintptr_t)a4;
+      int64_t t = tv ? tv[0] * 1000000000 + tv[1] * 1000 : -1;
+      return linux_select((long)a0, (uint64_t *)(uintptr_t)a1, (uint64_t *)(uintptr_t)a2, (uint64_t *)(uintptr_t)a3, t);
+    }
+    case SYS_pselect6:
+      return linux_select((long)a0, (uint64_t *)(uintptr_t)a1, (uint64_t *)(uintptr_t)a2, (uint64_t *)(uintptr_t)a3,
+                          timeout_ts((const struct timespec_l *)(uintptr_t)a4));
+    case SYS_nanosleep: return nanosleep_l(1, 0, (const struct timespec_l *)(uintptr_t)a0, (struct timespec_l *)(uintptr_t)a1);
+    case SYS_clock_nanosleep:
+      return nanosleep_l((long)a0, (long)a1, (const struct timespec_l *)(uintptr_t)a2, (struct timespec_l *)(uintptr_t)a3);
+    case SYS_fork: case SYS_vfork: return linux_fork(0, 0, 0, 0);
+    case SYS_execve: return linux_execve((const char *)(uintptr_t)a0, (char *const *)(uintptr_t)a1, (char *const *)(uintptr_t)a2);
+    case SYS_clone: return linux_fork(a0, a1, a2, a3);
+    case SYS_wait4: return linux_wait4((int64_t)(int32_t)a0, (int *)(uintptr_t)a1, (long)a2, (void *)(uintptr_t)a3);
+    case SYS_waitid: return linux_waitid((long)a0, a1, (uint8_t *)(uintptr_t)a2, (long)a3);
+    case SYS_kill: return linux_kill((int64_t)(int32_t)a0, (long)a1);
+    case SYS_tkill: return linux_kill((int64_t)(int32_t)a0, (long)a1);
+    case SYS_tgkill: return linux_kill((int64_t)(int32_t)a1, (long)a2);
     case SYS_mmap: return linux_mmap(a0, a1, (long)a2, (long)a3, (long)a4, a5);
     case SYS_munmap: return linux_munmap(a0, a1);
     case SYS_mremap: return linux_mremap(a0, a1, a2, (long)a3);
@@ -202,9 +231,7 @@ long linux_syscall(long nr, struct linux_frame *f)
     case SYS_getrandom: linux_random((void *)(uintptr_t)a0, a1); return (long)a1;
     case SYS_getrlimit: return prlimit_l(0, (long)a0, 0, (uint64_t *)(uintptr_t)a1);
     case SYS_prlimit64: return prlimit_l((long)a0, (long)a1, (const void *)(uintptr_t)a2, (uint64_t *)(uintptr_t)a3);
-    case SYS_exit: case SYS_exit_group:
-      pvm_hypercall1(PVM_HC_EXIT, (long)(a0 & 0xff));
-      __builtin_trap();
+    case SYS_exit: case SYS_exit_group: linux_exit((int)(a0 & 0xff));
   }
   linux_trace_unserved(nr);
   return -L_ENOSYS;

@@ -20,7 +20,7 @@ export type ForkPathName = 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | '
 
 /** @internal What the addon hands over: one event per message from a monitor, or its own. */
 export type MonitorEvent =
-  | { id: number; type: 'ready'; pid: number; monitorStartNs: bigint; vmReadyNs: bigint; backend: string; backendFlags: number }
+  | { id: number; type: 'ready'; pid: number; monitorStartNs: bigint; vmReadyNs: bigint; backend: string; backendFlags: number; imageFlags: number }
   | { id: number; type: 'started'; firstExitNs: bigint }
   | { id: number; type: 'console'; data: Buffer }
   | { id: number; type: 'exit'; kind: ExitKindName; code: number; fault: FaultKindName; vector: number; errorCode: bigint; rip: bigint; address: bigint; exitNs: bigint; reason: string }
@@ -28,7 +28,7 @@ export type MonitorEvent =
   | { id: number; type: 'forked'; tag: number; error: number; childId: number; childPid: number; pauseStartNs: bigint; resumeNs: bigint; channelSlot: number; viaSpare: boolean; path: ForkPathName; copiedPages: number; channel?: ArrayBuffer | null }
   | { id: number; type: 'attached'; tag: number; error: number; slot: number }
   | { id: number; type: 'exec-request'; ramSize: number; strings: string[] }
-  | { id: number; type: 'execed'; tag: number; error: number; code: ErrorCodeName; startNs: bigint; readyNs: bigint; message: string }
+  | { id: number; type: 'execed'; tag: number; error: number; code: ErrorCodeName; imageFlags: number; startNs: bigint; readyNs: bigint; message: string }
   | { id: number; type: 'reset'; tag: number; error: number; pages: number; startNs: bigint; doneNs: bigint }
   | { id: number; type: 'spare'; pid: number }
   | { id: number; type: 'snapshotted'; tag: number; error: number; bytes: number; pages: number; pauseStartNs: bigint; resumeNs: bigint; message: string }
@@ -79,4 +79,5 @@ export const CONTROL_FLAGS = {
   kBootSnapshot: 256, // Boot.flags: The image fd is a snapshot file (monitor/snapshot_file.h): RAM, vCPU and argv come from it; ram_size and the tail are ignored (0, none).
   kAttachShm: 1, // AttachRequest.flags: A shared-memory region, not a channel.
   kReadyKvmPvm: 1, // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
+  kReadyLinux: 1, // Ready.image_flags: The image is a static Linux program (the Linux personality serves it); a fork child's is its parent's.
 } as const;
