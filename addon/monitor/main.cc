@@ -128,7 +128,7 @@ int Main(int argc, char** argv) {
   // A request the host sent right after Ready may have had its kick taken just now.
   m.host.waiting = true;
   // From here on the monitor only runs its guest: confine it (seccomp.h).
-  if (!Confine(entry->seccomp_additions, m.backend->guest_code_limit(), &why)) {
+  if (!Confine(entry->seccomp_additions, m.backend->guest_code_limit(), &why, m.backend->seccomp_arg_rules())) {
     m.control.SendExit(InternalFault(why.message.c_str(), 0));
     return 1;
   }

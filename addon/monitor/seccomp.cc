@@ -42,7 +42,8 @@ constexpr int kAllowed[] = {
 
 }  // namespace
 
-bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, Failure* why) {
+bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, Failure* why,
+             std::span<const SeccompArgRule> arg_rules) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "PR_SET_NO_NEW_PRIVS");
   std::vector<sock_filter> prog;
   if (guest_code_limit != 0) {
@@ -66,6 +67,19 @@ bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, F
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
   prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1));  // __X32_SYSCALL_BIT
   prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+  // The narrow rules first: nr, then the argument's two 32-bit halves; A holds nr again after.
+  for (const SeccompArgRule& r : arg_rules) {
+    if (r.arg > 5) return Fail(why, ctl::ErrorCode::Internal, 0, "seccomp: no argument %u", r.arg);
+    uint32_t lo = static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * r.arg);
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(r.nr), 0, 5));
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, lo));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(r.value), 0, 2));
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, lo + 4));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(r.value >> 32), 2, 0));
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0));  // over the ALLOW
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  }
   auto allow = [&](int nr) {
     prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
     prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
