@@ -114,6 +114,14 @@ class DirtyLog {
   virtual bool logs_monitor_writes() const { return false; }
   // Appends the pages Take would, without restarting the log. Default: Take.
   virtual bool Peek(std::vector<uint64_t>* pages, Failure* why) { return Take(pages, why); }
+  // Restarts the log as Take does, dropping what Take would return, when the caller knows
+  // every page written since the log last restarted is in `written` (a bit per page; a
+  // reset that has just copied those back): a backend may then look only there.
+  virtual bool Restart(const std::vector<uint64_t>& written, Failure* why) {
+    (void)written;
+    std::vector<uint64_t> dropped;
+    return Take(&dropped, why);
+  }
 };
 
 // The monitor's current signal mask minus `kick`: what is let through while the guest

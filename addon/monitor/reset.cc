@@ -237,8 +237,8 @@ ResetOutcome ResetPvm(Monitor* m) {
   const GuestMemory& ram = m->backend->memory();
   if (!CopyBack(r, ram, dirty, &out.pages)) return Fatal(&out, "reset: the fork point's memory is gone");
   // Where the log sees the copies just made (process), they are the fork point's again.
-  pages.clear();
-  if (own_writes && !log->Take(&pages, &why)) return Fatal(&out, "reset: the dirty log failed");
+  // Nothing else was written since the Peek: every page it named was copied.
+  if (own_writes && !log->Restart(dirty, &why)) return Fatal(&out, "reset: the dirty log failed");
   std::fill(dirty.begin(), dirty.end(), 0);
   std::fill(r.touched.begin(), r.touched.end(), 0);
   if (!m->backend->FinishExit(&why)) return Fatal(&out, why.message);

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -147,12 +148,9 @@ bool ProcessDirtyLog::Start(Failure* why) {
 
 void ProcessDirtyLog::SetRange(uint64_t lo, uint64_t hi) {
   Mine();
-  bool was_on = on_;
-  if (was_on) Stop();  // the old RAM's registration (its mappings are gone or going)
+  Stop();  // the old RAM's registration goes with it (exec: the fork point is gone too)
   lo_ = lo;
   hi_ = hi;
-  Failure ignored;
-  if (was_on) Start(&ignored);  // on failure it is off: Take says so
 }
 
 bool ProcessDirtyLog::SetLogging(bool on, Failure* why) {
@@ -167,7 +165,7 @@ bool ProcessDirtyLog::SetLogging(bool on, Failure* why) {
   return Start(why);
 }
 
-bool ProcessDirtyLog::Scan(bool protect, std::vector<uint64_t>* pages, Failure* why) {
+bool ProcessDirtyLog::ScanRange(bool protect, uint64_t lo, uint64_t hi, std::vector<uint64_t>* pages, Failure* why) {
   Mine();
   if (!on_) return Fail(why, ctl::ErrorCode::Internal, 0, "the dirty log is off");
   // Written pages come back as ranges. A full vector stops the walk at walk_end; the
@@ -177,8 +175,8 @@ bool ProcessDirtyLog::Scan(bool protect, std::vector<uint64_t>* pages, Failure* 
   uapi::PmScanArg scan{};
   scan.size = sizeof scan;
   scan.flags = (protect ? uapi::kPmScanWpMatching : 0) | uapi::kPmScanCheckWpAsync;
-  scan.start = lo_;
-  scan.end = hi_;
+  scan.start = lo;
+  scan.end = hi;
   scan.vec = reinterpret_cast<uint64_t>(regions);
   scan.vec_len = kRegions;
   scan.category_mask = uapi::kPageIsWritten;
@@ -189,10 +187,37 @@ bool ProcessDirtyLog::Scan(bool protect, std::vector<uint64_t>* pages, Failure* 
     for (long i = 0; i < n; i++) {
       for (uint64_t page = regions[i].start / kPage; page < regions[i].end / kPage; page++) pages->push_back(page);
     }
-    if (scan.walk_end >= hi_) return true;
+    if (scan.walk_end >= hi) return true;
     if (scan.walk_end <= scan.start) return Fail(why, ctl::ErrorCode::Internal, 0, "PAGEMAP_SCAN of guest RAM stopped");
     scan.start = scan.walk_end;
   }
+}
+
+bool ProcessDirtyLog::Restart(const std::vector<uint64_t>& written, Failure* why) {
+  // Stretches of written pages less than kGap pages apart are walked as one: walking
+  // the entries between costs less than another ioctl.
+  constexpr uint64_t kGap = 128;
+  std::vector<uint64_t> dropped;
+  uint64_t start = 0, end = 0;  // the stretch so far, in pages; empty when equal
+  auto flush = [&]() {
+    if (start == end) return true;
+    uint64_t lo = std::max(start * kPage, lo_), hi = std::min(end * kPage, hi_);
+    dropped.clear();
+    return lo >= hi || ScanRange(true, lo, hi, &dropped, why);
+  };
+  for (uint64_t w = 0; w < written.size(); w++) {
+    for (uint64_t bits = written[w]; bits != 0; bits &= bits - 1) {
+      uint64_t page = w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits));
+      if (start != end && page < end + kGap) {
+        end = page + 1;
+        continue;
+      }
+      if (!flush()) return false;
+      start = page;
+      end = page + 1;
+    }
+  }
+  return flush();
 }
 
 }  // namespace pvm::monitor::process

@@ -35,13 +35,17 @@ class ProcessDirtyLog final : public DirtyLog {
   // string what it is). false: no dirty log here.
   bool Probe();
   bool available() const { return available_; }
-  // Guest RAM is [lo, hi) from now on (boot, exec): logging that is on follows it.
+  // Guest RAM is [lo, hi) from now on (boot, exec). Logging stops: new RAM (exec's) is
+  // not logged until SetLogging(true); reset, its only user, ends at an exec anyway.
   void SetRange(uint64_t lo, uint64_t hi);
 
   bool SetLogging(bool on, Failure* why) override;
   bool Take(std::vector<uint64_t>* pages, Failure* why) override { return Scan(true, pages, why); }
   bool Peek(std::vector<uint64_t>* pages, Failure* why) override { return Scan(false, pages, why); }
   bool logs_monitor_writes() const override { return true; }
+  // Walks only the stretches of RAM around the pages in `written` (a walk costs per page
+  // table entry: ~3 ns each, ~25 us over 32 MiB; an ioctl ~1 us).
+  bool Restart(const std::vector<uint64_t>& written, Failure* why) override;
 
   // What a confined monitor needs for it: userfaultfd with its one set of flags, the
   // ioctls of the userfaultfd and PAGEMAP_SCAN, openat of the sealed path.
@@ -52,7 +56,8 @@ class ProcessDirtyLog final : public DirtyLog {
   bool Mine();
   bool Start(Failure* why);
   // The written pages; protect: write-protected again in the same walk (Take).
-  bool Scan(bool protect, std::vector<uint64_t>* pages, Failure* why);
+  bool Scan(bool protect, std::vector<uint64_t>* pages, Failure* why) { return ScanRange(protect, lo_, hi_, pages, why); }
+  bool ScanRange(bool protect, uint64_t lo, uint64_t hi, std::vector<uint64_t>* pages, Failure* why);
   void Stop();
 
   bool available_ = false;
