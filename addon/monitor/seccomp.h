@@ -30,8 +30,12 @@ struct SeccompArgRule {
 bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, Failure* why,
              std::span<const SeccompArgRule> arg_rules = {});
 
-// --seccomp-selftest: confine, then try a forbidden call (opening a file) and an
-// allowed one; prints what happened and returns 0 if the filter refused the first.
-int SeccompSelfTest();
+// --seccomp-selftest [--backend=NAME]: confine (with that backend's additions and
+// argument rules), then try a forbidden call (opening a file) and an allowed one; for
+// each openat rule, its path at the allowed address and a copy of it elsewhere; for
+// each userfaultfd rule, its flags and others; for
+// each ioctl rule, its command (on no fd: EBADF, past the filter) and one not listed.
+// Prints what happened and returns 0 if the filter did exactly that.
+int SeccompSelfTest(std::span<const int> backend_syscalls, std::span<const SeccompArgRule> arg_rules);
 
 }  // namespace pvm::monitor
