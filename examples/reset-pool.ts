@@ -3,8 +3,9 @@
 // isolation of a fresh fork per request without paying a fork per request. The guest
 // resets itself when it has answered (pvm_reset(), examples/guests/prime_service.c with
 // "reset"); a copy is back in the pool once its `reset` event came. A copy that crashed,
-// hung (the caller discards it) or could not reset (it exited: ENOSYS on the process
-// backend) is replaced by a fresh fork when one is needed.
+// hung (the caller discards it) or could not reset (it exited: ENOSYS where the backend
+// has no dirty log, e.g. process on Linux before 6.10) is replaced by a fresh fork when
+// one is needed.
 import type { Channel, Pvm } from '../lib/index.js';
 
 /** One pooled copy of the template and the host's channel to it. */

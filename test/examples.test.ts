@@ -138,9 +138,7 @@ vm('fork-server, resetPerRequest: a pool of copies reset after each request; no 
     await server.close();
   }
   await nothingLeft();
-}, { backends: ['kvm'] });
-
-vm.skip('fork-server, resetPerRequest [process: no dirty log, reset answers ENOSYS: the pool forks per request]', { backends: ['process'] });
+});
 
 vm('fork-server: on a Host of the caller, which stays open; port in use is an error', async () => {
   const host = await Host.open();

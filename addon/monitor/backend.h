@@ -18,6 +18,7 @@
 
 #include "monitor/failure.h"
 #include "monitor/guest_memory.h"
+#include "monitor/seccomp.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -95,8 +96,9 @@ class SavedState {
   virtual void Serialize(std::vector<uint8_t>* out) const = 0;
 };
 
-// Optional: which guest pages changed, for warm fork spares (spares.h). A backend
-// without it (Backend::dirty_log() == nullptr) forks by fork(2) only.
+// Optional: which guest pages changed, for reset (reset.h) and warm fork spares
+// (spares.h). A backend without it (Backend::dirty_log() == nullptr) forks by fork(2)
+// only and cannot reset.
 class DirtyLog {
  public:
   virtual ~DirtyLog() = default;
@@ -105,6 +107,21 @@ class DirtyLog {
   // Appends the 4 KiB page numbers written since the last call (the log restarts),
   // including pages the backend itself writes behind the log's back.
   virtual bool Take(std::vector<uint64_t>* pages, Failure* why) = 0;
+  // Whether the monitor's own writes to guest RAM are logged too (process: the guest's
+  // RAM is the monitor's, and a write to a logged page costs a fault). Then a reset
+  // Peeks, copies the pages back, and Takes after, so that its own copies are neither
+  // slowed by the log nor counted as written by the next reset.
+  virtual bool logs_monitor_writes() const { return false; }
+  // Appends the pages Take would, without restarting the log. Default: Take.
+  virtual bool Peek(std::vector<uint64_t>* pages, Failure* why) { return Take(pages, why); }
+  // Restarts the log as Take does, dropping what Take would return, when the caller knows
+  // every page written since the log last restarted is in `written` (a bit per page; a
+  // reset that has just copied those back): a backend may then look only there.
+  virtual bool Restart(const std::vector<uint64_t>& written, Failure* why) {
+    (void)written;
+    std::vector<uint64_t> dropped;
+    return Take(&dropped, why);
+  }
 };
 
 // The monitor's current signal mask minus `kick`: what is let through while the guest
@@ -188,8 +205,11 @@ class Backend {
   // How this backend clones a VM when it has a way of its own (xen: ctl::kForkCopy), for
   // the fork result's path; -1: fork(2)'s copy-on-write, the path the core picked.
   virtual int fork_path() const { return -1; }
-  // Warm spares' capability, or nullptr.
+  // Reset's and warm spares' capability, or nullptr.
   virtual DirtyLog* dirty_log() = 0;
+  // Whether warm spares (spares.h) can work: they need the dirty log and more (a VM a
+  // spare builds ahead). false: forkSpares is refused quietly (forks say spares-off).
+  virtual bool supports_spares() { return dirty_log() != nullptr; }
 
   // --- what it is ---
   // The registry's name: "kvm", "process", "xen".
@@ -222,6 +242,9 @@ class Backend {
   // are the guest's (the guest runs inside the monitor process) and trap to the
   // backend instead of reaching the host. 0: the guest cannot make any (a VM).
   virtual uint64_t guest_code_limit() const { return 0; }
+  // Confinement: calls allowed with one argument value only, beyond the registry's
+  // BackendEntry::seccomp_additions (known once Prepare ran: they may name addresses).
+  virtual std::vector<SeccompArgRule> seccomp_arg_rules() const { return {}; }
   // Before the core sleeps in a call that kick signals must interrupt only through the
   // wait mask it passes (ppoll): a backend that keeps kicks blocked lazily (process)
   // makes the block real here. Nothing to do where kicks are always blocked (kvm).

@@ -122,8 +122,8 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   m->channels = std::make_unique<ChannelTable>(backend, &backend->memory());
   if (from_snapshot) m->channels->Publish();  // the snapshot's channels are not this pVM's
   m->console = std::make_unique<Console>(backend->memory(), &m->control);
-  // Warm spares need the backend's dirty log; without one, forks are plain fork(2).
-  if ((request.boot.flags & ctl::kBootForkSpares) && backend->dirty_log()) {
+  // Warm spares need the backend's dirty log and more; without them, forks are plain fork(2).
+  if ((request.boot.flags & ctl::kBootForkSpares) && backend->supports_spares()) {
     if (!backend->dirty_log()->SetLogging(true, why)) return false;
     m->spares.enabled = true;
     m->spares.want = true;

@@ -106,7 +106,7 @@ class GuestMemory {
   // For reset (monitor/reset.h): every page the monitor reaches through At/GuestBuffer
   // from now on is marked in `bitmap` (a bit per 4 KiB page, `pages` of them), written
   // or only read: a backend's dirty log sees the guest's writes, not the monitor's.
-  // nullptr turns it off. Not moved by Swap. Flat RAM only (reset is kvm's).
+  // nullptr turns it off. Not moved by Swap. Flat RAM only (reset: kvm, process).
   void TrackAccess(uint64_t* bitmap, uint64_t pages) const {
     touched_ = bitmap;
     touched_pages_ = pages;

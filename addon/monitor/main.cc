@@ -86,7 +86,18 @@ int Main(int argc, char** argv) {
             ctl::kControlFd);
     return 2;
   }
-  if (m.options.seccomp_selftest) return SeccompSelfTest();
+  if (m.options.seccomp_selftest) {
+    // With --backend: that backend's additions and argument rules too (it is prepared first).
+    if (!m.options.backend) return SeccompSelfTest({}, {});
+    Failure why;
+    const BackendEntry* entry = ChooseBackend(m.options, &why);
+    if (entry) m.backend = entry->create();
+    if (!entry || !m.backend->Prepare(&why)) {
+      fprintf(stderr, "seccomp selftest: %s\n", why.message.c_str());
+      return 2;
+    }
+    return SeccompSelfTest(entry->seccomp_additions, m.backend->seccomp_arg_rules());
+  }
   ReadRaceDelayOption();
   if (getppid() != m.options.parent_pid) return 1;
   // Inherit nothing but stdio and the control socket.
@@ -128,7 +139,7 @@ int Main(int argc, char** argv) {
   // A request the host sent right after Ready may have had its kick taken just now.
   m.host.waiting = true;
   // From here on the monitor only runs its guest: confine it (seccomp.h).
-  if (!Confine(entry->seccomp_additions, m.backend->guest_code_limit(), &why)) {
+  if (!Confine(entry->seccomp_additions, m.backend->guest_code_limit(), &why, m.backend->seccomp_arg_rules())) {
     m.control.SendExit(InternalFault(why.message.c_str(), 0));
     return 1;
   }

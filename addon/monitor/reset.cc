@@ -227,7 +227,8 @@ ResetOutcome ResetPvm(Monitor* m) {
   // the log gave the spares, and the monitor's (tracked, plus what it writes through
   // pointers it keeps: the boot-info page and the channel table).
   std::vector<uint64_t> pages;
-  if (!log->Take(&pages, &why)) return Fatal(&out, "reset: the dirty log failed");
+  bool own_writes = log->logs_monitor_writes();
+  if (!(own_writes ? log->Peek(&pages, &why) : log->Take(&pages, &why))) return Fatal(&out, "reset: the dirty log failed");
   std::vector<uint64_t>& dirty = r.logged;
   for (uint64_t page : pages) SetBit(&dirty, page);
   for (size_t w = 0; w < dirty.size(); w++) dirty[w] |= r.touched[w];
@@ -235,6 +236,9 @@ ResetOutcome ResetPvm(Monitor* m) {
   SetRange(&dirty, PVM_CHANNEL_TABLE_GPA, PVM_CHANNEL_SLOTS * sizeof(pvm_channel_entry));
   const GuestMemory& ram = m->backend->memory();
   if (!CopyBack(r, ram, dirty, &out.pages)) return Fatal(&out, "reset: the fork point's memory is gone");
+  // Where the log sees the copies just made (process), they are the fork point's again.
+  // Nothing else was written since the Peek: every page it named was copied.
+  if (own_writes && !log->Restart(dirty, &why)) return Fatal(&out, "reset: the dirty log failed");
   std::fill(dirty.begin(), dirty.end(), 0);
   std::fill(r.touched.begin(), r.touched.end(), 0);
   if (!m->backend->FinishExit(&why)) return Fatal(&out, why.message);

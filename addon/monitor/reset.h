@@ -4,8 +4,8 @@
 // so it costs only the pages written since). A reset copies back just the pages written
 // since -- the backend's dirty log (the guest's writes) plus the pages the monitor reached
 // (GuestMemory::TrackAccess) -- from the keeper in one process_vm_readv, and puts back the
-// vCPU state saved at the fork. Needs Backend::dirty_log(): without one (process) a
-// reset answers ENOSYS.
+// vCPU state saved at the fork. Needs Backend::dirty_log() (kvm: KVM's; process:
+// userfaultfd write-protect, Linux 6.10+): without one a reset answers ENOSYS.
 #pragma once
 
 #include <cstdint>

@@ -42,7 +42,8 @@ constexpr int kAllowed[] = {
 
 }  // namespace
 
-bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, Failure* why) {
+bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, Failure* why,
+             std::span<const SeccompArgRule> arg_rules) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "PR_SET_NO_NEW_PRIVS");
   std::vector<sock_filter> prog;
   if (guest_code_limit != 0) {
@@ -66,6 +67,19 @@ bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, F
   prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
   prog.push_back(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1));  // __X32_SYSCALL_BIT
   prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+  // The narrow rules first: nr, then the argument's two 32-bit halves; A holds nr again after.
+  for (const SeccompArgRule& r : arg_rules) {
+    if (r.arg > 5) return Fail(why, ctl::ErrorCode::Internal, 0, "seccomp: no argument %u", r.arg);
+    uint32_t lo = static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * r.arg);
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(r.nr), 0, 5));
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, lo));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(r.value), 0, 2));
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, lo + 4));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(r.value >> 32), 2, 0));
+    prog.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+    prog.push_back(BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0));  // over the ALLOW
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+  }
   auto allow = [&](int nr) {
     prog.push_back(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
     prog.push_back(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
@@ -80,18 +94,46 @@ bool Confine(std::span<const int> backend_syscalls, uint64_t guest_code_limit, F
   return true;
 }
 
-int SeccompSelfTest() {
+int SeccompSelfTest(std::span<const int> backend_syscalls, std::span<const SeccompArgRule> arg_rules) {
   Failure why;
-  if (!Confine({}, 0, &why)) {
+  if (!Confine(backend_syscalls, 0, &why, arg_rules)) {
     fprintf(stderr, "seccomp selftest: cannot confine: %s\n", why.message.c_str());
     return 2;
   }
+  auto outcome = [](long r) { return r >= 0 ? "allowed" : strerror(errno); };
   int fd = open("/etc/hostname", O_RDONLY);
   int open_errno = fd < 0 ? errno : 0;
   pid_t pid = getpid();  // allowed
   printf("open: %s\ngetpid: %s\n", fd < 0 ? strerror(open_errno) : "allowed", pid > 0 ? "allowed" : "refused");
+  bool ok = fd < 0 && open_errno == EPERM && pid > 0;
+  for (const SeccompArgRule& r : arg_rules) {
+    if (r.nr == SYS_openat && r.arg == 1) {
+      const char* path = reinterpret_cast<const char*>(r.value);
+      char copy[256];
+      snprintf(copy, sizeof copy, "%s", path);
+      long at = syscall(SYS_openat, static_cast<long>(AT_FDCWD), path, static_cast<long>(O_RDONLY | O_CLOEXEC));
+      printf("openat %s at its address: %s\n", path, outcome(at));
+      ok = ok && at >= 0;
+      long elsewhere = syscall(SYS_openat, static_cast<long>(AT_FDCWD), copy, static_cast<long>(O_RDONLY | O_CLOEXEC));
+      printf("openat %s elsewhere: %s\n", copy, outcome(elsewhere));
+      ok = ok && elsewhere < 0 && errno == EPERM;
+    } else if (r.nr == SYS_userfaultfd && r.arg == 0) {
+      long listed = syscall(SYS_userfaultfd, static_cast<long>(r.value));
+      printf("userfaultfd 0x%llx: %s\n", static_cast<unsigned long long>(r.value), outcome(listed));
+      long other = syscall(SYS_userfaultfd, static_cast<long>(r.value | O_NONBLOCK));
+      printf("userfaultfd 0x%llx (not listed): %s\n", static_cast<unsigned long long>(r.value | O_NONBLOCK), outcome(other));
+      ok = ok && listed >= 0 && other < 0 && errno == EPERM;
+    } else if (r.nr == SYS_ioctl && r.arg == 1) {
+      long listed = syscall(SYS_ioctl, -1L, static_cast<unsigned long>(r.value), 0L);
+      printf("ioctl 0x%llx: %s\n", static_cast<unsigned long long>(r.value), outcome(listed));
+      ok = ok && listed < 0 && errno == EBADF;
+      long other = syscall(SYS_ioctl, -1L, static_cast<unsigned long>(r.value) ^ 0x100ul, 0L);  // another command
+      printf("ioctl 0x%llx (not listed): %s\n", static_cast<unsigned long long>(r.value ^ 0x100), outcome(other));
+      ok = ok && other < 0 && errno == EPERM;
+    }
+  }
   fflush(stdout);
-  return fd < 0 && open_errno == EPERM && pid > 0 ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 }  // namespace pvm::monitor

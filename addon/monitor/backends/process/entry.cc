@@ -10,7 +10,8 @@ namespace {
 
 // Beyond the core's list (seccomp.cc): the kick handler re-queues a kick it took for
 // the monitor (rt_tgsigqueueinfo) and Enter looks for pending ones (rt_sigpending).
-// No ioctl: there is no device. The guest itself gets none (Backend::guest_code_limit).
+// ioctl only with the dirty log's commands (ProcessBackend::seccomp_arg_rules: there is
+// no device). The guest itself gets none (Backend::guest_code_limit).
 constexpr int kProcessSyscalls[] = {SYS_rt_sigpending, SYS_rt_tgsigqueueinfo};
 
 std::unique_ptr<Backend> CreateProcess() { return std::make_unique<ProcessBackend>(); }

@@ -37,12 +37,14 @@ ProcessBackend::~ProcessBackend() {
 bool ProcessBackend::Prepare(Failure* why) {
   if (prepared_) return true;
   if (!process::CheckMonitorOutside(why) || !process::Reserve(why)) return false;
+  log_.Probe();  // before confinement; without it there is no dirty log (reset: ENOSYS)
   prepared_ = true;
   return true;
 }
 
 void ProcessBackend::SetMemory(uint64_t ram_size) {
   memory_.SetIdentity(ram_size, process::kRamFloor, StackGuardGpa(ram_size));
+  log_.SetRange(process::kRamFloor, ram_size);
 }
 
 bool ProcessBackend::Create(uint64_t ram_size, Failure* why) {
@@ -113,6 +115,12 @@ bool ProcessBackend::SetKickSignals(const sigset_t& kick, Failure* why) {
 
 void ProcessBackend::SettleKicks() {
   if (signals_) process::SettleKicks();
+}
+
+std::vector<SeccompArgRule> ProcessBackend::seccomp_arg_rules() const {
+  std::vector<SeccompArgRule> rules;
+  log_.AddSeccompRules(&rules);
+  return rules;
 }
 
 uint64_t ProcessBackend::hypercall_entry() const { return process::HypercallEntryAddress(); }

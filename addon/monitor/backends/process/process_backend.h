@@ -13,6 +13,7 @@
 
 #include "monitor/backend.h"
 #include "monitor/backends/process/context.h"
+#include "monitor/backends/process/dirty_log.h"
 #include "monitor/guest_memory.h"
 
 namespace pvm::monitor {
@@ -51,8 +52,10 @@ class ProcessBackend final : public Backend {
   bool BeforeFork(Failure*) override { return true; }
   bool AfterForkInChild(Failure*) override { return true; }
   void AfterForkInParent() override {}
-  // No dirty log: warm fork spares are off (forks are plain fork(2)).
-  DirtyLog* dirty_log() override { return nullptr; }
+  // The dirty log (dirty_log.h) where the kernel has one (Linux 6.10+), for reset.
+  DirtyLog* dirty_log() override { return log_.available() ? &log_ : nullptr; }
+  // No warm fork spares: forks are plain fork(2), each saying spares-off.
+  bool supports_spares() override { return false; }
 
   const char* name() const override { return "process"; }
   uint32_t flags() const override { return 0; }
@@ -63,6 +66,7 @@ class ProcessBackend final : public Backend {
   uint64_t hypercall_entry() const override;
   uint64_t guest_code_limit() const override;
   void SettleKicks() override;
+  std::vector<SeccompArgRule> seccomp_arg_rules() const override;
 
  private:
   struct Region {
@@ -75,6 +79,7 @@ class ProcessBackend final : public Backend {
   // The one guest context of this process (switch.S finds it through proc_current).
   std::unique_ptr<proc_ctx> ctx_;
   std::map<uint32_t, Region> regions_;
+  process::ProcessDirtyLog log_;
   // The instruction to step over when the hypercall in progress was a port write (an
   // image that does not use hypercall_entry): 0 for a call.
   uint8_t step_over_ = 0;
