@@ -1,0 +1,226 @@
+/* Channel probe for the xen backend (issue 19): which Xen mechanism puts one channel
+ * page into two HVM domains driven from dom0, with the guests making no hypercalls.
+ * Run in dom0 (npm run xen:host -- scripts/xen-host/chan-probe). Prints one line per
+ * experiment: "<name>: ok|FAIL rc errno ...", timings as medians in microseconds. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <xenctrl.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+#include <xengnttab.h>
+#include <xen/grant_table.h>
+#include <xen/memory.h>
+
+#define PAGES 256     /* guest RAM: gfns 0..255 */
+#define CHAN_GFN_A 16 /* the channel page, in A's RAM */
+#define WIN_GFN 0x1000 /* the channel window in B (above RAM) */
+#define REPS 50
+
+static double now_us(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e6 + t.tv_nsec / 1e3; }
+static int cmpd(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
+static double median(double *v, int n) { qsort(v, n, sizeof *v, cmpd); return v[n / 2]; }
+
+static uint32_t make_domain(xc_interface *xch) {
+  struct xen_domctl_createdomain cfg = {0};
+  cfg.flags = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
+  cfg.max_vcpus = 1; cfg.max_evtchn_port = 1023;
+  cfg.max_grant_frames = -1; cfg.max_maptrack_frames = -1;
+  cfg.grant_opts = XEN_DOMCTL_GRANT_version(1);
+  cfg.arch.emulation_flags = XEN_X86_EMU_LAPIC;
+  uint32_t d = 0;
+  if (xc_domain_create(xch, &d, &cfg) < 0) { perror("xc_domain_create"); exit(1); }
+  xc_domain_max_vcpus(xch, d, 1);
+  xc_domain_setmaxmem(xch, d, PAGES * 4 + 1024);
+  xen_pfn_t pfns[PAGES];
+  for (int i = 0; i < PAGES; i++) pfns[i] = i;
+  if (xc_domain_populate_physmap_exact(xch, d, PAGES, 0, 0, pfns)) { perror("populate"); exit(1); }
+  return d;
+}
+
+/* Reads B's window through a foreign map: the page B would see there. */
+static void check_window(xenforeignmemory_handle *fm, uint32_t b, const char *what) {
+  xen_pfn_t g = WIN_GFN; int err = 0;
+  uint32_t *p = xenforeignmemory_map(fm, b, PROT_READ, 1, &g, &err);
+  if (!p || err) { printf("  %s: B's window not mappable (err %d errno %d)\n", what, err, errno); return; }
+  printf("  %s: B's window reads %08x (A wrote cafe0001)\n", what, p[0]);
+  xenforeignmemory_unmap(fm, p, 1);
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  xc_interface *xch = xc_interface_open(NULL, NULL, 0);
+  xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+  xengnttab_handle *gt = xengnttab_open(NULL, 0);
+  if (!xch || !fm) { perror("open"); return 1; }
+  double t0 = now_us();
+  uint32_t a = make_domain(xch), b = make_domain(xch);
+  printf("domains A=%u B=%u (%d pages each) in %.0f us\n", a, b, PAGES, now_us() - t0);
+  double v[REPS];
+
+  /* Host path: dom0 maps A's channel page (what the monitor does for RAM today). */
+  for (int i = 0; i < REPS; i++) {
+    xen_pfn_t g = CHAN_GFN_A; int err = 0;
+    double s = now_us();
+    uint32_t *p = xenforeignmemory_map(fm, a, PROT_READ | PROT_WRITE, 1, &g, &err);
+    if (!p || err) { printf("foreign_map: FAIL errno %d err %d\n", errno, err); break; }
+    p[0] = 0xcafe0001;
+    xenforeignmemory_unmap(fm, p, 1);
+    v[i] = now_us() - s;
+  }
+  printf("foreign_map (dom0 <- A, 1 page, map+write+unmap): median %.1f us\n", median(v, REPS));
+
+  /* (a) A's page into B's physmap as a foreign page. */
+  {
+    xen_ulong_t idx = CHAN_GFN_A; xen_pfn_t gpfn = WIN_GFN; int errs = 0;
+    double s = now_us();
+    int rc = xc_domain_add_to_physmap_batch(xch, b, a, XENMAPSPACE_gmfn_foreign, 1, &idx, &gpfn, &errs);
+    int e = errno;
+    printf("(a) add_to_physmap_batch(B, foreign A, gmfn_foreign): rc %d errno %d (%s) errs[0] %d, %.1f us\n", rc, e, strerror(e), errs, now_us() - s);
+    if (rc == 0 && errs == 0) check_window(fm, b, "(a)");
+  }
+  /* (a2) the same through XENMEM_add_to_physmap's plain gmfn space is A-only; also try
+   * moving B's own page (privileged caller, B's physmap): shows dom0 may edit B's p2m. */
+  {
+    double s = now_us();
+    int rc = xc_domain_add_to_physmap(xch, b, XENMAPSPACE_gmfn, 17, WIN_GFN + 1);
+    int e = errno;
+    printf("(a2) add_to_physmap(B, gmfn 17 -> 0x%x): rc %d errno %d (%s), %.1f us\n", WIN_GFN + 1, rc, e, strerror(e), now_us() - s);
+  }
+
+  /* (b) A's grant table mapped by the monitor; it writes a v1 grant for dom0 and for B. */
+  {
+    void *gtab = NULL;
+    double s = now_us();
+    xenforeignmemory_resource_handle *r = xenforeignmemory_map_resource(fm, a, XENMEM_resource_grant_table,
+        XENMEM_resource_grant_table_id_shared, 0, 1, &gtab, PROT_READ | PROT_WRITE, 0);
+    double ms = now_us() - s;
+    if (!r) { printf("(b) map_resource(A, grant_table): FAIL errno %d (%s)\n", errno, strerror(errno)); }
+    else {
+      printf("(b) map_resource(A, grant_table frame 0): ok, %.1f us\n", ms);
+      grant_entry_v1_t *ge = gtab;
+      ge[10].domid = 0; ge[10].frame = CHAN_GFN_A; __sync_synchronize(); ge[10].flags = GTF_permit_access;
+      ge[11].domid = b; ge[11].frame = CHAN_GFN_A; __sync_synchronize(); ge[11].flags = GTF_permit_access;
+      if (!gt) printf("(b) xengnttab_open: FAIL errno %d\n", errno);
+      else {
+        int ok = 1;
+        for (int i = 0; i < REPS; i++) {
+          double s2 = now_us();
+          uint32_t *p = xengnttab_map_grant_ref(gt, a, 10, PROT_READ | PROT_WRITE);
+          if (!p) { printf("(b) gnttab map (dom0 <- A ref 10): FAIL errno %d (%s)\n", errno, strerror(errno)); ok = 0; break; }
+          if (i == 0) printf("(b) dom0's grant map of A's page reads %08x\n", p[0]);
+          xengnttab_unmap(gt, p, 1);
+          v[i] = now_us() - s2;
+        }
+        if (ok) printf("(b) gnttab map+unmap (dom0 <- A, 1 page): median %.1f us\n", median(v, REPS));
+        printf("(b) A's grant entry flags after dom0's maps: %#x (GTF_reading/writing cleared)\n", ge[10].flags);
+      }
+      xenforeignmemory_unmap_resource(fm, r);
+    }
+  }
+
+  /* (c) B's own grant-table frame placed in B's physmap by dom0 (a privileged caller). */
+  {
+    double s = now_us();
+    int rc = xc_domain_add_to_physmap(xch, b, XENMAPSPACE_grant_table, 0, WIN_GFN + 2);
+    int e = errno;
+    printf("(c) add_to_physmap(B, grant_table frame 0 -> 0x%x): rc %d errno %d (%s), %.1f us\n", WIN_GFN + 2, rc, e, strerror(e), now_us() - s);
+  }
+
+  /* (d) memory sharing: A's page nominated and added to B's physmap (CoW, needs memshr). */
+  {
+    int rc = xc_memshr_control(xch, a, 1);
+    int e = errno;
+    printf("(d) memshr_control(A): rc %d errno %d (%s)\n", rc, e, strerror(e));
+    if (rc == 0) {
+      uint64_t h = 0;
+      xc_memshr_control(xch, b, 1);
+      rc = xc_memshr_nominate_gfn(xch, a, CHAN_GFN_A, &h);
+      printf("(d) nominate A gfn: rc %d errno %d\n", rc, errno);
+      if (rc == 0) {
+        rc = xc_memshr_add_to_physmap(xch, a, CHAN_GFN_A, h, b, WIN_GFN + 3);
+        printf("(d) memshr_add_to_physmap(A -> B): rc %d errno %d (shared pages are copy-on-write: not a channel)\n", rc, errno);
+      }
+    }
+  }
+
+  /* (e) one machine frame mapped into both domains as direct memory (XEN_DOMCTL_memory_mapping,
+   * the passthrough-MMIO call): a dom0 page shared with xengntshr, its mfn read from dom0's
+   * own grant entry (a PV dom0 grants machine frames). */
+  {
+    xengntshr_handle *gs = xengntshr_open(NULL, 0);
+    uint32_t ref = 0;
+    uint32_t *page = gs ? xengntshr_share_pages(gs, a, 1, &ref, 1) : NULL;
+    if (!page) printf("(e) xengntshr_share_pages: FAIL errno %d (%s)\n", errno, strerror(errno));
+    else {
+      page[0] = 0xcafe0002;
+      void *own = NULL;
+      xenforeignmemory_resource_handle *r = xenforeignmemory_map_resource(fm, 0, XENMEM_resource_grant_table,
+          XENMEM_resource_grant_table_id_shared, ref / 512, 1, &own, PROT_READ, 0);
+      if (!r) printf("(e) map_resource(dom0's own grant table): FAIL errno %d (%s)\n", errno, strerror(errno));
+      else {
+        unsigned long mfn = ((grant_entry_v1_t *)own)[ref % 512].frame;
+        printf("(e) dom0 page shared as ref %u: mfn %#lx\n", ref, mfn);
+        xenforeignmemory_unmap_resource(fm, r);
+        uint32_t doms[2] = {a, b};
+        for (int k = 0; k < 2; k++) {
+          double s = now_us();
+          int rc1 = xc_domain_iomem_permission(xch, doms[k], mfn, 1, 1);
+          int e1 = errno;
+          int rc2 = xc_domain_memory_mapping(xch, doms[k], WIN_GFN + 4, mfn, 1, DPCI_ADD_MAPPING);
+          int e2 = errno;
+          printf("(e) dom %u: iomem_permission rc %d errno %d; memory_mapping(gfn 0x%x) rc %d errno %d (%s), %.1f us\n",
+                 doms[k], rc1, e1, WIN_GFN + 4, rc2, e2, strerror(e2), now_us() - s);
+        }
+        xen_pfn_t g = WIN_GFN + 4; int err = 0;
+        uint32_t *p = xenforeignmemory_map(fm, b, PROT_READ, 1, &g, &err);
+        if (!p || err) printf("(e) B's direct window not foreign-mappable from dom0 (err %d): expected for an MMIO-typed entry\n", err);
+        else { printf("(e) B's direct window reads %08x (dom0 wrote cafe0002)\n", p[0]); xenforeignmemory_unmap(fm, p, 1); }
+        for (int k = 0; k < 2; k++) xc_domain_memory_mapping(xch, doms[k], WIN_GFN + 4, mfn, 1, DPCI_REMOVE_MAPPING);
+      }
+    }
+  }
+
+  /* Doorbell: an interdomain event channel between two dom0 processes (two monitors). */
+  {
+    xenevtchn_handle *e1 = xenevtchn_open(NULL, 0);
+    int p1 = e1 ? xenevtchn_bind_unbound_port(e1, 0) : -1;
+    int tochild[2], back[2];
+    if (p1 < 0 || pipe(tochild) || pipe(back)) printf("doorbell: FAIL errno %d\n", errno);
+    else {
+      pid_t pid = fork();
+      if (pid == 0) {
+        xenevtchn_handle *e2 = xenevtchn_open(NULL, 0);
+        int lp = e2 ? xenevtchn_bind_interdomain(e2, 0, p1) : -1;
+        int ok = lp >= 0; if (write(back[1], &ok, sizeof ok) < 0) _exit(1);
+        for (int i = 0; ok && i < 1000; i++) {
+          int got = xenevtchn_pending(e2); if (got < 0) break;
+          xenevtchn_unmask(e2, got); xenevtchn_notify(e2, lp);
+        }
+        _exit(0);
+      }
+      int ok = 0; if (read(back[0], &ok, sizeof ok) < 0) ok = 0;
+      if (!ok) printf("doorbell: bind_interdomain(dom0, dom0) FAIL\n");
+      else {
+        double w[1000];
+        for (int i = 0; i < 1000; i++) {
+          double s = now_us();
+          xenevtchn_notify(e1, p1);
+          int got = xenevtchn_pending(e1); xenevtchn_unmask(e1, got);
+          w[i] = now_us() - s;
+        }
+        printf("doorbell: evtchn ping-pong between two dom0 processes: median %.1f us (1000 round trips)\n", median(w, 1000));
+      }
+      waitpid(pid, NULL, 0);
+    }
+  }
+
+  xc_domain_destroy(xch, a); xc_domain_destroy(xch, b);
+  printf("done\n");
+  return 0;
+}
