@@ -17,6 +17,7 @@
 #include <xengnttab.h>
 #include <xen/grant_table.h>
 #include <xen/memory.h>
+#include <xen/hvm/save.h>
 
 #define PAGES 256     /* guest RAM: gfns 0..255 */
 #define CHAN_GFN_A 16 /* the channel page, in A's RAM */
@@ -69,6 +70,75 @@ static int dom0_grant_frames(unsigned nr, unsigned long *out) {
   else { printf("  setup_table: rc %d status %d errno %d\n", rc, op->status, errno); rc = -1; }
   xencall_close(xc);
   return rc;
+}
+
+/* Runs a 5-instruction 32-bit guest in domain d: it copies the window's words 0 and 1 to
+ * its RAM at 0x2000, writes tag into word 1, halts with IF=0 (Xen then powers it off).
+ * Returns the two words it read, or -1 when it did not finish in 2 s. */
+static int run_window_guest(xc_interface *xch, xenforeignmemory_handle *fm, uint32_t d, uint32_t win, uint32_t tag, uint32_t out[2]) {
+  uint8_t code[] = {0xa1, 0, 0, 0, 0, 0xa3, 0x00, 0x20, 0, 0, 0xa1, 0, 0, 0, 0, 0xa3, 0x04, 0x20, 0, 0,
+                    0xc7, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0xf4, 0xeb, 0xfd};
+  uint32_t w1 = win + 4;
+  memcpy(code + 1, &win, 4); memcpy(code + 11, &w1, 4); memcpy(code + 22, &w1, 4); memcpy(code + 26, &tag, 4);
+  xen_pfn_t g[2] = {1, 2}; int errs[2] = {0, 0};
+  uint8_t *ram = xenforeignmemory_map(fm, d, PROT_READ | PROT_WRITE, 2, g, errs);
+  if (!ram || errs[0] || errs[1]) return -1;
+  memcpy(ram, code, sizeof code);
+  memset(ram + 4096, 0xee, 8);
+  int size = xc_domain_hvm_getcontext(xch, d, NULL, 0);
+  uint8_t *ctx = malloc(size);
+  size = xc_domain_hvm_getcontext(xch, d, ctx, size);
+  /* A vCPU that never ran has no CPU record (Xen skips vCPUs that are down): add one after
+   * the header, with a write-back MTRR, as the monitor's hvm_context.cc does. */
+  struct hvm_hw_cpu c; memset(&c, 0, sizeof c);
+  c.rip = 0x1000; c.rflags = 2; c.cr0 = 0x11;  /* PE + ET, no paging, IF=0 */
+  c.cs_limit = c.ds_limit = c.es_limit = c.ss_limit = c.fs_limit = c.gs_limit = 0xffffffff;
+  c.cs_arbytes = 0xc9b;  /* 32-bit flat code */
+  c.ds_arbytes = c.es_arbytes = c.ss_arbytes = c.fs_arbytes = c.gs_arbytes = 0xc93;
+  c.tr_limit = 0x67; c.tr_arbytes = 0x8b; c.ldtr_arbytes = 0x82;
+  c.dr6 = 0xffff0ff0; c.dr7 = 0x400;
+  struct hvm_hw_mtrr m; memset(&m, 0, sizeof m);
+  m.msr_pat_cr = 0x0007040600070406ull; m.msr_mtrr_cap = (1 << 10) | (1 << 8) | MTRR_VCNT;
+  m.msr_mtrr_def_type = (1 << 11) | 6;
+  uint8_t *nctx = malloc(size + 2 * sizeof(struct hvm_save_descriptor) + sizeof c + sizeof m);
+  int n = 0;
+  for (int off = 0; off + (int)sizeof(struct hvm_save_descriptor) <= size;) {
+    struct hvm_save_descriptor *de = (void *)(ctx + off);
+    int next = off + sizeof *de + de->length;
+    int drop = (de->typecode == HVM_SAVE_CODE(CPU) || de->typecode == HVM_SAVE_CODE(MTRR)) && de->instance == 0;
+    if (!drop) { memcpy(nctx + n, ctx + off, next - off); n += next - off; }
+    if (de->typecode == HVM_SAVE_CODE(HEADER)) {
+      struct hvm_save_descriptor dc = {HVM_SAVE_CODE(CPU), 0, sizeof c}, dm = {HVM_SAVE_CODE(MTRR), 0, sizeof m};
+      memcpy(nctx + n, &dc, sizeof dc); n += sizeof dc; memcpy(nctx + n, &c, sizeof c); n += sizeof c;
+      memcpy(nctx + n, &dm, sizeof dm); n += sizeof dm; memcpy(nctx + n, &m, sizeof m); n += sizeof m;
+    }
+    if (de->typecode == HVM_SAVE_CODE(END)) break;
+    off = next;
+  }
+  free(ctx); ctx = nctx; size = n;
+  int rc = xc_domain_hvm_setcontext(xch, d, ctx, size);
+  free(ctx);
+  if (rc) { printf("  setcontext d%u: errno %d\n", d, errno); return -1; }
+  double s = now_us();
+  xc_domain_unpause(xch, d);
+  int done = 0;
+  while (!done && now_us() - s < 2e6) {
+    xc_domaininfo_t info;
+    if (xc_domain_getinfolist(xch, d, 1, &info) == 1 && (info.flags & XEN_DOMINF_shutdown)) done = 1;
+    else usleep(1000);
+  }
+  if (!done) {  /* where it stopped */
+    xc_domaininfo_t info;
+    xc_domain_getinfolist(xch, d, 1, &info);
+    printf("  d%u getinfo flags %#x (running %d blocked %d paused %d)\n", d, info.flags, !!(info.flags & XEN_DOMINF_running),
+           !!(info.flags & XEN_DOMINF_blocked), !!(info.flags & XEN_DOMINF_paused));
+    if (xc_domain_hvm_getcontext_partial(xch, d, HVM_SAVE_CODE(CPU), 0, &c, sizeof c) == 0)
+      printf("  d%u flags %#x rip %#llx cr0 %#llx rflags %#llx pending_event %#x\n", d, info.flags,
+             (unsigned long long)c.rip, (unsigned long long)c.cr0, (unsigned long long)c.rflags, c.pending_event);
+  }
+  memcpy(out, ram + 4096, 8);
+  xenforeignmemory_unmap(fm, ram, 2);
+  return done ? 0 : -1;
 }
 
 int main(void) {
@@ -201,6 +271,13 @@ int main(void) {
         uint32_t *p = xenforeignmemory_map(fm, b, PROT_READ, 1, &g, &err);
         if (!p || err) printf("(e) B's direct window not foreign-mappable from dom0 (err %d): expected for an MMIO-typed entry\n", err);
         else { printf("(e) B's direct window reads %08x (dom0 wrote cafe0002)\n", p[0]); xenforeignmemory_unmap(fm, p, 1); }
+        /* (f) both guests run: A reads dom0's word and writes its tag, then B reads both. */
+        for (int k = 0; k < 2; k++) {
+          uint32_t got[2] = {0, 0};
+          int rc = run_window_guest(xch, fm, doms[k], (WIN_GFN + 4) << 12, 0xa0 + k, got);
+          printf("(f) guest in dom %u: %s; read window words %08x %08x; dom0's page now %08x %08x\n", doms[k],
+                 rc ? "did not finish" : "halted", got[0], got[1], page[0], page[1]);
+        }
         for (int k = 0; k < 2; k++) xc_domain_memory_mapping(xch, doms[k], WIN_GFN + 4, mfn, 1, DPCI_REMOVE_MAPPING);
       }
     }
