@@ -356,6 +356,14 @@ int main(void) {
   }
 
   xc_domain_destroy(xch, a); xc_domain_destroy(xch, b);
+  /* Wait until both are gone (a dying domain still lists): later tests expect dom0 alone. */
+  for (double s = now_us(); now_us() - s < 10e6;) {
+    xc_domaininfo_t info[4];
+    int n = xc_domain_getinfolist(xch, 1, 4, info), left = 0;
+    for (int i = 0; i < n; i++) left += info[i].domain == a || info[i].domain == b;
+    if (!left) break;
+    usleep(10000);
+  }
   printf("done\n");
   return 0;
 }
