@@ -30,7 +30,7 @@ class Watchdog {
   // Keeps a copy of fd (region `index` of domid) until Release or the domain is gone.
   bool Hold(uint32_t domid, uint32_t index, int fd, Failure* why);
   void Release(uint32_t domid, uint32_t index);
-  // Closes the pipe: the watchdog ends (after destroying what is still armed). The
+  // Closes the socket: the watchdog ends (after destroying what is still armed). The
   // monitor's Finish waits for its children, so this must come before it.
   void Stop();
 

@@ -334,7 +334,7 @@ bool XenBackend::AfterForkInChild(Failure* why) {
   memory_.Disown();
   (void)ioreq_.release();   // NOLINT: not destroyed (it is the parent's server)
   (void)domain_.release();  // NOLINT: not destroyed (the parent's domain)
-  watchdog_.Stop();         // closes our copy of the parent's pipe only
+  watchdog_.Stop();         // closes our copy of the parent's socket only
   xen::ForgetInheritedHandles(&xen_, &xen_fds_);
   paused_ = true;
   exits_ = 0;
