@@ -83,7 +83,7 @@ function parseFigures(text: string, what: string): Figures {
 }
 
 /** Median of the batch means in µs per iteration (per run for runNs). */
-function medianUs(f: Figures): number {
+export function medianUs(f: Figures): number {
   if (f.runNs) return median(f.runNs) / 1000;
   if (!f.batchNs || !f.iters) throw new Error(`figures without batches: ${JSON.stringify(f)}`);
   return median(f.batchNs.map((ns) => ns / f.iters!)) / 1000;
@@ -101,7 +101,7 @@ function medianMBps(f: Figures): number {
  * consoles of the children it forks and waits for them too (they end when the parent
  * does); anything left after GUEST_TIMEOUT_MS is SIGKILLed and the run fails.
  */
-async function runGuest(host: Host, args: string[]): Promise<Figures> {
+export async function runGuest(host: Host, args: string[]): Promise<Figures> {
   const what = `ipc_bench ${args.join(' ')}`;
   const pvm = await host.spawn(builtinGuest('ipc_bench'), { memory: MEMORY, args });
   const children: Pvm[] = [];
@@ -145,7 +145,7 @@ async function runBaseline(args: string[]): Promise<Figures> {
 }
 
 /** Host ↔ guest round trips over the channel of a host fork of `idle`, µs each. */
-async function hostRttPvm(host: Host, bytes: number, warmup: number, iters: number): Promise<number> {
+export async function hostRttPvm(host: Host, bytes: number, warmup: number, iters: number): Promise<number> {
   const parent = await host.spawn(builtinGuest('idle'), { memory: MEMORY });
   try {
     await new Promise<void>((resolve, reject) => {

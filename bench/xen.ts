@@ -8,9 +8,15 @@
 //   xen.domain.{create,populate.16MiB,mapWrite.16MiB,destroy}   that baseline's steps
 //   hypercall.rtt.xen            a no-op hypercall (an ioreq round trip through the monitor)
 //                                vs hypercall.floor.xen (the floor port: one exit, no work)
+//   ipc.msg.rtt.xen              1 KiB guest↔guest message round trip over a fork channel
+//                                (ipc_bench msg: pages mapped in both domains, eventfd
+//                                doorbells between the monitors) vs hypercall.rtt.xen
+//   ipc.host.rtt.xen             64 B Node↔guest round trip over a host fork's channel
+//                                (dom0's own mapping of the pages) vs hypercall.rtt.xen
 // Under TCG absolute times mean little; the ratios and the breakdown do.
 import type { Host } from '../lib/index.js';
 import { benchHypercall } from './hypercall.js';
+import { hostRttPvm, medianUs, runGuest } from './ipc.js';
 import { median, round, runNative, type Result } from './lib.js';
 import { spawnHelloTimings } from './spawn.js';
 
@@ -28,6 +34,21 @@ export async function benchXen(host: Host, runs: number): Promise<Result[]> {
   const made = floor.createUs + floor.populateUs + floor.mapWriteUs;
   const step = (name: string, value: number): Result => ({ name, unit: 'us', value: round(value) });
   const [rtt] = await benchHypercall(host, runs);
+  const hypercall = { name: 'hypercall.rtt.xen: a no-op hypercall, same run', value: rtt!.value };
+  // Few iterations: TCG is ~50x slower than hardware.
+  const channels: Result[] = [];
+  try {
+    const msg = medianUs(await runGuest(host, ['msg', '1024', '50', '5']));
+    channels.push({ name: 'ipc.msg.rtt.xen', unit: 'us', value: round(msg), baseline: hypercall });
+  } catch (e) {
+    process.stderr.write(`ipc.msg.rtt.xen: left out: ${(e as Error).message}\n`);
+  }
+  try {
+    const hostRtt = await hostRttPvm(host, 64, 20, 200);
+    channels.push({ name: 'ipc.host.rtt.xen', unit: 'us', value: round(hostRtt), baseline: hypercall });
+  } catch (e) {
+    process.stderr.write(`ipc.host.rtt.xen: left out: ${(e as Error).message}\n`);
+  }
   return [
     {
       name: 'spawn.firstInstruction.xen',
@@ -46,5 +67,6 @@ export async function benchXen(host: Host, runs: number): Promise<Result[]> {
     step('xen.domain.mapWrite.16MiB', floor.mapWriteUs),
     step('xen.domain.destroy', floor.destroyUs),
     { ...rtt!, name: 'hypercall.rtt.xen', baseline: { name: 'hypercall.floor.xen: a bare write to the floor port', value: rtt!.baseline!.value } },
+    ...channels,
   ];
 }

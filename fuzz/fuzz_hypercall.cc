@@ -277,7 +277,7 @@ void Harness::AttachChannels(uint8_t setup) {
   const Fixture& fx = TheFixture();
   Failure why;
   monitor::NewChannel c;
-  if (!monitor::CreateChannel(&c, &why)) abort();
+  if (!monitor::CreateChannel(&c, RegionPages::Memfd, &why)) abort();
   // Slot 0: side A of c (peer: the parent); slot 1: side B of c (a loop in one pVM, so
   // NOTIFY on one rings WAIT on the other). Each end owns its own fds and mapping.
   ChannelEnd a;
@@ -304,7 +304,7 @@ void Harness::AttachChannels(uint8_t setup) {
   if (count >= 2 && !m_.channels->Attach(1, b, &why)) abort();
   if (count >= 3) {
     monitor::NewChannel h;
-    if (!monitor::CreateChannel(&h, &why)) abort();
+    if (!monitor::CreateChannel(&h, RegionPages::Memfd, &why)) abort();
     ChannelEnd e;
     e.peer_id = PVM_CHANNEL_PEER_HOST;
     e.side = PVM_CHANNEL_SIDE_B;

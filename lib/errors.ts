@@ -33,8 +33,7 @@
  * - `ENOTFORK`: {@link Pvm.reset} of a pVM that has no fork point: it was spawned, not
  *   forked, or it exec'ed since it was forked.
  * - `ENOSYS`: the host's backend cannot do that (yet): {@link Pvm.reset} on the process
- *   backend; on xen, channels and shared memory, and so `pvm.fork()` (it always makes a
- *   channel to the child).
+ *   backend.
  * - `EMONITOR`: the monitor process failed in an unexpected way.
  */
 export type PvmErrorCode =

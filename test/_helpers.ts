@@ -163,7 +163,7 @@ const notOnXenSaid = new Set<string>();
 
 /**
  * `vm` for a test that cannot pass on the xen backend; `why` says what is missing there
- * (e.g. "no channels yet (issue 19)"). It runs on the run's other backends; on xen it is
+ * (e.g. "a copying fork: guest RAM is copied by Xen"). It runs on the run's other backends; on xen it is
  * counted as skipped, the reason said once.
  */
 export function notOnXen(vm: VmTest, why: string): (title: string, fn: Callback, options?: TestOptions) => void {

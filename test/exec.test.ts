@@ -6,7 +6,6 @@ import { PvmError, type Pvm } from '../lib/index.js';
 import { consoleOf, guest, outputOf, vmSuite, withHost, rejects, notOnXen } from './_helpers.js';
 
 const { suite, vm } = vmSuite('exec');
-const noFork = 'no channels yet (issue 19): no host fork, no fork channel';
 const ctx = withHost(suite);
 
 function rssKb(pid: number): number {
@@ -25,13 +24,13 @@ vm('EXEC from the guest: bad requests fail and the image goes on; a good one rep
   assert.equal(execs, [guest('hello')]);
 });
 
-notOnXen(vm, noFork)('fork + exec: the child becomes another image, talks over the inherited channel, is waited for', async () => {
+vm('fork + exec: the child becomes another image, talks over the inherited channel, is waited for', async () => {
   const { text, status } = await outputOf(await ctx.host.spawn(guest('family'), { args: ['forkexec'] }));
   assert.ok(text.includes('forkexec ok'), text);
   assert.equal(status, { kind: 'exit', code: 0 });
 });
 
-notOnXen(vm, noFork)('pvm.exec(): the host replaces a running image; its family and channels stay', async () => {
+vm('pvm.exec(): the host replaces a running image; its family and channels stay', async () => {
   const pvm = await ctx.host.spawn(guest('idle'), { memory: '64MiB' });
   const output = consoleOf(pvm);
   await output.until('idle: ready');
@@ -60,7 +59,7 @@ notOnXen(vm, 'guest RAM is the hypervisor\'s, not in the monitor\'s Rss')("the o
   await pvm.exited;
 });
 
-notOnXen(vm, noFork)('bad exec input: a typed error each, the pVM unchanged', async () => {
+vm('bad exec input: a typed error each, the pVM unchanged', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pvm-exec-'));
   try {
     const junk = join(dir, 'junk.pvm');

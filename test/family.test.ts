@@ -1,11 +1,9 @@
 import * as assert from 'uvu/assert';
 import { PvmError, type Pvm } from '../lib/index.js';
-import { consoleOf, eventually, guest, monitorsUnder, notOnXen, outputOf, vmSuite, withHost, rejects } from './_helpers.js';
+import { consoleOf, eventually, guest, monitorsUnder, outputOf, vmSuite, withHost, rejects } from './_helpers.js';
 
 const { suite, vm } = vmSuite('family');
 const ctx = withHost(suite);
-// Channels and shared memory are not on xen yet (issue 19): what needs them skips there.
-const vmChannels = notOnXen(vm, 'no channels or shared memory yet (issue 19)');
 
 // Runs family.pvm in `mode`; every child's console is collected too.
 async function family(mode: string, extra: string[] = []) {
@@ -17,14 +15,14 @@ async function family(mode: string, extra: string[] = []) {
 }
 
 for (const mode of ['signal', 'handler', 'waitpid', 'shm', 'crash', 'badslot', 'cycles']) {
-  (mode === 'waitpid' ? vm : vmChannels)(`guest ${mode}: ${mode === 'crash' ? 'a crashed child ends its channel and waitpid reports it' : 'works between parent and child'}`, async () => {
+  vm(`guest ${mode}: ${mode === 'crash' ? 'a crashed child ends its channel and waitpid reports it' : 'works between parent and child'}`, async () => {
     const { text, status } = await family(mode);
     assert.ok(text.includes(`${mode} ok`), text);
     assert.equal(status, { kind: 'exit', code: 0 }, text);
   });
 }
 
-vmChannels('the family rule: a pVM may signal ancestors and descendants, not siblings, uncles or strangers', async () => {
+vm('the family rule: a pVM may signal ancestors and descendants, not siblings, uncles or strangers', async () => {
   const stranger = await ctx.host.spawn(guest('idle'), { console: 'ignore' });
   const { text, status } = await family('rule', [String(stranger.id)]);
   assert.ok(text.includes('rule ok'), text);
@@ -34,7 +32,7 @@ vmChannels('the family rule: a pVM may signal ancestors and descendants, not sib
   await stranger.exited;
 });
 
-vmChannels('host signals: SIGUSR1 reaches the guest, SIGTERM ends it, children run on', async () => {
+vm('host signals: SIGUSR1 reaches the guest, SIGTERM ends it, children run on', async () => {
   const pvm = await ctx.host.spawn(guest('idle'));
   await new Promise<void>((resolve) => pvm.console.on('data', (d: Buffer) => String(d).includes('ready') && resolve()));
   const { child, channel } = await pvm.fork();
@@ -51,7 +49,7 @@ vmChannels('host signals: SIGUSR1 reaches the guest, SIGTERM ends it, children r
   assert.ok(await eventually(() => monitorsUnder().length === 0), String(monitorsUnder()));
 });
 
-vmChannels('host channels: the host gives a running pVM channels, one after another, slots reused', async () => {
+vm('host channels: the host gives a running pVM channels, one after another, slots reused', async () => {
   const hub = await ctx.host.spawn(guest('family'), { args: ['hub', '3'] });
   await consoleOf(hub).until('hub: ready');
   for (let i = 0; i < 3; i++) {
@@ -64,7 +62,7 @@ vmChannels('host channels: the host gives a running pVM channels, one after anot
   assert.equal(await hub.exited, { kind: 'exit', code: 0 });
 });
 
-vmChannels('host-made channels between pVMs follow the family rule', async () => {
+vm('host-made channels between pVMs follow the family rule', async () => {
   const parent = await ctx.host.spawn(guest('family'), { args: ['pair'] });
   const child = await new Promise<Pvm>((resolve) => parent.once('fork', (f) => resolve(f.child)));
   const slots = await ctx.host.connect(parent, child);
@@ -87,7 +85,7 @@ vmChannels('host-made channels between pVMs follow the family rule', async () =>
   await rejects(ctx.host.channel(a), 'ESRCH');
 });
 
-vmChannels('a pVM at the end of a host-made channel that crashes: the other end reads EPIPE, no hang', async () => {
+vm('a pVM at the end of a host-made channel that crashes: the other end reads EPIPE, no hang', async () => {
   const hub = await ctx.host.spawn(guest('family'), { args: ['hub', '1'] });
   const hubConsole = consoleOf(hub);
   await hubConsole.until('hub: ready');
@@ -102,7 +100,7 @@ vmChannels('a pVM at the end of a host-made channel that crashes: the other end 
   channel.close();
 });
 
-vmChannels('pipe-like byte streams: odd-sized writes and reads, end of stream, both directions', async () => {
+vm('pipe-like byte streams: odd-sized writes and reads, end of stream, both directions', async () => {
   const pvm = await ctx.host.spawn(guest('family'), { args: ['pipe'] });
   await consoleOf(pvm).until('pipe: ready');
   const stream = (await ctx.host.channel(pvm)).stream();
@@ -118,7 +116,7 @@ vmChannels('pipe-like byte streams: odd-sized writes and reads, end of stream, b
   assert.equal(await pvm.exited, { kind: 'exit', code: 0 });
 });
 
-vmChannels('memory shared between the host and a pVM', async () => {
+vm('memory shared between the host and a pVM', async () => {
   const pvm = await ctx.host.spawn(guest('family'), { args: ['hostshm'] });
   await consoleOf(pvm).until('hostshm: ready');
   await rejects(ctx.host.share(pvm, 0), 'EINVAL');

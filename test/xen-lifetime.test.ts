@@ -2,8 +2,8 @@
 // pVM, whatever ends it: host.close(), SIGKILL of the host's Node process (the monitor
 // dies with it, its watchdog destroys the domain), SIGKILL of a monitor and its watchdog
 // both (the next monitor's sweep destroys the orphan), forks (a child monitor has a
-// watchdog of its own). Elsewhere every test here skips,
-// loudly.
+// watchdog of its own), and channel and region pages (the watchdog holds them until the
+// domain that maps them is gone, then ends). Elsewhere every test here skips, loudly.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -151,6 +151,40 @@ test('forks leave no domain: children that exit or are killed, a child monitor S
     await child.exited;
     assert.equal(await parent.exited, { kind: 'exit', code: 0 });
     assert.ok(await eventually(() => domains().length === 0, 10_000), `domains left: ${domains()}`);
+  } finally {
+    await host.close();
+  }
+});
+
+/** Pids of every xen monitor watchdog in dom0. */
+function watchdogs(): number[] {
+  return readdirSync('/proc').filter((e) => {
+    try {
+      return /^\d+$/.test(e) && readFileSync(`/proc/${e}/comm`, 'utf8').trim() === 'pvm-xen-watch';
+    } catch {
+      return false; // gone meanwhile
+    }
+  }).map(Number);
+}
+
+test('channel and region pages: a monitor SIGKILLed while its domain maps a channel and a region: its watchdog destroys the domain, lets the pages go and ends', async () => {
+  const host = await Host.open({ backend: 'xen' });
+  try {
+    const parent = await host.spawn(builtinGuest('idle'), { console: 'ignore', memory: '16MiB' });
+    const { child, channel } = await parent.fork();
+    await channel.send('up?');
+    assert.is(String(await channel.recv()), 'up?');
+    const region = await host.share(child, 64 * 1024);
+    assert.is(region.memory.byteLength, 64 * 1024);
+    assert.is(domains().length, 2);
+    process.kill(child.pid, 'SIGKILL');
+    await child.exited;
+    assert.is(await channel.recv(), null, 'the host reads end-of-stream');
+    channel.close();
+    parent.kill();
+    await parent.exited;
+    assert.ok(await eventually(() => domains().length === 0, 10_000), `domains left: ${domains()}`);
+    assert.ok(await eventually(() => watchdogs().length === 0, 10_000), `watchdogs left: ${watchdogs()}`);
   } finally {
     await host.close();
   }

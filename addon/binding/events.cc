@@ -7,6 +7,7 @@
 
 #include "binding/native_host.h"
 #include "common/control.h"
+#include "common/region_memory.h"
 #include "pvm/abi.h"
 
 namespace pvm {
@@ -22,9 +23,9 @@ Napi::Value Big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 Napi::Value MapChannel(Napi::Env env, int memfd) { return MapShared(env, memfd, PVM_CHANNEL_SIZE); }
 
 Napi::Value MapShared(Napi::Env env, int memfd, size_t size) {
-  void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  void* mem = MapRegionFd(memfd, size);
   close(memfd);
-  if (mem == MAP_FAILED) return env.Null();
+  if (!mem) return env.Null();
   return Napi::ArrayBuffer::New(
       env, mem, size,
       [](Napi::Env, void* data, size_t* length) {

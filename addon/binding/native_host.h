@@ -9,6 +9,7 @@
 
 #include "binding/monitor_process.h"
 #include "binding/poller.h"
+#include "common/region_memory.h"
 #include "common/registry.h"
 
 namespace pvm {
@@ -31,6 +32,8 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value PauseControl(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value Share(const Napi::CallbackInfo& info);
+  // What channel and region pages are made of for backend_'s monitors.
+  RegionPages RegionKind() const;
   Napi::Value Exec(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Prestart(const Napi::CallbackInfo& info);
@@ -54,9 +57,9 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   bool closed_ = false;
 };
 
-// Maps a channel memfd as an ArrayBuffer (takes the fd); null if mmap fails.
+// Maps a channel's pages (its region fd) as an ArrayBuffer (takes the fd); null if mmap fails.
 Napi::Value MapChannel(Napi::Env env, int memfd);
-// Maps size bytes of a memfd as an ArrayBuffer (takes the fd); null if mmap fails.
+// Maps size bytes of a region fd's pages as an ArrayBuffer (takes the fd); null if mmap fails.
 Napi::Value MapShared(Napi::Env env, int memfd, size_t size);
 
 // Converts a batch of monitor events into JS objects (on the JS thread).

@@ -14,6 +14,9 @@
 
 namespace pvm {
 
+// The pages the monitors' backend can map into its guests (common/region_memory.h).
+RegionPages NativeHost::RegionKind() const { return backend_ == "xen" ? RegionPages::Granted : RegionPages::Memfd; }
+
 // connect(tag, a, b) -> { channel, memory }: a new channel between pVMs a and b, or
 // between the host (a = 0, side A) and b. Each pVM answers with an `attached` event
 // carrying the tag. memory (an ArrayBuffer) only when the host is an end.
@@ -24,7 +27,7 @@ Napi::Value NativeHost::Connect(const Napi::CallbackInfo& info) {
   uint64_t a = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
   uint64_t b = static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value());
   ChannelFds fds;
-  int rc = CreateChannelFds(&fds);
+  int rc = CreateChannelFds(&fds, RegionKind());
   if (rc != 0) ThrowErrno(env, "cannot make a channel", rc);
   uint64_t channel = registry_.NextId();
 
@@ -65,14 +68,8 @@ Napi::Value NativeHost::Share(const Napi::CallbackInfo& info) {
   uint64_t tag = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   uint64_t id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
   size_t size = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
-  int fd = memfd_create("pvm-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) ThrowErrno(env, "memfd_create", -errno);
-  if (ftruncate(fd, static_cast<off_t>(size)) != 0 ||
-      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    int err = -errno;
-    close(fd);
-    ThrowErrno(env, "cannot make the region", err);
-  }
+  int fd = -1;
+  if (int err = CreateRegionFd(RegionKind(), size, &fd); err != 0) ThrowErrno(env, "cannot make the region", err);
   ctl::AttachRequest request{tag, 0, 0, ctl::kAttachShm};
   int rc = poller_->Send(id, ctl::Type::Attach, &request, sizeof request, &fd, 1);
   if (rc != 0) {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/region_memory.h"
 #include "monitor/failure.h"
 #include "monitor/guest_memory.h"
 #include "monitor/seccomp.h"
@@ -158,10 +159,17 @@ class Backend {
   // Extra guest-physical regions besides RAM (channels): `index` >= 1 names one.
   // host is page aligned, size a multiple of the page size; the mapping is shared.
   virtual bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) = 0;
-  // False where MapRegion cannot work at all (xen, for now): a fork that would make a
-  // channel is refused up front (ENOSYS) rather than half made.
+  // False where MapRegion cannot work at all: a fork that would make a channel is
+  // refused up front (ENOSYS) rather than half made.
   virtual bool maps_regions() const { return true; }
   virtual void UnmapRegion(uint32_t index) = 0;
+  // What channel and region pages must be made of for MapRegionOf (common/region_memory.h).
+  virtual RegionPages region_pages() const { return RegionPages::Memfd; }
+  // MapRegion where `host` maps the data pages of `fd` (a region_pages() fd): a backend
+  // that must find the pages themselves (xen: their machine frames) reads them from fd.
+  virtual bool MapRegionOf(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, int fd, Failure* why) {
+    return MapRegion(index, gpa, host, size, why);
+  }
 
   // --- the vCPU ---
   // Puts the vCPU at its first instruction. Call once RAM holds the image and boot data.

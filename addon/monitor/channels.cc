@@ -1,6 +1,7 @@
 #include "monitor/channels.h"
 
 #include "common/channel_fds.h"
+#include "common/region_memory.h"
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -25,21 +26,20 @@ volatile uint32_t* Counter(uint8_t* mem, uint32_t ring, uint32_t offset) {
 
 }  // namespace
 
-bool CreateChannel(NewChannel* out, Failure* why) {
+bool CreateChannel(NewChannel* out, RegionPages kind, Failure* why) {
   *out = NewChannel{};
   ChannelFds fds;
-  int rc = CreateChannelFds(&fds);
+  int rc = CreateChannelFds(&fds, kind);
   if (rc != 0) return Fail(why, ctl::ErrorCode::NoMemory, -rc, "cannot make a channel: %s", strerror(-rc));
   out->memfd = fds.memfd;
   out->doorbell_a = fds.doorbell_a;
   out->doorbell_b = fds.doorbell_b;
-  void* mem = mmap(nullptr, PVM_CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, out->memfd, 0);
-  if (mem == MAP_FAILED) {
+  out->mem = MapRegionFd(out->memfd, PVM_CHANNEL_SIZE);
+  if (!out->mem) {
     FailErrno(why, ctl::ErrorCode::NoMemory, "mmap channel");
     DestroyChannel(out);
     return false;
   }
-  out->mem = static_cast<uint8_t*>(mem);
   return true;
 }
 
@@ -67,7 +67,7 @@ bool ChannelTable::Attach(uint32_t slot, ChannelEnd end, Failure* why) {
     Release(&end, -1);
     return Fail(why, ctl::ErrorCode::Internal, 0, "channel slot %u is taken", slot);
   }
-  if (!backend_->MapRegion(Region(slot), Gpa(slot), end.mem, end.size, why)) {
+  if (!backend_->MapRegionOf(Region(slot), Gpa(slot), end.mem, end.size, end.memfd, why)) {
     Release(&end, -1);
     return false;
   }
@@ -83,57 +83,43 @@ const ChannelEnd* ChannelTable::Get(uint32_t slot) const {
 
 bool ChannelTable::AttachShm(uint32_t slot, uint64_t size, Failure* why) {
   uint64_t bytes = (size + PVM_PAGE_SIZE - 1) & ~(PVM_PAGE_SIZE - 1);
-  int memfd = memfd_create("pvm-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (memfd < 0) return FailErrno(why, ctl::ErrorCode::NoMemory, "memfd_create");
-  if (ftruncate(memfd, static_cast<off_t>(bytes)) != 0) {
-    FailErrno(why, ctl::ErrorCode::NoMemory, "ftruncate shm");
-    close(memfd);
-    return false;
-  }
-  fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-  return AttachShmFd(slot, memfd, why);
+  int fd = -1;
+  int rc = CreateRegionFd(backend_->region_pages(), bytes, &fd);
+  if (rc != 0) return Fail(why, ctl::ErrorCode::NoMemory, -rc, "cannot make a region: %s", strerror(-rc));
+  return AttachShmFd(slot, fd, why);
 }
 
 bool ChannelTable::AttachShmFd(uint32_t slot, int memfd, Failure* why) {
   ChannelEnd end;
   end.shm = true;
   end.memfd = memfd;
-  struct stat st;
-  // Sealed, so its size cannot change under the guest's mapping.
-  int seals = fcntl(memfd, F_GET_SEALS);
-  if (fstat(memfd, &st) != 0 || st.st_size <= 0 || static_cast<uint64_t>(st.st_size) > PVM_CHANNEL_SLOT_SIZE ||
-      st.st_size % PVM_PAGE_SIZE != 0 || seals < 0 || !(seals & F_SEAL_SHRINK)) {
+  uint64_t size = 0;
+  if (RegionFdSize(memfd, &size) != 0 || size > PVM_CHANNEL_SLOT_SIZE) {
     Release(&end, -1);
     return Fail(why, ctl::ErrorCode::Internal, EINVAL, "not a sealed region of whole pages up to a slot");
   }
-  end.size = static_cast<uint64_t>(st.st_size);
-  void* mem = mmap(nullptr, end.size, PROT_READ | PROT_WRITE, MAP_SHARED, end.memfd, 0);
-  if (mem == MAP_FAILED) {
+  end.size = size;
+  end.mem = MapRegionFd(end.memfd, end.size);
+  if (!end.mem) {
     FailErrno(why, ctl::ErrorCode::NoMemory, "mmap shm");
     Release(&end, -1);
     return false;
   }
-  end.mem = static_cast<uint8_t*>(mem);
   return Attach(slot, end, why);
 }
 
 bool ChannelTable::AttachShared(uint32_t slot, ChannelEnd end, Failure* why) {
-  struct stat st;
-  // Sealed against shrinking, as every channel pvm makes is: a peer cannot truncate it
-  // under this monitor's mapping (SIGBUS).
-  int seals = fcntl(end.memfd, F_GET_SEALS);
-  if (fstat(end.memfd, &st) != 0 || static_cast<uint64_t>(st.st_size) != PVM_CHANNEL_SIZE || seals < 0 ||
-      !(seals & F_SEAL_SHRINK)) {
+  uint64_t size = 0;
+  if (RegionFdSize(end.memfd, &size) != 0 || size != PVM_CHANNEL_SIZE) {
     Release(&end, -1);
     return Fail(why, ctl::ErrorCode::Internal, EINVAL, "a channel memfd of the wrong size, or not sealed");
   }
-  void* mem = mmap(nullptr, PVM_CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, end.memfd, 0);
-  if (mem == MAP_FAILED) {
+  end.mem = MapRegionFd(end.memfd, PVM_CHANNEL_SIZE);
+  if (!end.mem) {
     FailErrno(why, ctl::ErrorCode::NoMemory, "mmap channel");
     Release(&end, -1);
     return false;
   }
-  end.mem = static_cast<uint8_t*>(mem);
   end.size = PVM_CHANNEL_SIZE;
   return Attach(slot, end, why);
 }

@@ -1,5 +1,6 @@
 // The pVM's channel slots (layout and ring protocol: hypercalls/abi.json "channel").
-// A channel is one memfd both ends map, plus an eventfd doorbell per end. This table
+// A channel is one region fd both ends map (a memfd; granted dom0 pages on xen:
+// common/region_memory.h), plus an eventfd doorbell per end. This table
 // owns this pVM's ends: maps each into the guest's channel window (a backend region),
 // keeps the boot-info channel table the guest reads in step, and rings doorbells.
 // The monitor never reads or writes messages: payloads go guest to guest (or to Node).
@@ -24,7 +25,8 @@ struct NewChannel {
   int doorbell_a = -1;     // side A waits on it
   int doorbell_b = -1;     // side B waits on it
 };
-bool CreateChannel(NewChannel* out, Failure* why);
+// Its pages of the kind the backend maps (Backend::region_pages()).
+bool CreateChannel(NewChannel* out, RegionPages kind, Failure* why);
 void DestroyChannel(NewChannel* channel);
 
 struct ChannelEnd {

@@ -75,7 +75,7 @@ ForkResult ForkPvm(Monitor* m, ForkOrigin origin, uint64_t tag, uint64_t channel
     if (p.slot < 0) return refuse(-PVM_EAGAIN, EAGAIN);
   }
   TakeSparePieces(m, wants_channel, &p);  // ready-made, if a spare has them
-  if (wants_channel && p.channel.memfd < 0 && !CreateChannel(&p.channel, &why)) {
+  if (wants_channel && p.channel.memfd < 0 && !CreateChannel(&p.channel, m->backend->region_pages(), &why)) {
     DiscardPieces(&p);
     return refuse(GuestErrno(why.sys_errno), why.sys_errno ? why.sys_errno : ENOMEM);
   }

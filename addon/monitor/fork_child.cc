@@ -145,6 +145,11 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, F
   if (!m->control.EnableKick(&why)) Die(m, why, true);
   // What the host sent before O_ASYNC was set raised no kick: look at the socket first.
   m->host.waiting = true;
+  // A host fork: the guest must look at its fork channel, and it may be anywhere between
+  // looking and sleeping in WAIT (xen: the guest runs on while its monitor serves the
+  // host, so the clone may be made in a WAIT it issued after the one the fork request
+  // woke, which it then makes again): its next WAIT returns at once.
+  if (origin == ForkOrigin::Host) m->host.wake_next_wait = true;
   // A child of a pVM with spares gets them too (made at its own first chance).
   if (m->spares.enabled) {
     m->spares.last_fork_ns = 0;  // the parent's rhythm is not ours

@@ -74,9 +74,8 @@ void WaitAsSpare(Monitor* m, pid_t parent_pid, int sock, uint8_t* xfer) {
     p.channel.memfd = fds[1];
     p.channel.doorbell_a = fds[2];
     p.channel.doorbell_b = fds[3];
-    void* mem = mmap(nullptr, PVM_CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, p.channel.memfd, 0);
-    if (mem == MAP_FAILED) _exit(1);
-    p.channel.mem = static_cast<uint8_t*>(mem);
+    p.channel.mem = MapRegionFd(p.channel.memfd, PVM_CHANNEL_SIZE);
+    if (!p.channel.mem) _exit(1);
   } else {
     for (size_t i = 1; i < fds.size(); i++) close(fds[i]);  // this fork wanted no channel
   }
@@ -185,7 +184,7 @@ ForkResult MakeSpare(Monitor* m) {
   m->spares.spare.sock = sv[0];
   m->spares.spare.made_ns = MonotonicNs();
   // What the next fork needs anyway, made now rather than while the parent is paused.
-  if (!CreateChannel(&m->spares.spare.channel, &why)) m->spares.spare.channel = NewChannel{};
+  if (!CreateChannel(&m->spares.spare.channel, m->backend->region_pages(), &why)) m->spares.spare.channel = NewChannel{};
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->spares.spare.control) != 0) {
     m->spares.spare.control[0] = m->spares.spare.control[1] = -1;
   }

@@ -15,3 +15,7 @@ if xenstored --pid-file=/run/xenstored.pid >/var/log/xen/xenstored.log 2>&1 && x
 else
   echo "xen-host: xenstored or xen-init-dom0 failed (xl will not work): $(cat /var/log/xen/*.log 2>/dev/null | tail -3)"
 fi
+# pvm's channels and shared regions on xen are gntalloc pages (a channel: 130 grants);
+# the module allows 1024 grants in all by default.
+if [ -w /sys/module/xen_gntalloc/parameters/limit ]; then echo 65536 > /sys/module/xen_gntalloc/parameters/limit
+else echo 'xen-host: cannot raise xen_gntalloc limit (pvm channels: 7 at most)'; fi

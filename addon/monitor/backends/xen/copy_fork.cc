@@ -110,6 +110,7 @@ void ForgetInheritedHandles(XenHandles* xen, std::vector<int>* fds) {
   xen->dm = nullptr;
   xen->fmem = nullptr;
   xen->evtchn = nullptr;
+  xen->call = nullptr;
 }
 
 bool CopyForkGate::Open(Failure* why) {

@@ -1,6 +1,8 @@
 #include "monitor/backends/xen/xen_backend.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -8,6 +10,7 @@
 #include <cstring>
 
 #include "monitor/backends/xen/owner_tag.h"
+#include "monitor/backends/xen/xen_region.h"
 #include "pvm/abi.h"
 
 namespace pvm::monitor {
@@ -48,9 +51,10 @@ XenBackend::~XenBackend() {
   if (domain_ && domain_->exists()) {
     uint32_t id = domain_->id();
     domain_->Destroy();
-    watchdog_.Disarm(id);
+    watchdog_.Disarm(id);  // also lets the regions' pages go: nothing maps them now
   }
   watchdog_.Stop();
+  for (auto& [index, region] : regions_) close(region.fd);
 }
 
 bool XenBackend::Prepare(Failure* why) {
@@ -66,6 +70,7 @@ bool XenBackend::Create(uint64_t ram_size, Failure* why) {
   if (!Prepare(why)) return false;
   domain_ = std::make_unique<xen::XenDomain>(&xen_);
   bool made = domain_->Create(xen::OwnerTag::Self(), why);
+  owner_pid_ = getpid();
   if (domain_->exists()) watchdog_.Arm(domain_->id());
   if (!made || !ResizeRam(ram_size, nullptr, why)) return false;
   ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
@@ -97,7 +102,52 @@ bool XenBackend::ReplaceMemory(GuestMemory&& fresh, Failure* why) {
 }
 
 bool XenBackend::MapRegion(uint32_t, uint64_t, uint8_t*, uint64_t, Failure* why) {
-  return NotOnXen(why, "a channel or shared region");
+  // Only pages the backend can find are mappable: MapRegionOf, with their fd.
+  return NotOnXen(why, "a region without its fd");
+}
+
+bool XenBackend::OwnsDomain() const { return domain_ && domain_->exists() && owner_pid_ == getpid(); }
+
+bool XenBackend::MapRegionOf(uint32_t index, uint64_t gpa, uint8_t*, uint64_t size, int fd, Failure* why) {
+  if (!OwnsDomain()) return Fail(why, ctl::ErrorCode::Internal, EINVAL, "xen: no domain to map a region into");
+  UnmapRegion(index);
+  Region region;
+  region.gpa = gpa;
+  if (!xen::GrantedFrames(&xen_, fd, &region.mfns, why)) return false;
+  if (region.mfns.size() * PVM_PAGE_SIZE < size) return Fail(why, ctl::ErrorCode::Internal, EINVAL, "xen: a region smaller than its mapping");
+  region.mfns.resize(size / PVM_PAGE_SIZE);
+  region.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (region.fd < 0) return FailErrno(why, ctl::ErrorCode::NoMemory, "xen: dup of a region fd");
+  if (!MapInto(index, region, why)) {
+    close(region.fd);
+    return false;
+  }
+  regions_[index] = std::move(region);
+  return true;
+}
+
+bool XenBackend::MapInto(uint32_t index, const Region& region, Failure* why) {
+  uint32_t id = domain_->id();
+  // The watchdog holds the pages before the domain can reach them.
+  if (!watchdog_.Hold(id, index, region.fd, why)) return false;
+  if (!xen::MapFrames(xen_.xc, id, region.gpa / PVM_PAGE_SIZE, region.mfns, why)) {
+    watchdog_.Release(id, index);
+    return false;
+  }
+  return true;
+}
+
+void XenBackend::UnmapRegion(uint32_t index) {
+  auto it = regions_.find(index);
+  if (it == regions_.end()) return;
+  // A fork child before AfterForkInChild: the mapping is in the parent's domain, the
+  // parent's to keep; only our records go.
+  if (OwnsDomain()) {
+    xen::UnmapFrames(xen_.xc, domain_->id(), it->second.gpa / PVM_PAGE_SIZE, it->second.mfns);
+    watchdog_.Release(domain_->id(), index);
+  }
+  close(it->second.fd);
+  regions_.erase(it);
 }
 
 bool XenBackend::PauseOnce(Failure* why) {
@@ -284,17 +334,23 @@ bool XenBackend::AfterForkInChild(Failure* why) {
   memory_.Disown();
   (void)ioreq_.release();   // NOLINT: not destroyed (it is the parent's server)
   (void)domain_.release();  // NOLINT: not destroyed (the parent's domain)
-  watchdog_.Stop();         // closes our copy of the parent's pipe only
+  watchdog_.Stop();         // closes our copy of the parent's socket only
   xen::ForgetInheritedHandles(&xen_, &xen_fds_);
   paused_ = true;
   exits_ = 0;
   if (!watchdog_.Start(why) || !xen::OpenHandles(&xen_, &xen_fds_, why)) return false;
   domain_ = std::make_unique<xen::XenDomain>(&xen_);
   bool made = domain_->Create(xen::OwnerTag::Self(), why);
+  owner_pid_ = getpid();
   if (domain_->exists()) watchdog_.Arm(domain_->id());
   if (!made || !ResizeRam(ram_size, nullptr, why)) return false;
   if (!xen::CopyRam(&xen_, parent, domain_->id(), ram_size, why)) return false;
   fork_gate_.OpenInChild();  // the parent's domain may run on
+  // The regions the child keeps (shared-memory regions; the core dropped its channels
+  // before this) into the new domain: the copy of RAM has no window.
+  for (const auto& [index, region] : regions_) {
+    if (!MapInto(index, region, why)) return false;
+  }
   ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
   return ioreq_->Start(kFirstPort, kLastPort, why);
 }

@@ -2,12 +2,16 @@
 // libxenctrl, libxendevicemodel, libxenforeignmemory and libxenevtchn (no libxl, no
 // xenstore). Hypercalls arrive as ioreqs (ioreq_server.h); the domain is destroyed with
 // this object, and by the watchdog or a later sweep when the monitor is killed.
-// Fork copies the domain (copy_fork.h). Not yet (issue 19): fork by memory sharing,
-// channels and shared regions (MapRegion), the sharing of an image's read-only pages.
+// Fork copies the domain (copy_fork.h). Channels and shared regions are granted dom0
+// pages mapped into the domain by machine frame (xen_region.h). Not yet (issue 19): fork
+// by memory sharing, the sharing of an image's read-only pages.
 #pragma once
 
 #include <signal.h>
 
+#include <sys/types.h>
+
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -32,8 +36,9 @@ class XenBackend final : public Backend {
   bool ReplaceMemory(GuestMemory&& fresh, Failure* why) override;
   bool ShareFilePages(const GuestMemory&, uint64_t, int, uint64_t, uint64_t) override { return false; }
   bool MapRegion(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) override;
-  void UnmapRegion(uint32_t) override {}
-  bool maps_regions() const override { return false; }
+  bool MapRegionOf(uint32_t index, uint64_t gpa, uint8_t* host, uint64_t size, int fd, Failure* why) override;
+  void UnmapRegion(uint32_t index) override;
+  RegionPages region_pages() const override { return RegionPages::Granted; }
 
   bool SetEntryState(const EntryState& entry, Failure* why) override;
   bool SetEntryRegs(const EntryState& entry, Failure* why) override;
@@ -64,6 +69,16 @@ class XenBackend final : public Backend {
   // (zero if null).
   bool ResizeRam(uint64_t size, const GuestMemory* from, Failure* why);
   bool PauseOnce(Failure* why);
+  // A region into domain_, its pages handed to the watchdog first.
+  struct Region {
+    uint64_t gpa = 0;
+    std::vector<xen_pfn_t> mfns;
+    int fd = -1;  // our copy of its pages (the core's may be closed first)
+  };
+  bool MapInto(uint32_t index, const Region& region, Failure* why);
+  // Whether domain_ and the Xen handles are this process's (not a fork child's copy of
+  // its parent's, before AfterForkInChild made its own).
+  bool OwnsDomain() const;
 
   xen::Watchdog watchdog_;  // forked before the handles are opened
   xen::XenHandles xen_;
@@ -77,6 +92,8 @@ class XenBackend final : public Backend {
   sigset_t run_mask_{};
   uint64_t exits_ = 0;
   xen::CopyForkGate fork_gate_;  // the parent waits at it while its child copies RAM
+  std::map<uint32_t, Region> regions_;  // by region index
+  pid_t owner_pid_ = -1;  // the process that made domain_
 };
 
 }  // namespace pvm::monitor

@@ -3,6 +3,7 @@
 namespace pvm::monitor::xen {
 
 XenHandles::~XenHandles() {
+  if (call) xencall_close(call);
   if (evtchn) xenevtchn_close(evtchn);
   if (fmem) xenforeignmemory_close(fmem);
   if (dm) xendevicemodel_close(dm);
@@ -20,6 +21,8 @@ bool XenHandles::Open(Failure* why) {
   if (!fmem) return FailErrno(why, ctl::ErrorCode::BackendUnavailable, "xen: xenforeignmemory_open");
   evtchn = xenevtchn_open(nullptr, 0);
   if (!evtchn) return FailErrno(why, ctl::ErrorCode::BackendUnavailable, "xen: xenevtchn_open");
+  call = xencall_open(nullptr, 0);
+  if (!call) return FailErrno(why, ctl::ErrorCode::BackendUnavailable, "xen: xencall_open");
   return true;
 }
 

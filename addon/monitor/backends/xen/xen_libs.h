@@ -1,8 +1,9 @@
-// Xen's dom0 libraries as the xen backend uses them (no libxl, no xenstore): the four
+// Xen's dom0 libraries as the xen backend uses them (no libxl, no xenstore): the five
 // handles a monitor opens once, before it is confined.
 #pragma once
 
 extern "C" {
+#include <xencall.h>
 #include <xenctrl.h>
 #include <xendevicemodel.h>
 #include <xenevtchn.h>
@@ -18,6 +19,7 @@ struct XenHandles {
   xendevicemodel_handle* dm = nullptr;
   xenforeignmemory_handle* fmem = nullptr;
   xenevtchn_handle* evtchn = nullptr;
+  xencall_handle* call = nullptr;  // raw hypercalls: dom0's own grant table (xen_region.h)
 
   XenHandles() = default;
   ~XenHandles();
