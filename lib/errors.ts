@@ -32,8 +32,8 @@
  *   corrupted, made on another backend or pvm ABI, malformed, or not readable.
  * - `ENOTFORK`: {@link Pvm.reset} of a pVM that has no fork point: it was spawned, not
  *   forked, or it exec'ed since it was forked.
- * - `ENOSYS`: the host's backend cannot do that (yet): {@link Pvm.reset} on the process
- *   backend.
+ * - `ENOSYS`: the host's backend cannot do that (yet): {@link Pvm.reset} on xen, and on
+ *   the process backend before Linux 6.10.
  * - `EMONITOR`: the monitor process failed in an unexpected way.
  */
 export type PvmErrorCode =
