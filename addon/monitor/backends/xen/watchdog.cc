@@ -57,6 +57,8 @@ void Send(int fd, char op, uint32_t domid) {
         xc_domain_destroy(xc, id);
       }
     }
+    // Templates (memshr forks) that nothing is a fork of any more.
+    if (xc) CollectTemplates(xc);
     if (xc) xc_interface_close(xc);
   }
   _exit(0);

@@ -46,6 +46,20 @@ bool XenDomain::Create(const OwnerTag& tag, Failure* why) {
   return true;
 }
 
+void XenDomain::Adopt(uint32_t id, uint64_t ram_bytes) {
+  Destroy();
+  id_ = id;
+  exists_ = true;
+  ram_bytes_ = ram_bytes;
+}
+
+bool XenDomain::ForkFrom(uint32_t parent, uint64_t ram_bytes, Failure* why) {
+  // No IOMMU here; interrupts are not blocked (the guest takes none anyway).
+  if (xc_memshr_fork(xen_->xc, parent, id_, false, false) < 0) return FailErrno(why, ctl::ErrorCode::Internal, "xen: xc_memshr_fork");
+  ram_bytes_ = ram_bytes;
+  return true;
+}
+
 bool XenDomain::SetRam(uint64_t bytes, Failure* why) {
   // A little slack over RAM: Xen itself takes a few pages of the domain's allowance.
   if (xc_domain_setmaxmem(xen_->xc, id_, (bytes > ram_bytes_ ? bytes : ram_bytes_) / 1024 + 1024) < 0) {
