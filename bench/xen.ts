@@ -8,9 +8,12 @@
 //   xen.domain.{create,populate.16MiB,mapWrite.16MiB,destroy}   that baseline's steps
 //   hypercall.rtt.xen            a no-op hypercall (an ioreq round trip through the monitor)
 //                                vs hypercall.floor.xen (the floor port: one exit, no work)
+//   fork.{parentPaused,childReady}.xen[.copy]   a guest fork, memshr where the hypervisor
+//                                allows (and copy), vs a spawn from scratch (bench/xen-fork.ts)
 // Under TCG absolute times mean little; the ratios and the breakdown do.
 import type { Host } from '../lib/index.js';
 import { benchHypercall } from './hypercall.js';
+import { benchXenFork } from './xen-fork.js';
 import { median, round, runNative, type Result } from './lib.js';
 import { spawnHelloTimings } from './spawn.js';
 
@@ -28,6 +31,7 @@ export async function benchXen(host: Host, runs: number): Promise<Result[]> {
   const made = floor.createUs + floor.populateUs + floor.mapWriteUs;
   const step = (name: string, value: number): Result => ({ name, unit: 'us', value: round(value) });
   const [rtt] = await benchHypercall(host, runs);
+  const forks = await benchXenFork(runs);
   return [
     {
       name: 'spawn.firstInstruction.xen',
@@ -46,5 +50,6 @@ export async function benchXen(host: Host, runs: number): Promise<Result[]> {
     step('xen.domain.mapWrite.16MiB', floor.mapWriteUs),
     step('xen.domain.destroy', floor.destroyUs),
     { ...rtt!, name: 'hypercall.rtt.xen', baseline: { name: 'hypercall.floor.xen: a bare write to the floor port', value: rtt!.baseline!.value } },
+    ...forks,
   ];
 }
