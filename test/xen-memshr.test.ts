@@ -137,6 +137,33 @@ test('a chain of 100 forks (each parent exits at once): templates freed when the
   }
 });
 
+test('64 live children of one parent, then none: no domain, no template left', async () => {
+  const n = 64;
+  const host = await Host.open({ backend: 'xen' });
+  try {
+    const before = xen().freePages;
+    const parent = await host.spawn(guest('fork_plain'), { args: ['many', String(n)], memory: '16MiB' });
+    const children: Pvm[] = [];
+    parent.on('fork', (f: { child: Pvm }) => children.push(f.child));
+    let out = '';
+    parent.console.on('data', (c: Buffer) => (out += c));
+    await waitForLine(parent, `many: ${n} forked`);
+    const held = xen();
+    const templates = held.info.filter((d) => d.kind === 'template');
+    console.log(`xen-memshr: ${n} live children: ${held.info.filter((d) => d.kind === 'pvm').length} pVM domains, ${templates.length} templates (${templates.reduce((s, d) => s + d.totPages, 0)} pages), dom0 free ${before} -> ${held.freePages} pages (${((before - held.freePages) / 256).toFixed(1)} MiB)`);
+    assert.is(held.info.filter((d) => d.kind === 'pvm' && !d.dying).length, n + 1);
+    // Each fork froze the parent's domain of the moment: a chain of n templates on the parent's side.
+    assert.is(templates.length, memshr ? n : 0);
+    assert.is(children.length, n);
+    for (const c of children) assert.ok(c.kill('SIGUSR1'));
+    assert.equal(await parent.exited, { kind: 'exit', code: 0 }, out);
+    assert.ok(out.includes('many ok'), out);
+    assert.ok(await eventually(() => xen().info.length === 0, 30_000), `domains left: ${JSON.stringify(xen().info)}`);
+  } finally {
+    await host.close();
+  }
+});
+
 test('a killed child, then a SIGKILLed parent monitor (its children die with it): no domain, no template left', async () => {
   const host = await Host.open({ backend: 'xen' });
   try {

@@ -12,6 +12,8 @@
  *   share      the array filled with 'P' before the fork; the child reads all of it, says
  *              "share: read", waits for SIGUSR1, fills it with 'C', says "share: written",
  *              waits for SIGUSR1 and exits 0 (the host reads its page counts meanwhile)
+ *   many N     N children at once: each waits for SIGUSR1 and exits with its index; the
+ *              parent says "many: N forked", waits for them all, checks their codes
  *   chain N    N generations: each writes a page of its own and forks, then exits 0 at
  *              once while its child goes on; the last one waits for SIGUSR1, exits 0
  */
@@ -148,6 +150,29 @@ static int mode_share(void)
   return 0;
 }
 
+static int mode_many(int n)
+{
+  static long ids[256];
+  CHECK(n > 0 && n <= 256, "many: N in 1..256");
+  for (int i = 0; i < n; i++) {
+    long child = pvm_fork(0);
+    CHECK(child >= 0, "many: fork %d: %s", i, pvm_strerror(child));
+    if (child == 0) {
+      wait_usr1();
+      return i;
+    }
+    ids[i] = child;
+  }
+  printf("many: %d forked\n", n);
+  for (int i = 0; i < n; i++) {
+    struct pvm_child_status st;
+    CHECK(pvm_waitpid(ids[i], &st, ~0ULL) == ids[i], "many: waitpid %d", i);
+    CHECK(st.kind == PVM_WAIT_EXIT && st.code == i, "many: child %d: kind %u code %d", i, st.kind, st.code);
+  }
+  printf("many ok\n");
+  return 0;
+}
+
 static int mode_chain(int n)
 {
   for (int i = 0; i < n; i++) {
@@ -176,12 +201,13 @@ int main(int argc, char **argv)
     return mode_hold();
   if (!strcmp(mode, "share"))
     return mode_share();
-  if (!strcmp(mode, "chain")) {
-    int n = 0;
-    for (const char *p = argc > 2 ? argv[2] : "0"; *p >= '0' && *p <= '9'; p++)
-      n = n * 10 + (*p - '0');
+  int n = 0;
+  for (const char *p = argc > 2 ? argv[2] : "0"; *p >= '0' && *p <= '9'; p++)
+    n = n * 10 + (*p - '0');
+  if (!strcmp(mode, "chain"))
     return mode_chain(n);
-  }
+  if (!strcmp(mode, "many"))
+    return mode_many(n);
   printf("unknown mode %s\n", mode);
   return 1;
 }
