@@ -154,7 +154,8 @@ test('64 live children of one parent, then none: no domain, no template left', a
     assert.is(held.info.filter((d) => d.kind === 'pvm' && !d.dying).length, n + 1);
     // Each fork froze the parent's domain of the moment: a chain of n templates on the parent's side.
     assert.is(templates.length, memshr ? n : 0);
-    assert.is(children.length, n);
+    // The last fork's event may come after the parent's line.
+    assert.ok(await eventually(() => children.length === n, 30_000), `${children.length} fork events`);
     for (const c of children) assert.ok(c.kill('SIGUSR1'));
     assert.equal(await parent.exited, { kind: 'exit', code: 0 }, out);
     assert.ok(out.includes('many ok'), out);
