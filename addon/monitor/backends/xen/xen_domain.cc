@@ -79,8 +79,13 @@ bool XenDomain::SetRam(uint64_t bytes, Failure* why) {
   } else if (bytes < ram_bytes_) {
     std::vector<xen_pfn_t> pfns;
     for (uint64_t pfn = bytes / kPage; pfn < ram_bytes_ / kPage; pfn++) pfns.push_back(pfn);
-    if (xc_domain_decrease_reservation_exact(xen_->xc, id_, pfns.size(), 0, pfns.data()) != 0) {
-      return FailErrno(why, ctl::ErrorCode::Internal, "xen: giving back guest RAM");
+    // A memshr fork has holes where it never touched a page (its template holds it):
+    // Xen stops at each; it is stepped over.
+    for (size_t done = 0; done < pfns.size();) {
+      int n = xc_domain_decrease_reservation(xen_->xc, id_, pfns.size() - done, 0, pfns.data() + done);
+      if (n < 0) return FailErrno(why, ctl::ErrorCode::Internal, "xen: giving back guest RAM");
+      done += static_cast<size_t>(n);
+      if (done < pfns.size()) done++;  // a hole
     }
     xc_domain_setmaxmem(xen_->xc, id_, bytes / 1024 + 1024);
   }
