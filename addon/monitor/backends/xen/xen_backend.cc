@@ -345,9 +345,16 @@ bool XenBackend::ForkByMemshr(Failure* why) {
   paused_ = true;  // a new domain starts paused
   memory_.SetWindowed(memory_.size(), domain_.get());
   fork_path_ = ctl::kForkMemshr;
-  if (!rewind_blob_.empty() && !xen::LoadDomainState(xen_.xc, domain_->id(), xen::XenSavedState(rewind_blob_), why)) return false;
+  bool ok = rewind_blob_.empty() || xen::LoadDomainState(xen_.xc, domain_->id(), xen::XenSavedState(rewind_blob_), why);
   ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
-  return ioreq_->Start(kFirstPort, kLastPort, why);
+  ok = ok && ioreq_->Start(kFirstPort, kLastPort, why);
+  if (!ok) {
+    // The core refuses the fork: no child will take B (A stays this monitor's, as is).
+    uint32_t b = memshr_child_->id();
+    memshr_child_.reset();
+    watchdog_.Disarm(b);
+  }
+  return ok;
 }
 
 bool XenBackend::AdoptMemshrChild(uint64_t ram_size, Failure* why) {
