@@ -46,12 +46,9 @@ bool MakeMemshrClone(XenHandles* xen, Watchdog* watchdog, uint32_t p, uint16_t p
   if (ok && !Retag(xen->xc, p, OwnerTag::Template(p_template))) {
     ok = FailErrno(why, ctl::ErrorCode::Internal, "xen: retagging the parent's domain as a template");
   }
-  if (ok) {
-    // A template never runs and gets no more forks: its free paging pool (a fork's is the
-    // size of its parent's, ~1 MiB) goes back to Xen; its p2m stays. Best effort.
-    unsigned int mb = 0;
-    (void)xc_shadow_control(xen->xc, p, XEN_DOMCTL_SHADOW_OP_SET_ALLOCATION, &mb, 0);
-  }
+  // A template keeps its paging pool (~1 MiB): a fork's first read of a page turns the
+  // template's entry into a shared one, which splits a 2 MiB mapping, and Xen takes the
+  // page table from that pool (an empty pool: a BUG in nominate_page, the host down).
   if (!ok) {
     int e = why->sys_errno;
     Drop(watchdog, &c.b);  // Xen undoes each fork's pause of P as the fork is destroyed
