@@ -42,6 +42,7 @@ XenBackend::~XenBackend() {
   // and every mapping of guest RAM before the domain: a domain whose pages are still
   // mapped in dom0 lingers as a zombie until they are unmapped.
   Failure ignored;
+  SettleMemshrChild();  // B is the child's, or goes
   if (domain_ && domain_->exists()) PauseOnce(&ignored);
   ioreq_.reset();
   memory_.Adopt(nullptr, 0);
@@ -281,14 +282,21 @@ bool XenBackend::BeforeFork(Failure* why) {
   // not shared); the core's next At() maps again.
   memory_.ReleaseWindows();
   fork_path_ = ctl::kForkCopy;
+  SettleMemshrChild();  // the last fork's B, before this fork's gate
   if (!fork_gate_.Open(why)) return false;
   if (memshr_ < 0) memshr_ = xen::MemshrAvailable(xen_.xc, domain_->id()) ? 1 : 0;
   return memshr_ ? ForkByMemshr(why) : true;
 }
 
 void XenBackend::AfterForkInParent() {
-  fork_gate_.WaitInParent();
+  // A memshr fork's parent runs on at once (A is its own); whether the child took B is
+  // settled later: at the next fork or when this backend ends.
+  if (!memshr_child_) fork_gate_.WaitInParent();
+}
+
+void XenBackend::SettleMemshrChild() {
   if (!memshr_child_) return;
+  fork_gate_.WaitInParent();
   // B is the child's once it carries the child's tag; else the child died (or fork(2)
   // failed) before taking it: destroyed here.
   uint32_t b = memshr_child_->id();

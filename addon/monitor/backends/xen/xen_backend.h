@@ -70,6 +70,8 @@ class XenBackend final : public Backend {
   // memshr_child_ holds B) and the child's after it (B becomes this monitor's).
   bool ForkByMemshr(Failure* why);
   bool AdoptMemshrChild(uint64_t ram_size, Failure* why);
+  // The parent: waits until the child monitor took B (or died: B destroyed).
+  void SettleMemshrChild();
 
   xen::Watchdog watchdog_;  // forked before the handles are opened
   xen::XenHandles xen_;
