@@ -13,10 +13,13 @@
 //                                doorbells between the monitors) vs hypercall.rtt.xen
 //   ipc.host.rtt.xen             64 B Node↔guest round trip over a host fork's channel
 //                                (dom0's own mapping of the pages) vs hypercall.rtt.xen
+//   fork.{parentPaused,childReady}.xen[.copy]   a guest fork, memshr where the hypervisor
+//                                allows (and copy), vs a spawn from scratch (bench/xen-fork.ts)
 // Under TCG absolute times mean little; the ratios and the breakdown do.
 import type { Host } from '../lib/index.js';
 import { benchHypercall } from './hypercall.js';
 import { hostRttPvm, medianUs, runGuest } from './ipc.js';
+import { benchXenFork } from './xen-fork.js';
 import { median, round, runNative, type Result } from './lib.js';
 import { spawnHelloTimings } from './spawn.js';
 
@@ -49,6 +52,7 @@ export async function benchXen(host: Host, runs: number): Promise<Result[]> {
   } catch (e) {
     process.stderr.write(`ipc.host.rtt.xen: left out: ${(e as Error).message}\n`);
   }
+  const forks = await benchXenFork(runs);
   return [
     {
       name: 'spawn.firstInstruction.xen',
@@ -68,5 +72,6 @@ export async function benchXen(host: Host, runs: number): Promise<Result[]> {
     step('xen.domain.destroy', floor.destroyUs),
     { ...rtt!, name: 'hypercall.rtt.xen', baseline: { name: 'hypercall.floor.xen: a bare write to the floor port', value: rtt!.baseline!.value } },
     ...channels,
+    ...forks,
   ];
 }

@@ -78,10 +78,12 @@ export interface ForkInfo {
   /**
    * Why the fork went the way it did: `'spare'`, or why not: `'spares-off'`,
    * `'no-spare'` (none ready yet), `'too-dirty'` (too much written since the spare was
-   * made), `'spare-failed'`. On xen: `'copy'` (a new domain got a copy of the parent's
-   * RAM and vCPU while the parent was paused).
+   * made), `'spare-failed'`. On xen: `'memshr'` where the hypervisor has memory sharing
+   * (`xc_memshr_fork`: the parent's domain became a frozen template whose pages parent and
+   * child share until either writes one), else `'copy'` (a new domain got a copy of the
+   * parent's RAM and vCPU while the parent was paused).
    */
-  readonly path: 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed' | 'copy';
+  readonly path: 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed' | 'copy' | 'memshr';
   /** Pages (4 KiB) copied into the spare. */
   readonly copiedPages: number;
 }

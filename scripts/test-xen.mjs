@@ -79,7 +79,8 @@ try {
   const vm = await runInDom0(root, `node scripts/run-tests.js ${testArgs.map(sh).join(' ')}`, {
     memshr,
     timeoutS,
-    env: { ...env, PVM_BACKEND: 'xen', PVM_XEN: '1' },
+    // PVM_XEN_MEMSHR: which fork path the tests expect (memshr or copy).
+    env: { ...env, PVM_BACKEND: 'xen', PVM_XEN: '1', PVM_XEN_MEMSHR: memshr ? '1' : '0' },
   });
   result = verdict(vm);
 } catch (e) {

@@ -97,6 +97,7 @@ enum : uint32_t {
   kForkTooDirty = 3,  // a plain fork: too much written since the spare was made
   kForkSpareFailed = 4,  // a plain fork: handing over to the spare failed
   kForkCopy = 5,  // xen: a new domain got a copy of the parent's RAM and vCPU (no memory sharing)
+  kForkMemshr = 6,  // xen: the parent's domain became a frozen template; parent and child run on as forks of it sharing its pages (xc_memshr_fork)
 };
 
 constexpr uint32_t kBootPooled = 1;  // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.

@@ -16,7 +16,7 @@ export type ErrorCodeName = 'None' | 'BadImage' | 'ImageTooLarge' | 'NoMemory' |
 /** @internal Error.detail of BadSnapshot: what is wrong with the snapshot file (PvmError.reason). */
 export type SnapshotFaultName = 'none' | 'truncated' | 'checksum' | 'magic' | 'version' | 'backend' | 'abi' | 'malformed' | 'unreadable';
 /** @internal Forked.fallback: how a fork went, through the spare or why not; or the backend's own way (xen). */
-export type ForkPathName = 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed' | 'copy';
+export type ForkPathName = 'spare' | 'spares-off' | 'no-spare' | 'too-dirty' | 'spare-failed' | 'copy' | 'memshr';
 
 /** @internal What the addon hands over: one event per message from a monitor, or its own. */
 export type MonitorEvent =

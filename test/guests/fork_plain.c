@@ -9,6 +9,13 @@
  *   kill       the child spins; the parent kills it (SIGKILL) and waits: killed, signal 9
  *   hold       the child sleeps until something ends it from outside; the parent waits for
  *              it and prints "hold: child ended, kind <k>"
+ *   share      the array filled with 'P' before the fork; the child reads all of it, says
+ *              "share: read", waits for SIGUSR1, fills it with 'C', says "share: written",
+ *              waits for SIGUSR1 and exits 0 (the host reads its page counts meanwhile)
+ *   many N     N children at once: each waits for SIGUSR1 and exits with its index; the
+ *              parent says "many: N forked", waits for them all, checks their codes
+ *   chain N    N generations: each writes a page of its own and forks, then exits 0 at
+ *              once while its child goes on; the last one waits for SIGUSR1, exits 0
  */
 #include <pvm.h>
 #include <stdio.h>
@@ -112,6 +119,75 @@ static int mode_hold(void)
   return 0;
 }
 
+/* Until the host sends SIGUSR1 (WAIT says -PVM_EINTR while a signal is pending). */
+static void wait_usr1(void)
+{
+  while (!(pvm_pending_signals() & (1ULL << PVM_SIGUSR1)))
+    pvm_wait(0, 0, ~0ULL);
+  pvm_signals();
+}
+
+static int mode_share(void)
+{
+  memset(array, 'P', SIZE);
+  long child = pvm_fork(0);
+  CHECK(child >= 0, "fork: %s", pvm_strerror(child));
+  if (child == 0) {
+    if (!all('P'))
+      return 1;
+    printf("share: read\n");
+    wait_usr1();
+    memset(array, 'C', SIZE);
+    printf("share: written\n");
+    wait_usr1();
+    return all('C') ? 0 : 2;
+  }
+  struct pvm_child_status st;
+  CHECK(pvm_waitpid(child, &st, ~0ULL) == child, "waitpid");
+  CHECK(st.kind == PVM_WAIT_EXIT && st.code == 0, "child: kind %u code %d", st.kind, st.code);
+  CHECK(all('P'), "the parent saw the child write");
+  printf("share ok\n");
+  return 0;
+}
+
+static int mode_many(int n)
+{
+  static long ids[256];
+  CHECK(n > 0 && n <= 256, "many: N in 1..256");
+  for (int i = 0; i < n; i++) {
+    long child = pvm_fork(0);
+    CHECK(child >= 0, "many: fork %d: %s", i, pvm_strerror(child));
+    if (child == 0) {
+      wait_usr1();
+      return i;
+    }
+    ids[i] = child;
+  }
+  printf("many: %d forked\n", n);
+  for (int i = 0; i < n; i++) {
+    struct pvm_child_status st;
+    CHECK(pvm_waitpid(ids[i], &st, ~0ULL) == ids[i], "many: waitpid %d", i);
+    CHECK(st.kind == PVM_WAIT_EXIT && st.code == i, "many: child %d: kind %u code %d", i, st.kind, st.code);
+  }
+  printf("many ok\n");
+  return 0;
+}
+
+static int mode_chain(int n)
+{
+  for (int i = 0; i < n; i++) {
+    array[(size_t)i * 4096 % SIZE] = (unsigned char)i;
+    long child = pvm_fork(0);
+    CHECK(child >= 0, "chain: fork %d: %s", i, pvm_strerror(child));
+    if (child > 0)
+      return 0;
+  }
+  for (int i = 0; i < n; i++)
+    CHECK(array[(size_t)i * 4096 % SIZE] == (unsigned char)i, "chain: generation %d's page lost", i);
+  wait_usr1();
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "";
@@ -123,6 +199,15 @@ int main(int argc, char **argv)
     return mode_kill();
   if (!strcmp(mode, "hold"))
     return mode_hold();
+  if (!strcmp(mode, "share"))
+    return mode_share();
+  int n = 0;
+  for (const char *p = argc > 2 ? argv[2] : "0"; *p >= '0' && *p <= '9'; p++)
+    n = n * 10 + (*p - '0');
+  if (!strcmp(mode, "chain"))
+    return mode_chain(n);
+  if (!strcmp(mode, "many"))
+    return mode_many(n);
   printf("unknown mode %s\n", mode);
   return 1;
 }

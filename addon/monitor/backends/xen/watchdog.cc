@@ -124,6 +124,8 @@ bool Receive(int sock, Order* order, int* fd) {
         pause();
       }
     }
+    // Templates (memshr forks) that nothing is a fork of any more.
+    if (xc) CollectTemplates(xc);
     if (xc) xc_interface_close(xc);
   }
   _exit(0);

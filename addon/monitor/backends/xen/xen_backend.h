@@ -2,9 +2,10 @@
 // libxenctrl, libxendevicemodel, libxenforeignmemory and libxenevtchn (no libxl, no
 // xenstore). Hypercalls arrive as ioreqs (ioreq_server.h); the domain is destroyed with
 // this object, and by the watchdog or a later sweep when the monitor is killed.
-// Fork copies the domain (copy_fork.h). Channels and shared regions are granted dom0
-// pages mapped into the domain by machine frame (xen_region.h). Not yet (issue 19): fork
-// by memory sharing, the sharing of an image's read-only pages.
+// Fork shares the domain's memory where the hypervisor can (memshr_fork.h: the parent's
+// domain becomes a template), else copies it (copy_fork.h). Channels and shared regions
+// are granted dom0 pages mapped into the domain by machine frame (xen_region.h). Not yet
+// (issue 19): the sharing of an image's read-only pages.
 #pragma once
 
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "monitor/backend.h"
 #include "monitor/backends/xen/copy_fork.h"
 #include "monitor/backends/xen/ioreq_server.h"
+#include "monitor/backends/xen/memshr_fork.h"
 #include "monitor/backends/xen/watchdog.h"
 #include "monitor/backends/xen/xen_domain.h"
 #include "monitor/backends/xen/xen_libs.h"
@@ -53,8 +55,8 @@ class XenBackend final : public Backend {
   std::unique_ptr<SavedState> LoadState(const uint8_t*, size_t, Failure* why) override;
   bool BeforeFork(Failure* why) override;
   bool AfterForkInChild(Failure* why) override;
-  void AfterForkInParent() override { fork_gate_.WaitInParent(); }
-  int fork_path() const override { return ctl::kForkCopy; }
+  void AfterForkInParent() override;
+  int fork_path() const override { return fork_path_; }
   DirtyLog* dirty_log() override { return nullptr; }
 
   const char* name() const override { return "xen"; }
@@ -79,6 +81,12 @@ class XenBackend final : public Backend {
   // Whether domain_ and the Xen handles are this process's (not a fork child's copy of
   // its parent's, before AfterForkInChild made its own).
   bool OwnsDomain() const;
+  // memshr_fork.h: the parent's side before fork(2) (domain_ becomes A, P a template,
+  // memshr_child_ holds B) and the child's after it (B becomes this monitor's).
+  bool ForkByMemshr(Failure* why);
+  bool AdoptMemshrChild(uint64_t ram_size, Failure* why);
+  // The parent: waits until the child monitor took B (or died: B destroyed).
+  void SettleMemshrChild();
 
   xen::Watchdog watchdog_;  // forked before the handles are opened
   xen::XenHandles xen_;
@@ -94,6 +102,11 @@ class XenBackend final : public Backend {
   xen::CopyForkGate fork_gate_;  // the parent waits at it while its child copies RAM
   std::map<uint32_t, Region> regions_;  // by region index
   pid_t owner_pid_ = -1;  // the process that made domain_
+  int memshr_ = -1;  // the hypervisor forks by memory sharing: -1 not asked yet, 0 no, 1 yes
+  int fork_path_ = ctl::kForkCopy;  // how the last fork went
+  uint16_t template_ = 0;  // the template domain_ is a memshr fork of (0: none)
+  std::unique_ptr<xen::XenDomain> memshr_child_;  // B, between BeforeFork and the child taking it
+  std::vector<uint8_t> rewind_blob_;  // SaveState's context when it rewound a port write
 };
 
 }  // namespace pvm::monitor

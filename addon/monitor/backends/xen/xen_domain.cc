@@ -46,6 +46,20 @@ bool XenDomain::Create(const OwnerTag& tag, Failure* why) {
   return true;
 }
 
+void XenDomain::Adopt(uint32_t id, uint64_t ram_bytes) {
+  Destroy();
+  id_ = id;
+  exists_ = true;
+  ram_bytes_ = ram_bytes;
+}
+
+bool XenDomain::ForkFrom(uint32_t parent, uint64_t ram_bytes, Failure* why) {
+  // No IOMMU here; interrupts are not blocked (the guest takes none anyway).
+  if (xc_memshr_fork(xen_->xc, parent, id_, false, false) < 0) return FailErrno(why, ctl::ErrorCode::Internal, "xen: xc_memshr_fork");
+  ram_bytes_ = ram_bytes;
+  return true;
+}
+
 bool XenDomain::SetRam(uint64_t bytes, Failure* why) {
   // A little slack over RAM: Xen itself takes a few pages of the domain's allowance.
   if (xc_domain_setmaxmem(xen_->xc, id_, (bytes > ram_bytes_ ? bytes : ram_bytes_) / 1024 + 1024) < 0) {
@@ -65,8 +79,13 @@ bool XenDomain::SetRam(uint64_t bytes, Failure* why) {
   } else if (bytes < ram_bytes_) {
     std::vector<xen_pfn_t> pfns;
     for (uint64_t pfn = bytes / kPage; pfn < ram_bytes_ / kPage; pfn++) pfns.push_back(pfn);
-    if (xc_domain_decrease_reservation_exact(xen_->xc, id_, pfns.size(), 0, pfns.data()) != 0) {
-      return FailErrno(why, ctl::ErrorCode::Internal, "xen: giving back guest RAM");
+    // A memshr fork has holes where it never touched a page (its template holds it):
+    // Xen stops at each; it is stepped over.
+    for (size_t done = 0; done < pfns.size();) {
+      int n = xc_domain_decrease_reservation(xen_->xc, id_, pfns.size() - done, 0, pfns.data() + done);
+      if (n < 0) return FailErrno(why, ctl::ErrorCode::Internal, "xen: giving back guest RAM");
+      done += static_cast<size_t>(n);
+      if (done < pfns.size()) done++;  // a hole
     }
     xc_domain_setmaxmem(xen_->xc, id_, bytes / 1024 + 1024);
   }

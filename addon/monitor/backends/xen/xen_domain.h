@@ -27,6 +27,16 @@ class XenDomain final : public RamMapper {
   // xc_domain_create (HVM|HAP, an emulated LAPIC only: no device model needed), one vCPU,
   // a triple fault read as a crash. Paused.
   bool Create(const OwnerTag& tag, Failure* why);
+  // This object takes domain `id` (made elsewhere: a memshr fork made by the parent's
+  // monitor), whose RAM is [0, ram_bytes).
+  void Adopt(uint32_t id, uint64_t ram_bytes);
+  // Makes this (new, paused, no RAM) domain a memshr fork of `parent` (paused): its RAM
+  // is the parent's, each page shared or copied when first touched, its vCPU the parent's.
+  // ENOSYS: the hypervisor has no memory sharing.
+  bool ForkFrom(uint32_t parent, uint64_t ram_bytes, Failure* why);
+  // This object lets go of the domain without destroying it (it became a template, or
+  // another monitor's).
+  void Forget() { exists_ = false; }
   // Makes guest RAM exactly [0, bytes): populates what is missing, gives back what is over.
   bool SetRam(uint64_t bytes, Failure* why);
   // RamMapper: a host mapping of guest pages [first_page, first_page + count)
