@@ -58,6 +58,17 @@ static void set_name(char *dst, const char *name)
   dst[n] = 0;
 }
 
+/* Linux's answer is absolute (glibc asserts it): a relative path gets a leading '/'. */
+static void set_path(char *dst, const char *path)
+{
+  while (path[0] == '.' && path[1] == '/') path += 2;
+  size_t at = path[0] == '/' ? 0 : 1, n = strlen(path);
+  if (n > 255 - at) n = 255 - at;
+  dst[0] = '/';
+  memcpy(dst + at, path, n);
+  dst[at + n] = 0;
+}
+
 static int streq(const char *a, const char *b)
 {
   while (*a && *a == *b) a++, b++;
@@ -76,7 +87,7 @@ const struct exec_state *linux_exec_state(const char *argv0)
       continue;
     state_slot = s;
     set_name(self_name, st->self);
-    set_name(self_path, st->path);
+    set_path(self_path, st->path);
     linux_fs_restore(st->files);
     linux_fd_restore(st->fds);
     linux_children_restore(st->children);
@@ -88,7 +99,7 @@ const struct exec_state *linux_exec_state(const char *argv0)
     return st;
   }
   set_name(self_name, base_name(argv0 ? argv0 : ""));  /* spawned: argv[0] is the image path */
-  set_name(self_path, argv0 ? argv0 : "");
+  set_path(self_path, argv0 ? argv0 : "");
   return 0;
 }
 

@@ -358,6 +358,29 @@ long linux_ftruncate(long fd, int64_t len)
   return f->kind == FD_FILE ? linux_fs_ftruncate(f->slot, len) : -L_EINVAL;
 }
 
+/* sendfile: a read and a write through a buffer (any kinds of descriptors). */
+long linux_sendfile(long out, long in, int64_t *offset, uint64_t count)
+{
+  static uint8_t buf[16384];
+  long total = 0;
+  while (count > 0) {
+    uint64_t want = count < sizeof buf ? count : sizeof buf;
+    long n = offset ? linux_pread(in, buf, want, *offset, 0) : linux_read(in, buf, want);
+    if (n <= 0) return total ? total : n;
+    long w = linux_write(out, buf, (uint64_t)n);
+    if (w < 0) return total ? total : w;
+    if (offset) *offset += w;
+    total += w;
+    count -= (uint64_t)w;
+    if (w < n) {  /* the rest was read but not written: give it back to the input's offset */
+      if (!offset) linux_lseek(in, w - n, 1);
+      break;
+    }
+    if ((uint64_t)n < want) break;
+  }
+  return total;
+}
+
 long linux_getdents64(long fd, uint8_t *buf, uint64_t count)
 {
   struct lfd *f = get(fd);

@@ -52,6 +52,7 @@ long linux_lseek(long fd, int64_t off, long whence);
 long linux_pread(long fd, void *buf, uint64_t len, int64_t off, int write);  /* pread64/pwrite64 */
 long linux_ftruncate(long fd, int64_t len);
 long linux_getdents64(long fd, uint8_t *buf, uint64_t count);
+long linux_sendfile(long out, long in, int64_t *offset, uint64_t count);
 long linux_fd_open_null(long flags);  /* /dev/null */
 long linux_pipe2(int *fds, long flags);
 short linux_fd_ready(long fd, short events);  /* poll's revents for fd */

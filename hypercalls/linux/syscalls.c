@@ -27,7 +27,7 @@ enum {
   SYS_lchown = 94, SYS_umask = 95, SYS_fsync = 74, SYS_fdatasync = 75, SYS_getdents64 = 217,
   SYS_openat = 257, SYS_mkdirat = 258, SYS_fchownat = 260, SYS_unlinkat = 263, SYS_renameat = 264,
   SYS_readlinkat = 267, SYS_fchmodat = 268, SYS_faccessat = 269, SYS_utimensat = 280,
-  SYS_renameat2 = 316, SYS_faccessat2 = 439,
+  SYS_renameat2 = 316, SYS_faccessat2 = 439, SYS_sendfile = 40,
 };
 #define AT_FDCWD (-100)
 
@@ -163,12 +163,13 @@ static long serve(long nr, struct linux_frame *f)
     case SYS_fstat: return linux_fstat((long)a0, (uint8_t *)(uintptr_t)a1);
     case SYS_newfstatat:
       if ((a3 & AT_EMPTY_PATH) && a1 && *(const char *)(uintptr_t)a1 == 0)
-        return linux_fstat((long)a0, (uint8_t *)(uintptr_t)a2);
-      return linux_fs_fstatat((long)a0, (const char *)(uintptr_t)a1, (uint8_t *)(uintptr_t)a2);
+        return linux_fstat((long)(int)a0, (uint8_t *)(uintptr_t)a2);
+      return linux_fs_fstatat((long)(int)a0, (const char *)(uintptr_t)a1, (uint8_t *)(uintptr_t)a2);
     case SYS_stat: case SYS_lstat: return linux_fs_fstatat(AT_FDCWD, (const char *)(uintptr_t)a0, (uint8_t *)(uintptr_t)a1);
     case SYS_open: return linux_openat(AT_FDCWD, (const char *)(uintptr_t)a0, (long)a1, (long)a2);
     case SYS_creat: return linux_openat(AT_FDCWD, (const char *)(uintptr_t)a0, 01101, (long)a1);  /* O_CREAT|O_WRONLY|O_TRUNC */
     case SYS_openat: return linux_openat((long)(int)a0, (const char *)(uintptr_t)a1, (long)a2, (long)a3);
+    case SYS_sendfile: return linux_sendfile((long)a0, (long)a1, (int64_t *)(uintptr_t)a2, a3);
     case SYS_getdents64: return linux_getdents64((long)a0, (uint8_t *)(uintptr_t)a1, a2);
     case SYS_ftruncate: return linux_ftruncate((long)a0, (int64_t)a1);
     case SYS_truncate: {
