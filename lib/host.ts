@@ -127,7 +127,7 @@ export interface SpawnOptions {
  * Options of {@link Host.spawn} from a snapshot ({@link Pvm.snapshot}): the file, and the
  * spawn options that do not come from it (guest RAM and arguments do).
  */
-export interface SnapshotSpawnOptions extends Omit<SpawnOptions, 'memory' | 'args'> {
+export interface SnapshotSpawnOptions extends Omit<SpawnOptions, 'memory' | 'args' | 'files'> {
   /** The snapshot file to start from. */
   snapshot: string;
 }

@@ -6,7 +6,7 @@
 // (build/debian/); either missing, its tests skip, saying so. The process backend skips
 // loudly: the personality does not run there yet.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
@@ -146,6 +146,27 @@ vm('files: a missing directory is ENOENT, a file EINVAL, a bad value EINVAL', as
       assert.instance(err, PvmError);
       assert.is((err as PvmError).code, code);
     }
+  }
+});
+
+linuxTest('files that do not fit in guest RAM beside the program: ENOMEM, nothing left running', async () => {
+  const big = mkdtempSync(join(tmpdir(), 'pvm-files-big-'));
+  try {
+    writeFileSync(join(big, 'huge'), '');
+    truncateSync(join(big, 'huge'), 20 << 20);  // sparse on the host, 20 MiB in the archive
+    for (const memory of ['16MiB', '24MiB']) {  // more than RAM; less than RAM but no room left
+      try {
+        await ctx.host.spawn(prog, { args: ['ls', '/'], memory, files: { dir: big } });
+        assert.unreachable('spawn should reject');
+      } catch (err) {
+        assert.instance(err, PvmError);
+        assert.is((err as PvmError).code, 'ENOMEM', String(err));
+      }
+    }
+    const ok = await outputOf(await ctx.host.spawn(prog, { args: ['ls', '/'], memory: '64MiB', files: { dir: big } }));
+    assert.ok(ok.text.includes('ls: huge\n'), ok.text);
+  } finally {
+    rmSync(big, { recursive: true, force: true });
   }
 });
 

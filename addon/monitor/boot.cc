@@ -1,6 +1,8 @@
 #include "monitor/boot.h"
 
+#include <errno.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cinttypes>
@@ -66,7 +68,15 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
   std::vector<uint8_t> image;
   if (!ReadImage(request.image_fd, ImageFileLimit(m->ram_size), &image, why)) return false;
   std::vector<uint8_t> files;  // the `files` spawn option's archive, for a Linux program
-  if (request.files_fd >= 0 && !ReadImage(request.files_fd, m->ram_size, &files, why)) return false;
+  if (request.files_fd >= 0) {
+    struct stat st{};
+    if (fstat(request.files_fd, &st) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "fstat of the files");
+    if (static_cast<uint64_t>(st.st_size) > m->ram_size) {
+      return Fail(why, ctl::ErrorCode::NoMemory, ENOMEM, "the files take %" PRIu64 " bytes, more than the guest's RAM",
+                  static_cast<uint64_t>(st.st_size));
+    }
+    if (!ReadImage(request.files_fd, m->ram_size, &files, why)) return false;
+  }
 
   Backend* backend = m->backend.get();
   bool tables_ready = m->prepared_ram == m->ram_size;
