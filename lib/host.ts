@@ -11,6 +11,7 @@ import { Attach } from './attach.js';
 import { chooseBackend, type Backend, type BackendChoice, type BackendInfo } from './backends.js';
 import { Channel } from './channel.js';
 import { PvmError } from './errors.js';
+import { packFiles, type FilesOption } from './files.js';
 import { checkArgs, openImage } from './image.js';
 import { HostContext, PvmLink, orphanEvent } from './link.js';
 import { parseMemory, type MemorySize } from './memory.js';
@@ -108,13 +109,25 @@ export interface SpawnOptions {
    * clone too: a new generation and fresh entropy, or with `false` the snapshot's.
    */
   uniqueClones?: boolean;
+  /**
+   * Files for a static Linux program (see "Running Linux programs" in the README):
+   * `{ dir }` copies the host directory `dir` at spawn into a filesystem in the pVM's own
+   * memory, whose `/` it becomes. The directory is only read, never written: what the
+   * program writes stays in the pVM (a fork child gets a copy-on-write copy, an `execve`
+   * keeps it). Directories and regular files are copied; symbolic links and special files
+   * are left out, so no host path beyond `dir` is reachable. Without it a Linux program
+   * starts with an empty `/` it may write to. A pvm image ignores it. Rejects with
+   * `ENOENT` (no such directory), `EINVAL` (not a directory), `ENOMEM` (the files do not
+   * fit in guest RAM beside the program with 1 MiB to spare).
+   */
+  files?: FilesOption;
 }
 
 /**
  * Options of {@link Host.spawn} from a snapshot ({@link Pvm.snapshot}): the file, and the
  * spawn options that do not come from it (guest RAM and arguments do).
  */
-export interface SnapshotSpawnOptions extends Omit<SpawnOptions, 'memory' | 'args'> {
+export interface SnapshotSpawnOptions extends Omit<SpawnOptions, 'memory' | 'args' | 'files'> {
   /** The snapshot file to start from. */
   snapshot: string;
 }
@@ -243,6 +256,7 @@ export class Host {
     if (native.livePvms() >= this.#maxPvms) {
       throw new PvmError('EAGAIN', `the host runs ${this.#maxPvms} pVMs, its maxPvms`);
     }
+    const files = options.files === undefined || fromSnapshot ? undefined : await packFiles(options.files);
     const opened = fromSnapshot ? await openSnapshot(image) : { fd: await openImage(image), image };
     const imageFd = opened.fd;
     let link: PvmLink;
@@ -253,7 +267,7 @@ export class Host {
       try {
         native.spawn(link.pvm.id, { parentId: 0, ramSize, spawnNs, imageFd, args, pool: options.pool ?? true,
           forkSpares: options.forkSpares ?? this.#forkSpares, uniqueClones: options.uniqueClones ?? true,
-          snapshot: fromSnapshot,
+          snapshot: fromSnapshot, files,
         });
         if (options.pool !== false) this.#pool.took();
       } catch (err) {

@@ -18,6 +18,7 @@ export { Channel, MAX_MESSAGE } from './channel.js';
 export { PvmError, type PvmErrorCode, type SnapshotFaultReason } from './errors.js';
 export { type ExitStatus, type Fault, type FaultKind, describeExit, exceptionMnemonic } from './status.js';
 export { type MemorySize, parseMemory, DEFAULT_MEMORY } from './memory.js';
+export { type FilesOption } from './files.js';
 export { Hypercall, GuestErrno, guestErrnoName, ABI_VERSION, MIN_RAM, MAX_RAM, HypercallTransport, type HypercallTransportLayout, type HypercallBlockOffsets } from './abi.js';
 export { builtinGuest } from './paths.js';
 export { type PvmActivity, type PvmActivityState } from './activity.js';

@@ -22,6 +22,8 @@ export interface BootRequest {
   pool?: boolean;
   forkSpares?: boolean;
   uniqueClones?: boolean;
+  /** A Linux program's files (lib/files.ts), handed over in a memfd. */
+  files?: Buffer;
   /** imageFd is a snapshot file (ramSize 0, args []: both come from it). */
   snapshot?: boolean;
 }

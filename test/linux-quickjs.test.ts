@@ -2,6 +2,9 @@
 // from the npm registry's qjsc package) linked with musl-gcc -static by
 // scripts/linux-programs/quickjs.mjs (fetched and built once into build/linux-programs/).
 // Where it cannot be built (no musl-gcc, no network) these tests skip, saying why.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { outputOf, vmSuite, withHost } from './_helpers.js';
 // @ts-expect-error: a plain .mjs script without types
@@ -42,6 +45,20 @@ test("QuickJS's std module and the clock: printf, the environment, today's date"
   assert.ok(text.includes('42-'), text);
   assert.ok(text.includes(String(year)), text);
   assert.equal(status, { kind: 'exit', code: 0 });
+});
+
+test('QuickJS runs a script file from the pVM\'s files, which reads a data file with std.open', async (path) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pvm-qjs-'));
+  try {
+    writeFileSync(join(dir, 'main.js'), 'const f = std.open("/lib/data.txt", "r"); console.log("read:", f.readAsString().trim(), 6 * 7);\n');
+    mkdirSync(join(dir, 'lib'));
+    writeFileSync(join(dir, 'lib', 'data.txt'), 'from a file\n');
+    const { text, status } = await outputOf(await ctx.host.spawn(path, { args: ['--std', '/main.js'], memory: '64MiB', files: { dir } }));
+    assert.ok(text.endsWith('read: from a file 42\n'), text);
+    assert.equal(status, { kind: 'exit', code: 0 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('an uncaught JavaScript exception ends the program with exit code 1 and its message', async (path) => {

@@ -140,7 +140,28 @@ void NativeHost::Shutdown() {
   tsfn_.Release();
 }
 
-// spawn(id: number, boot: { parentId, ramSize, spawnNs: bigint, imageFd, args: string[] })
+namespace {
+
+// The bytes in a memfd the monitor reads (it gets its own copy of the fd), or -errno.
+int FilesMemfd(const uint8_t* data, size_t size) {
+  int fd = memfd_create("pvm-files", MFD_CLOEXEC);
+  if (fd < 0) return -errno;
+  for (size_t done = 0; done < size;) {
+    ssize_t n = write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = n < 0 ? errno : EIO;
+      close(fd);
+      return -e;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return fd;
+}
+
+}  // namespace
+
+// spawn(id: number, boot: { parentId, ramSize, spawnNs: bigint, imageFd, args: string[], files?: Buffer })
 //   -> pid. The image fd stays the caller's to close.
 Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -190,8 +211,21 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
     waitid(P_PID, proc.pid, &si, WEXITED);
     ThrowErrno(env, "cannot watch the monitor", rc);
   }
-  int fds[] = {image_fd, registry_.fd()};
-  rc = poller_->Send(id, ctl::Type::Boot, body.data(), body.size(), fds, 2);
+  // The files (a Linux program's filesystem, lib/files.ts packs it): a sealed memfd.
+  int files_fd = -1;
+  if (boot.Has("files") && boot.Get("files").IsBuffer()) {
+    Napi::Buffer<uint8_t> files = boot.Get("files").As<Napi::Buffer<uint8_t>>();
+    files_fd = FilesMemfd(files.Data(), files.Length());
+    if (files_fd < 0) {
+      poller_->Signal(id, SIGKILL);
+      ThrowErrno(env, "cannot hand the files over", files_fd);
+    }
+    fixed.flags |= ctl::kBootFiles;
+    std::memcpy(body.data(), &fixed, sizeof fixed);
+  }
+  int fds[] = {image_fd, registry_.fd(), files_fd};
+  rc = poller_->Send(id, ctl::Type::Boot, body.data(), body.size(), fds, files_fd >= 0 ? 3 : 2);
+  if (files_fd >= 0) close(files_fd);
   if (rc != 0) {
     // The monitor has died already; its end is reported as an event. Say why here too.
     poller_->Signal(id, SIGKILL);

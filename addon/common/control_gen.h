@@ -21,7 +21,7 @@ constexpr uint32_t kNoVector = 0xffffffff;
 
 enum class Type : uint32_t {
   // from the host
-  Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, registry memfd (common/registry.h)]
+  Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, registry memfd (common/registry.h), (files archive fd with kBootFiles)]
   Fork = 2,  // fork the pVM at its next exit; answered by Forked
   Attach = 3,  // SCM_RIGHTS: [channel memfd, own doorbell, peer doorbell, (peer's pidfd)], or [region memfd] with kAttachShm; answered by Attached
   ExecImage = 4,  // the answer to ExecRequest; SCM_RIGHTS: [image fd] if error == 0
@@ -103,6 +103,7 @@ enum : uint32_t {
 constexpr uint32_t kBootPooled = 1;  // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.
 constexpr uint32_t kBootForkSpares = 2;  // Boot.flags: Keep a warm spare for fast forks (dirty logging on guest RAM).
 constexpr uint32_t kBootSameClones = 4;  // Boot.flags: Fork children keep their parent's entropy and generation (uniqueClones: false).
+constexpr uint32_t kBootFiles = 8;  // Boot.flags: A third fd follows: the pVM's files, an archive (hypercalls/linux/handoff.h) a Linux program's personality serves as its filesystem.
 constexpr uint32_t kBootSnapshot = 256;  // Boot.flags: The image fd is a snapshot file (monitor/snapshot_file.h): RAM, vCPU and argv come from it; ram_size and the tail are ignored (0, none).
 constexpr uint32_t kAttachShm = 1;  // AttachRequest.flags: A shared-memory region, not a channel.
 constexpr uint32_t kReadyKvmPvm = 1;  // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.

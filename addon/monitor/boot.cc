@@ -1,6 +1,8 @@
 #include "monitor/boot.h"
 
+#include <errno.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cinttypes>
@@ -65,6 +67,16 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
   }
   std::vector<uint8_t> image;
   if (!ReadImage(request.image_fd, ImageFileLimit(m->ram_size), &image, why)) return false;
+  std::vector<uint8_t> files;  // the `files` spawn option's archive, for a Linux program
+  if (request.files_fd >= 0) {
+    struct stat st{};
+    if (fstat(request.files_fd, &st) != 0) return FailErrno(why, ctl::ErrorCode::Internal, "fstat of the files");
+    if (static_cast<uint64_t>(st.st_size) > m->ram_size) {
+      return Fail(why, ctl::ErrorCode::NoMemory, ENOMEM, "the files take %" PRIu64 " bytes, more than the guest's RAM",
+                  static_cast<uint64_t>(st.st_size));
+    }
+    if (!ReadImage(request.files_fd, m->ram_size, &files, why)) return false;
+  }
 
   Backend* backend = m->backend.get();
   bool tables_ready = m->prepared_ram == m->ram_size;
@@ -88,7 +100,7 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
       return RefuseLinuxProgram("needs the kvm backend", why);
     }
     if (!SetUpBoot(whole.span(), loaded, params, &entry, why, tables_ready)) return false;
-    if (loaded.linux_program && !LoadLinuxPersonality(whole.span(), EmbeddedLinuxPersonality(), loaded, &entry, why)) {
+    if (loaded.linux_program && !LoadLinuxPersonality(whole.span(), EmbeddedLinuxPersonality(), loaded, files, &entry, why)) {
       return false;
     }
     m->linux_program = loaded.linux_program;
@@ -114,6 +126,7 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   bool from_snapshot = (request.boot.flags & ctl::kBootSnapshot) != 0;
   bool booted = from_snapshot ? LoadSnapshot(request, m, why) : BootImage(request, m, why);
   close(request.image_fd);
+  if (request.files_fd >= 0) close(request.files_fd);
   if (!booted) return false;
   Backend* backend = m->backend.get();
   m->registry.Add(m->identity.id, m->identity.parent_id, getpid());

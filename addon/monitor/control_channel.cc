@@ -41,14 +41,16 @@ bool ControlChannel::ReceiveBoot(BootRequest* out, Failure* why) {
     return Fail(why, ctl::ErrorCode::BadConfig, 0, "expected a Boot message, got type %u", static_cast<unsigned>(m.type));
   }
   const ctl::Boot* boot = m.as<ctl::Boot>();
-  if (!boot || m.fds.size() != 2) {
+  size_t want_fds = boot && (boot->flags & ctl::kBootFiles) ? 3 : 2;
+  if (!boot || m.fds.size() != want_fds) {
     CloseFds(m.fds);
-    return Fail(why, ctl::ErrorCode::BadConfig, 0, "Boot message needs the fixed part and exactly two fds (has %zu)",
-                m.fds.size());
+    return Fail(why, ctl::ErrorCode::BadConfig, 0, "Boot message needs the fixed part and exactly %zu fds (has %zu)",
+                want_fds, m.fds.size());
   }
   out->boot = *boot;
   out->image_fd = m.fds[0];
   out->registry_fd = m.fds[1];
+  out->files_fd = want_fds == 3 ? m.fds[2] : -1;
   out->arg_bytes = m.tail<ctl::Boot>();
 
   // The tail is exactly argc strings, each ending in NUL.

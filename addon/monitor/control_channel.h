@@ -19,6 +19,7 @@ struct BootRequest {
   ctl::Boot boot{};
   int image_fd = -1;       // owned by the caller once received
   int registry_fd = -1;  // likewise
+  int files_fd = -1;     // likewise (kBootFiles), else -1
   std::string arg_bytes;               // the message tail: argc NUL-terminated strings
   std::vector<std::string_view> args;  // views into arg_bytes, without the NULs
 };

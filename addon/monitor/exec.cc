@@ -114,13 +114,16 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   GuestMemory fresh;
   LoadedImage loaded;
   EntryState entry;
-  // A static Linux program gets the personality beside it, as at spawn (boot.cc).
+  // A static Linux program gets the personality beside it, as at spawn (boot.cc), and
+  // the files the old one's personality named (it packed them just before EXEC).
+  std::span<const uint8_t> files = m->linux_program ? LinuxFilesOf(m->backend->memory(), m->ram_size)
+                                                    : std::span<const uint8_t>{};
   bool ok = m->backend->AllocateMemory(size, &fresh, &why) && LoadElf(image, fresh.span(), &loaded, &why) &&
             (!loaded.linux_program || m->backend->runs_linux_programs() ||
              RefuseLinuxProgram("needs the kvm backend", &why)) &&
             SetUpBoot(fresh.span(), loaded, params, &entry, &why) &&
             (!loaded.linux_program ||
-             LoadLinuxPersonality(fresh.span(), m->linux_personality, loaded, &entry, &why));
+             LoadLinuxPersonality(fresh.span(), m->linux_personality, loaded, files, &entry, &why));
   if (ok) {
     for (const FilePages& f : loaded.shareable) m->backend->ShareFilePages(fresh, f.gpa, image_fd, f.offset, f.length);
   }

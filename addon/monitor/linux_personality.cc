@@ -1,5 +1,6 @@
 #include "monitor/linux_personality.h"
 
+#include <errno.h>
 #include <time.h>
 
 #include <cstdlib>
@@ -42,8 +43,23 @@ bool RefuseLinuxProgram(const char* reason, Failure* why) {
               static_cast<unsigned>(PVM_ABI_VERSION), reason);
 }
 
+std::span<const uint8_t> LinuxFilesOf(const GuestMemory& ram, uint64_t ram_size) {
+  if (ram_size < PVM_LINUX_RT_LIMIT) return {};
+  pvm_linux_handoff h;
+  const uint8_t* at = ram.At(PVM_LINUX_RT_GPA, sizeof h);
+  if (!at) return {};
+  std::memcpy(&h, at, sizeof h);
+  // The guest wrote these: only a range inside its RAM is taken, and only its bytes.
+  if (h.magic != PVM_LINUX_MAGIC || h.files_size == 0 || h.files_gpa >= ram_size ||
+      h.files_size > ram_size - h.files_gpa) {
+    return {};
+  }
+  const uint8_t* bytes = ram.At(h.files_gpa, h.files_size);
+  return bytes ? std::span<const uint8_t>(bytes, h.files_size) : std::span<const uint8_t>{};
+}
+
 bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob, const LoadedImage& image,
-                          EntryState* entry, Failure* why) {
+                          std::span<const uint8_t> files, EntryState* entry, Failure* why) {
   size_t size = blob.size();
   pvm_linux_handoff h;
   if (size < sizeof h) return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality is missing");
@@ -58,6 +74,22 @@ bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob,
   h.phnum = image.phnum;
   h.realtime_offset_ns = static_cast<uint64_t>(ClockNs(CLOCK_REALTIME) - ClockNs(CLOCK_MONOTONIC));
   h.flags = TraceFlags();
+  h.files_gpa = h.files_size = 0;
+  if (!files.empty()) {
+    // At the top of the heap area (the boot-info page says where it is): brk and mmap
+    // stay below it. Page-aligned, so a fork copies only the pages a write touches.
+    uint64_t heap_start = 0, heap_end = 0;
+    std::memcpy(&heap_start, ram.data() + PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_HEAP_START_OFFSET, 8);
+    std::memcpy(&heap_end, ram.data() + PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_HEAP_END_OFFSET, 8);
+    uint64_t size = files.size(), at_gpa = (heap_end - size) & ~uint64_t{4095};
+    if (size > heap_end || at_gpa < heap_start || at_gpa - heap_start < (1u << 20) || heap_end > ram.size()) {
+      return Fail(why, ctl::ErrorCode::NoMemory, ENOMEM,
+                  "the files take %zu bytes: with the program that leaves less than 1 MiB of guest RAM", files.size());
+    }
+    std::memcpy(ram.data() + at_gpa, files.data(), size);
+    h.files_gpa = at_gpa;
+    h.files_size = size;
+  }
   uint8_t* at = ram.data() + PVM_LINUX_RT_GPA;
   std::memcpy(at, blob.data(), size);
   std::memset(at + size, 0, h.mem_size - size);  // its bss (exec reuses RAM)

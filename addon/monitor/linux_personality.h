@@ -23,7 +23,13 @@ std::span<const uint8_t> EmbeddedLinuxPersonality();
 
 // Copies the personality `blob` to its address, fills its handoff from `image`, and
 // points the entry state (made by SetUpBoot for the program) at the personality instead.
+// `files` (an archive, hypercalls/linux/handoff.h; may be empty) goes at the top of the
+// heap area, where the personality finds it as the pVM's filesystem.
 bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob, const LoadedImage& image,
-                          EntryState* entry, Failure* why);
+                          std::span<const uint8_t> files, EntryState* entry, Failure* why);
+
+// The archive the running Linux personality in `ram` names in its handoff (for an exec
+// to carry over), or an empty span if it names none or something out of RAM.
+std::span<const uint8_t> LinuxFilesOf(const GuestMemory& ram, uint64_t ram_size);
 
 }  // namespace pvm::monitor

@@ -11,11 +11,12 @@
         .globl linux_handoff
 linux_handoff:
         .long 0x78756e6c                /* magic: PVM_LINUX_MAGIC */
-        .long 72                        /* header_size */
+        .long 88                        /* header_size */
         .quad linux_rt_start            /* start */
         .quad __rt_end - linux_handoff  /* mem_size */
         .fill 40, 1, 0                  /* entry, phdr, phnum, realtime_offset_ns, flags, call_sites */
         .quad linux_call_entry          /* call_entry */
+        .fill 16, 1, 0                  /* files_gpa, files_size */
 
         .text
         .globl linux_rt_start

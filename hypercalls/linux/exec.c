@@ -6,6 +6,10 @@
  * and the name is no image there, busybox runs it (it picks the applet by argv[0]):
  * that is how busybox sh runs the commands of a pipeline.
  *
+ * The pVM's files go across too: fs.c writes its tree out as an archive just before EXEC
+ * and names it in the handoff, and the monitor copies it into the new image's RAM; the
+ * cwd and open file descriptions (which the descriptors name) ride in the region.
+ *
  * What a Linux process keeps across exec and the new image's personality must learn --
  * its descriptors, environment, children, ignored signals and its image's name -- goes
  * into a shared region made just before EXEC (regions survive exec); the new
@@ -13,6 +17,7 @@
  * the old image goes on.
  */
 #include "linux.h"
+#include "fs.h"
 
 #define EXEC_MAGIC 0x6365786cu  /* "lxec" */
 #define MAX_ENV_BYTES (128u << 10)
@@ -22,13 +27,18 @@ struct exec_state {
   uint32_t magic, envc;
   uint64_t env_bytes;
   uint64_t ignored;   /* signals set to SIG_IGN (exec keeps them ignored; handlers reset) */
-  char self[256];     /* the image's name, for /proc/self/exe */
+  char self[256];     /* the image's name, for finding it again */
+  char path[256];     /* the path execve was given, for readlink("/proc/self/exe") */
+  uint8_t files[LINUX_FS_STATE_SIZE];
   uint8_t fds[LINUX_FD_STATE_SIZE];
   uint8_t children[LINUX_CHILDREN_STATE_SIZE];
   char env[];         /* envc NUL-terminated strings */
 };
 
 static char self_name[256];
+static char self_path[256];
+
+const char *linux_self_path(void) { return self_path; }
 static char exec_name[256];  /* EXEC reads the name from RAM (a region is not RAM) */
 static long state_slot = -1;
 
@@ -46,6 +56,17 @@ static void set_name(char *dst, const char *name)
   if (n > 255) n = 255;
   memcpy(dst, name, n);
   dst[n] = 0;
+}
+
+/* Linux's answer is absolute (glibc asserts it): a relative path gets a leading '/'. */
+static void set_path(char *dst, const char *path)
+{
+  while (path[0] == '.' && path[1] == '/') path += 2;
+  size_t at = path[0] == '/' ? 0 : 1, n = strlen(path);
+  if (n > 255 - at) n = 255 - at;
+  dst[0] = '/';
+  memcpy(dst + at, path, n);
+  dst[at + n] = 0;
 }
 
 static int streq(const char *a, const char *b)
@@ -66,6 +87,8 @@ const struct exec_state *linux_exec_state(const char *argv0)
       continue;
     state_slot = s;
     set_name(self_name, st->self);
+    set_path(self_path, st->path);
+    linux_fs_restore(st->files);
     linux_fd_restore(st->fds);
     linux_children_restore(st->children);
     for (int sig = 1; sig < 64; sig++)
@@ -76,6 +99,7 @@ const struct exec_state *linux_exec_state(const char *argv0)
     return st;
   }
   set_name(self_name, base_name(argv0 ? argv0 : ""));  /* spawned: argv[0] is the image path */
+  set_path(self_path, argv0 ? argv0 : "");
   return 0;
 }
 
@@ -137,6 +161,8 @@ long linux_execve(const char *path, char *const argv[], char *const envp[])
     if (handler == 1) st->ignored |= 1ull << sig;
   }
   linux_fd_save(st->fds);
+  linux_fs_save(st->files);
+  set_name(st->path, streq(path, "/proc/self/exe") ? self_path : path);
   linux_children_save(st->children);
   char *p = st->env;
   for (uint64_t i = 0; i < envc; i++) {
@@ -147,6 +173,10 @@ long linux_execve(const char *path, char *const argv[], char *const envp[])
   st->magic = EXEC_MAGIC;
   set_name(exec_name, name);
   set_name(st->self, name);
+  if (linux_fs_pack() < 0) {
+    (void)pvm_hypercall1(PVM_HC_CLOSE, slot);
+    return -L_ENOMEM;
+  }
   long r = pvm_hypercall3(PVM_HC_EXEC, (long)(uintptr_t)exec_name, (long)(uintptr_t)argv, 0);
   if (r == -PVM_ENOENT && streq(self_name, "busybox") && !streq(name, self_name)) {
     set_name(exec_name, self_name);  /* busybox runs the applet argv[0] names */
@@ -154,6 +184,7 @@ long linux_execve(const char *path, char *const argv[], char *const envp[])
     r = pvm_hypercall3(PVM_HC_EXEC, (long)(uintptr_t)exec_name, (long)(uintptr_t)argv, 0);
   }
   /* Still here: it failed, this image goes on. */
+  linux_fs_unpack();
   (void)pvm_hypercall1(PVM_HC_CLOSE, slot);
   return exec_errno(r);
 }

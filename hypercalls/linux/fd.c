@@ -1,14 +1,17 @@
 /*
  * The file descriptor table: the console (fds 0-2 at start: reads see end-of-file,
- * writes go to the console ring) and pipes (pipe.c). It lives in the personality's own
+ * writes go to the console ring), pipes (pipe.c) and files (fs.c). It lives in the personality's own
  * memory, so a fork copies it; the pipe ends it holds are counted in each pipe's region.
  */
 #include "linux.h"
 #include "pipe.h"
+#include "fs.h"
 
-enum { FD_FREE, FD_CONSOLE_IN, FD_CONSOLE_OUT, FD_PIPE_R, FD_PIPE_W };
+/* FD_FILE: an open file description of fs.c (slot: its index); FD_NULL: /dev/null. */
+enum { FD_FREE, FD_CONSOLE_IN, FD_CONSOLE_OUT, FD_PIPE_R, FD_PIPE_W, FD_FILE, FD_NULL };
 #define MAX_FDS LINUX_MAX_FDS
 #define O_ACCMODE_L 3
+#define O_APPEND_L 02000
 #define O_NONBLOCK_L 04000
 #define O_CLOEXEC_L 02000000
 #define F_DUPFD 0
@@ -53,6 +56,12 @@ static struct lfd *get(long fd)
 
 static int is_pipe(const struct lfd *f) { return f->kind == FD_PIPE_R || f->kind == FD_PIPE_W; }
 
+/* A file's descriptors share one open file description (offset, flags), as dup'd fds do. */
+static void file_ref(const struct lfd *f, int delta)
+{
+  if (f->kind == FD_FILE) linux_fs_ofile_ref(f->slot, delta);
+}
+
 /* One more (or one less) reference to f's pipe end, counted in the pipe as this pVM's. */
 static void ref(const struct lfd *f, int delta)
 {
@@ -78,6 +87,7 @@ long linux_close(long fd)
   struct lfd old = *f;
   f->kind = FD_FREE;
   ref(&old, -1);
+  file_ref(&old, -1);
   if (is_pipe(&old))
     unmap_if_unused(old.slot);
   return 0;
@@ -101,6 +111,7 @@ static long dup_to(long oldfd, long newfd, int cloexec)
   struct lfd copy = *f;
   copy.cloexec = (uint8_t)cloexec;
   ref(&copy, 1);  /* before the close below, which may drop the same pipe's last end */
+  file_ref(&copy, 1);
   if (fds[newfd].kind != FD_FREE)
     linux_close(newfd);
   fds[newfd] = copy;
@@ -139,6 +150,17 @@ long linux_fcntl(long fd, long cmd, uint64_t arg)
       return to < 0 ? to : dup_to(fd, to, cmd == F_DUPFD_CLOEXEC);
     }
     case F_GETFD: return f->cloexec ? FD_CLOEXEC_BIT : 0;
+    case F_GETFL:
+      if (f->kind == FD_FILE) return (long)linux_fs_ofile_flags(f->slot);
+      break;
+    case F_SETFL:
+      if (f->kind == FD_FILE) {
+        linux_fs_ofile_set_flags(f->slot, ~(uint32_t)(O_NONBLOCK_L | O_APPEND_L), (uint32_t)(arg & (O_NONBLOCK_L | O_APPEND_L)));
+        return 0;
+      }
+      break;
+  }
+  switch (cmd) {
     case F_SETFD: f->cloexec = (arg & FD_CLOEXEC_BIT) != 0; return 0;
     case F_GETFL:
       return (long)(f->flags | (f->kind == FD_PIPE_R ? 0 : f->kind == FD_PIPE_W ? 1 : 2));
@@ -146,6 +168,27 @@ long linux_fcntl(long fd, long cmd, uint64_t arg)
   }
   linux_trace_unserved(72);
   return -L_EINVAL;
+}
+
+long linux_fd_open_file(uint32_t o, long flags)
+{
+  long fd = lowest_free(0);
+  if (fd >= 0) fds[fd] = (struct lfd){FD_FILE, (flags & O_CLOEXEC_L) != 0, o, (uint32_t)(flags & O_NONBLOCK_L)};
+  return fd;
+}
+
+long linux_fd_open_null(long flags)
+{
+  long fd = lowest_free(0);
+  if (fd >= 0) fds[fd] = (struct lfd){FD_NULL, (flags & O_CLOEXEC_L) != 0, 0, (uint32_t)(flags & O_ACCMODE_L)};
+  return fd;
+}
+
+long linux_fd_file_slot(long fd)
+{
+  struct lfd *f = get(fd);
+  if (!f) return -L_EBADF;
+  return f->kind == FD_FILE ? (long)f->slot : -L_EINVAL;
 }
 
 long linux_pipe2(int *out, long flags)
@@ -180,6 +223,8 @@ long linux_read(long fd, void *buf, uint64_t len)
   switch (f->kind) {
     case FD_CONSOLE_IN: return 0;  /* no stdin yet: end of file */
     case FD_PIPE_R: return pipe_read(f->slot, buf, len, (f->flags & O_NONBLOCK_L) != 0);
+    case FD_FILE: return linux_fs_read(f->slot, buf, len, -1);
+    case FD_NULL: return 0;
     default: return -L_EBADF;
   }
 }
@@ -193,6 +238,8 @@ long linux_write(long fd, const void *buf, uint64_t len)
     case FD_CONSOLE_OUT:
       linux_console_write(buf, len);
       return (long)len;
+    case FD_FILE: return linux_fs_write(f->slot, buf, len, -1);
+    case FD_NULL: return (long)len;
     case FD_PIPE_W: {
       long n = pipe_write(f->slot, buf, len, (f->flags & O_NONBLOCK_L) != 0);
       /* No reader: SIGPIPE, whose default action ends the process (no handler runs yet:
@@ -256,7 +303,16 @@ long linux_fstat(long fd, uint8_t *st)
   struct lfd *f = get(fd);
   if (!f)
     return -L_EBADF;
+  if (f->kind == FD_FILE) return linux_fs_fstat(f->slot, st);
   memset(st, 0, 144);
+  if (f->kind == FD_NULL) {
+    uint32_t mode = 0020000 | 0666;  /* S_IFCHR, 1:3 */
+    uint64_t rdev = (1u << 8) | 3, nlink = 1;
+    memcpy(st + 16, &nlink, 8);
+    memcpy(st + 24, &mode, 4);
+    memcpy(st + 40, &rdev, 8);
+    return 0;
+  }
   uint32_t mode = is_pipe(f) ? 0010000 | 0600 : 0020000 | 0620;  /* S_IFIFO, or S_IFCHR (a pty) */
   uint64_t nlink = 1, blksize = is_pipe(f) ? 4096 : 1024, rdev = is_pipe(f) ? 0 : (136ull << 8);
   uint64_t ino = is_pipe(f) ? 0x1000 + f->slot : 3;
@@ -277,7 +333,60 @@ long linux_ioctl(long fd, long req, uint64_t arg)
   return -L_ENOTTY;  /* neither the console nor a pipe is a terminal: TCGETS, TIOCGWINSZ ... */
 }
 
-long linux_lseek(long fd) { return get(fd) ? -L_ESPIPE : -L_EBADF; }
+long linux_lseek(long fd, int64_t off, long whence)
+{
+  struct lfd *f = get(fd);
+  if (!f) return -L_EBADF;
+  if (f->kind == FD_FILE) return linux_fs_lseek(f->slot, off, whence);
+  return f->kind == FD_NULL ? 0 : -L_ESPIPE;
+}
+
+long linux_pread(long fd, void *buf, uint64_t len, int64_t off, int write)
+{
+  struct lfd *f = get(fd);
+  if (!f) return -L_EBADF;
+  if (f->kind == FD_NULL) return write ? (long)len : 0;
+  if (f->kind != FD_FILE) return -L_ESPIPE;
+  if (off < 0) return -L_EINVAL;
+  return write ? linux_fs_write(f->slot, buf, len, off) : linux_fs_read(f->slot, buf, len, off);
+}
+
+long linux_ftruncate(long fd, int64_t len)
+{
+  struct lfd *f = get(fd);
+  if (!f) return -L_EBADF;
+  return f->kind == FD_FILE ? linux_fs_ftruncate(f->slot, len) : -L_EINVAL;
+}
+
+/* sendfile: a read and a write through a buffer (any kinds of descriptors). */
+long linux_sendfile(long out, long in, int64_t *offset, uint64_t count)
+{
+  static uint8_t buf[16384];
+  long total = 0;
+  while (count > 0) {
+    uint64_t want = count < sizeof buf ? count : sizeof buf;
+    long n = offset ? linux_pread(in, buf, want, *offset, 0) : linux_read(in, buf, want);
+    if (n <= 0) return total ? total : n;
+    long w = linux_write(out, buf, (uint64_t)n);
+    if (w < 0) return total ? total : w;
+    if (offset) *offset += w;
+    total += w;
+    count -= (uint64_t)w;
+    if (w < n) {  /* the rest was read but not written: give it back to the input's offset */
+      if (!offset) linux_lseek(in, w - n, 1);
+      break;
+    }
+    if ((uint64_t)n < want) break;
+  }
+  return total;
+}
+
+long linux_getdents64(long fd, uint8_t *buf, uint64_t count)
+{
+  struct lfd *f = get(fd);
+  if (!f) return -L_EBADF;
+  return f->kind == FD_FILE ? linux_fs_getdents64(f->slot, buf, count) : -L_ENOTDIR;
+}
 
 /* What fd has to report of `events` (POLLERR/POLLHUP/POLLNVAL whatever was asked), for
  * poll.c. */
@@ -290,6 +399,7 @@ short linux_fd_ready(long fd, short events)
   switch (f->kind) {
     case FD_CONSOLE_IN: r = POLLIN_L; break;
     case FD_CONSOLE_OUT: r = POLLOUT_L; break;
+    case FD_FILE: case FD_NULL: r = POLLIN_L | POLLOUT_L; break;  /* never waits */
     case FD_PIPE_R:
       switch (pipe_readable(f->slot)) {
         case 1: r = POLLIN_L; break;

@@ -35,6 +35,34 @@ struct pvm_linux_handoff {
   /* Written by the link. */
   uint64_t call_entry;      /* where a rewritten `syscall` site (`call *%rax`) lands via the
                                sled at VA 0 (addon/monitor/linux_rewrite.h) */
+  /* The pVM's files (fs.c): an archive in guest RAM at the top of the heap area, placed
+     by the monitor at spawn (the `files` spawn option) and at exec (from the old image's
+     files_gpa/files_size: the personality points them at a fresh copy of its tree just
+     before EXEC). 0/0: no files. */
+  uint64_t files_gpa;
+  uint64_t files_size;
+};
+
+/* The files archive: a header, then `count` entries, entry 0 the root directory. Each
+   entry: struct pvm_files_entry, its name (name_len bytes, no NUL) padded to 8, its
+   bytes (size; a symlink's target, a directory's none) padded to 8. An entry's parent is
+   an earlier entry's index (the root's is 0); mode 0 is an unused entry (kept so indices
+   survive an exec), parent PVM_FILES_UNLINKED an unlinked file still open. Written by
+   lib/files.ts (spawn) and fs.c (exec), read by fs.c. */
+#define PVM_FILES_MAGIC 0x73667670u  /* "pvfs" */
+#define PVM_FILES_UNLINKED 0xffffffffu
+struct pvm_files_header {
+  uint32_t magic;
+  uint32_t count;
+  uint64_t bytes;  /* of the whole archive, header included */
+};
+struct pvm_files_entry {
+  uint32_t parent;
+  uint32_t mode;       /* Linux st_mode: S_IFREG / S_IFDIR / S_IFLNK | permission bits */
+  uint64_t size;
+  int64_t mtime_ns;    /* since the epoch */
+  uint32_t name_len;
+  uint32_t reserved;
 };
 
 #endif

@@ -48,7 +48,12 @@ long linux_dup3(long oldfd, long newfd, long flags, int is_dup2);
 long linux_fcntl(long fd, long cmd, uint64_t arg);
 long linux_fstat(long fd, uint8_t *st);
 long linux_ioctl(long fd, long req, uint64_t arg);
-long linux_lseek(long fd);
+long linux_lseek(long fd, int64_t off, long whence);
+long linux_pread(long fd, void *buf, uint64_t len, int64_t off, int write);  /* pread64/pwrite64 */
+long linux_ftruncate(long fd, int64_t len);
+long linux_getdents64(long fd, uint8_t *buf, uint64_t count);
+long linux_sendfile(long out, long in, int64_t *offset, uint64_t count);
+long linux_fd_open_null(long flags);  /* /dev/null */
 long linux_pipe2(int *fds, long flags);
 short linux_fd_ready(long fd, short events);  /* poll's revents for fd */
 
@@ -67,6 +72,7 @@ void linux_fd_child_gone(uint64_t id); /* a child that did not exit by itself: d
 #define LINUX_MAX_FDS 256
 #define LINUX_FD_STATE_SIZE (LINUX_MAX_FDS * 12)
 #define LINUX_CHILDREN_STATE_SIZE (256 * 16)
+#define LINUX_FS_STATE_SIZE (8 + LINUX_MAX_FDS * 24)
 void linux_fd_save(uint8_t *out);
 void linux_fd_restore(const uint8_t *in);
 void linux_children_save(uint8_t *out);
@@ -78,6 +84,7 @@ const struct exec_state *linux_exec_state(const char *argv0);  /* 0 if spawned, 
 uint32_t linux_exec_env(const struct exec_state *st, const char **out, uint32_t max);
 void linux_exec_done(void);
 long linux_execve(const char *path, char *const argv[], char *const envp[]);
+const char *linux_self_path(void);  /* /proc/self/exe: the image's path as it was named */
 
 /* process.c: fork, wait, kill, exit. */
 long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid);
@@ -123,5 +130,15 @@ static inline void linux_wrmsr(uint32_t msr, uint64_t value)
 #define L_EPIPE 32
 #define L_ERANGE 34
 #define L_ENOSYS 38
+#define L_EACCES 13
+#define L_EBUSY 16
+#define L_EEXIST 17
+#define L_ENOTDIR 20
+#define L_EISDIR 21
+#define L_ENFILE 23
+#define L_EFBIG 27
+#define L_ENOSPC 28
+#define L_ENAMETOOLONG 36
+#define L_ENOTEMPTY 39
 
 #endif

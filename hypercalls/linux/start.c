@@ -4,6 +4,7 @@
  * and random bytes they point at) at the top of RAM.
  */
 #include "linux.h"
+#include "fs.h"
 
 struct pvm_boot_info *linux_boot;
 struct pvm_boot_info *__pvm_boot;  /* what pvm.h's inline helpers (channel table, slots) read */
@@ -53,7 +54,11 @@ uint64_t linux_start(struct pvm_boot_info *bi)
   linux_wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)linux_syscall_entry);
   linux_wrmsr(MSR_FMASK, SYSCALL_FMASK);
   linux_random_init(bi->entropy);
-  linux_memory_init(bi->heap_start, bi->heap_end);
+  /* The files' archive (if any) is at the top of the heap area: the heap ends below it. */
+  const struct pvm_linux_handoff *files = &linux_handoff;
+  int have_files = files->files_size && files->files_gpa >= bi->heap_start && files->files_gpa < bi->heap_end;
+  linux_memory_init(bi->heap_start, have_files ? files->files_gpa : bi->heap_end);
+  linux_fs_init(have_files ? files->files_gpa : 0, have_files ? files->files_size : 0);
   linux_fd_init();
   linux_trace_call_sites();
 

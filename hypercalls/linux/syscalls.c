@@ -4,6 +4,7 @@
  * Descriptors (console, pipes) are fd.c's, processes process.c's.
  */
 #include "linux.h"
+#include "fs.h"
 
 enum {
   SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_fstat = 5, SYS_mmap = 9, SYS_mprotect = 10,
@@ -19,7 +20,16 @@ enum {
   SYS_vfork = 58, SYS_wait4 = 61, SYS_kill = 62, SYS_fcntl = 72, SYS_tkill = 200,
   SYS_clock_nanosleep = 230, SYS_tgkill = 234, SYS_waitid = 247, SYS_pselect6 = 270, SYS_ppoll = 271,
   SYS_dup3 = 292, SYS_pipe2 = 293, SYS_execve = 59,
+  /* files (fs.c) */
+  SYS_open = 2, SYS_stat = 4, SYS_lstat = 6, SYS_access = 21, SYS_truncate = 76, SYS_ftruncate = 77,
+  SYS_chdir = 80, SYS_fchdir = 81, SYS_rename = 82, SYS_mkdir = 83, SYS_rmdir = 84, SYS_creat = 85,
+  SYS_unlink = 87, SYS_readlink = 89, SYS_chmod = 90, SYS_fchmod = 91, SYS_chown = 92, SYS_fchown = 93,
+  SYS_lchown = 94, SYS_umask = 95, SYS_fsync = 74, SYS_fdatasync = 75, SYS_getdents64 = 217,
+  SYS_openat = 257, SYS_mkdirat = 258, SYS_fchownat = 260, SYS_unlinkat = 263, SYS_renameat = 264,
+  SYS_readlinkat = 267, SYS_fchmodat = 268, SYS_faccessat = 269, SYS_utimensat = 280,
+  SYS_renameat2 = 316, SYS_faccessat2 = 439, SYS_sendfile = 40,
 };
+#define AT_FDCWD (-100)
 
 #define ARCH_SET_GS 0x1001
 #define ARCH_SET_FS 0x1002
@@ -153,10 +163,49 @@ static long serve(long nr, struct linux_frame *f)
     case SYS_fstat: return linux_fstat((long)a0, (uint8_t *)(uintptr_t)a1);
     case SYS_newfstatat:
       if ((a3 & AT_EMPTY_PATH) && a1 && *(const char *)(uintptr_t)a1 == 0)
-        return linux_fstat((long)a0, (uint8_t *)(uintptr_t)a2);
-      break;
+        return linux_fstat((long)(int)a0, (uint8_t *)(uintptr_t)a2);
+      return linux_fs_fstatat((long)(int)a0, (const char *)(uintptr_t)a1, (uint8_t *)(uintptr_t)a2);
+    case SYS_stat: case SYS_lstat: return linux_fs_fstatat(AT_FDCWD, (const char *)(uintptr_t)a0, (uint8_t *)(uintptr_t)a1);
+    case SYS_open: return linux_openat(AT_FDCWD, (const char *)(uintptr_t)a0, (long)a1, (long)a2);
+    case SYS_creat: return linux_openat(AT_FDCWD, (const char *)(uintptr_t)a0, 01101, (long)a1);  /* O_CREAT|O_WRONLY|O_TRUNC */
+    case SYS_openat: return linux_openat((long)(int)a0, (const char *)(uintptr_t)a1, (long)a2, (long)a3);
+    case SYS_sendfile: return linux_sendfile((long)a0, (long)a1, (int64_t *)(uintptr_t)a2, a3);
+    case SYS_getdents64: return linux_getdents64((long)a0, (uint8_t *)(uintptr_t)a1, a2);
+    case SYS_ftruncate: return linux_ftruncate((long)a0, (int64_t)a1);
+    case SYS_truncate: {
+      long fd = linux_openat(AT_FDCWD, (const char *)(uintptr_t)a0, 1, 0);
+      if (fd < 0) return fd;
+      long r = linux_ftruncate(fd, (int64_t)a1);
+      linux_close(fd);
+      return r;
+    }
+    case SYS_mkdir: return linux_mkdirat(AT_FDCWD, (const char *)(uintptr_t)a0, (long)a1);
+    case SYS_mkdirat: return linux_mkdirat((long)(int)a0, (const char *)(uintptr_t)a1, (long)a2);
+    case SYS_unlink: return linux_unlinkat(AT_FDCWD, (const char *)(uintptr_t)a0, 0);
+    case SYS_rmdir: return linux_unlinkat(AT_FDCWD, (const char *)(uintptr_t)a0, 0x200);
+    case SYS_unlinkat: return linux_unlinkat((long)(int)a0, (const char *)(uintptr_t)a1, (long)a2);
+    case SYS_rename: return linux_renameat(AT_FDCWD, (const char *)(uintptr_t)a0, AT_FDCWD, (const char *)(uintptr_t)a1, 0);
+    case SYS_renameat: return linux_renameat((long)(int)a0, (const char *)(uintptr_t)a1, (long)(int)a2, (const char *)(uintptr_t)a3, 0);
+    case SYS_renameat2:
+      return linux_renameat((long)(int)a0, (const char *)(uintptr_t)a1, (long)(int)a2, (const char *)(uintptr_t)a3, (long)a4);
+    case SYS_access: return linux_faccessat(AT_FDCWD, (const char *)(uintptr_t)a0, (long)a1);
+    case SYS_faccessat: case SYS_faccessat2: return linux_faccessat((long)(int)a0, (const char *)(uintptr_t)a1, (long)a2);
+    case SYS_readlink: return linux_readlinkat(AT_FDCWD, (const char *)(uintptr_t)a0, (char *)(uintptr_t)a1, a2);
+    case SYS_readlinkat: return linux_readlinkat((long)(int)a0, (const char *)(uintptr_t)a1, (char *)(uintptr_t)a2, a3);
+    case SYS_chdir: return linux_chdir((const char *)(uintptr_t)a0);
+    case SYS_fchdir: return linux_fchdir((long)a0);
+    case SYS_umask: return 022;  /* fixed: files are created with mode & ~022 */
+    case SYS_fsync: case SYS_fdatasync: return linux_fd_ready((long)a0, 0) & 0x20 ? -L_EBADF : 0;
+    /* One user (root) and no times to set: these only say whether the path is there. */
+    case SYS_chmod: case SYS_chown: case SYS_lchown: return linux_faccessat(AT_FDCWD, (const char *)(uintptr_t)a0, 0);
+    case SYS_fchmodat: case SYS_fchownat: return linux_faccessat((long)(int)a0, (const char *)(uintptr_t)a1, 0);
+    case SYS_fchmod: case SYS_fchown: return linux_fd_ready((long)a0, 0) & 0x20 ? -L_EBADF : 0;
+    case SYS_utimensat:
+      return a1 ? linux_faccessat((long)(int)a0, (const char *)(uintptr_t)a1, 0) : (linux_fd_ready((long)a0, 0) & 0x20 ? -L_EBADF : 0);
     case SYS_ioctl: return linux_ioctl((long)a0, (long)a1, a2);
-    case SYS_lseek: case SYS_pread64: case SYS_pwrite64: return linux_lseek((long)a0);
+    case SYS_lseek: return linux_lseek((long)a0, (int64_t)a1, (long)a2);
+    case SYS_pread64: return linux_pread((long)a0, (void *)(uintptr_t)a1, a2, (int64_t)a3, 0);
+    case SYS_pwrite64: return linux_pread((long)a0, (void *)(uintptr_t)a1, a2, (int64_t)a3, 1);
     case SYS_pipe: return linux_pipe2((int *)(uintptr_t)a0, 0);
     case SYS_pipe2: return linux_pipe2((int *)(uintptr_t)a0, (long)a1);
     case SYS_dup: return linux_dup((long)a0);
@@ -203,10 +252,7 @@ static long serve(long nr, struct linux_frame *f)
       *(uint32_t *)(uintptr_t)a0 = *(uint32_t *)(uintptr_t)a1 = *(uint32_t *)(uintptr_t)a2 = 0;
       return 0;
     case SYS_uname: return uname_l((char *)(uintptr_t)a0);
-    case SYS_getcwd:  /* no filesystem yet: the root */
-      if (a1 < 2) return -L_ERANGE;
-      memcpy((void *)(uintptr_t)a0, "/", 2);
-      return 2;
+    case SYS_getcwd: return linux_getcwd((char *)(uintptr_t)a0, a1);
     case SYS_arch_prctl: return arch_prctl_l((long)a0, a1);
     case SYS_set_robust_list: return 0;
     case SYS_rseq: return -L_ENOSYS;  /* as on a kernel without rseq: libcs go on without */

@@ -76,6 +76,7 @@ export const CONTROL_FLAGS = {
   kBootPooled: 1, // Boot.flags: The monitor was started ahead of time (a spawn pool): its start time is the Boot's.
   kBootForkSpares: 2, // Boot.flags: Keep a warm spare for fast forks (dirty logging on guest RAM).
   kBootSameClones: 4, // Boot.flags: Fork children keep their parent's entropy and generation (uniqueClones: false).
+  kBootFiles: 8, // Boot.flags: A third fd follows: the pVM's files, an archive (hypercalls/linux/handoff.h) a Linux program's personality serves as its filesystem.
   kBootSnapshot: 256, // Boot.flags: The image fd is a snapshot file (monitor/snapshot_file.h): RAM, vCPU and argv come from it; ram_size and the tail are ignored (0, none).
   kAttachShm: 1, // AttachRequest.flags: A shared-memory region, not a channel.
   kReadyKvmPvm: 1, // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
