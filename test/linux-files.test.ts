@@ -6,27 +6,15 @@
 // (build/debian/); either missing, its tests skip, saying so. The process backend skips
 // loudly: the personality does not run there yet.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { PvmError } from '../lib/index.js';
 import { backend, outputOf, vmSuite, withHost } from './_helpers.js';
-// @ts-expect-error: a plain .mjs script without types
-import { debianPackage } from '../scripts/vm-host/debian.mjs';
+import { fetchBusybox, muslProgram } from './_linux.js';
 
-const root = join(import.meta.dirname, '..');
-const prog = join(root, 'build', 'linux', 'linux_files');
-const noMusl = !existsSync(prog) && 'musl-gcc is not installed (Debian: musl-tools), so build/linux/linux_files was not built';
-
-function fetchBusybox(): string | { skip: string } {
-  try {
-    const { dir } = debianPackage('busybox-static', join(root, 'build', 'debian')) as { dir: string };
-    return join(dir, 'bin', 'busybox');
-  } catch (err) {
-    return { skip: `Debian's busybox-static cannot be fetched here (${(err as Error).message.split('\n')[0]})` };
-  }
-}
+const { path: prog, skip: noMusl } = muslProgram('linux_files');
 
 const { suite, vm } = vmSuite('linux-files');
 const ctx = withHost(suite);

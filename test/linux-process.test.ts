@@ -4,26 +4,12 @@
 // it is installed); busybox-static from Debian for the shell tests (build/debian/).
 // Either missing: its tests skip, saying so. The process backend skips loudly: the
 // personality does not run there yet.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { Host, type ForkInfo } from '../lib/index.js';
 import { backend, eventually, monitorsUnder, outputOf, vmSuite, withHost } from './_helpers.js';
-// @ts-expect-error: a plain .mjs script without types
-import { debianPackage } from '../scripts/vm-host/debian.mjs';
+import { fetchBusybox, muslProgram } from './_linux.js';
 
-const root = join(import.meta.dirname, '..');
-const proc = join(root, 'build', 'linux', 'linux_proc');
-const noMusl = !existsSync(proc) && 'musl-gcc is not installed (Debian: musl-tools), so build/linux/linux_proc was not built';
-
-function fetchBusybox(): string | { skip: string } {
-  try {
-    const { dir } = debianPackage('busybox-static', join(root, 'build', 'debian')) as { dir: string };
-    return join(dir, 'bin', 'busybox');
-  } catch (err) {
-    return { skip: `Debian's busybox-static cannot be fetched here (${(err as Error).message.split('\n')[0]})` };
-  }
-}
+const { path: proc, skip: noMusl } = muslProgram('linux_proc');
 
 const { suite, vm } = vmSuite('linux-process');
 const ctx = withHost(suite);

@@ -3,26 +3,12 @@
 // syscalls inside the guest. The programs: test/linux/linux_check.c, built with musl-gcc
 // by the build when it is installed, and Debian's busybox-static (a static glibc
 // program), fetched once into build/debian/. Either missing: its tests skip, saying so.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { PvmError } from '../lib/index.js';
 import { outputOf, vmSuite, withHost } from './_helpers.js';
-// @ts-expect-error: a plain .mjs script without types
-import { debianPackage } from '../scripts/vm-host/debian.mjs';
+import { fetchBusybox, muslProgram } from './_linux.js';
 
-const root = join(import.meta.dirname, '..');
-const check = join(root, 'build', 'linux', 'linux_check');
-const noMusl = !existsSync(check) && 'musl-gcc is not installed (Debian: musl-tools), so build/linux/linux_check was not built';
-
-function fetchBusybox(): string | { skip: string } {
-  try {
-    const { dir } = debianPackage('busybox-static', join(root, 'build', 'debian')) as { dir: string };
-    return join(dir, 'bin', 'busybox');
-  } catch (err) {
-    return { skip: `Debian's busybox-static cannot be fetched here (${(err as Error).message.split('\n')[0]})` };
-  }
-}
+const { path: check, skip: noMusl } = muslProgram('linux_check');
 
 const { suite, vm } = vmSuite('linux', { backends: ['kvm'] });
 // The personality's trace of calls it does not serve (read by each monitor at boot).
