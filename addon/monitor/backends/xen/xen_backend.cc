@@ -76,8 +76,7 @@ bool XenBackend::Create(uint64_t ram_size, Failure* why) {
   owner_pid_ = getpid();
   if (domain_->exists()) watchdog_.Arm(domain_->id());
   if (!made || !ResizeRam(ram_size, nullptr, why)) return false;
-  ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
-  return ioreq_->Start(kFirstPort, kLastPort, why);
+  return StartIoreqServer(why);
 }
 
 bool XenBackend::ResizeRam(uint64_t size, const GuestMemory* from, Failure* why) {
@@ -151,6 +150,32 @@ void XenBackend::UnmapRegion(uint32_t index) {
   }
   close(it->second.fd);
   regions_.erase(it);
+}
+
+bool XenBackend::MapKeptRegions(Failure* why) {
+  for (const auto& [index, region] : regions_) {
+    if (!MapInto(index, region, why)) return false;
+  }
+  return true;
+}
+
+bool XenBackend::StartIoreqServer(Failure* why) {
+  ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
+  return ioreq_->Start(kFirstPort, kLastPort, why);
+}
+
+bool XenBackend::LeaveParentsDomain(Failure* why) {
+  // Everything of the parent's is the parent's to end: its domain, ioreq server, RAM
+  // mapping (privcmd mappings are not even copied by fork(2)), watchdog and handles.
+  memory_.Disown();        // first: its windows are the domain's mappings
+  (void)ioreq_.release();  // NOLINT: not destroyed (it is the parent's server)
+  domain_->Forget();       // not destroyed either
+  domain_.reset();
+  watchdog_.Stop();        // closes our copy of the parent's socket only
+  xen::ForgetInheritedHandles(&xen_, &xen_fds_);
+  paused_ = true;
+  exits_ = 0;
+  return watchdog_.Start(why) && xen::OpenHandles(&xen_, &xen_fds_, why);
 }
 
 bool XenBackend::PauseOnce(Failure* why) {
@@ -325,145 +350,6 @@ bool XenBackend::RestoreState(const SavedState& state, Failure* why) {
 
 std::unique_ptr<SavedState> XenBackend::LoadState(const uint8_t* bytes, size_t size, Failure*) {
   return std::make_unique<xen::XenSavedState>(std::vector<uint8_t>(bytes, bytes + size));
-}
-
-bool XenBackend::BeforeFork(Failure* why) {
-  // A fork of the domain needs none of its RAM mapped in dom0 (a mapped page is copied,
-  // not shared); the core's next At() maps again.
-  memory_.ReleaseWindows();
-  fork_path_ = ctl::kForkCopy;
-  SettleMemshrChild();  // the last fork's B, before this fork's gate
-  if (!fork_gate_.Open(why)) return false;
-  if (memshr_ < 0) memshr_ = xen::MemshrAvailable(xen_.xc, domain_->id()) ? 1 : 0;
-  return memshr_ ? ForkByMemshr(why) : true;
-}
-
-void XenBackend::AfterForkInParent() {
-  // A memshr fork's parent runs on at once (A is its own); whether the child took B is
-  // settled later: at the next fork or when this backend ends.
-  if (!memshr_child_) fork_gate_.WaitInParent();
-}
-
-void XenBackend::SettleMemshrChild() {
-  if (!memshr_child_) return;
-  fork_gate_.WaitInParent();
-  // B is the child's once it carries the child's tag; else the child died (or fork(2)
-  // failed) before taking it: destroyed here.
-  uint32_t b = memshr_child_->id();
-  xen::OwnerTag tag;
-  if (xen::TagOf(xen_.xc, b, &tag) && !(tag == xen::OwnerTag::Self(template_))) memshr_child_->Forget();
-  memshr_child_.reset();
-  watchdog_.Disarm(b);
-}
-
-bool XenBackend::AfterForkInChild(Failure* why) {
-  // Everything of the parent's is the parent's to end: its domain, ioreq server, RAM
-  // mapping (privcmd mappings are not even copied by fork(2)), watchdog and handles.
-  uint64_t ram_size = memory_.size();
-  if (memshr_child_) return AdoptMemshrChild(ram_size, why);
-  uint32_t parent = domain_->id();
-  memory_.Disown();
-  (void)ioreq_.release();   // NOLINT: not destroyed (it is the parent's server)
-  (void)domain_.release();  // NOLINT: not destroyed (the parent's domain)
-  watchdog_.Stop();         // closes our copy of the parent's socket only
-  xen::ForgetInheritedHandles(&xen_, &xen_fds_);
-  paused_ = true;
-  exits_ = 0;
-  if (!watchdog_.Start(why) || !xen::OpenHandles(&xen_, &xen_fds_, why)) return false;
-  domain_ = std::make_unique<xen::XenDomain>(&xen_);
-  bool made = domain_->Create(xen::OwnerTag::Self(), why);
-  owner_pid_ = getpid();
-  if (domain_->exists()) watchdog_.Arm(domain_->id());
-  if (!made || !ResizeRam(ram_size, nullptr, why)) return false;
-  if (!xen::CopyRam(&xen_, parent, domain_->id(), ram_size, why)) return false;
-  fork_gate_.OpenInChild();  // the parent's domain may run on
-  // The regions the child keeps (shared-memory regions; the core dropped its channels
-  // before this) into the new domain: the copy of RAM has no window.
-  for (const auto& [index, region] : regions_) {
-    if (!MapInto(index, region, why)) return false;
-  }
-  ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
-  return ioreq_->Start(kFirstPort, kLastPort, why);
-}
-
-}  // namespace pvm::monitor
-
-namespace pvm::monitor {
-
-bool XenBackend::ForkByMemshr(Failure* why) {
-  // The parent's domain P is paused (SaveState) and none of its RAM is mapped in dom0.
-  uint32_t p = domain_->id();
-  // Channel and region pages are direct mappings, not RAM: a fork of P does not see them,
-  // and P, a template from now on, must not keep frames the watchdog may let go. Taken
-  // out of P here, put into A below (and the child puts the ones it keeps into B).
-  for (const auto& [index, region] : regions_) {
-    xen::UnmapFrames(xen_.xc, p, region.gpa / PVM_PAGE_SIZE, region.mfns);
-    watchdog_.Release(p, index);
-  }
-  xen::MemshrClone clone;
-  if (!xen::MakeMemshrClone(&xen_, &watchdog_, p, template_, memory_.size(), &clone, why)) {
-    Failure remap;
-    for (const auto& [index, region] : regions_) {
-      if (!MapInto(index, region, &remap)) return Fail(why, remap.code, remap.sys_errno, "xen: fork: %s", remap.message.c_str());
-    }
-    if (why->sys_errno != ENOSYS) return false;
-    memshr_ = 0;  // no memory sharing in this hypervisor: the copying fork, now and later
-    return true;
-  }
-  // P is a template now: its server goes (its vCPU never runs again), this monitor drives A.
-  ioreq_.reset();
-  domain_->Forget();
-  watchdog_.Disarm(p);
-  domain_ = std::move(clone.a);
-  memshr_child_ = std::move(clone.b);
-  template_ = static_cast<uint16_t>(p);
-  paused_ = true;  // a new domain starts paused
-  memory_.SetWindowed(memory_.size(), domain_.get());
-  fork_path_ = ctl::kForkMemshr;
-  bool ok = rewind_blob_.empty() || xen::LoadDomainState(xen_.xc, domain_->id(), xen::XenSavedState(rewind_blob_), why);
-  for (const auto& [index, region] : regions_) ok = ok && MapInto(index, region, why);
-  ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
-  ok = ok && ioreq_->Start(kFirstPort, kLastPort, why);
-  if (!ok) {
-    // The core refuses the fork: no child will take B (A stays this monitor's, as is).
-    uint32_t b = memshr_child_->id();
-    memshr_child_.reset();
-    watchdog_.Disarm(b);
-  }
-  return ok;
-}
-
-bool XenBackend::AdoptMemshrChild(uint64_t ram_size, Failure* why) {
-  uint32_t b = memshr_child_->id();
-  memshr_child_->Forget();
-  memshr_child_.reset();
-  memory_.Disown();
-  (void)ioreq_.release();  // NOLINT: not destroyed (A's server is the parent's)
-  domain_->Forget();       // A is the parent's
-  domain_.reset();
-  watchdog_.Stop();  // closes our copy of the parent's pipe only
-  xen::ForgetInheritedHandles(&xen_, &xen_fds_);
-  paused_ = true;
-  exits_ = 0;
-  if (!watchdog_.Start(why) || !xen::OpenHandles(&xen_, &xen_fds_, why)) return false;
-  domain_ = std::make_unique<xen::XenDomain>(&xen_);
-  domain_->Adopt(b, ram_size);
-  owner_pid_ = getpid();
-  // Armed before it carries our tag: until then the parent's monitor destroys it if we die.
-  watchdog_.Arm(b);
-  if (!xen::Retag(xen_.xc, b, xen::OwnerTag::Self(template_))) {
-    domain_->Forget();
-    return FailErrno(why, ctl::ErrorCode::Internal, "xen: fork: taking the child's domain");
-  }
-  memory_.SetWindowed(ram_size, domain_.get());
-  fork_gate_.OpenInChild();  // the parent may run on
-  // The regions the child keeps (shared-memory regions; the core dropped its channels
-  // before this): B has no window of them (ForkByMemshr took them out of P first).
-  for (const auto& [index, region] : regions_) {
-    if (!MapInto(index, region, why)) return false;
-  }
-  ioreq_ = std::make_unique<xen::IoreqServer>(&xen_, domain_->id());
-  return ioreq_->Start(kFirstPort, kLastPort, why);
 }
 
 }  // namespace pvm::monitor

@@ -2,7 +2,7 @@
 // libxenctrl, libxendevicemodel, libxenforeignmemory and libxenevtchn (no libxl, no
 // xenstore). Hypercalls arrive as ioreqs (ioreq_server.h); the domain is destroyed with
 // this object, and by the watchdog or a later sweep when the monitor is killed.
-// Fork shares the domain's memory where the hypervisor can (memshr_fork.h: the parent's
+// Fork (xen_fork.cc) shares the domain's memory where the hypervisor can (memshr_fork.h: the parent's
 // domain becomes a template), else copies it (copy_fork.h). Channels and shared regions
 // are granted dom0 pages mapped into the domain by machine frame (xen_region.h). Not yet
 // (issue 19): the sharing of an image's read-only pages.
@@ -78,6 +78,13 @@ class XenBackend final : public Backend {
     int fd = -1;  // our copy of its pages (the core's may be closed first)
   };
   bool MapInto(uint32_t index, const Region& region, Failure* why);
+  // Every region this pVM keeps into domain_ (a new domain of a fork has none of them).
+  bool MapKeptRegions(Failure* why);
+  // A new ioreq server for domain_ on the transport's ports.
+  bool StartIoreqServer(Failure* why);
+  // A fork child's monitor: lets go of the parent's domain, server, RAM windows, watchdog
+  // and Xen handles without ending them, then opens its own watchdog and handles.
+  bool LeaveParentsDomain(Failure* why);
   // Whether domain_ and the Xen handles are this process's (not a fork child's copy of
   // its parent's, before AfterForkInChild made its own).
   bool OwnsDomain() const;
