@@ -5,6 +5,9 @@
 // Either missing: its tests skip, saying so. The process backend skips loudly: the
 // personality does not run there yet.
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { packageRoot } from '../lib/paths.js';
 import { Host, type ForkInfo } from '../lib/index.js';
 import { backend, eventually, monitorsUnder, outputOf, vmSuite, withHost } from './_helpers.js';
 import { fetchBusybox, muslProgram } from './_linux.js';
@@ -147,6 +150,23 @@ linuxTest('busybox sh: a three-stage pipeline, $? of a child, a missing command 
   assert.ok(text.startsWith('2\nstatus 5\n'), text);
   assert.ok(text.includes('then 127'), text);
   assert.equal(status, { kind: 'exit', code: 0 });
+}, noBusybox);
+
+linuxTest("pvm ps shows a shell pipeline's Linux process tree as pVMs: the shell, then its two children", async () => {
+  const pvm = await ctx.host.spawn(bb, { args: ['sh', '-c', 'sleep 30 | sleep 30'], memory: '64MiB' });
+  const forks: ForkInfo[] = [];
+  pvm.on('fork', (f) => forks.push(f));
+  assert.ok(await eventually(() => forks.length === 2), 'the shell did not fork both sides of its pipeline');
+  const children = forks.map((f) => f.child.id);
+  type Entry = { id: number; parentId: number; children: Entry[] };
+  const r = spawnSync(process.execPath, [join(packageRoot, 'bin', 'pvm.js'), 'ps', '--json'], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  const hosts = JSON.parse(r.stdout) as Array<{ pid: number; roots: Entry[] }>;
+  const shell = hosts.find((h) => h.pid === process.pid)?.roots.find((e) => e.id === pvm.id);
+  assert.ok(shell, r.stdout);
+  assert.equal(shell!.children.map((c) => [c.id, c.parentId]).sort(), children.map((id) => [id, pvm.id]).sort());
+  for (const p of [...forks.map((f) => f.child), pvm]) p.kill('SIGKILL');
+  await Promise.all([...forks.map((f) => f.child.exited), pvm.exited]);
 }, noBusybox);
 
 suite.run();
