@@ -19,3 +19,16 @@ fi
 # the module allows 1024 grants in all by default.
 if [ -w /sys/module/xen_gntalloc/parameters/limit ]; then echo 65536 > /sys/module/xen_gntalloc/parameters/limit
 else echo 'xen-host: cannot raise xen_gntalloc limit (pvm channels: 7 at most)'; fi
+# A heartbeat every 5 min while the job runs, so that a run that stops making progress
+# says why: dom0 still alive (and what pvm's processes wait in) or not (no heartbeat: the
+# emulated machine itself went quiet). It ends with the job (its parent shell).
+(
+  parent=$$
+  while sleep 300 && kill -0 "$parent" 2>/dev/null; do
+    echo "xen-host: heartbeat at $(cut -d' ' -f1 /proc/uptime) s: $(($(xl list 2>/dev/null | wc -l) - 1)) domains; pvm processes (pid state wait):"
+    for d in /proc/[0-9]*; do
+      case "$(cat "$d/comm" 2>/dev/null)" in node|pvm-monitor*|pvm-xen*) ;; *) continue ;; esac
+      echo "  ${d#/proc/} $(cut -d' ' -f3 "$d/stat" 2>/dev/null) $(cat "$d/wchan" 2>/dev/null) $(tr '\0' ' ' < "$d/cmdline" 2>/dev/null | cut -c1-80)"
+    done | head -24
+  done
+) &
