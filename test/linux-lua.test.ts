@@ -192,4 +192,16 @@ test("os.execute's status comes back: exit 7, a command sh cannot find (127), an
   assert.equal(children.map((c) => c.status), [7, 127, 0, 0].map((code) => ({ kind: 'exit', code })));
 }, { shell: true });
 
+test("the shell a script runs sees the files lua wrote before it forked; what the shell writes stays its own", async (path) => {
+  const chunk = [
+    'local f = assert(io.open("/note.txt", "w")) f:write("from lua\\n") f:close()',
+    'local p = io.popen("cat /note.txt; echo child > /child.txt; cat /child.txt") io.write(p:read("a")) p:close()',
+    'print(io.open("/child.txt"))',
+  ].join('\n');
+  const { text, status, children } = await forkingLua(path, chunk);
+  assert.is(text, 'from lua\nchild\nnil\t/child.txt: No such file or directory\t2\n');
+  assert.equal(status, { kind: 'exit', code: 0 });
+  assert.is(children.length, 1);
+}, { shell: true });
+
 suite.run();
