@@ -24,6 +24,7 @@ import { benchXen } from './xen.js';
 import { benchSnapshot } from './snapshot.js';
 import { benchLinux } from './linux.js';
 import { benchQuickJs } from './linux-quickjs.js';
+import { benchLua } from './linux-lua.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,6 +48,7 @@ const benches: Bench[] = [
   ['snapshot', (h) => benchSnapshot(h, Math.max(10, Number(values.runs ?? 10)))], // snapshot.save.64MiB, spawn.fromSnapshot (bench/snapshot.ts)
   ['linux', (h) => benchLinux(h, Math.min(runs, 10))], // linux.syscall.getpid: a static Linux program's syscall (bench/linux.ts)
   ['linux.quickjs', (h) => benchQuickJs(h, Math.min(runs, 10))], // QuickJS (built from its sources) in a pVM vs natively (bench/linux-quickjs.ts)
+  ['linux.lua', (h) => benchLua(h, Math.min(runs, 10))], // Lua 5.4 (built from Debian's sources) in a pVM vs natively (bench/linux-lua.ts)
   ['server', async (h, only: Only) => (await import('./server.js')).benchServer(h, only)], // fork-per-request server vs worker_threads / child_process (bench/server.ts)
 ];
 

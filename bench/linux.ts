@@ -63,7 +63,7 @@ async function outputIn(host: Host, image: string, args: string[]): Promise<stri
 }
 
 /** Debian's busybox-static, fetched into build/debian/ (as the tests do), or why not. */
-async function busybox(): Promise<string | { skip: string }> {
+export async function busybox(): Promise<string | { skip: string }> {
   try {
     // @ts-expect-error: a plain .mjs script without types
     const { debianPackage } = await import('../scripts/vm-host/debian.mjs');

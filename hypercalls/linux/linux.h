@@ -34,6 +34,9 @@ struct linux_backoff { unsigned spins; uint64_t sleep_ns; };
 void linux_backoff_wait(struct linux_backoff *b);  /* spin a little, then sleep longer each time */
 void linux_sleep_ns(uint64_t ns);                  /* WAIT with no channel: ns, or less */
 uint64_t linux_now_ns(void);                       /* CLOCK_MONOTONIC (runtime/clock.c) */
+void linux_cpu_clock_start(void);                  /* the process's CPU time starts at 0 (start, fork) */
+void linux_cpu_idle_since(uint64_t t0);            /* waited since t0: not CPU time */
+uint64_t linux_cpu_ns(void);                       /* CLOCK_PROCESS_CPUTIME_ID */
 void linux_drop_pvm_signals(void);                 /* take USR1/USR2 (no Linux meaning yet) */
 
 /* fd.c: the file descriptor table (console, pipes). */

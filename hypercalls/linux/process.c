@@ -75,6 +75,7 @@ long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid)
     return r == -PVM_ENOMEM ? -L_ENOMEM : -L_EAGAIN;  /* EAGAIN: the host's maxPvms, or slots */
   }
   if (r == 0) {
+    linux_cpu_clock_start();
     memset(children, 0, sizeof children);
     linux_fd_fork_child();
     uint32_t self = (uint32_t)linux_boot->id;
@@ -92,7 +93,9 @@ long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid)
 static long reap(uint64_t id, int nohang, struct pvm_child_status *st)
 {
   for (;;) {
+    uint64_t t0 = linux_now_ns();
     long r = pvm_hypercall3(PVM_HC_WAITPID, (long)id, (long)(uintptr_t)st, nohang ? 0 : -1);
+    linux_cpu_idle_since(t0);
     if (r == -PVM_EINTR) {
       linux_drop_pvm_signals();
       continue;

@@ -13,6 +13,19 @@
 
 uint64_t linux_now_ns(void) { return __pvm_clock_ns(linux_boot); }  /* no exit on kvm (runtime/clock.c) */
 
+/* CLOCK_PROCESS_CPUTIME_ID (C's clock(), Lua's os.clock): the pVM's vCPU runs this one
+ * process, so its CPU time is the time since the process (or its image) started less the
+ * time it spent waiting in WAIT or WAITPID. Without an exit; the host's own preemption of
+ * the vCPU counts as run time. */
+static uint64_t cpu_start_ns, idle_ns;
+void linux_cpu_clock_start(void) { cpu_start_ns = linux_now_ns(), idle_ns = 0; }
+void linux_cpu_idle_since(uint64_t t0) { idle_ns += linux_now_ns() - t0; }
+uint64_t linux_cpu_ns(void)
+{
+  uint64_t ran = linux_now_ns() - cpu_start_ns;
+  return ran > idle_ns ? ran - idle_ns : 0;
+}
+
 /* pVM signals (USR1/USR2 from a KILL) make WAIT return -EINTR until taken: no Linux
  * program asked for them, so they are taken and dropped. */
 void linux_drop_pvm_signals(void)
@@ -29,7 +42,9 @@ void linux_drop_pvm_signals(void)
 void linux_sleep_ns(uint64_t ns)
 {
   linux_drop_pvm_signals();
+  uint64_t t0 = linux_now_ns();
   (void)pvm_hypercall3(PVM_HC_WAIT, 0, 0, (long)ns);
+  linux_cpu_idle_since(t0);
 }
 
 void linux_backoff_wait(struct linux_backoff *b)

@@ -50,6 +50,7 @@ uint64_t linux_start(struct pvm_boot_info *bi)
   if (bi == 0 || bi->magic != PVM_BOOT_MAGIC)
     __builtin_trap();
   linux_boot = __pvm_boot = bi;
+  linux_cpu_clock_start();
   linux_wrmsr(MSR_STAR, KERNEL_CS << 32);
   linux_wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)linux_syscall_entry);
   linux_wrmsr(MSR_FMASK, SYSCALL_FMASK);

@@ -54,7 +54,7 @@ static long clock_gettime_l(long clock, struct timespec_l *ts)
 {
   if (clock < 0 || clock > 11)
     return -L_EINVAL;
-  uint64_t ns = linux_now_ns();
+  uint64_t ns = clock == 2 || clock == 3 ? linux_cpu_ns() : linux_now_ns();  /* PROCESS_/THREAD_CPUTIME_ID */
   if (clock == 0 || clock == 5 || clock == 8 || clock == 11)  /* REALTIME, _COARSE, _ALARM, TAI */
     ns += linux_handoff.realtime_offset_ns;
   ts->sec = (int64_t)(ns / 1000000000u);
