@@ -27,11 +27,17 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Host, PvmError, describeExit, type Pvm } from '../../lib/index.js';
-// @ts-expect-error: a plain .mjs script without types
-import { buildQuickJs } from '../../scripts/linux-programs/quickjs.mjs';
+import { packageRoot } from '../../lib/paths.js';
 
 /** The guest side: runtime.js and the default handler.js. */
-export const GUEST_DIR = join(import.meta.dirname, 'guest');
+export const GUEST_DIR = join(packageRoot, 'examples', 'js-per-request', 'guest');
+
+/** build/linux-programs/qjs, built from its sources first if missing (scripts/linux-programs/quickjs.mjs). */
+export async function quickJs(): Promise<string> {
+  const script = pathToFileURL(join(packageRoot, 'scripts', 'linux-programs', 'quickjs.mjs')).href;
+  const { buildQuickJs } = (await import(script)) as { buildQuickJs: () => Promise<string> };
+  return buildQuickJs();
+}
 
 /** Options of {@link startJsServer}. */
 export interface JsServerOptions {
@@ -100,7 +106,7 @@ export async function startJsServer(options: JsServerOptions = {}): Promise<JsSe
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 120) {
     throw new PvmError('EINVAL', 'maxInFlight: expected an integer 1..120');
   }
-  const qjs = options.qjs ?? ((await buildQuickJs()) as string);
+  const qjs = options.qjs ?? (await quickJs());
   // The template's files: runtime.js and the handler, as /runtime.js and /handler.js.
   const files = mkdtempSync(join(tmpdir(), 'pvm-js-per-request-'));
   const ownHost = !options.host;
