@@ -12,8 +12,9 @@
 // prints "ready" and blocks reading its standard input. For each request the server
 // forks the template (`template.fork()`): the copy goes on inside that read with the
 // handler loaded; the server writes the request as JSON to the copy's stdin
-// (`child.stdin.end(json)`), the copy runs the handler, writes the response as JSON (the
-// last line of its stdout) and exits. Nothing a request does outlives it: its globals,
+// (`child.stdin.end(json)`), the copy runs the handler, writes the response as JSON (a
+// line of its stdout after a \x1e) and exits; the server answers as soon as that line is
+// complete. Nothing a request does outlives it: its globals,
 // the handler's state, code it evaluated (POST /eval runs the body as JavaScript) are
 // gone with its copy; one that throws gets a 500, one that never ends is killed (504).
 //
@@ -53,7 +54,10 @@ export interface JsServerOptions {
   qjs?: string;
   /** Guest RAM of the template (and so of each copy); default 64 MiB. */
   memory?: string;
-  /** Fork through a warm spare (see SpawnOptions.forkSpares); default true. */
+  /**
+   * Fork through a warm spare (see SpawnOptions.forkSpares); default false: each copy
+   * would make a spare of its own while it answers, which costs more than it saves here.
+   */
   forkSpares?: boolean;
   /** Requests served at once; more wait their turn (default 32). */
   maxInFlight?: number;
@@ -90,7 +94,7 @@ export interface JsRequest {
   body: string;
 }
 
-/** What the handler answers (JSON, the last line of the copy's stdout). */
+/** What the handler answers (JSON on the copy's stdout, on a line after a \x1e). */
 export interface JsResponse {
   status: number;
   headers: Record<string, string>;
@@ -121,7 +125,7 @@ export async function startJsServer(options: JsServerOptions = {}): Promise<JsSe
       memory: options.memory ?? '64MiB',
       files: { dir: files },
       stdin: 'pipe', // never written: the template waits in its read; each copy gets its own stdin
-      forkSpares: options.forkSpares ?? true,
+      forkSpares: options.forkSpares ?? false,
     });
     await ready(template);
     const server = serve(template, maxInFlight, timeoutMs);
@@ -233,9 +237,15 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   res.end(JSON.stringify(value));
 }
 
-/** The response a copy wrote: the last non-empty line of its output, as JSON; null if none. */
+/**
+ * The response a copy wrote: the JSON on the line after the \x1e in its output; null if
+ * there is none (yet) or it is malformed.
+ */
 export function parseResponse(output: string): JsResponse | null {
-  const line = output.trimEnd().split('\n').pop() ?? '';
+  const at = output.lastIndexOf('\x1e');
+  const end = at < 0 ? -1 : output.indexOf('\n', at);
+  if (end < 0) return null;
+  const line = output.slice(at + 1, end);
   try {
     const r = JSON.parse(line) as JsResponse;
     if (!Number.isInteger(r.status) || r.status < 100 || r.status > 599 || typeof r.body !== 'string') return null;
@@ -261,11 +271,21 @@ function serve(template: Pvm, maxInFlight: number, timeoutMs: number) {
       channel.close(); // the request goes by stdin, the response by stdout
       stats.forks++;
       live.add(child);
+      void child.exited.then(() => live.delete(child));
+      // The answer: the response line as soon as it is complete (the copy exits on its
+      // own right after), or how the copy ended without one, or the timeout.
       let output = '';
-      child.console.setEncoding('utf8').on('data', (d: string) => (output += d));
+      let answered: (r: JsResponse) => void = () => {};
+      const response = new Promise<JsResponse>((resolve) => (answered = resolve));
+      child.console.setEncoding('utf8').on('data', (d: string) => {
+        output += d;
+        const r = d.includes('\n') ? parseResponse(output) : null;
+        if (r) answered(r);
+      });
       child.stdin!.end(JSON.stringify(request));
       let timer: NodeJS.Timeout | undefined;
       const ended = await Promise.race([
+        response,
         child.exited,
         new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
       ]).finally(() => clearTimeout(timer));
@@ -276,18 +296,20 @@ function serve(template: Pvm, maxInFlight: number, timeoutMs: number) {
       if (ended === 'timeout') {
         child.kill('SIGKILL');
         await child.exited;
-        live.delete(child);
         stats.failed++;
         return sendJson(res, 504, { error: `request pVM ${child.id} did not answer in ${timeoutMs} ms: killed` }, headers);
       }
-      live.delete(child);
-      const response = ended.kind === 'exit' ? parseResponse(output) : null;
-      if (!response) {
+      // It ended: the response may have come in its last output.
+      const got = 'kind' in ended ? (ended.kind === 'exit' ? parseResponse(output) : null) : ended;
+      if (!got) {
         stats.failed++;
-        return sendJson(res, 502, { error: `request pVM ${child.id} ${describeExit(ended)} without a response` }, headers);
+        const how = 'kind' in ended ? describeExit(ended) : 'ended';
+        return sendJson(res, 502, { error: `request pVM ${child.id} ${how} without a response` }, headers);
       }
-      res.writeHead(response.status, { ...response.headers, ...headers });
-      res.end(response.body);
+      res.writeHead(got.status, { ...got.headers, ...headers });
+      res.end(got.body);
+      // It exits by itself after answering; one that lingers (a timer of the handler's) is ended.
+      setTimeout(() => child.running && child.kill('SIGKILL'), timeoutMs).unref();
     } finally {
       gate.release();
     }

@@ -3,7 +3,8 @@
 // request from standard input: the template waits there forever. The host forks the
 // template for every request; each copy goes on from that read with the handler already
 // loaded, reads its own request (the host writes it to the copy's stdin, then ends it),
-// runs the handler and writes the response as the last line of its stdout, then exits.
+// runs the handler and writes the response on a line of its own after a record
+// separator (\x1e, so the handler's own output cannot be taken for it), then exits.
 //
 // Request: { method, url, headers, body } (body: a string). Response: { status, headers,
 // body } (a body that is not a string is sent as JSON).
@@ -14,7 +15,7 @@ std.out.flush(); // stdout is no terminal: fully buffered, and the copies must n
 const input = std.in.readAsString(); // blocks (sleeping) until the host writes and ends it
 
 function respond(response) {
-  std.out.puts('\n' + JSON.stringify(response) + '\n');
+  std.out.puts('\n\x1e' + JSON.stringify(response) + '\n');
   std.out.flush();
 }
 
