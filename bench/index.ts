@@ -49,6 +49,7 @@ const benches: Bench[] = [
   ['linux', (h) => benchLinux(h, Math.min(runs, 10))], // linux.syscall.getpid: a static Linux program's syscall (bench/linux.ts)
   ['linux.quickjs', (h) => benchQuickJs(h, Math.min(runs, 10))], // QuickJS (built from its sources) in a pVM vs natively (bench/linux-quickjs.ts)
   ['linux.lua', (h) => benchLua(h, Math.min(runs, 10))], // Lua 5.4 (built from Debian's sources) in a pVM vs natively (bench/linux-lua.ts)
+  ['linux.jsPerRequest', async (h, only: Only) => (await import('./js-per-request.js')).benchJsPerRequest(h, only)], // examples/js-per-request vs its handler in node:vm in-process (bench/js-per-request.ts)
   ['server', async (h, only: Only) => (await import('./server.js')).benchServer(h, only)], // fork-per-request server vs worker_threads / child_process (bench/server.ts)
 ];
 

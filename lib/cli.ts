@@ -19,7 +19,7 @@ import { buildCommand } from './build.js';
 const USAGE = `usage: pvm <command> [options]
 
 commands:
-  run [--memory <size>] [--backend <name>] <image> [args...]
+  run [--memory <size>] [--backend <name>] [--env NAME=value]... [--stdin] <image> [args...]
                                             boot a pVM, print its console, exit with its code
   ps [--json]                               the pVM family trees of the running hosts
   cc <file.c...> -o <out.pvm> [cc flags]     build a guest image from C with the pvm runtime
@@ -29,7 +29,7 @@ commands:
 
   pvm <command> --help                       help for one command`;
 
-const RUN_USAGE = `usage: pvm run [--memory <size>] [--backend <name>] <image> [args...]
+const RUN_USAGE = `usage: pvm run [--memory <size>] [--backend <name>] [--env NAME=value]... [--stdin] <image> [args...]
 
 Boots <image> (a static ELF64 guest built with the pvm runtime) in a pVM, copies its
 console to stdout and exits with the guest's exit code. A guest fault is reported on
@@ -38,7 +38,13 @@ stderr and exits with 139; a pVM killed by a signal exits with 128 + the signal 
 options:
   -m, --memory <size>   guest RAM, e.g. 32MiB, 1GiB (default 64MiB)
   -b, --backend <name>  auto, kvm, process or xen (default: $PVM_BACKEND, else auto:
-                        the first that works, in that order)`;
+                        the first that works, in that order)
+  -e, --env NAME=value  a variable of a Linux program's environment (repeat it: the
+                        environment is exactly these; default PATH, HOME and TERM)
+  -i, --stdin           this command's standard input is the program's (fd 0): from a
+                        terminal as it is typed; from a pipe or file read to its end
+                        first (at most 64 MiB), so the commands a shell forks see it
+                        too (default: fd 0 is at end of file)`;
 
 const CC_USAGE = `usage: pvm cc <file.c...> -o <out.pvm> [extra cc flags]
 
@@ -104,6 +110,14 @@ export async function main(argv: string[]): Promise<number> {
 async function runCommand(argv: string[]): Promise<number> {
   let memory: string | undefined;
   let backend: string | undefined;
+  let env: Record<string, string> | undefined;
+  let stdin = false;
+  const addEnv = (v: string | undefined): boolean => {
+    const eq = v === undefined ? -1 : v.indexOf('=');
+    if (v === undefined || eq <= 0) return false;
+    (env ??= {})[v.slice(0, eq)] = v.slice(eq + 1);
+    return true;
+  };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i]!;
@@ -120,6 +134,12 @@ async function runCommand(argv: string[]): Promise<number> {
       if (backend === undefined) return usageError('--backend needs a value', RUN_USAGE);
     } else if (a.startsWith('--backend=')) {
       backend = a.slice('--backend='.length);
+    } else if (a === '-e' || a === '--env') {
+      if (!addEnv(argv[++i])) return usageError('--env needs NAME=value', RUN_USAGE);
+    } else if (a.startsWith('--env=')) {
+      if (!addEnv(a.slice('--env='.length))) return usageError('--env needs NAME=value', RUN_USAGE);
+    } else if (a === '-i' || a === '--stdin') {
+      stdin = true;
     } else if (a === '--') {
       i++;
       break;
@@ -134,9 +154,22 @@ async function runCommand(argv: string[]): Promise<number> {
   // Host.open checks the name: EINVAL for one it does not know.
   const host = await Host.open(backend === undefined ? {} : { backend: backend as BackendChoice });
   try {
-    const pvm = await host.spawn(image, { args: argv.slice(i + 1), ...(memory ? { memory } : {}) });
+    // A terminal streams; anything else is read whole first: a Linux fork child gets a
+    // copy of the input its parent had at the fork (README "Running Linux programs").
+    const input = !stdin ? undefined : process.stdin.isTTY ? ('pipe' as const) : await readAll(process.stdin);
+    const pvm = await host.spawn(image, {
+      args: argv.slice(i + 1),
+      ...(memory ? { memory } : {}),
+      ...(env ? { env } : {}),
+      ...(input !== undefined ? { stdin: input } : {}),
+    });
     pvm.console.pipe(process.stdout, { end: false });
+    if (pvm.stdin) process.stdin.pipe(pvm.stdin);
     const status = await pvm.exited;
+    if (pvm.stdin) {
+      process.stdin.unpipe(pvm.stdin);
+      process.stdin.destroy(); // nothing more to read: let the command exit
+    }
     await finished(pvm.console); // every byte written out before we exit
     switch (status.kind) {
       case 'exit':
@@ -151,6 +184,12 @@ async function runCommand(argv: string[]): Promise<number> {
   } finally {
     await host.close();
   }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks);
 }
 
 async function ccCommand(argv: string[]): Promise<number> {

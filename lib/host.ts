@@ -13,6 +13,7 @@ import { Channel } from './channel.js';
 import { PvmError } from './errors.js';
 import { packFiles, type FilesOption } from './files.js';
 import { checkArgs, openImage } from './image.js';
+import { checkEnv, checkStdin, type StdinOption } from './stdio.js';
 import { HostContext, PvmLink, orphanEvent } from './link.js';
 import { parseMemory, type MemorySize } from './memory.js';
 import { loadAddon, type MonitorEvent } from './native.js';
@@ -121,13 +122,30 @@ export interface SpawnOptions {
    * fit in guest RAM beside the program with 1 MiB to spare).
    */
   files?: FilesOption;
+  /**
+   * The environment of a static Linux program (its `envp`, `getenv()`): exactly these
+   * variables, in this order. Without it the program gets `PATH=/bin:/usr/bin`, `HOME=/`,
+   * `TERM=dumb`. Names must be non-empty and hold no `=` or NUL, values no NUL (`EINVAL`);
+   * with `args` they must fit the 60 KiB arguments area (`E2BIG`). An exec by the host
+   * ({@link Pvm.exec}) keeps it; an `execve` in the guest passes what it is given. A pvm
+   * image finds it in its boot-info page (`envp`/`envc`, `PVM_BOOT_FLAG_ENV`).
+   */
+  env?: Readonly<Record<string, string>>;
+  /**
+   * Standard input (fd 0 of a static Linux program; `pvm_hc_STDIN_READ` for a pvm
+   * image). A string or buffer: those bytes, then end of file (at most 64 MiB: `E2BIG`).
+   * `'pipe'`: what the host writes to {@link Pvm.stdin}, end of file after its `end()`.
+   * Without it, fd 0 is at end of file. See "Running Linux programs" in the README for
+   * forks.
+   */
+  stdin?: StdinOption;
 }
 
 /**
  * Options of {@link Host.spawn} from a snapshot ({@link Pvm.snapshot}): the file, and the
  * spawn options that do not come from it (guest RAM and arguments do).
  */
-export interface SnapshotSpawnOptions extends Omit<SpawnOptions, 'memory' | 'args' | 'files'> {
+export interface SnapshotSpawnOptions extends Omit<SpawnOptions, 'memory' | 'args' | 'files' | 'env'> {
   /** The snapshot file to start from. */
   snapshot: string;
 }
@@ -247,6 +265,8 @@ export class Host {
     const image = fromSnapshot ? source.snapshot : source;
     const ramSize = fromSnapshot ? 0 : parseMemory(options.memory);
     const args = fromSnapshot ? [] : checkArgs(image, options.args ?? []);
+    const env = fromSnapshot ? undefined : checkEnv(options.env, args);
+    const stdin = checkStdin(options.stdin);
     const consoleMode: ConsoleMode = options.console ?? 'pipe';
     if (!['pipe', 'inherit', 'ignore'].includes(consoleMode)) {
       throw new PvmError('EINVAL', `console: expected 'pipe', 'inherit' or 'ignore'`);
@@ -262,12 +282,15 @@ export class Host {
     let link: PvmLink;
     try {
       this.#checkOpen();
-      link = new PvmLink(this.#ctx, native.allocateId(), null, consoleMode, spawnNs);
+      link = new PvmLink(this.#ctx, native.allocateId(), null, consoleMode, spawnNs, {
+        inputFromHost: stdin !== undefined,
+        stdinStream: stdin === true,
+      });
       link.image = opened.image ? resolve(opened.image) : undefined;
       try {
         native.spawn(link.pvm.id, { parentId: 0, ramSize, spawnNs, imageFd, args, pool: options.pool ?? true,
           forkSpares: options.forkSpares ?? this.#forkSpares, uniqueClones: options.uniqueClones ?? true,
-          snapshot: fromSnapshot, files,
+          snapshot: fromSnapshot, files, env, stdin,
         });
         if (options.pool !== false) this.#pool.took();
       } catch (err) {

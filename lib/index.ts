@@ -19,6 +19,7 @@ export { PvmError, type PvmErrorCode, type SnapshotFaultReason } from './errors.
 export { type ExitStatus, type Fault, type FaultKind, describeExit, exceptionMnemonic } from './status.js';
 export { type MemorySize, parseMemory, DEFAULT_MEMORY } from './memory.js';
 export { type FilesOption } from './files.js';
+export { type StdinOption } from './stdio.js';
 export { Hypercall, GuestErrno, guestErrnoName, ABI_VERSION, MIN_RAM, MAX_RAM, HypercallTransport, type HypercallTransportLayout, type HypercallBlockOffsets } from './abi.js';
 export { builtinGuest } from './paths.js';
 export { type PvmActivity, type PvmActivityState } from './activity.js';

@@ -114,9 +114,14 @@ export class PvmLink implements PvmHostLink {
   #snapshots = new Map<number, PendingSnapshot>();
   #channels = new Set<number>(); // its host channels
 
-  constructor(ctx: HostContext, id: number, parent: PvmLink | null, consoleMode: ConsoleMode, spawnNs: bigint) {
+  /** Its standard input comes from the host (the stdin spawn option): so does a host fork child's. */
+  readonly inputFromHost: boolean;
+
+  constructor(ctx: HostContext, id: number, parent: PvmLink | null, consoleMode: ConsoleMode, spawnNs: bigint,
+    input: { inputFromHost: boolean; stdinStream: boolean } = { inputFromHost: false, stdinStream: false }) {
     this.#ctx = ctx;
     this.consoleMode = consoleMode;
+    this.inputFromHost = input.inputFromHost;
     this.image = parent?.image;
     this.pvm = new Pvm({
       id,
@@ -126,6 +131,7 @@ export class PvmLink implements PvmHostLink {
       spawnNs,
       backend: ctx.backend,
       link: this,
+      stdin: input.stdinStream,
     });
     ctx.links.set(id, this);
     parent?.pvm.children.add(this.pvm);
@@ -387,7 +393,11 @@ export class PvmLink implements PvmHostLink {
       pending?.reject(new PvmError(code, `fork of pVM ${ev.id} failed: errno ${-ev.error}`, { errno: -ev.error }));
       return;
     }
-    const childLink = new PvmLink(ctx, ev.childId, this, pending?.console ?? this.consoleMode, ev.pauseStartNs);
+    // A host fork's child has an open standard input of its own when its parent's came
+    // from the host; a guest fork's child reads what its parent had, then end of file.
+    const open = pending !== undefined && this.inputFromHost;
+    const childLink = new PvmLink(ctx, ev.childId, this, pending?.console ?? this.consoleMode, ev.pauseStartNs,
+      { inputFromHost: open, stdinStream: open });
     const child = childLink.pvm;
     // A Linux process's fork: its stdout is the parent's (README "Running Linux programs").
     if (!pending && this.pvm._linuxProgram && childLink.consoleMode === 'pipe') child._forwardConsoleTo(this.pvm._consoleRoot());

@@ -26,6 +26,10 @@ export interface BootRequest {
   files?: Buffer;
   /** imageFd is a snapshot file (ramSize 0, args []: both come from it). */
   snapshot?: boolean;
+  /** The environment ("NAME=value" strings); absent: the default one. */
+  env?: string[];
+  /** Standard input: all of it, or true: the host writes it later (stdin()). */
+  stdin?: Buffer | true;
 }
 
 /** @internal What the addon hands over (generated from addon/common/control.json). */
@@ -40,6 +44,8 @@ export interface NativeHost {
   livePvms(): number;
   fork(id: number, tag: number): boolean;
   reset(id: number, tag: number): boolean;
+  /** Standard input for the pVM: bytes, or null for its end. false: the monitor is gone. */
+  stdin(id: number, data: Buffer | null): boolean;
   channelNotify(channel: number): boolean;
   pauseControl(id: number, paused: boolean): boolean;
   channelClose(channel: number): void;

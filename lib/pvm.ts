@@ -4,7 +4,7 @@
  */
 import { describeActivity, type PvmActivity } from './activity.js';
 import { EventEmitter } from 'eventemitter3';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import type { Channel } from './channel.js';
 import type { MonitorEvent, NativeHost } from './native.js';
@@ -13,6 +13,7 @@ import { PvmError } from './errors.js';
 import { readyBackendInfo, type Backend, type BackendInfo } from './backends.js';
 import { CONTROL_FLAGS } from './generated/control.js';
 import { bootFailure, endStatus } from './ending.js';
+import { stdinStream } from './stdio.js';
 import type { ExitStatus } from './status.js';
 import type { SnapshotInfo } from './snapshot.js';
 
@@ -146,6 +147,8 @@ export interface PvmInit {
   /** The host's backend; the monitor's Ready message refines it. */
   backend: BackendInfo;
   link: PvmHostLink;
+  /** Its standard input is written by the host ({@link Pvm.stdin}). */
+  stdin?: boolean;
 }
 
 type Phase = 'booting' | 'running' | 'ended';
@@ -173,6 +176,14 @@ export class Pvm extends EventEmitter<PvmEvents> {
   readonly console: Readable;
   /** Resolves with how the pVM ended, once its monitor is gone. Never rejects. */
   readonly exited: Promise<ExitStatus>;
+  /**
+   * Its standard input, when the host writes it: a pVM spawned with `stdin: 'pipe'`, and
+   * a child {@link Pvm.fork} made of a pVM spawned with any `stdin` option (its own,
+   * empty at the fork). What is written is kept by the pVM's monitor, in order, until the
+   * guest reads it (fd 0 of a Linux program); `end()` is end of file once that is read.
+   * Writes after the pVM ended are dropped. null otherwise (the input is whole, or none).
+   */
+  readonly stdin: Writable | null;
 
   #native: NativeHost;
   #consoleMode: ConsoleMode;
@@ -214,6 +225,7 @@ export class Pvm extends EventEmitter<PvmEvents> {
       read: () => this.#pauseConsole(false),
     });
     if (init.consoleMode !== 'pipe') this.console.push(null);
+    this.stdin = init.stdin ? stdinStream(init.native, init.id) : null;
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
   }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../lib/paths.js';
 import { Host } from '../lib/index.js';
 import { backend, consoleOf, eventually, guest, vmSuite } from './_helpers.js';
+import { fetchBusybox } from './_linux.js';
 
 const { suite, vm } = vmSuite('cli');
 const bin = join(packageRoot, 'bin', 'pvm.js');
@@ -156,5 +157,26 @@ vm('pvm bench runs a benchmark with progress, and writes the JSON and an SVG cha
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// A static Linux program's environment and standard input (README "Running Linux programs").
+const busybox = fetchBusybox();
+const stdioTitle = 'pvm run --env and --stdin: the environment is exactly the given variables; piped input reaches the commands a shell forks';
+if (typeof busybox === 'string') {
+  vm(stdioTitle, () => {
+    const r = spawnSync(process.execPath, [bin, 'run', '--stdin', '-e', 'FOO=x y', '--env=BAR=', busybox, 'sh', '-c', 'sort | uniq; echo "$FOO|$BAR|$HOME"'], {
+      encoding: 'utf8', timeout: 60_000, input: 'b\na\nb\nc\n',
+    });
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout, 'a\nb\nc\nx y||\n');
+    const none = pvm('run', busybox, 'wc', '-c'); // without --stdin: end of file at once
+    assert.is(none.stdout.trim(), '0');
+    const bad = pvm('run', '--env', 'NOEQUALS', busybox, 'true');
+    assert.is(bad.status, 2);
+    assert.match(bad.stderr, /--env needs NAME=value/);
+  }, { backends: ['kvm'] });
+}
+const stdioSkip = typeof busybox === 'string' ? 'busybox is a static Linux program: it needs the kvm backend' : busybox.skip;
+console.warn(`(cli: ${stdioSkip}: "${stdioTitle}" is SKIPPED${typeof busybox === 'string' ? ' on the other backends' : ''})`);
+vm.skip(`${stdioTitle} [${stdioSkip}]`, typeof busybox === 'string' ? { backends: ['process', 'xen'] } : undefined);
 
 suite.run();

@@ -7,11 +7,14 @@ import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Host, PvmError } from '../lib/index.js';
+import { AUTO_ORDER, Host, PvmError } from '../lib/index.js';
 import { packageRoot } from '../lib/paths.js';
 import { fetchText, startForkServer } from '../examples/fork-server.js';
 import { KvStore, readSnapshot, runDemo } from '../examples/snapshot-store.js';
 import { expectedOutcome, runPipeline } from '../examples/pipeline.js';
+import { startJsServer } from '../examples/js-per-request/server.js';
+// @ts-expect-error: a plain .mjs script without types
+import { buildQuickJs } from '../scripts/linux-programs/quickjs.mjs';
 import { eventually, monitorsUnder, openFds, vmSuite } from './_helpers.js';
 
 const { suite, vm } = vmSuite('examples');
@@ -290,6 +293,75 @@ vm('pipeline: one command', async () => {
   const { stdout } = await runExample('pipeline.ts', ['--count', '20000']);
   assert.match(stdout, /chain: source \(pVM \d+\) -> prime \(pVM \d+\) -> square .* -> sink \(pVM \d+\) -> host/);
   assert.match(stdout, /JavaScript says the same: true/);
+  await nothingLeft();
+});
+
+// ---- js-per-request ------------------------------------------------------------------------
+
+// QuickJS is a static Linux program: built from its sources by the build (npm run
+// build:quickjs), run on kvm (README "Running Linux programs").
+const qjs: string | { skip: string } = await (buildQuickJs() as Promise<string>).catch((err: Error) => ({
+  skip: `QuickJS cannot be built here (${err.message.split('\n')[0]})`,
+}));
+const jsTest = (title: string, fn: () => Promise<void>) => {
+  const why = typeof qjs === 'string' ? 'QuickJS is a static Linux program: it needs the kvm backend' : qjs.skip;
+  if (typeof qjs === 'string') vm(title, fn, { backends: ['kvm'] });
+  console.warn(`(examples: ${why}: "${title}" is SKIPPED${typeof qjs === 'string' ? ' on the other backends' : ''})`);
+  vm.skip(`${title} [${why}]`, typeof qjs === 'string' ? { backends: AUTO_ORDER.filter((b) => b !== 'kvm') } : undefined);
+};
+
+jsTest('js-per-request: each request runs the handler in a fresh fork of the QuickJS template; nothing leaks', async () => {
+  const server = await startJsServer({ timeoutMs: 1500, qjs: qjs as string });
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  try {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const fib = await fetchText(`${server.url}/fib?n=20`, { agent });
+    assert.is(fib.status, 200, fib.text);
+    assert.is(fib.headers['content-type'], 'application/json');
+    assert.equal(JSON.parse(fib.text), { n: 20, fib: 6765 });
+
+    // Untrusted code sets a global and changes the handler's state; the next request sees neither.
+    const ev = await fetchText(`${server.url}/eval`, { method: 'POST', body: 'globalThis.leaked = "secret"; handle = null; [1, 2, 3].map((x) => x * x)', agent });
+    assert.equal(JSON.parse(ev.text), { result: [1, 4, 9] });
+    const ids = new Set<string>([String(fib.headers['x-pvm-id']), String(ev.headers['x-pvm-id'])]);
+    const who = await Promise.all(Array.from({ length: 8 }, () => fetchText(`${server.url}/whoami`, { agent })));
+    for (const r of who) {
+      assert.is(r.status, 200, r.text);
+      assert.equal(JSON.parse(r.text), { served: 1, engine: 'quickjs', leaked: 'undefined' });
+      ids.add(String(r.headers['x-pvm-id']));
+    }
+    assert.is(ids.size, 10); // a pVM per request
+
+    // The request as the handler got it.
+    const echo = await fetchText(`${server.url}/echo?x=1`, { method: 'POST', body: 'héllo', agent });
+    assert.equal(JSON.parse(echo.text), { method: 'POST', url: '/echo?x=1', type: null, body: 'héllo' });
+    assert.is((await fetchText(`${server.url}/nope`, { agent })).status, 404);
+    // A handler that throws: 500 from the runtime; one that never ends: killed, 504.
+    const thrown = await fetchText(`${server.url}/eval`, { method: 'POST', body: 'throw new TypeError("nope")', agent });
+    assert.is(thrown.status, 500);
+    assert.match(thrown.text, /TypeError: nope/);
+    const hang = await fetchText(`${server.url}/eval`, { method: 'POST', body: 'for (;;) {}', agent });
+    assert.is(hang.status, 504);
+    // One that ends its VM without a response: 502. The template goes on.
+    const gone = await fetchText(`${server.url}/eval`, { method: 'POST', body: 'std.exit(3)', agent });
+    assert.is(gone.status, 502);
+    assert.match(JSON.parse(gone.text).error, /exit.*3/);
+    assert.ok(server.template.running);
+    assert.equal(JSON.parse((await fetchText(`${server.url}/whoami`, { agent })).text).served, 1);
+    assert.is(server.stats.failed, 2);
+  } finally {
+    agent.destroy();
+    await server.close();
+  }
+  assert.is(server.template.running, false);
+  await nothingLeft();
+});
+
+jsTest('js-per-request: one command (--requests) starts it, checks it and stops', async () => {
+  const { stdout } = await runExample('js-per-request/server.ts', ['--requests', '12']);
+  assert.match(stdout, /js-per-request server on http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(stdout, /12 requests checked, answered by 12 pVMs/);
+  assert.match(stdout, /served 12 requests with 12 forks; closed/);
   await nothingLeft();
 });
 

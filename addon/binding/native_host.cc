@@ -43,6 +43,7 @@ Napi::Function NativeHost::Define(Napi::Env env) {
                          InstanceMethod<&NativeHost::Activity>("activity"),
                          InstanceMethod<&NativeHost::Fork>("fork"),
                          InstanceMethod<&NativeHost::Reset>("reset"),
+                         InstanceMethod<&NativeHost::Stdin>("stdin"),
                          InstanceMethod<&NativeHost::ChannelNotify>("channelNotify"),
                          InstanceMethod<&NativeHost::PauseControl>("pauseControl"),
                          InstanceMethod<&NativeHost::Connect>("connect"),
@@ -188,6 +189,17 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
     body.insert(body.end(), s.begin(), s.end());
     body.push_back(0);
   }
+  // The environment ("K=v" strings, checked by the library) after the arguments.
+  if (boot.Has("env") && boot.Get("env").IsArray()) {
+    Napi::Array vars = boot.Get("env").As<Napi::Array>();
+    fixed.flags |= ctl::kBootEnv;
+    fixed.envc = vars.Length();
+    for (uint32_t i = 0; i < vars.Length(); i++) {
+      std::string s = vars.Get(i).As<Napi::String>();
+      body.insert(body.end(), s.begin(), s.end());
+      body.push_back(0);
+    }
+  }
   if (body.size() + sizeof(ctl::Header) > ctl::kMaxMessage) {
     ThrowErrno(env, "arguments too long", -E2BIG);
   }
@@ -196,6 +208,12 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
   if (boot.Has("forkSpares") && boot.Get("forkSpares").ToBoolean()) fixed.flags |= ctl::kBootForkSpares;
   if (boot.Has("uniqueClones") && !boot.Get("uniqueClones").ToBoolean()) fixed.flags |= ctl::kBootSameClones;
   if (boot.Has("snapshot") && boot.Get("snapshot").ToBoolean()) fixed.flags |= ctl::kBootSnapshot;
+  // Standard input: a Buffer is all of it (sent right after Boot); true, the host writes
+  // it later (stdin()).
+  Napi::Value input = boot.Has("stdin") ? boot.Get("stdin") : env.Undefined();
+  bool whole_input = input.IsBuffer();
+  if (whole_input) fixed.flags |= ctl::kBootStdin | ctl::kBootStdinWhole;
+  if (input.IsBoolean() && input.ToBoolean()) fixed.flags |= ctl::kBootStdin;
   MonitorProcess proc = use_pool ? TakePooled() : MonitorProcess{};
   int rc = 0;
   if (proc.pid > 0) {
@@ -231,7 +249,53 @@ Napi::Value NativeHost::Spawn(const Napi::CallbackInfo& info) {
     poller_->Signal(id, SIGKILL);
     ThrowErrno(env, "cannot send the boot message", rc);
   }
+  if (whole_input) {
+    Napi::Buffer<uint8_t> bytes = input.As<Napi::Buffer<uint8_t>>();
+    rc = SendInput(id, bytes.Data(), bytes.Length(), /*end=*/true);
+    if (rc != 0) {
+      poller_->Signal(id, SIGKILL);
+      ThrowErrno(env, "cannot send the standard input", rc);
+    }
+  }
   return Napi::Number::New(env, proc.pid);
+}
+
+// Standard input for pVM id: `size` bytes in Stdin messages that fit, the last with
+// kStdinEnd if `end`.
+int NativeHost::SendInput(uint64_t id, const uint8_t* data, size_t size, bool end) {
+  constexpr size_t kChunk = ctl::kMaxMessage - sizeof(ctl::Header) - sizeof(ctl::StdinData);
+  do {
+    size_t n = size < kChunk ? size : kChunk;
+    ctl::StdinData fixed{};
+    fixed.flags = end && n == size ? ctl::kStdinEnd : 0;
+    std::vector<uint8_t> body(sizeof fixed + n);
+    std::memcpy(body.data(), &fixed, sizeof fixed);
+    if (n) std::memcpy(body.data() + sizeof fixed, data, n);
+    int rc = poller_->Send(id, ctl::Type::Stdin, body.data(), body.size(), nullptr, 0);
+    if (rc != 0) return rc;
+    data += n;
+    size -= n;
+  } while (size > 0);
+  return 0;
+}
+
+// stdin(id, data: Buffer | null) -> true if sent, false if the monitor is gone. null: the
+// end of input.
+Napi::Value NativeHost::Stdin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return Napi::Boolean::New(env, false);
+  uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  int rc = 0;
+  if (info[1].IsBuffer()) {
+    Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
+    if (bytes.Length() == 0) return Napi::Boolean::New(env, true);
+    rc = SendInput(id, bytes.Data(), bytes.Length(), /*end=*/false);
+  } else {
+    rc = SendInput(id, nullptr, 0, /*end=*/true);
+  }
+  if (rc == -ESRCH || rc == -EPIPE || rc == -ECONNRESET) return Napi::Boolean::New(env, false);
+  if (rc != 0) ThrowErrno(env, "cannot send standard input", rc);
+  return Napi::Boolean::New(env, true);
 }
 
 // signal(id, signo) -> true if delivered, false if the monitor is gone.

@@ -28,6 +28,8 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value Activity(const Napi::CallbackInfo& info);
   Napi::Value Fork(const Napi::CallbackInfo& info);
   Napi::Value Reset(const Napi::CallbackInfo& info);
+  Napi::Value Stdin(const Napi::CallbackInfo& info);
+  int SendInput(uint64_t id, const uint8_t* data, size_t size, bool end);
   Napi::Value ChannelNotify(const Napi::CallbackInfo& info);
   Napi::Value PauseControl(const Napi::CallbackInfo& info);
   Napi::Value Connect(const Napi::CallbackInfo& info);

@@ -21,13 +21,14 @@ constexpr uint32_t kNoVector = 0xffffffff;
 
 enum class Type : uint32_t {
   // from the host
-  Boot = 1,  // Boot + tail "arg0\0arg1\0..."; SCM_RIGHTS: [image fd, registry memfd (common/registry.h), (files archive fd with kBootFiles)]
+  Boot = 1,  // Boot + tail "arg0\0arg1\0..." then, with kBootEnv, envc "K=v\0" strings; SCM_RIGHTS: [image fd, registry memfd (common/registry.h), (files archive fd with kBootFiles)]
   Fork = 2,  // fork the pVM at its next exit; answered by Forked
   Attach = 3,  // SCM_RIGHTS: [channel memfd, own doorbell, peer doorbell, (peer's pidfd)], or [region memfd] with kAttachShm; answered by Attached
   ExecImage = 4,  // the answer to ExecRequest; SCM_RIGHTS: [image fd] if error == 0
   Exec = 5,  // Exec + tail "arg0\0...": replace the image; SCM_RIGHTS: [image fd]; answered by Execed
   Snapshot = 30,  // write the pVM's state to the file (monitor/snapshot_file.h) at its next clean exit; tail: the image path (text, stored for ps); SCM_RIGHTS: [file fd, open for writing, empty]; answered by Snapshotted
   Reset = 6,  // rewind a fork child to its fork point at its next exit (monitor/reset.h); answered by ResetDone
+  Stdin = 7,  // StdinData + tail: bytes of the guest's standard input (STDIN_READ: a Linux program's fd 0), kept by the monitor in order until read; with kStdinEnd, the end of input after them. Not answered.
   // from the monitor
   Ready = 100,  // image loaded, about to enter the guest
   Started = 101,  // the guest's first exit (it has run)
@@ -104,6 +105,10 @@ constexpr uint32_t kBootPooled = 1;  // Boot.flags: The monitor was started ahea
 constexpr uint32_t kBootForkSpares = 2;  // Boot.flags: Keep a warm spare for fast forks (dirty logging on guest RAM).
 constexpr uint32_t kBootSameClones = 4;  // Boot.flags: Fork children keep their parent's entropy and generation (uniqueClones: false).
 constexpr uint32_t kBootFiles = 8;  // Boot.flags: A third fd follows: the pVM's files, an archive (hypercalls/linux/handoff.h) a Linux program's personality serves as its filesystem.
+constexpr uint32_t kBootEnv = 16;  // Boot.flags: The tail has Boot.envc environment strings after the arguments: the whole environment (boot-info envp/envc with the ENV boot flag). Without it a Linux program gets the default PATH/HOME/TERM.
+constexpr uint32_t kBootStdin = 32;  // Boot.flags: Standard input is open: the host writes it with Stdin messages, the last with kStdinEnd. Without it standard input is at its end from the start.
+constexpr uint32_t kBootStdinWhole = 64;  // Boot.flags: With kBootStdin: the whole input (Stdin messages up to kStdinEnd) follows the Boot message at once; the monitor takes all of it before the guest's first instruction.
+constexpr uint32_t kStdinEnd = 1;  // StdinData.flags: The end of standard input: nothing follows.
 constexpr uint32_t kBootSnapshot = 256;  // Boot.flags: The image fd is a snapshot file (monitor/snapshot_file.h): RAM, vCPU and argv come from it; ram_size and the tail are ignored (0, none).
 constexpr uint32_t kAttachShm = 1;  // AttachRequest.flags: A shared-memory region, not a channel.
 constexpr uint32_t kReadyKvmPvm = 1;  // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
@@ -126,14 +131,18 @@ struct Boot {
   uint64_t spawn_ns;  // CLOCK_MONOTONIC when the host began the spawn (for timings)
   uint32_t argc;  // number of NUL-terminated strings in the tail
   uint32_t flags;  // kBoot*
+  uint32_t envc;  // with kBootEnv: environment strings in the tail after the arguments
+  uint32_t reserved;
 };
-static_assert(sizeof(Boot) == 40, "Boot layout");
+static_assert(sizeof(Boot) == 48, "Boot layout");
 static_assert(offsetof(Boot, id) == 0, "Boot layout");
 static_assert(offsetof(Boot, parent_id) == 8, "Boot layout");
 static_assert(offsetof(Boot, ram_size) == 16, "Boot layout");
 static_assert(offsetof(Boot, spawn_ns) == 24, "Boot layout");
 static_assert(offsetof(Boot, argc) == 32, "Boot layout");
 static_assert(offsetof(Boot, flags) == 36, "Boot layout");
+static_assert(offsetof(Boot, envc) == 40, "Boot layout");
+static_assert(offsetof(Boot, reserved) == 44, "Boot layout");
 
 // Fork the pVM.
 struct ForkRequest {
@@ -273,6 +282,15 @@ struct ResetRequest {
 };
 static_assert(sizeof(ResetRequest) == 8, "ResetRequest layout");
 static_assert(offsetof(ResetRequest, tag) == 0, "ResetRequest layout");
+
+// Bytes of the guest's standard input (the tail).
+struct StdinData {
+  uint32_t flags;  // kStdinEnd
+  uint32_t reserved;
+};
+static_assert(sizeof(StdinData) == 8, "StdinData layout");
+static_assert(offsetof(StdinData, flags) == 0, "StdinData layout");
+static_assert(offsetof(StdinData, reserved) == 4, "StdinData layout");
 
 // A reset is done or failed.
 struct ResetDone {

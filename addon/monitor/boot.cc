@@ -56,14 +56,17 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
   params.id = request.boot.id;
   params.parent_id = request.boot.parent_id;
   params.args = request.args;
+  params.has_env = request.has_env;
+  params.env = request.env;
   params.exception_stack = m->backend->exception_stack_works();
   params.cpu_tables = m->backend->needs_cpu_tables();
   params.hypercall_entry = m->backend->hypercall_entry();
   params.tsc_khz = m->backend->tsc_khz();
   FreshEntropy(params.entropy);  // generation 0: a spawned pVM
-  if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
-    return Fail(why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %" PRIu64 " bytes, the args area holds %" PRIu64,
-                ArgsAreaBytes(params.args), static_cast<uint64_t>(PVM_ARGS_SIZE));
+  if (ArgsAreaBytes(params) > PVM_ARGS_SIZE) {
+    return Fail(why, ctl::ErrorCode::BadConfig, E2BIG,
+                "arguments and environment take %" PRIu64 " bytes, the args area holds %" PRIu64, ArgsAreaBytes(params),
+                static_cast<uint64_t>(PVM_ARGS_SIZE));
   }
   std::vector<uint8_t> image;
   if (!ReadImage(request.image_fd, ImageFileLimit(m->ram_size), &image, why)) return false;
@@ -122,6 +125,11 @@ bool Boot(const BootRequest& request, Monitor* m, Failure* why) {
   if (rc != 0) return Fail(why, ctl::ErrorCode::Internal, -rc, "cannot map the pVM registry");
   m->identity = PvmIdentity{request.boot.id, request.boot.parent_id};
   m->identity.same_clones = (request.boot.flags & ctl::kBootSameClones) != 0;
+  // Kept for an exec by the host, which gives the new image the same environment.
+  m->has_env = request.has_env;
+  m->env.assign(request.env.begin(), request.env.end());
+  m->input_from_host = (request.boot.flags & ctl::kBootStdin) != 0;
+  m->input.ended = !m->input_from_host;
   // From an image, or from a snapshot (its RAM and vCPU as they were).
   bool from_snapshot = (request.boot.flags & ctl::kBootSnapshot) != 0;
   bool booted = from_snapshot ? LoadSnapshot(request, m, why) : BootImage(request, m, why);

@@ -172,6 +172,22 @@ void WriteArgs(std::span<uint8_t> ram, const std::vector<std::string_view>& args
   Put64(ram, PVM_ARGS_GPA + args.size() * 8, 0);  // argv[argc] = NULL
 }
 
+// The environment after argv's strings: envc pointers and a NULL (8-aligned), then the
+// strings. Returns envp's address.
+uint64_t WriteEnv(std::span<uint8_t> ram, const std::vector<std::string_view>& args,
+                  const std::vector<std::string_view>& env) {
+  uint64_t envp = (PVM_ARGS_GPA + ArgsAreaBytes(args) + 7) & ~7ull;
+  uint64_t strings = envp + (env.size() + 1) * 8;
+  for (size_t i = 0; i < env.size(); i++) {
+    Put64(ram, envp + i * 8, strings);
+    std::memcpy(ram.data() + strings, env[i].data(), env[i].size());
+    ram[strings + env[i].size()] = 0;
+    strings += env[i].size() + 1;
+  }
+  Put64(ram, envp + env.size() * 8, 0);
+  return envp;
+}
+
 }  // namespace
 
 bool ReadFaultFrame(const GuestMemory& ram, uint64_t exit_rip, uint64_t exit_rsp, FaultFrame* out) {
@@ -191,6 +207,13 @@ uint64_t ArgsAreaBytes(const std::vector<std::string_view>& args) {
   uint64_t bytes = (args.size() + 1) * 8;
   for (auto a : args) bytes += a.size() + 1;
   return bytes;
+}
+
+uint64_t ArgsAreaBytes(const BootParams& params) {
+  uint64_t bytes = ArgsAreaBytes(params.args);
+  if (!params.has_env) return bytes;
+  bytes = (bytes + 7) & ~7ull;
+  return bytes + ArgsAreaBytes(params.env);  // same shape: pointers, NULL, strings
 }
 
 uint64_t StackGuardGpa(uint64_t ram_size) { return ram_size - PVM_STACK_SIZE; }
@@ -222,7 +245,7 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
   if (ram_size < PVM_MIN_RAM || ram_size > PVM_MAX_RAM || ram_size % kHugePage != 0) {
     return Fail(why, ctl::ErrorCode::BadConfig, 0, "guest RAM of %s is out of range", SizeText(ram_size).c_str());
   }
-  uint64_t args_bytes = ArgsAreaBytes(params.args);
+  uint64_t args_bytes = ArgsAreaBytes(params);
   if (args_bytes > PVM_ARGS_SIZE) {
     return Fail(why, ctl::ErrorCode::BadConfig, 0, "arguments take %llu bytes, the args area holds %llu",
                 static_cast<unsigned long long>(args_bytes), static_cast<unsigned long long>(PVM_ARGS_SIZE));
@@ -237,12 +260,15 @@ bool SetUpBoot(std::span<uint8_t> ram, const LoadedImage& image, const BootParam
 
   if (!tables_ready && params.cpu_tables) WriteBootTables(ram, params.exception_stack);
   WriteArgs(ram, params.args);
+  uint64_t envp = params.has_env ? WriteEnv(ram, params.args, params.env) : 0;
 
   pvm_boot_info info{};
   info.magic = PVM_BOOT_MAGIC;
   info.abi_version = PVM_ABI_VERSION;
   info.argc = static_cast<uint32_t>(params.args.size());
-  info.flags = PVM_BOOT_FLAG_SIGNALS_IN_PAGE;
+  info.flags = PVM_BOOT_FLAG_SIGNALS_IN_PAGE | (params.has_env ? PVM_BOOT_FLAG_ENV : 0);
+  info.envp = envp;
+  info.envc = params.has_env ? static_cast<uint32_t>(params.env.size()) : 0;
   info.id = params.id;
   info.parent_id = params.parent_id;
   info.ram_size = ram_size;

@@ -22,6 +22,10 @@ struct BootParams {
   uint64_t id = 0;
   uint64_t parent_id = 0;
   std::vector<std::string_view> args;  // argv[0..argc), without NULs
+  // The environment the host gave ("K=v" each), after argv in the ARGS area (boot-info
+  // envp/envc, PVM_BOOT_FLAG_ENV); without has_env there is none.
+  bool has_env = false;
+  std::vector<std::string_view> env;
   // Exceptions are delivered on the fault stack (TSS IST1), so a stack overflow is
   // reported too. Where the backend cannot (kvm_pvm raises #SS delivering through an
   // IST), on the faulting stack: a stack overflow then ends in a shutdown the backend
@@ -42,6 +46,8 @@ struct BootParams {
 // Bytes the argument vector takes in the ARGS area: argc + 1 pointers and the strings
 // with their NULs. Callers check it against PVM_ARGS_SIZE before SetUpBoot.
 uint64_t ArgsAreaBytes(const std::vector<std::string_view>& args);
+// The same for the arguments and the environment of `params` (what SetUpBoot writes).
+uint64_t ArgsAreaBytes(const BootParams& params);
 
 // RAM size asked for, checked against [PVM_MIN_RAM, PVM_MAX_RAM] and rounded up to whole
 // 2 MiB pages. BadConfig if out of range.

@@ -53,18 +53,21 @@ bool ControlChannel::ReceiveBoot(BootRequest* out, Failure* why) {
   out->files_fd = want_fds == 3 ? m.fds[2] : -1;
   out->arg_bytes = m.tail<ctl::Boot>();
 
-  // The tail is exactly argc strings, each ending in NUL.
+  // The tail is exactly argc strings (and envc more with kBootEnv), each ending in NUL.
   const std::string& bytes = out->arg_bytes;
   out->args.clear();
-  size_t start = 0;
+  out->env.clear();
+  out->has_env = (boot->flags & ctl::kBootEnv) != 0;
+  size_t want = boot->argc + (out->has_env ? static_cast<size_t>(boot->envc) : 0);
+  size_t start = 0, n = 0;
   for (size_t i = 0; i < bytes.size(); i++) {
     if (bytes[i] != '\0') continue;
-    out->args.emplace_back(bytes.data() + start, i - start);
+    (n++ < boot->argc ? out->args : out->env).emplace_back(bytes.data() + start, i - start);
     start = i + 1;
   }
-  if (start != bytes.size() || out->args.size() != boot->argc) {
-    return Fail(why, ctl::ErrorCode::BadConfig, 0, "arguments: expected %u NUL-terminated strings in %zu bytes",
-                boot->argc, bytes.size());
+  if (start != bytes.size() || n != want) {
+    return Fail(why, ctl::ErrorCode::BadConfig, 0, "arguments: expected %zu NUL-terminated strings in %zu bytes",
+                want, bytes.size());
   }
   return true;
 }
@@ -125,6 +128,8 @@ void HostRequests::Clear() {
   snapshots.clear();
   attaches.clear();
   forks.clear();
+  input.clear();
+  input_end = false;
   resets.clear();
 }
 
@@ -181,6 +186,13 @@ void ControlChannel::Dispatch(ctl::Message* m, HostRequests* out) {
       return;
     }
   }
+  if (m->type == ctl::Type::Stdin && m->fds.empty()) {
+    if (const auto* data = m->as<ctl::StdinData>()) {
+      if (!out->input_end) out->input += m->tail<ctl::StdinData>();  // nothing after the end
+      if (data->flags & ctl::kStdinEnd) out->input_end = true;
+      return;
+    }
+  }
   // Anything else is not a request a running pVM takes: dropped.
   CloseFds(m->fds);
 }
@@ -191,6 +203,16 @@ void ControlChannel::PollHost(HostRequests* out) {
     int rc = ctl::receive(fd_, &m, /*nonblocking=*/true);
     if (rc == -EBADMSG) continue;
     if (rc == -EAGAIN) return;
+    if (rc <= 0) HostGone();
+    Dispatch(&m, out);
+  }
+}
+
+void ControlChannel::ReceiveInputEnd(HostRequests* out) {
+  while (!out->input_end) {
+    ctl::Message m;
+    int rc = ctl::receive(fd_, &m, /*nonblocking=*/false);
+    if (rc == -EBADMSG || rc == -EINTR) continue;
     if (rc <= 0) HostGone();
     Dispatch(&m, out);
   }

@@ -22,6 +22,8 @@ struct BootRequest {
   int files_fd = -1;     // likewise (kBootFiles), else -1
   std::string arg_bytes;               // the message tail: argc NUL-terminated strings
   std::vector<std::string_view> args;  // views into arg_bytes, without the NULs
+  bool has_env = false;                // kBootEnv
+  std::vector<std::string_view> env;   // likewise, the strings after the arguments
 };
 
 // What the host asked of a running pVM, collected by PollHost, served at a clean exit.
@@ -46,8 +48,11 @@ struct HostRequests {
   std::vector<Attach> attaches;
   std::vector<Exec> execs;
   std::vector<Snapshot> snapshots;
+  std::string input;       // standard input the host sent (Stdin), in order
+  bool input_end = false;  // and its end came (kStdinEnd)
   bool empty() const {
-    return forks.empty() && attaches.empty() && execs.empty() && snapshots.empty() && resets.empty();
+    return forks.empty() && attaches.empty() && execs.empty() && snapshots.empty() && resets.empty() &&
+           input.empty() && !input_end;
   }
   void Clear();  // closes the fds of attaches not served
 };
@@ -77,6 +82,9 @@ class ControlChannel {
   // After a kick: reads what the host sent without blocking and adds its requests to
   // *out. Exits if the host hung up.
   void PollHost(HostRequests* out);
+  // Reads (blocking) until the end of standard input has come (kStdinEnd), adding what
+  // comes to *out. Exits if the host hung up.
+  void ReceiveInputEnd(HostRequests* out);
   void SendAttached(const ctl::Attached& attached);
   void SendSpare(uint64_t pid);
   void SendResetDone(const ctl::ResetDone& done);

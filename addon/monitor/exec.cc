@@ -97,10 +97,12 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
   params.generation = m->identity.generation;  // a new image, the same pVM
   FreshEntropy(params.entropy);
   for (const auto& a : args) params.args.emplace_back(a);
-  if (ArgsAreaBytes(params.args) > PVM_ARGS_SIZE) {
+  params.has_env = m->has_env;  // the environment the host gave at spawn
+  for (const auto& e : m->env) params.env.emplace_back(e);
+  if (ArgsAreaBytes(params) > PVM_ARGS_SIZE) {
     close(image_fd);
     Fail(&why, ctl::ErrorCode::BadConfig, E2BIG, "arguments take %llu bytes, the args area holds %llu",
-         static_cast<unsigned long long>(ArgsAreaBytes(params.args)), static_cast<unsigned long long>(PVM_ARGS_SIZE));
+         static_cast<unsigned long long>(ArgsAreaBytes(params)), static_cast<unsigned long long>(PVM_ARGS_SIZE));
     return Refuse(PVM_E2BIG, why);
   }
   std::vector<uint8_t> image;

@@ -121,6 +121,11 @@ void TakeOver(Monitor* m, ForkOrigin origin, pid_t parent_pid, int control_fd, F
     if (!m->channels->Attach(static_cast<uint32_t>(p->slot), end, &why)) Die(m, why, true);
   }
   m->channels->Publish();
+  // Standard input: the child's own, empty (a spare's copy of the parent's is stale).
+  // Open for the host to write after a host fork of a pVM that had input from it; at its
+  // end after a guest's fork (the Linux personality copies what its parent had taken).
+  m->input = StdinState{};
+  m->input.ended = origin == ForkOrigin::Guest || !m->input_from_host;
 
   m->identity.parent_id = m->identity.id;
   m->identity.id = p->child_id;

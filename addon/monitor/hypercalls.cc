@@ -111,6 +111,27 @@ HypercallResult ShmCreate(const VcpuExit& x, Monitor* m) {
   return Return(static_cast<uint64_t>(slot));
 }
 
+// STDIN_READ(buf, len): what the host wrote to standard input, never blocking (the
+// guest WAITs on -EAGAIN; a Stdin message wakes that WAIT like any host request).
+HypercallResult StdinRead(const VcpuExit& x, Monitor* m) {
+  StdinState& in = m->input;
+  size_t waiting = in.bytes.size() - in.taken;
+  if (waiting == 0 && !in.ended) return Error(PVM_EAGAIN);
+  uint64_t len = x.args[1];
+  if (len == 0) return Return(waiting);
+  size_t n = len < waiting ? static_cast<size_t>(len) : waiting;
+  if (n == 0) return Return(0);  // the end of input
+  uint8_t* buf = m->backend->memory().GuestBuffer(x.args[0], n);
+  if (!buf) return Error(PVM_EFAULT);
+  std::memcpy(buf, in.bytes.data() + in.taken, n);
+  in.taken += n;
+  if (in.taken == in.bytes.size() || in.taken >= (1u << 20)) {  // drop what was read
+    in.bytes.erase(0, in.taken);
+    in.taken = 0;
+  }
+  return Return(n);
+}
+
 }  // namespace
 
 HypercallResult HandleHypercall(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {
@@ -130,6 +151,7 @@ HypercallResult HandleHypercall(const VcpuExit& x, Monitor* m, const sigset_t* w
     case PVM_HC_WAITPID: return WaitPid(x, m, wait_mask);
     case PVM_HC_SIGNALS: return TakeSignals(m);
     case PVM_HC_SHM_CREATE: return ShmCreate(x, m);
+    case PVM_HC_STDIN_READ: return StdinRead(x, m);
     case PVM_HC_CLOSE: {
       if (x.args[0] >= PVM_CHANNEL_SLOTS) return Error(PVM_EBADF);
       uint32_t slot = static_cast<uint32_t>(x.args[0]);

@@ -138,6 +138,8 @@ int Main(int argc, char** argv) {
   if (signals_ready) TakeKickSignals();
   // A request the host sent right after Ready may have had its kick taken just now.
   m.host.waiting = true;
+  // The stdin spawn option: all of it, before the guest can look (or fork).
+  if (request.boot.flags & ctl::kBootStdinWhole) m.control.ReceiveInputEnd(&m.host.requests);
   // From here on the monitor only runs its guest: confine it (seccomp.h).
   if (!Confine(entry->seccomp_additions, m.backend->guest_code_limit(), &why, m.backend->seccomp_arg_rules())) {
     m.control.SendExit(InternalFault(why.message.c_str(), 0));

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/registry.h"
@@ -57,6 +58,14 @@ struct HostLink {
   bool wait_returned = false;  // the guest looks again after this ServeHost anyway
 };
 
+// The guest's standard input (STDIN_READ): bytes the host sent (Stdin messages), kept
+// here until read. A fork child starts with a copy (fork(2) copies this struct).
+struct StdinState {
+  std::string bytes;
+  size_t taken = 0;     // bytes[0, taken) were read already (dropped now and then)
+  bool ended = true;    // no more will come (kBootStdin clears it until kStdinEnd)
+};
+
 struct Monitor {
   Options options;
   Stats stats;
@@ -72,6 +81,10 @@ struct Monitor {
   bool linux_program = false;          // the image is a static Linux program (Ready.image_flags)
   std::span<const uint8_t> linux_personality;  // the embedded blob (set by Boot): exec loads it too
   HostLink host;                       // the host's requests and when to look at them
+  bool has_env = false;                // kBootEnv: the environment the host gave (exec keeps it)
+  std::vector<std::string> env;
+  bool input_from_host = false;        // kBootStdin: a host fork's child gets an open stdin too
+  StdinState input;                     // standard input: what the host wrote, not read yet
   sigset_t wait_mask;                  // the signal mask while blocked: lets the kick signals in
 
   Family family;   // family.h

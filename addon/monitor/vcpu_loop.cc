@@ -75,6 +75,11 @@ void ServeHost(Monitor* m) {
   // when the last WAIT just returned for this: the guest looks again after it.
   if (!requests.empty() && !m->host.wait_returned) m->host.wake_next_wait = true;
   m->host.wait_returned = false;
+  // Standard input: kept until the guest reads it (STDIN_READ). Nothing after its end.
+  if (!m->input.ended) m->input.bytes += requests.input;
+  if (requests.input_end) m->input.ended = true;
+  requests.input.clear();
+  requests.input_end = false;
   for (auto& a : requests.attaches) {
     // A channel the host gives: to itself, or to another pVM of the family (checked there).
     ctl::Attached reply{};

@@ -32,6 +32,7 @@ struct exec_state {
   uint8_t files[LINUX_FS_STATE_SIZE];
   uint8_t fds[LINUX_FD_STATE_SIZE];
   uint8_t children[LINUX_CHILDREN_STATE_SIZE];
+  uint64_t stdin_bytes;  /* standard input taken from the host, not read yet (stdin.c): after env */
   char env[];         /* envc NUL-terminated strings */
 };
 
@@ -91,6 +92,7 @@ const struct exec_state *linux_exec_state(const char *argv0)
     linux_fs_restore(st->files);
     linux_fd_restore(st->fds);
     linux_children_restore(st->children);
+    linux_stdin_restore((const uint8_t *)st->env + st->env_bytes, (uint32_t)st->stdin_bytes);
     for (int sig = 1; sig < 64; sig++)
       if (st->ignored >> sig & 1) {
         uint64_t ign = 1;  /* SIG_IGN */
@@ -148,7 +150,8 @@ long linux_execve(const char *path, char *const argv[], char *const envp[])
     if (env_bytes > MAX_ENV_BYTES || envc >= MAX_ENV)
       return -L_E2BIG;
   }
-  long slot = pvm_hypercall1(PVM_HC_SHM_CREATE, (long)(sizeof(struct exec_state) + env_bytes));
+  uint64_t stdin_bytes = linux_stdin_buffered();
+  long slot = pvm_hypercall1(PVM_HC_SHM_CREATE, (long)(sizeof(struct exec_state) + env_bytes + stdin_bytes));
   if (slot < 0)
     return slot == -PVM_EAGAIN ? -L_EMFILE : -L_ENOMEM;
   struct exec_state *st = pvm_channel_base((uint32_t)slot);
@@ -170,6 +173,7 @@ long linux_execve(const char *path, char *const argv[], char *const envp[])
     memcpy(p, envp[i], n);
     p += n;
   }
+  st->stdin_bytes = linux_stdin_save((uint8_t *)p);
   st->magic = EXEC_MAGIC;
   set_name(exec_name, name);
   set_name(st->self, name);

@@ -221,7 +221,7 @@ long linux_read(long fd, void *buf, uint64_t len)
   if (!f)
     return -L_EBADF;
   switch (f->kind) {
-    case FD_CONSOLE_IN: return 0;  /* no stdin yet: end of file */
+    case FD_CONSOLE_IN: return linux_stdin_read(buf, len, (f->flags & O_NONBLOCK_L) != 0);
     case FD_PIPE_R: return pipe_read(f->slot, buf, len, (f->flags & O_NONBLOCK_L) != 0);
     case FD_FILE: return linux_fs_read(f->slot, buf, len, -1);
     case FD_NULL: return 0;
@@ -329,7 +329,11 @@ long linux_ioctl(long fd, long req, uint64_t arg)
   struct lfd *f = get(fd);
   if (!f)
     return -L_EBADF;
-  (void)req; (void)arg;
+  if (req == FIONREAD && f->kind == FD_CONSOLE_IN) {
+    int n = (int)linux_stdin_waiting();
+    memcpy((void *)(uintptr_t)arg, &n, sizeof n);
+    return 0;
+  }
   return -L_ENOTTY;  /* neither the console nor a pipe is a terminal: TCGETS, TIOCGWINSZ ... */
 }
 
@@ -397,7 +401,7 @@ short linux_fd_ready(long fd, short events)
     return POLLNVAL_L;
   short r = 0;
   switch (f->kind) {
-    case FD_CONSOLE_IN: r = POLLIN_L; break;
+    case FD_CONSOLE_IN: r = linux_stdin_ready() ? POLLIN_L : 0; break;
     case FD_CONSOLE_OUT: r = POLLOUT_L; break;
     case FD_FILE: case FD_NULL: r = POLLIN_L | POLLOUT_L; break;  /* never waits */
     case FD_PIPE_R:

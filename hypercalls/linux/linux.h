@@ -60,6 +60,15 @@ long linux_fd_open_null(long flags);  /* /dev/null */
 long linux_pipe2(int *fds, long flags);
 short linux_fd_ready(long fd, short events);  /* poll's revents for fd */
 
+/* stdin.c: fd 0's input from the host. */
+long linux_stdin_read(void *buf, uint64_t len, int nonblock);
+int linux_stdin_ready(void);          /* poll: bytes waiting, or the end of input */
+long linux_stdin_waiting(void);       /* FIONREAD */
+void linux_stdin_fork_prepare(void);  /* the parent, before FORK: the child gets a copy */
+uint32_t linux_stdin_buffered(void);  /* exec: what it took and has not read goes across */
+uint32_t linux_stdin_save(uint8_t *out);
+void linux_stdin_restore(const uint8_t *in, uint32_t len);
+
 /* poll.c */
 long linux_poll(void *fds, uint64_t nfds, int64_t timeout_ns);
 long linux_select(long nfds, uint64_t *r, uint64_t *w, uint64_t *e, int64_t timeout_ns);

@@ -69,6 +69,7 @@ long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid)
     return -L_ENOSYS;
   }
   linux_fd_fork_prepare();
+  linux_stdin_fork_prepare();
   long r = pvm_hypercall1(PVM_HC_FORK, 0);
   if (r < 0) {
     linux_fd_fork_undo();

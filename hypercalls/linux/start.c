@@ -24,8 +24,9 @@ enum {
   AT_CLKTCK = 17, AT_SECURE = 23, AT_RANDOM = 25, AT_HWCAP2 = 26, AT_EXECFN = 31,
 };
 
-/* The environment a spawned program starts with (the host passes none yet); after an
- * execve, the one execve was given. */
+/* The environment a spawned program starts with when the host gives none (the env spawn
+ * option: boot-info envp/envc with PVM_BOOT_FLAG_ENV); after an execve, the one execve
+ * was given. */
 static const char *const default_env[] = {"PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"};
 #define MAX_ENVC 2048
 
@@ -72,9 +73,18 @@ uint64_t linux_start(struct pvm_boot_info *bi)
   /* After an execve: the descriptors, environment ... the old image left (exec.c). */
   const struct exec_state *execed = linux_exec_state(argc > 0 && args ? args[0] : "");
   static const char *env[MAX_ENVC];
-  uint64_t ENVC = execed ? linux_exec_env(execed, env, MAX_ENVC) : sizeof default_env / sizeof *default_env;
-  if (!execed)
+  uint64_t ENVC;
+  if (execed) {
+    ENVC = linux_exec_env(execed, env, MAX_ENVC);
+  } else if (bi->flags & PVM_BOOT_FLAG_ENV) {
+    const char *const *given = (const char *const *)(uintptr_t)bi->envp;
+    ENVC = bi->envc < MAX_ENVC ? bi->envc : MAX_ENVC;
+    for (uint64_t i = 0; i < ENVC; i++)
+      env[i] = given[i];
+  } else {
+    ENVC = sizeof default_env / sizeof *default_env;
     memcpy(env, default_env, sizeof default_env);
+  }
 
   /* Strings and bytes at the top, in the order Linux puts them (roughly). */
   uint64_t top = bi->stack_top - 16;

@@ -77,6 +77,10 @@ export const CONTROL_FLAGS = {
   kBootForkSpares: 2, // Boot.flags: Keep a warm spare for fast forks (dirty logging on guest RAM).
   kBootSameClones: 4, // Boot.flags: Fork children keep their parent's entropy and generation (uniqueClones: false).
   kBootFiles: 8, // Boot.flags: A third fd follows: the pVM's files, an archive (hypercalls/linux/handoff.h) a Linux program's personality serves as its filesystem.
+  kBootEnv: 16, // Boot.flags: The tail has Boot.envc environment strings after the arguments: the whole environment (boot-info envp/envc with the ENV boot flag). Without it a Linux program gets the default PATH/HOME/TERM.
+  kBootStdin: 32, // Boot.flags: Standard input is open: the host writes it with Stdin messages, the last with kStdinEnd. Without it standard input is at its end from the start.
+  kBootStdinWhole: 64, // Boot.flags: With kBootStdin: the whole input (Stdin messages up to kStdinEnd) follows the Boot message at once; the monitor takes all of it before the guest's first instruction.
+  kStdinEnd: 1, // StdinData.flags: The end of standard input: nothing follows.
   kBootSnapshot: 256, // Boot.flags: The image fd is a snapshot file (monitor/snapshot_file.h): RAM, vCPU and argv come from it; ram_size and the tail are ignored (0, none).
   kAttachShm: 1, // AttachRequest.flags: A shared-memory region, not a channel.
   kReadyKvmPvm: 1, // Ready.backend_flags: kvm: the kvm_pvm software flavour was detected.
