@@ -58,15 +58,16 @@ std::span<const uint8_t> LinuxFilesOf(const GuestMemory& ram, uint64_t ram_size)
   return bytes ? std::span<const uint8_t>(bytes, h.files_size) : std::span<const uint8_t>{};
 }
 
-bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob, const LoadedImage& image,
-                          std::span<const uint8_t> files, EntryState* entry, Failure* why) {
+bool LoadLinuxPersonality(Backend* backend, std::span<uint8_t> ram, std::span<const uint8_t> blob,
+                          const LoadedImage& image, std::span<const uint8_t> files, EntryState* entry, Failure* why) {
   size_t size = blob.size();
   pvm_linux_handoff h;
   if (size < sizeof h) return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality is missing");
   std::memcpy(&h, blob.data(), sizeof h);
   if (h.magic != PVM_LINUX_MAGIC || h.header_size != sizeof h || h.mem_size < size ||
       h.mem_size > PVM_LINUX_RT_LIMIT - PVM_LINUX_RT_GPA || ram.size() < PVM_LINUX_RT_LIMIT ||
-      h.call_entry < PVM_LINUX_RT_GPA || h.call_entry >= PVM_LINUX_RT_GPA + size) {
+      h.call_entry < PVM_LINUX_RT_GPA || h.call_entry >= PVM_LINUX_RT_GPA + size ||
+      h.syscall_entry < PVM_LINUX_RT_GPA || h.syscall_entry >= PVM_LINUX_RT_GPA + size) {
     return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality blob is malformed");
   }
   h.entry = image.entry;
@@ -93,7 +94,15 @@ bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob,
   uint8_t* at = ram.data() + PVM_LINUX_RT_GPA;
   std::memcpy(at, blob.data(), size);
   std::memset(at + size, 0, h.mem_size - size);  // its bss (exec reuses RAM)
-  if (RewriteWanted()) {
+  if (!backend->needs_cpu_tables()) {
+    // User mode (process): no LSTAR; the backend catches a `syscall` and sends it to the
+    // personality, and maps the sled at address 0 itself where the host lets it.
+    h.flags |= PVM_LINUX_USER_MODE;
+    uint8_t sled[PVM_PAGE_SIZE];
+    BuildSled(sled, h.call_entry);
+    bool sled_mapped = backend->SetLinuxSyscalls(h.syscall_entry, sled);
+    if (RewriteWanted() && sled_mapped) h.call_sites = static_cast<uint32_t>(RewriteSites(ram, image).sites);
+  } else if (RewriteWanted()) {
     RewriteCounts c = RewriteSyscalls(ram, image, h.call_entry);
     h.call_sites = static_cast<uint32_t>(c.sites);  // the personality traces it
   }

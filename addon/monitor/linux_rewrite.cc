@@ -43,21 +43,29 @@ RewriteCounts SweepSyscalls(std::span<uint8_t> code, bool rewrite) {
   return c;
 }
 
-RewriteCounts RewriteSyscalls(std::span<uint8_t> ram, const LoadedImage& image, uint64_t entry) {
+RewriteCounts RewriteSites(std::span<uint8_t> ram, const LoadedImage& image) {
   RewriteCounts total;
   for (const TextRange& t : image.text) {
     RewriteCounts c = SweepSyscalls(ram.subspan(t.vaddr, t.length), true);
     total.sites += c.sites;
     total.undecoded += c.undecoded;
   }
-  // The sled: nops, a jmp rel32 to the entry at 512 (where every Linux syscall number
-  // slides to), nops again and another jmp at the page's end, so a number in [519, 4091)
-  // (no Linux syscall: ENOSYS) is served too. 512..518 land inside the first jmp and
-  // 4091 and up outside the page: both crash the program (linux_rewrite.h).
-  uint8_t* page = ram.data();
+  return total;
+}
+
+void BuildSled(uint8_t* page, uint64_t entry) {
+  // Nops, a jmp rel32 to the entry at 512 (where every Linux syscall number slides to),
+  // nops again and another jmp at the page's end, so a number in [519, 4091) (no Linux
+  // syscall: ENOSYS) is served too. 512..518 land inside the first jmp and 4091 and up
+  // outside the page: both crash the program (linux_rewrite.h).
   std::memset(page, 0x90, PVM_PAGE_SIZE);
   PutJump(page, kSledBytes, entry);
   PutJump(page, PVM_PAGE_SIZE - 5, entry);
+}
+
+RewriteCounts RewriteSyscalls(std::span<uint8_t> ram, const LoadedImage& image, uint64_t entry) {
+  RewriteCounts total = RewriteSites(ram, image);
+  BuildSled(ram.data(), entry);
   // VA 0 -> GPA 0, present, read-only, executable (boot_setup.cc leaves it unmapped).
   uint64_t pte = 0 | kPresent | kUser | kAccessed;
   std::memcpy(ram.data() + PVM_LOW_PT_GPA, &pte, sizeof pte);

@@ -22,7 +22,14 @@ struct RewriteCounts {
   uint64_t undecoded = 0;    // bytes the sweep could not decode (skipped one at a time)
 };
 
-// Rewrites the sites in `image`'s executable segments (already in `ram`), and writes
+// The sled (PVM_PAGE_SIZE bytes at `page`) for virtual address 0, jumping to `entry`.
+void BuildSled(uint8_t* page, uint64_t entry);
+
+// Rewrites the sites in `image`'s executable segments (already in `ram`), nothing else:
+// where the backend maps the sled itself (process: Backend::SetLinuxSyscalls).
+RewriteCounts RewriteSites(std::span<uint8_t> ram, const LoadedImage& image);
+
+// kvm: rewrites the sites in `image`'s executable segments (already in `ram`), and writes
 // the sled at GPA 0 jumping to `entry` (the personality's call entry, below 2 GiB) and
 // maps VA 0 to it. The page tables must be built (SetUpBoot).
 RewriteCounts RewriteSyscalls(std::span<uint8_t> ram, const LoadedImage& image, uint64_t entry);
