@@ -45,7 +45,7 @@ const benches: Bench[] = [
   ['ipc', (h, only: Only) => benchIpc(h, only)],
   ['exec', (h) => benchExec(h, Math.max(15, Number(values.runs ?? 15)))],
   ['snapshot', (h) => benchSnapshot(h, Math.max(10, Number(values.runs ?? 10)))], // snapshot.save.64MiB, spawn.fromSnapshot (bench/snapshot.ts)
-  ['linux', (h) => benchLinux(h, Math.min(runs, 10))], // linux.syscall.getpid: a static Linux program's syscall (bench/linux.ts)
+  ['linux', (h, only: Only) => benchLinux(h, Math.min(runs, 10), only)], // linux.syscall.getpid: a static Linux program's syscall (bench/linux.ts)
   ['linux.quickjs', (h) => benchQuickJs(h, Math.min(runs, 10))], // QuickJS (built from its sources) in a pVM vs natively (bench/linux-quickjs.ts)
   ['server', async (h, only: Only) => (await import('./server.js')).benchServer(h, only)], // fork-per-request server vs worker_threads / child_process (bench/server.ts)
 ];
