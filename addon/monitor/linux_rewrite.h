@@ -7,7 +7,9 @@
 // the sweep misses keep trapping through LSTAR (the fallback). A number in [519, 4091) is
 // served too (ENOSYS); 512..518, 4091 and up, or negative ones jump where no sled is and
 // crash the program (Linux has no such call; a trapping site would get ENOSYS).
-// PVM_LINUX_REWRITE=off in the monitor's environment turns the rewrite off.
+// PVM_LINUX_REWRITE=off in the monitor's environment turns the rewrite off. On process the
+// sled is a page the backend maps at address 0 itself (Backend::SetLinuxSyscalls), and
+// where it cannot nothing is rewritten: every site traps (the seccomp filter's SIGSYS).
 #pragma once
 
 #include <cstdint>
