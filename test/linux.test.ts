@@ -4,7 +4,7 @@
 // by the build when it is installed, and Debian's busybox-static (a static glibc
 // program), fetched once into build/debian/. Either missing: its tests skip, saying so.
 import * as assert from 'uvu/assert';
-import { outputOf, vmSuite, withHost } from './_helpers.js';
+import { guest, outputOf, vmSuite, withHost } from './_helpers.js';
 import { fetchBusybox, muslProgram } from './_linux.js';
 
 const { path: check, skip: noMusl } = muslProgram('linux_check');
@@ -138,5 +138,18 @@ vm('process: a syscall that escapes the rewrite is caught (seccomp SIGSYS) and s
   assert.ok(text.includes('start ok'), text);
   assert.equal(status, { kind: 'exit', code: 0 });
 }, { backends: ['process'] });
+
+// What a Linux program has at address 0 (the sled; on process a mapping of the monitor's
+// own, with its syscall entry) goes with it: a pvm image exec'd in its place faults on a
+// null read again.
+onLinux('a pvm image exec\'d over a Linux program faults on a null read (the sled is gone)', async () => {
+  const pvm = await ctx.host.spawn(bb, { args: ['sleep', '30'], memory: '64MiB' });
+  await pvm.exec(guest('fault'), { args: ['null'], memory: '16MiB' });
+  const { status } = await outputOf(pvm);
+  assert.is(status.kind, 'fault', JSON.stringify(status, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
+  if (status.kind !== 'fault') return;
+  assert.is(status.fault.vector, 14);
+  assert.is(status.fault.address, 0n);
+}, noBusybox);
 
 suite.run();
