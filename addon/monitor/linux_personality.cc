@@ -27,12 +27,18 @@ uint32_t TraceFlags() {
   return PVM_LINUX_TRACE_SYSCALLS | (strstr(trace, "syscalls-all") ? PVM_LINUX_TRACE_ALL : 0);
 }
 
-// PVM_LINUX_REWRITE=off: leave `syscall` sites as they are (every syscall traps to
-// LSTAR); for measuring the rewrite against the trap.
-bool RewriteWanted() {
+// PVM_LINUX_REWRITE=off: leave `syscall` sites as they are (every syscall traps: to
+// LSTAR, or on process the seccomp trap); for measuring the rewrite against the trap.
+// =nosled (process): as where the host refuses address 0, for tests and the bench.
+enum class RewriteMode { On, Off, NoSled };
+RewriteMode Rewrite() {
   const char* v = getenv("PVM_LINUX_REWRITE");
-  return !(v && strcmp(v, "off") == 0);
+  if (v && strcmp(v, "off") == 0) return RewriteMode::Off;
+  if (v && strcmp(v, "nosled") == 0) return RewriteMode::NoSled;
+  return RewriteMode::On;
 }
+
+constexpr uint64_t kStubArea = 64 * 1024;  // RewriteMovSites' stubs: 2730 numbers
 
 }  // namespace
 
@@ -100,9 +106,19 @@ bool LoadLinuxPersonality(Backend* backend, std::span<uint8_t> ram, std::span<co
     h.flags |= PVM_LINUX_USER_MODE;
     uint8_t sled[PVM_PAGE_SIZE];
     BuildSled(sled, h.call_entry);
-    bool sled_mapped = backend->SetLinuxSyscalls(h.syscall_entry, sled);
-    if (RewriteWanted() && sled_mapped) h.call_sites = static_cast<uint32_t>(RewriteSites(ram, image).sites);
-  } else if (RewriteWanted()) {
+    bool sled_mapped = Rewrite() != RewriteMode::NoSled && backend->SetLinuxSyscalls(h.syscall_entry, sled);
+    if (!sled_mapped) backend->SetLinuxSyscalls(h.syscall_entry, nullptr);
+    if (Rewrite() != RewriteMode::Off && sled_mapped) {
+      h.call_sites = static_cast<uint32_t>(RewriteSites(ram, image).sites);
+    } else if (Rewrite() != RewriteMode::Off) {
+      // No sled: the `mov $N, %eax; syscall` sites call stubs in the top 64 KiB of the
+      // personality's area, where they fit above it.
+      uint64_t stubs = PVM_LINUX_RT_LIMIT - kStubArea;
+      if (PVM_LINUX_RT_GPA + h.mem_size <= stubs) {
+        h.call_sites = static_cast<uint32_t>(RewriteMovSites(ram, image, stubs, kStubArea, h.syscall_entry).sites);
+      }
+    }
+  } else if (Rewrite() != RewriteMode::Off) {
     RewriteCounts c = RewriteSyscalls(ram, image, h.call_entry);
     h.call_sites = static_cast<uint32_t>(c.sites);  // the personality traces it
   }

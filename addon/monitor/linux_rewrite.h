@@ -31,6 +31,16 @@ void BuildSled(uint8_t* page, uint64_t entry);
 // where the backend maps the sled itself (process: Backend::SetLinuxSyscalls).
 RewriteCounts RewriteSites(std::span<uint8_t> ram, const LoadedImage& image);
 
+// Where there is no sled (process, address 0 refused by the host): each
+// `mov $N, %eax; syscall` (b8 imm32 0f 05: most of glibc's sites, some of musl's) gets
+// its mov made `call stub_N`; the stub (24 bytes, one per number, written into
+// [stubs_gpa, +stubs_size) of `ram`) sets eax, pops the return address and steps it
+// past the syscall into rcx, puts rflags in r11 and jumps to `syscall_entry`, so the
+// site is a call as with the sled. The `syscall` itself stays: a jump straight to it
+// still traps (served the slow way). Other sites keep trapping. Counts the rewritten.
+RewriteCounts RewriteMovSites(std::span<uint8_t> ram, const LoadedImage& image, uint64_t stubs_gpa,
+                              uint64_t stubs_size, uint64_t syscall_entry);
+
 // kvm: rewrites the sites in `image`'s executable segments (already in `ram`), and writes
 // the sled at GPA 0 jumping to `entry` (the personality's call entry, below 2 GiB) and
 // maps VA 0 to it. The page tables must be built (SetUpBoot).
