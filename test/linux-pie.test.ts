@@ -3,8 +3,9 @@
 // of its own (4 MiB), AT_PHDR/AT_ENTRY name where they went, AT_BASE is 0 as Linux gives
 // a program without an interpreter, and musl's rcrt1 relocates the program itself. The
 // programs: test/linux/linux_check.c and linux_proc.c linked static-pie by the build
-// (build/linux/<name>_pie; skipped, saying so, without musl-gcc). A malformed one is
-// EBADIMAGE with the reason.
+// (build/linux/<name>_pie; skipped, saying so, without musl-gcc), and linux_check as a
+// glibc static-pie (build/linux/linux_check_glibc_pie, where gcc can link one). A
+// malformed one is EBADIMAGE with the reason.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ import { muslProgram } from './_linux.js';
 
 const { path: check, skip: noCheck } = muslProgram('linux_check_pie');
 const { path: proc, skip: noProc } = muslProgram('linux_proc_pie');
+const glibc = muslProgram('linux_check_glibc_pie'); // built by the host's gcc (glibc), not musl-gcc
+const noGlibc = glibc.skip && `the host C compiler cannot link -static-pie (glibc's libc.a), so build/linux/linux_check_glibc_pie was not built`;
 
 const { suite, vm } = vmSuite('linux static-pie');
 const ctx = withHost(suite);
@@ -64,6 +67,17 @@ pieTest('a static-pie program forks (each process a pVM), waits, pipes, copy-on-
     assert.equal(status, { kind: 'exit', code: 0 }, text);
   }
 }, noProc);
+
+pieTest('a glibc static-pie program (gcc -static-pie) loads and runs the same way', async () => {
+  const load = await run(glibc.path, 'load');
+  assert.ok(load.text.includes('load type=dyn at=0x400000 home=/'), load.text);
+  assert.ok(load.text.includes('load ok'), load.text);
+  for (const mode of ['malloc', 'tls', 'site']) {
+    const { text, status } = await run(glibc.path, mode);
+    assert.ok(text.includes(`${mode} ok`), text);
+    assert.equal(status, { kind: 'exit', code: 0 }, text);
+  }
+}, noGlibc);
 
 /** linux_check_pie with one of its PT_LOAD headers changed by `edit` (the header's bytes). */
 function patched(name: string, edit: (loads: DataView[]) => void): string {
