@@ -19,14 +19,17 @@ export const ON_PROCESS: readonly string[] = [
   'fork.reset.16pages.monitor',
   'fork.reset.64pages.monitor',
   'fork.reset.256pages.monitor',
+  'linux.syscall.getpid',
+  'linux.syscall.getpid.trapped',
 ];
 
 /**
  * Of {@link ON_PROCESS}, the figures whose `.process` row keeps the baseline it was
  * measured with on process rather than the kvm figure: a reset against a fresh fork of
- * the same pVM on the same backend, in the same run (the kvm reset is its own row).
+ * the same pVM on the same backend, in the same run (the kvm reset is its own row); a
+ * Linux program's getpid against the same program run natively in that run.
  */
-export const OWN_BASELINE_ON_PROCESS: readonly string[] = ON_PROCESS.filter((n) => n.startsWith('fork.reset.'));
+export const OWN_BASELINE_ON_PROCESS: readonly string[] = ON_PROCESS.filter((n) => n.startsWith('fork.reset.') || n.startsWith('linux.syscall.'));
 
 /** A bench of bench/index.ts: its name prefix and how it runs on a host for some figures. */
 export type Bench = readonly [prefix: string, run: (host: Host, only: Only) => Promise<Result[]>];

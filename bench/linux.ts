@@ -4,7 +4,9 @@
 // Each side times its own loop (clock_gettime around N calls); median of the runs.
 // linux.syscall.getpid is the program as loaded (its `syscall` sites made calls:
 // addon/monitor/linux_rewrite.h); linux.syscall.getpid.trapped the same with the rewrite
-// off (PVM_LINUX_REWRITE=off in a fresh monitor's environment): every syscall traps.
+// off (PVM_LINUX_REWRITE=off in a fresh monitor's environment): every syscall traps (kvm:
+// to LSTAR; process: the seccomp filter's SIGSYS, sent on to the personality). Both also
+// get a `.process` row (bench/backends.ts) with the native figure of that run as baseline.
 // linux.forkExitWait: µs per fork + _exit + waitpid round of test/linux/linux_proc.c (each
 // child a pVM), against the same program run natively. linux.busyboxPipeline: ms for
 // `busybox sh -c 'echo hi | wc -c'` end to end (spawn to exit, every process a pVM),
@@ -14,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Host } from '../lib/index.js';
-import { median, round, type Result } from './lib.js';
+import { median, round, wanted, type Only, type Result } from './lib.js';
 
 const program = join(import.meta.dirname, '..', 'build', 'linux', 'linux_check');
 const procProgram = join(import.meta.dirname, '..', 'build', 'linux', 'linux_proc');
@@ -116,12 +118,12 @@ async function benchProcesses(host: Host, runs: number): Promise<Result[]> {
   return results;
 }
 
-export async function benchLinux(host: Host, runs: number): Promise<Result[]> {
+export async function benchLinux(host: Host, runs: number, only?: Only): Promise<Result[]> {
   const names = ['linux.syscall.getpid', 'linux.syscall.getpid.trapped'];
   const skipped = (why: string): Result[] =>
     [...names, 'linux.forkExitWait', 'linux.busyboxPipeline'].map((name) => ({ name, unit: '', value: NaN, skipped: why }));
   if (!existsSync(program)) return skipped('musl-gcc is not installed: build/linux/linux_check was not built');
-  if (host.backend !== 'kvm') return skipped(`Linux programs run on kvm only (this host is ${host.backend})`);
+  if (host.backend !== 'kvm' && host.backend !== 'process') return skipped(`Linux programs run on kvm and process (this host is ${host.backend})`);
   const rewritten: number[] = [];
   const trapped: number[] = [];
   const native: number[] = [];
@@ -134,6 +136,7 @@ export async function benchLinux(host: Host, runs: number): Promise<Result[]> {
   return [
     { name: names[0], unit: 'ns', value: round(median(rewritten), 1), baseline },
     { name: names[1], unit: 'ns', value: round(median(trapped), 1), baseline },
-    ...(await benchProcesses(host, runs)),
+    // The processes' figures only where asked (the `.process` rows name getpid's alone).
+    ...(wanted('linux.forkExitWait', only) || wanted('linux.busyboxPipeline', only) ? await benchProcesses(host, runs) : []),
   ];
 }

@@ -1,7 +1,7 @@
 // Every image carries the pvm ABI version it was built for (an ELF note the runtime's link
 // step writes); the monitor refuses a different one with EABI, from spawn, the host's
 // exec and a guest's EXEC alike, and a missing one too except where it runs as a static
-// Linux program (kvm: spawn and exec). The bad images are made here from a built one by
+// Linux program (kvm and process: spawn and exec). The bad images are made here from a built one by
 // patching its note.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +48,9 @@ suite.before(() => {
 });
 suite.after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Whether this half's backend runs static Linux programs (kvm, and process with FSGSBASE). */
+const runsLinux = () => backend() === 'kvm' || backend() === 'process';
+
 const mismatch = (built: number) =>
   `image built for pvm ABI ${built}, this monitor speaks ${V}; rebuild it with \`npx pvm cc\``;
 const missing = `image has no pvm ABI note (this monitor speaks pvm ABI ${V}); rebuild it with \`npx pvm cc\``;
@@ -64,10 +67,10 @@ async function spawnError(path: string): Promise<PvmError> {
 }
 
 vm('spawn: an image of another ABI version, or with no ABI note where Linux programs cannot run, is refused with EABI', async () => {
-  // With no pvm note an image is a static Linux program: kvm runs it with the Linux
+  // With no pvm note an image is a static Linux program: kvm and process run it with the Linux
   // personality (test/linux.test.ts); a pvm image stripped of its note is no Linux
   // program, and faults at once (its crt0 finds no boot-info page).
-  const linux = backend() === 'kvm';
+  const linux = runsLinux();
   if (linux) {
     const { status } = await outputOf(await ctx.host.spawn(paths.none, { memory: '16MiB' }));
     assert.is(status.kind, 'fault', inspect(status));
@@ -86,8 +89,8 @@ vm('spawn: an image of another ABI version, or with no ABI note where Linux prog
   assert.equal(status, { kind: 'exit', code: 0 });
 });
 
-vm('host exec: EABI, and the old image goes on (kvm: an image with no note is exec\'d as a Linux program)', async () => {
-  const linux = backend() === 'kvm';
+vm('host exec: EABI, and the old image goes on (kvm, process: an image with no note is exec\'d as a Linux program)', async () => {
+  const linux = runsLinux();
   const pvm = await ctx.host.spawn(guest('idle'), { memory: '16MiB' });
   await consoleOf(pvm).until('idle: ready');
   await rejects(pvm.exec(paths.old), 'EABI');
@@ -114,7 +117,7 @@ vm('host exec: EABI, and the old image goes on (kvm: an image with no note is ex
 });
 
 vm("a guest's EXEC: the guest gets ENOEXEC and runs on; the host hears EABI (execError)", async () => {
-  const linux = backend() === 'kvm';
+  const linux = runsLinux();
   const host = await Host.open({ imagePath: [dir] });
   try {
     for (const [name, message] of [
@@ -126,7 +129,7 @@ vm("a guest's EXEC: the guest gets ENOEXEC and runs on; the host hears EABI (exe
       pvm.on('execError', (e) => errors.push(e));
       const { text, status } = await outputOf(pvm);
       if (linux && name === 'none') {
-        // kvm runs it as a static Linux program (which this stripped image is not: it faults).
+        // kvm and process run it as a static Linux program (which this stripped image is not: it faults).
         assert.is(status.kind, 'fault', text);
         assert.is(errors.length, 0);
         continue;

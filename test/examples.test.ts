@@ -299,15 +299,15 @@ vm('pipeline: one command', async () => {
 // ---- js-per-request ------------------------------------------------------------------------
 
 // QuickJS is a static Linux program: built from its sources by the build (npm run
-// build:quickjs), run on kvm (README "Running Linux programs").
+// build:quickjs), run on kvm and process (README "Running Linux programs").
 const qjs: string | { skip: string } = await (buildQuickJs() as Promise<string>).catch((err: Error) => ({
   skip: `QuickJS cannot be built here (${err.message.split('\n')[0]})`,
 }));
 const jsTest = (title: string, fn: () => Promise<void>) => {
-  const why = typeof qjs === 'string' ? 'QuickJS is a static Linux program: it needs the kvm backend' : qjs.skip;
-  if (typeof qjs === 'string') vm(title, fn, { backends: ['kvm'] });
+  const why = typeof qjs === 'string' ? 'QuickJS is a static Linux program: it needs the kvm or process backend' : qjs.skip;
+  if (typeof qjs === 'string') vm(title, fn, { backends: ['kvm', 'process'] });
   console.warn(`(examples: ${why}: "${title}" is SKIPPED${typeof qjs === 'string' ? ' on the other backends' : ''})`);
-  vm.skip(`${title} [${why}]`, typeof qjs === 'string' ? { backends: AUTO_ORDER.filter((b) => b !== 'kvm') } : undefined);
+  vm.skip(`${title} [${why}]`, typeof qjs === 'string' ? { backends: AUTO_ORDER.filter((b) => b !== 'kvm' && b !== 'process') } : undefined);
 };
 
 jsTest('js-per-request: each request runs the handler in a fresh fork of the QuickJS template; nothing leaks', async () => {

@@ -1,10 +1,9 @@
-// The pVM's files (kvm): a static Linux program spawned with `files: { dir }` sees that
+// The pVM's files (kvm and process): a static Linux program spawned with `files: { dir }` sees that
 // host directory as `/`, in its own memory: writes stay in the pVM (never in the host
 // directory), a fork child gets a copy-on-write copy, execve keeps the tree and the open
 // descriptors, nothing outside the directory is reachable. Programs:
 // test/linux/linux_files.c (musl-gcc, built when installed) and Debian's busybox-static
-// (build/debian/); either missing, its tests skip, saying so. The process backend skips
-// loudly: the personality does not run there yet.
+// (build/debian/); either missing, its tests skip, saying so.
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +20,6 @@ const ctx = withHost(suite);
 
 const linuxTest = (title: string, fn: () => Promise<void>, skip: () => string | false = () => noMusl) => {
   vm(title, async () => {
-    if (backend() !== 'kvm') return console.warn(`(linux-files: SKIPPED on ${backend()}: the Linux personality runs on kvm only: "${title}")`);
     const why = skip();
     if (why) return console.warn(`(linux-files: ${why}: "${title}" is SKIPPED)`);
     await fn();

@@ -17,7 +17,7 @@ import { buildLua } from '../scripts/linux-programs/lua.mjs';
 const lua = await builtProgram('Lua', buildLua as () => Promise<string>);
 const busybox = fetchBusybox();
 
-const { suite, vm } = vmSuite('linux lua', { backends: ['kvm'] });
+const { suite, vm } = vmSuite('linux lua');
 const ctx = withHost(suite);
 
 /** `lua` and busybox as `sh` in one directory: /bin/sh is looked up there by name. */

@@ -1,9 +1,8 @@
-// Linux processes as pVMs (kvm): a static Linux program's fork() is a pVM fork, wait4
+// Linux processes as pVMs (kvm and process): a static Linux program's fork() is a pVM fork, wait4
 // waits for the child pVM, kill signals it, and a pipe made before fork works across it
 // in both guests. The program: test/linux/linux_proc.c (musl-gcc, built by the build when
 // it is installed); busybox-static from Debian for the shell tests (build/debian/).
-// Either missing: its tests skip, saying so. The process backend skips loudly: the
-// personality does not run there yet.
+// Either missing: its tests skip, saying so.
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -19,7 +18,6 @@ const ctx = withHost(suite);
 
 const linuxTest = (title: string, fn: () => Promise<void>, skip: string | false = noMusl) => {
   vm(title, async () => {
-    if (backend() !== 'kvm') return console.warn(`(linux-process: SKIPPED on ${backend()}: the Linux personality runs on kvm only: "${title}")`);
     if (skip) return console.warn(`(linux-process: ${skip}: "${title}" is SKIPPED)`);
     await fn();
   });

@@ -14,7 +14,7 @@ const qjs: string | { skip: string } = await (buildQuickJs() as Promise<string>)
   skip: `QuickJS cannot be built here (${err.message.split('\n')[0]})`,
 }));
 
-const { suite, vm } = vmSuite('linux quickjs', { backends: ['kvm'] });
+const { suite, vm } = vmSuite('linux quickjs');
 const ctx = withHost(suite);
 
 const test = (title: string, fn: (path: string) => Promise<void>) => {

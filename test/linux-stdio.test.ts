@@ -9,7 +9,7 @@ import { fetchBusybox, muslProgram } from './_linux.js';
 const { path: stdio, skip: noMusl } = muslProgram('linux_stdio');
 const busybox = fetchBusybox();
 
-const { suite, vm } = vmSuite('linux stdio', { backends: ['kvm'] });
+const { suite, vm } = vmSuite('linux stdio');
 const ctx = withHost(suite);
 
 const test = (title: string, fn: () => Promise<void>) => {

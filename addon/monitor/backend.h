@@ -244,8 +244,16 @@ class Backend {
   virtual uint64_t tsc_khz() const { return 0; }
   // Whether a static Linux program (an image with no pvm ABI note) can run: its
   // personality (hypercalls/linux/) takes the program's `syscall` instruction as a jump
-  // to LSTAR inside the guest. A backend where `syscall` would reach the host says no.
+  // to LSTAR inside the guest (kvm), or the backend catches it and sends it there
+  // (process: SetLinuxSyscalls). A backend that can do neither says no.
   virtual bool runs_linux_programs() const { return false; }
+  // Where the guest runs in the host's user mode (needs_cpu_tables() false) and so a
+  // `syscall` cannot reach LSTAR: `syscall_entry` is the personality's entry, where the
+  // backend resumes the guest after catching a `syscall` (0: the image is no Linux
+  // program, a raw `syscall` ends the pVM again); `sled` is the rewrite's page for
+  // virtual address 0 (linux_rewrite.h), or null to take it away. Returns whether the
+  // sled is in place (rewritten sites need it). Not asked where the sled is guest RAM.
+  virtual bool SetLinuxSyscalls(uint64_t syscall_entry, const uint8_t* sled) { return false; }
   // Confinement (seccomp.h): system calls made from an instruction below this address
   // are the guest's (the guest runs inside the monitor process) and trap to the
   // backend instead of reaching the host. 0: the guest cannot make any (a VM).

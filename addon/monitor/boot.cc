@@ -100,10 +100,10 @@ bool BootImage(const BootRequest& request, Monitor* m, Failure* why) {
     if (!whole.Open(backend->memory(), why)) return false;
     if (!LoadElf(image, whole.span(), &loaded, why)) return false;
     if (loaded.linux_program && !backend->runs_linux_programs()) {
-      return RefuseLinuxProgram("needs the kvm backend", why);
+      return RefuseLinuxProgram(kLinuxBackendsText, why);
     }
     if (!SetUpBoot(whole.span(), loaded, params, &entry, why, tables_ready)) return false;
-    if (loaded.linux_program && !LoadLinuxPersonality(whole.span(), EmbeddedLinuxPersonality(), loaded, files, &entry, why)) {
+    if (loaded.linux_program && !LoadLinuxPersonality(backend, whole.span(), EmbeddedLinuxPersonality(), loaded, files, &entry, why)) {
       return false;
     }
     m->linux_program = loaded.linux_program;

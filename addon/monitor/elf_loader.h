@@ -43,6 +43,11 @@ struct LoadedImage {
 // all are good copies each PT_LOAD's file bytes to its vaddr (= guest-physical address).
 // The rest of each segment (memsz - filesz) is left as it is: fresh guest RAM is zero
 // and touching it would cost a page fault per page for nothing.
+// A static-pie (ET_DYN, no PT_INTERP, no pvm ABI note) is a Linux program loaded with its
+// lowest segment at 4 MiB: entry, phdr and text are where it went (AT_BASE stays 0, as
+// Linux gives a program with no interpreter; its libc relocates itself). Its PT_LOADs
+// must ascend without overlapping, aligned to powers of two no larger than 4 MiB, and
+// span less than the largest guest RAM, or it is BadImage with the reason.
 // Failures: BadImage (malformed or unsupported, or dynamically linked: PT_INTERP),
 // ImageTooLarge (does not fit the RAM) or AbiMismatch (a pvm ABI note of another version:
 // abi_note.h). An image with no pvm ABI note loads as a static Linux program (linux_program).

@@ -122,15 +122,20 @@ ExecOutcome ExecPvm(Monitor* m, int image_fd, uint64_t ram_size, const std::vect
                                                     : std::span<const uint8_t>{};
   bool ok = m->backend->AllocateMemory(size, &fresh, &why) && LoadElf(image, fresh.span(), &loaded, &why) &&
             (!loaded.linux_program || m->backend->runs_linux_programs() ||
-             RefuseLinuxProgram("needs the kvm backend", &why)) &&
+             RefuseLinuxProgram(kLinuxBackendsText, &why)) &&
             SetUpBoot(fresh.span(), loaded, params, &entry, &why) &&
             (!loaded.linux_program ||
-             LoadLinuxPersonality(fresh.span(), m->linux_personality, loaded, files, &entry, &why));
+             LoadLinuxPersonality(m->backend.get(), fresh.span(), m->linux_personality, loaded, files, &entry, &why));
   if (ok) {
     for (const FilePages& f : loaded.shareable) m->backend->ShareFilePages(fresh, f.gpa, image_fd, f.offset, f.length);
   }
   close(image_fd);
+  // A Linux program's syscall entry and sled went to a user-mode backend already: the
+  // same ones again if the old image is one too (one personality), else take them back.
+  bool user_mode = !m->backend->needs_cpu_tables();
+  if (!ok && user_mode && !m->linux_program) m->backend->SetLinuxSyscalls(0, nullptr);
   if (!ok) return Refuse(GuestErrnoOf(why), why);
+  if (user_mode && !loaded.linux_program) m->backend->SetLinuxSyscalls(0, nullptr);
   // What the pVM keeps goes into the new boot-info page.
   uint32_t fork_channel = kNoChannel;
   std::memcpy(&fork_channel, m->backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_FORK_CHANNEL_OFFSET, 4), 4);

@@ -27,12 +27,18 @@ uint32_t TraceFlags() {
   return PVM_LINUX_TRACE_SYSCALLS | (strstr(trace, "syscalls-all") ? PVM_LINUX_TRACE_ALL : 0);
 }
 
-// PVM_LINUX_REWRITE=off: leave `syscall` sites as they are (every syscall traps to
-// LSTAR); for measuring the rewrite against the trap.
-bool RewriteWanted() {
+// PVM_LINUX_REWRITE=off: leave `syscall` sites as they are (every syscall traps: to
+// LSTAR, or on process the seccomp trap); for measuring the rewrite against the trap.
+// =nosled (process): as where the host refuses address 0, for tests and the bench.
+enum class RewriteMode { On, Off, NoSled };
+RewriteMode Rewrite() {
   const char* v = getenv("PVM_LINUX_REWRITE");
-  return !(v && strcmp(v, "off") == 0);
+  if (v && strcmp(v, "off") == 0) return RewriteMode::Off;
+  if (v && strcmp(v, "nosled") == 0) return RewriteMode::NoSled;
+  return RewriteMode::On;
 }
+
+constexpr uint64_t kStubArea = 64 * 1024;  // RewriteMovSites' stubs: 2730 numbers
 
 }  // namespace
 
@@ -58,15 +64,16 @@ std::span<const uint8_t> LinuxFilesOf(const GuestMemory& ram, uint64_t ram_size)
   return bytes ? std::span<const uint8_t>(bytes, h.files_size) : std::span<const uint8_t>{};
 }
 
-bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob, const LoadedImage& image,
-                          std::span<const uint8_t> files, EntryState* entry, Failure* why) {
+bool LoadLinuxPersonality(Backend* backend, std::span<uint8_t> ram, std::span<const uint8_t> blob,
+                          const LoadedImage& image, std::span<const uint8_t> files, EntryState* entry, Failure* why) {
   size_t size = blob.size();
   pvm_linux_handoff h;
   if (size < sizeof h) return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality is missing");
   std::memcpy(&h, blob.data(), sizeof h);
   if (h.magic != PVM_LINUX_MAGIC || h.header_size != sizeof h || h.mem_size < size ||
       h.mem_size > PVM_LINUX_RT_LIMIT - PVM_LINUX_RT_GPA || ram.size() < PVM_LINUX_RT_LIMIT ||
-      h.call_entry < PVM_LINUX_RT_GPA || h.call_entry >= PVM_LINUX_RT_GPA + size) {
+      h.call_entry < PVM_LINUX_RT_GPA || h.call_entry >= PVM_LINUX_RT_GPA + size ||
+      h.syscall_entry < PVM_LINUX_RT_GPA || h.syscall_entry >= PVM_LINUX_RT_GPA + size) {
     return Fail(why, ctl::ErrorCode::Internal, 0, "the Linux personality blob is malformed");
   }
   h.entry = image.entry;
@@ -93,7 +100,25 @@ bool LoadLinuxPersonality(std::span<uint8_t> ram, std::span<const uint8_t> blob,
   uint8_t* at = ram.data() + PVM_LINUX_RT_GPA;
   std::memcpy(at, blob.data(), size);
   std::memset(at + size, 0, h.mem_size - size);  // its bss (exec reuses RAM)
-  if (RewriteWanted()) {
+  if (!backend->needs_cpu_tables()) {
+    // User mode (process): no LSTAR; the backend catches a `syscall` and sends it to the
+    // personality, and maps the sled at address 0 itself where the host lets it.
+    h.flags |= PVM_LINUX_USER_MODE;
+    uint8_t sled[PVM_PAGE_SIZE];
+    BuildSled(sled, h.call_entry);
+    bool sled_mapped = Rewrite() != RewriteMode::NoSled && backend->SetLinuxSyscalls(h.syscall_entry, sled);
+    if (!sled_mapped) backend->SetLinuxSyscalls(h.syscall_entry, nullptr);
+    if (Rewrite() != RewriteMode::Off && sled_mapped) {
+      h.call_sites = static_cast<uint32_t>(RewriteSites(ram, image).sites);
+    } else if (Rewrite() != RewriteMode::Off) {
+      // No sled: the `mov $N, %eax; syscall` sites call stubs in the top 64 KiB of the
+      // personality's area, where they fit above it.
+      uint64_t stubs = PVM_LINUX_RT_LIMIT - kStubArea;
+      if (PVM_LINUX_RT_GPA + h.mem_size <= stubs) {
+        h.call_sites = static_cast<uint32_t>(RewriteMovSites(ram, image, stubs, kStubArea, h.syscall_entry).sites);
+      }
+    }
+  } else if (Rewrite() != RewriteMode::Off) {
     RewriteCounts c = RewriteSyscalls(ram, image, h.call_entry);
     h.call_sites = static_cast<uint32_t>(c.sites);  // the personality traces it
   }

@@ -6,17 +6,21 @@
  * (virtual) CPL0 with EFER.SCE set; linux_start() points LSTAR at linux_syscall_entry,
  * so a program's `syscall` lands here without leaving the guest. There is no privilege
  * change to undo, so the way back is popfq + jmp *%rcx (sysretq would drop to CPL3).
+ * On process the guest runs in user mode: a `syscall` is trapped by the monitor's
+ * seccomp filter and its SIGSYS handler resumes the program here instead, with rcx and
+ * r11 as `syscall` left them (handoff syscall_entry); the way back is the same.
  */
         .section .text.head, "ax", @progbits
         .globl linux_handoff
 linux_handoff:
         .long 0x78756e6c                /* magic: PVM_LINUX_MAGIC */
-        .long 88                        /* header_size */
+        .long 96                        /* header_size */
         .quad linux_rt_start            /* start */
         .quad __rt_end - linux_handoff  /* mem_size */
         .fill 40, 1, 0                  /* entry, phdr, phnum, realtime_offset_ns, flags, call_sites */
         .quad linux_call_entry          /* call_entry */
         .fill 16, 1, 0                  /* files_gpa, files_size */
+        .quad linux_syscall_entry       /* syscall_entry */
 
         .text
         .globl linux_rt_start

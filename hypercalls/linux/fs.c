@@ -53,7 +53,7 @@ struct fs_state {
   struct ofile ofiles[MAX_OFILES];
 };
 _Static_assert(sizeof(struct fs_state) <= LINUX_FS_STATE_SIZE, "exec.c's copy of the files' state");
-_Static_assert(sizeof(struct pvm_linux_handoff) == 88, "entry.S lays the handoff header out");
+_Static_assert(sizeof(struct pvm_linux_handoff) == 96, "entry.S lays the handoff header out");
 
 static struct fnode *nodes;
 static uint32_t nnodes, node_cap;

@@ -18,6 +18,9 @@
 /* Bits of `flags`. */
 #define PVM_LINUX_TRACE_SYSCALLS 1u     /* PVM_TRACE=syscalls: name each unserved call */
 #define PVM_LINUX_TRACE_ALL 2u          /* PVM_TRACE=syscalls-all: a line for every call */
+#define PVM_LINUX_USER_MODE 4u          /* the guest runs in the host's user mode (process
+                                           backend): no MSRs; the backend sends a trapped
+                                           `syscall` to syscall_entry; FS/GS by wrfsbase */
 
 struct pvm_linux_handoff {
   /* Written by the link (hypercalls/linux/entry.S). */
@@ -41,6 +44,9 @@ struct pvm_linux_handoff {
      before EXEC). 0/0: no files. */
   uint64_t files_gpa;
   uint64_t files_size;
+  /* Written by the link: the `syscall` entry (LSTAR on kvm; on process, where the
+     backend's seccomp trap sends a `syscall` that was not rewritten). */
+  uint64_t syscall_entry;
 };
 
 /* The files archive: a header, then `count` entries, entry 0 the root directory. Each

@@ -52,9 +52,11 @@ uint64_t linux_start(struct pvm_boot_info *bi)
     __builtin_trap();
   linux_boot = __pvm_boot = bi;
   linux_cpu_clock_start();
-  linux_wrmsr(MSR_STAR, KERNEL_CS << 32);
-  linux_wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)linux_syscall_entry);
-  linux_wrmsr(MSR_FMASK, SYSCALL_FMASK);
+  if (!(linux_handoff.flags & PVM_LINUX_USER_MODE)) {  /* process: no MSRs, the backend traps */
+    linux_wrmsr(MSR_STAR, KERNEL_CS << 32);
+    linux_wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)linux_syscall_entry);
+    linux_wrmsr(MSR_FMASK, SYSCALL_FMASK);
+  }
   linux_random_init(bi->entropy);
   /* The files' archive (if any) is at the top of the heap area: the heap ends below it. */
   const struct pvm_linux_handoff *files = &linux_handoff;

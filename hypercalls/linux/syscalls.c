@@ -92,11 +92,23 @@ static long prlimit_l(long pid, long resource, const void *new_limit, uint64_t *
   return 0;
 }
 
+/* kvm: the MSR (CPL0). process: user mode, where the monitor saves and restores the
+ * guest's bases around every switch (it needs FSGSBASE in user mode to run a program). */
+static void set_base(uint32_t msr, uint64_t addr)
+{
+  if (!(linux_handoff.flags & PVM_LINUX_USER_MODE))
+    linux_wrmsr(msr, addr);
+  else if (msr == MSR_FS_BASE)
+    __asm__ volatile("wrfsbase %0" : : "r"(addr) : "memory");
+  else
+    __asm__ volatile("wrgsbase %0" : : "r"(addr) : "memory");
+}
+
 static long arch_prctl_l(long code, uint64_t addr)
 {
   switch (code) {
-    case ARCH_SET_FS: fs_base = addr; linux_wrmsr(MSR_FS_BASE, addr); return 0;
-    case ARCH_SET_GS: gs_base = addr; linux_wrmsr(MSR_GS_BASE, addr); return 0;
+    case ARCH_SET_FS: fs_base = addr; set_base(MSR_FS_BASE, addr); return 0;
+    case ARCH_SET_GS: gs_base = addr; set_base(MSR_GS_BASE, addr); return 0;
     case ARCH_GET_FS: *(uint64_t *)(uintptr_t)addr = fs_base; return 0;
     case ARCH_GET_GS: *(uint64_t *)(uintptr_t)addr = gs_base; return 0;
     default: return -L_EINVAL;

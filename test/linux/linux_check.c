@@ -4,6 +4,7 @@
  * success, or "<mode> FAIL: why" and exits 1. Built unchanged: no pvm header in sight.
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -185,6 +186,25 @@ static int bench_getpid(long n)
   return 0;
 }
 
+/* `load`: where the program was loaded (a static-pie: at the loader's base, not 0) and
+ * the auxv entries that name it, as Linux gives them: AT_ENTRY = _start where it runs,
+ * AT_PHDR = its own program headers, AT_BASE = 0 (no interpreter). */
+extern const Elf64_Ehdr __ehdr_start;
+void program_start(void) __asm__("_start");  /* crt1/rcrt1 define it */
+static int check_load(void)
+{
+  const Elf64_Ehdr *eh = &__ehdr_start;
+  uintptr_t entry = getauxval(AT_ENTRY), phdr = getauxval(AT_PHDR);
+  if (entry != (uintptr_t)program_start) return fail("load", "AT_ENTRY is not _start");
+  if (phdr != (uintptr_t)eh + eh->e_phoff) return fail("load", "AT_PHDR is not the program headers");
+  if (getauxval(AT_PHNUM) != eh->e_phnum) return fail("load", "AT_PHNUM");
+  if (getauxval(AT_BASE) != 0) return fail("load", "AT_BASE is not 0");
+  const char *home = getenv("HOME");
+  printf("load type=%s at=%#lx home=%s\n", eh->e_type == ET_DYN ? "dyn" : "exec", (unsigned long)eh, home ? home : "-");
+  printf("load ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   const char *mode = argc > 1 ? argv[1] : "start";
@@ -198,5 +218,6 @@ int main(int argc, char **argv)
   if (strcmp(mode, "enosys") == 0) return check_enosys();
   if (strcmp(mode, "site") == 0) return check_site();
   if (strcmp(mode, "getpid") == 0) return bench_getpid(argc > 2 ? atol(argv[2]) : 100000);
+  if (strcmp(mode, "load") == 0) return check_load();
   return fail(mode, "unknown mode");
 }

@@ -111,4 +111,29 @@ bool MapShared(uint64_t gpa, uint8_t* host, uint64_t size, Failure* why) {
 
 void Unmap(uint64_t gpa, uint64_t size) { Unreserve(gpa, gpa + size); }
 
+namespace {
+bool g_sled = false;  // page 0 is the sled (a fork(2) child has it too)
+}  // namespace
+
+bool MapSled(const uint8_t* page) {
+  if (!page) {
+    if (g_sled) munmap(At(0), PVM_PAGE_SIZE);
+    g_sled = false;
+    return false;
+  }
+  // Filled elsewhere, then moved to address 0 (never a write through a null pointer):
+  // the kernel allows address 0 only below vm.mmap_min_addr's floor = with
+  // CAP_SYS_RAWIO, or where that floor is 0. Replaces the sled of an earlier image.
+  void* fill = mmap(nullptr, PVM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (fill == MAP_FAILED) return g_sled = false;
+  std::memcpy(fill, page, PVM_PAGE_SIZE);
+  if (mprotect(fill, PVM_PAGE_SIZE, PROT_READ | PROT_EXEC) != 0 ||
+      mremap(fill, PVM_PAGE_SIZE, PVM_PAGE_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, At(0)) == MAP_FAILED) {
+    munmap(fill, PVM_PAGE_SIZE);
+    if (g_sled) munmap(At(0), PVM_PAGE_SIZE);
+    return g_sled = false;
+  }
+  return g_sled = true;
+}
+
 }  // namespace pvm::monitor::process

@@ -43,5 +43,9 @@ bool MapFile(uint64_t gpa, int fd, uint64_t offset, uint64_t length);
 bool MapShared(uint64_t gpa, uint8_t* host, uint64_t size, Failure* why);
 // Puts the reservation back over [gpa, gpa + size).
 void Unmap(uint64_t gpa, uint64_t size);
+// A Linux program's zpoline sled (linux_rewrite.h): `page` read-only and executable at
+// address 0 (outside guest RAM, below kRamFloor), or none (null). False where the host
+// refuses address 0 (vm.mmap_min_addr without CAP_SYS_RAWIO): page 0 stays unmapped.
+bool MapSled(const uint8_t* page);
 
 }  // namespace pvm::monitor::process

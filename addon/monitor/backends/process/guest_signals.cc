@@ -16,6 +16,7 @@
 // it on purpose (ppoll/sigsuspend with a wait mask): its own handler is called.
 #include "monitor/backends/process/guest_signals.h"
 
+#include <linux/audit.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -132,11 +133,21 @@ void CrashAsUsual(int sig, siginfo_t* info) {
   Requeue(sig, info);
 }
 
-// Whether the guest can change its FS/GS base itself (FSGSBASE usable in user mode):
-// then every switch saves and restores them (the monitor's FS is its TLS).
-bool FsGsBaseUsable() { return (getauxval(AT_HWCAP2) & 2) != 0; }  // HWCAP2_FSGSBASE
-
 bool g_installed = false;
+uint64_t g_linux_syscall_entry = 0;  // SetLinuxSyscallEntry (a fork(2) child keeps it)
+
+// A guest `syscall` the filter trapped (SYS_SECCOMP, x86-64 ABI) of a Linux program:
+// resume at the personality's entry. The kernel rolled rax back to the number; rcx and
+// r11 hold what the `syscall` instruction put there (the next rip, rflags), which is
+// what the entry expects, and rip is already past the instruction.
+bool RedirectSyscall(int sig, const siginfo_t* info, ucontext_t* uc) {
+  if (sig != SIGSYS || g_linux_syscall_entry == 0 || info->si_code != 1 /* SYS_SECCOMP */ ||
+      info->si_arch != AUDIT_ARCH_X86_64) {
+    return false;
+  }
+  uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(g_linux_syscall_entry);
+  return true;
+}
 stack_t g_alt_stack{};  // this process's alternate signal stack (rt_sigreturn re-installs uc_stack)
 
 }  // namespace
@@ -228,6 +239,11 @@ const GuestFault& LastFault() { return g_fault; }
 
 uint64_t HypercallEntryAddress() { return reinterpret_cast<uint64_t>(&proc_hypercall_entry); }
 
+// Then every switch saves and restores them (the monitor's FS is its TLS).
+bool FsGsBaseUsable() { return (getauxval(AT_HWCAP2) & 2) != 0; }  // HWCAP2_FSGSBASE
+
+void SetLinuxSyscallEntry(uint64_t entry) { g_linux_syscall_entry = entry; }
+
 }  // namespace pvm::monitor::process
 
 extern "C" void proc_on_signal(int sig, siginfo_t* info, void* ucv) {
@@ -254,6 +270,7 @@ extern "C" void proc_on_signal(int sig, siginfo_t* info, void* ucv) {
   // A fault signal. Only a fault the CPU raised while the guest ran is the guest's.
   bool synchronous = info->si_code > 0;
   if (!synchronous || in_window || !proc_in_guest) return CrashAsUsual(sig, info);
+  if (!in_entry && RedirectSyscall(sig, info, uc)) return;  // served by the guest's personality
   DecodeFault(sig, info, uc, g_config.guest_lo, g_config.guest_hi, &g_fault);
   SaveFrame(uc);
   ReturnToMonitor(uc, PROC_EXIT_EXCEPTION);

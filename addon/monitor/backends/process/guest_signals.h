@@ -42,5 +42,11 @@ const GuestFault& LastFault();
 
 // The address the runtime calls instead of the port write (boot info hypercall_entry).
 uint64_t HypercallEntryAddress();
+// Whether the guest can change its FS/GS base itself (FSGSBASE usable in user mode).
+bool FsGsBaseUsable();
+// A Linux program's personality entry (0: none): a `syscall` the guest makes (the
+// seccomp filter's SIGSYS) resumes there with rcx, r11 as `syscall` left them, instead
+// of ending the pVM as a raw system call.
+void SetLinuxSyscallEntry(uint64_t entry);
 
 }  // namespace pvm::monitor::process

@@ -124,6 +124,13 @@ std::vector<SeccompArgRule> ProcessBackend::seccomp_arg_rules() const {
 }
 
 uint64_t ProcessBackend::hypercall_entry() const { return process::HypercallEntryAddress(); }
+
+bool ProcessBackend::runs_linux_programs() const { return process::FsGsBaseUsable(); }
+
+bool ProcessBackend::SetLinuxSyscalls(uint64_t syscall_entry, const uint8_t* sled) {
+  process::SetLinuxSyscallEntry(syscall_entry);
+  return process::MapSled(sled);
+}
 uint64_t ProcessBackend::guest_code_limit() const { return process::GuestLimit(); }
 
 bool ProcessBackend::Run(VcpuExit* exit, Failure*) {

@@ -63,6 +63,10 @@ class ProcessBackend final : public Backend {
   uint64_t exit_count() const override { return exits_; }
 
   bool needs_cpu_tables() const override { return false; }
+  // Linux programs: the personality runs in user mode; its `syscall`s are the seccomp
+  // filter's SIGSYS, sent to the personality (and its TLS needs wrfsbase in user mode).
+  bool runs_linux_programs() const override;
+  bool SetLinuxSyscalls(uint64_t syscall_entry, const uint8_t* sled) override;
   uint64_t hypercall_entry() const override;
   uint64_t guest_code_limit() const override;
   void SettleKicks() override;
