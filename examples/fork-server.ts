@@ -24,13 +24,16 @@
 //
 // Then: curl 'http://127.0.0.1:8080/pi?n=1000000'
 //       curl -d 600851475143 http://127.0.0.1:8080/factor
-import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Host, MAX_MESSAGE, PvmError, builtinGuest, describeExit, type Channel, type Pvm } from '../lib/index.js';
+import { Gate, HttpError, fetchText, httpServer, readBody, sendJson } from './http-kit.js';
 import { ResetPool } from './reset-pool.js';
+
+export { fetchText };
 
 /** Options of {@link startForkServer}. */
 export interface ForkServerOptions {
@@ -171,59 +174,6 @@ function readyLine(template: Pvm): Promise<RegExpMatchArray> {
   });
 }
 
-// A counting semaphore: at most `n` holders.
-class Gate {
-  #free: number;
-  #queue: Array<() => void> = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#queue.push(resolve));
-  }
-  release(): void {
-    const next = this.#queue.shift();
-    if (next) next();
-    else this.#free++;
-  }
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, `request body over ${MAX_BODY} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return void res.destroy();
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(value));
-}
 
 function serve(template: Pvm, maxInFlight: number, timeoutMs: number, pool?: ResetPool) {
   const stats: ForkServerStats = { requests: 0, forks: 0, resets: 0, failed: 0 };
@@ -231,7 +181,7 @@ function serve(template: Pvm, maxInFlight: number, timeoutMs: number, pool?: Res
   const gate = new Gate(maxInFlight);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY);
     // The request as the guest reads it: "<METHOD> <path>\n<body>", one message.
     const message = Buffer.concat([Buffer.from(`${req.method} ${req.url}\n`), body]);
     if (message.length > MAX_MESSAGE) throw new HttpError(413, 'request too large');
@@ -297,42 +247,12 @@ function serve(template: Pvm, maxInFlight: number, timeoutMs: number, pool?: Res
     }
   }
 
-  const http = createServer((req, res) => {
-    handle(req, res)
-      .catch((err: unknown) => {
-        if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
-        // Out of pVMs (Host maxPvms) or child slots: EAGAIN; the template has ended: ESRCH.
-        if (err instanceof PvmError) {
-          const status = ['EAGAIN', 'ENOMEM', 'ESRCH', 'ECLOSED'].includes(err.code) ? 503 : 500;
-          return sendJson(res, status, { error: `${err.code}: ${err.message}` });
-        }
-        sendJson(res, 500, { error: String(err) });
-      })
-      .finally(() => stats.requests++);
-  });
-  http.keepAliveTimeout = 10_000;
+  const http = httpServer(handle, () => stats.requests++);
   return { http, stats, live };
 }
 
 // ---- running the file: serve, or check itself ------------------------------------------
 
-/** One HTTP request on `agent`: status, headers and body text. */
-export function fetchText(
-  url: string,
-  init: { method?: string; body?: string; agent?: Agent } = {},
-): Promise<{ status: number; headers: IncomingMessage['headers']; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method ?? 'GET', agent: init.agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
 
 // Known values to check the answers against.
 const PI = [[10, 4], [1000, 168], [100_000, 9592], [1_000_000, 78498], [10_000_000, 664579]] as const;

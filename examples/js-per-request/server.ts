@@ -20,7 +20,7 @@
 //
 // Then: curl http://127.0.0.1:8080/whoami
 //       curl -d '[1, 2, 3].map((x) => x * x)' http://127.0.0.1:8080/eval
-import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { copyFileSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,6 +29,9 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Host, PvmError, describeExit, type Pvm } from '../../lib/index.js';
 import { packageRoot } from '../../lib/paths.js';
+import { Gate, HttpError, fetchText, httpServer, readBody, sendJson } from '../http-kit.js';
+
+export { fetchText };
 
 /** The guest side: runtime.js and the default handler.js. */
 export const GUEST_DIR = join(packageRoot, 'examples', 'js-per-request', 'guest');
@@ -186,56 +189,6 @@ function ready(template: Pvm): Promise<void> {
   });
 }
 
-// A counting semaphore: at most `n` holders.
-class Gate {
-  #free: number;
-  #queue: Array<() => void> = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async acquire(): Promise<void> {
-    if (this.#free > 0) return void this.#free--;
-    await new Promise<void>((resolve) => this.#queue.push(resolve));
-  }
-  release(): void {
-    const next = this.#queue.shift();
-    if (next) next();
-    else this.#free++;
-  }
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, `request body over ${MAX_BODY} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return void res.destroy();
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(value));
-}
 
 /**
  * The response a copy wrote: the JSON on the line after the \x1e in its output; null if
@@ -261,7 +214,7 @@ function serve(template: Pvm, maxInFlight: number, timeoutMs: number) {
   const gate = new Gate(maxInFlight);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
+    const body = (await readBody(req, MAX_BODY)).toString('utf8');
     const request: JsRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
     await gate.acquire();
     try {
@@ -315,42 +268,12 @@ function serve(template: Pvm, maxInFlight: number, timeoutMs: number) {
     }
   }
 
-  const http = createServer((req, res) => {
-    handle(req, res)
-      .catch((err: unknown) => {
-        if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
-        // Out of pVMs (Host maxPvms) or child slots: EAGAIN; the template has ended: ESRCH.
-        if (err instanceof PvmError) {
-          const status = ['EAGAIN', 'ENOMEM', 'ESRCH', 'ECLOSED'].includes(err.code) ? 503 : 500;
-          return sendJson(res, status, { error: `${err.code}: ${err.message}` });
-        }
-        sendJson(res, 500, { error: String(err) });
-      })
-      .finally(() => stats.requests++);
-  });
-  http.keepAliveTimeout = 10_000;
+  const http = httpServer(handle, () => stats.requests++);
   return { http, stats, live };
 }
 
 // ---- running the file: serve, or check itself ------------------------------------------
 
-/** One HTTP request on `agent`: status, headers and body text. */
-export function fetchText(
-  url: string,
-  init: { method?: string; body?: string; agent?: Agent } = {},
-): Promise<{ status: number; headers: IncomingMessage['headers']; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: init.method ?? 'GET', agent: init.agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
 
 /**
  * `count` requests (fib, eval that sets a global, whoami that must not see it), 4 at a
