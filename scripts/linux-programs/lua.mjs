@@ -7,11 +7,9 @@
 // dlopen, as the upstream Makefile's "posix" target does.
 //
 //   node scripts/linux-programs/lua.mjs        prints the path of the built lua
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { pinnedTarball, printWhenRun, requireTools, run, unpackFresh } from './source-build.mjs';
 
 const FILE = 'lua5.4_5.4.4.orig.tar.gz';
 const TARBALL = `https://deb.debian.org/debian/pool/main/l/lua5.4/${FILE}`;
@@ -20,34 +18,6 @@ const SOURCES = 'lua-5.4.4/src';
 const DEFINES = ['-DLUA_COMPAT_5_3', '-DLUA_USE_POSIX'];
 
 const root = join(import.meta.dirname, '..', '..');
-const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-
-/** Has `tool` on PATH. */
-function have(tool) {
-  try {
-    run('sh', ['-c', `command -v ${tool}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The tarball, downloaded once into `dir` and checked. */
-async function tarball(dir) {
-  const file = join(dir, FILE);
-  if (!existsSync(file)) {
-    const res = await fetch(TARBALL);
-    if (!res.ok) throw new Error(`lua: ${TARBALL}: HTTP ${res.status}`);
-    writeFileSync(`${file}.part`, Buffer.from(await res.arrayBuffer()));
-    renameSync(`${file}.part`, file);
-  }
-  const got = createHash('sha256').update(readFileSync(file)).digest('hex');
-  if (got !== SHA256) {
-    rmSync(file);
-    throw new Error(`lua: ${FILE} does not match its pinned sha256`);
-  }
-  return file;
-}
 
 /**
  * Builds (once) and returns the path of a static `lua`. Throws, saying what is missing,
@@ -56,14 +26,10 @@ async function tarball(dir) {
 export async function buildLua(dir = join(root, 'build', 'linux-programs')) {
   const lua = join(dir, 'lua');
   if (existsSync(lua)) return lua;
-  for (const tool of ['musl-gcc', 'tar']) {
-    if (!have(tool)) throw new Error(`lua: ${tool} is not installed${tool === 'musl-gcc' ? ' (Debian: musl-tools)' : ''}`);
-  }
+  requireTools('lua', ['musl-gcc', 'tar']);
   mkdirSync(dir, { recursive: true });
-  const work = join(dir, 'lua-build');
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work);
-  run('tar', ['xzf', await tarball(dir), '-C', work]);
+  const tarball = await pinnedTarball('lua', { url: TARBALL, dir, file: FILE, algorithm: 'sha256', encoding: 'hex', digest: SHA256 });
+  const work = unpackFresh(dir, 'lua-build', tarball);
   const src = join(work, SOURCES);
   const files = readdirSync(src).filter((f) => f.endsWith('.c') && f !== 'luac.c').sort();
   run('musl-gcc', ['-static', '-O2', '-std=gnu99', ...DEFINES, '-o', `${lua}.part`, ...files, '-lm'], src);
@@ -72,12 +38,4 @@ export async function buildLua(dir = join(root, 'build', 'linux-programs')) {
   return lua;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  buildLua().then(
-    (path) => console.log(path),
-    (err) => {
-      console.error(err.message);
-      process.exitCode = 1;
-    },
-  );
-}
+printWhenRun(import.meta, buildLua);

@@ -6,13 +6,10 @@
 // linked with musl-gcc -static. The result is cached in build/linux-programs/.
 //
 //   node scripts/linux-programs/quickjs.mjs        prints the path of the built qjs
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { pinnedTarball, printWhenRun, requireTools, run, unpackFresh } from './source-build.mjs';
 
-const PACKAGE = 'qjsc@0.3.0';
 const TARBALL = 'https://registry.npmjs.org/qjsc/-/qjsc-0.3.0.tgz';
 const SHA512 = 'a7+cU6/IVcZbIejffdt/wZVMX6LL2MDL3HQ9Zb5Gm23G9DvBMS/z9GHFxz39bAvp2PvMOM+ypSOAyokt2DdZ2w==';
 const SOURCES = 'package/deps/quickjs_2021_03_27';
@@ -20,35 +17,6 @@ const ENGINE = ['quickjs.c', 'libregexp.c', 'libunicode.c', 'cutils.c', 'quickjs
 const DEFINES = ['-DCONFIG_VERSION="2021-03-27"', '-D_GNU_SOURCE', '-DCONFIG_BIGNUM'];
 
 const root = join(import.meta.dirname, '..', '..');
-const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-
-/** Has `tool` on PATH. */
-function have(tool) {
-  try {
-    run('sh', ['-c', `command -v ${tool}`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The tarball's bytes, downloaded once into `dir` and checked. */
-async function tarball(dir) {
-  const file = join(dir, 'qjsc-0.3.0.tgz');
-  if (!existsSync(file)) {
-    const res = await fetch(TARBALL);
-    if (!res.ok) throw new Error(`quickjs: ${TARBALL}: HTTP ${res.status}`);
-    writeFileSync(`${file}.part`, Buffer.from(await res.arrayBuffer()));
-    renameSync(`${file}.part`, file);
-  }
-  const got = createHash('sha512').update(readFileSync(file)).digest('base64');
-  if (got !== SHA512) {
-    rmSync(file);
-    throw new Error(`quickjs: ${PACKAGE}'s tarball does not match its pinned sha512`);
-  }
-  return file;
-}
-
 /**
  * Builds (once) and returns the path of a static `qjs`. Throws, saying what is missing,
  * where it cannot be built (no musl-gcc or gcc, no network).
@@ -56,14 +24,10 @@ async function tarball(dir) {
 export async function buildQuickJs(dir = join(root, 'build', 'linux-programs')) {
   const qjs = join(dir, 'qjs');
   if (existsSync(qjs)) return qjs;
-  for (const tool of ['musl-gcc', 'gcc', 'tar']) {
-    if (!have(tool)) throw new Error(`quickjs: ${tool} is not installed${tool === 'musl-gcc' ? ' (Debian: musl-tools)' : ''}`);
-  }
+  requireTools('quickjs', ['musl-gcc', 'gcc', 'tar']);
   mkdirSync(dir, { recursive: true });
-  const work = join(dir, 'quickjs-build');
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work);
-  run('tar', ['xzf', await tarball(dir), '-C', work]);
+  const tarball = await pinnedTarball('quickjs', { url: TARBALL, dir, file: 'qjsc-0.3.0.tgz', algorithm: 'sha512', encoding: 'base64', digest: SHA512 });
+  const work = unpackFresh(dir, 'quickjs-build', tarball);
   const src = join(work, SOURCES);
   // The host compiler of JavaScript to C, and the two scripts qjs embeds.
   run('gcc', ['-O1', ...DEFINES, '-o', join(work, 'qjsc'), 'qjsc.c', ...ENGINE, '-lm', '-lpthread', '-ldl'], src);
@@ -75,12 +39,4 @@ export async function buildQuickJs(dir = join(root, 'build', 'linux-programs')) 
   return qjs;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  buildQuickJs().then(
-    (path) => console.log(path),
-    (err) => {
-      console.error(err.message);
-      process.exitCode = 1;
-    },
-  );
-}
+printWhenRun(import.meta, buildQuickJs);
