@@ -10,10 +10,12 @@
 extern struct pvm_linux_handoff linux_handoff;
 extern struct pvm_boot_info *linux_boot;
 
-/* The registers a syscall came with, as entry.S pushed them. */
+/* The program's registers at a syscall, as entry.S pushed them (its top an iretq frame). */
 struct linux_frame {
-  uint64_t r9, r8, r10, rdx, rsi, rdi, rcx, r11;
+  uint64_t r15, r14, r13, r12, rbp, rbx, rax, r9, r8, r10, rdx, rsi, rdi, rcx, r11;
+  uint64_t rip, cs, rflags, rsp, ss;
 };
+extern struct linux_frame *linux_cur_frame;  /* the syscall being served */
 
 long linux_syscall(long nr, struct linux_frame *f);
 
@@ -34,7 +36,7 @@ struct linux_backoff { unsigned spins; uint64_t sleep_ns; };
 void linux_backoff_wait(struct linux_backoff *b);  /* spin a little, then sleep longer each time */
 void linux_sleep_ns(uint64_t ns);                  /* WAIT with no channel: ns, or less */
 uint64_t linux_now_ns(void);                       /* CLOCK_MONOTONIC (runtime/clock.c) */
-void linux_drop_pvm_signals(void);                 /* take USR1/USR2 (no Linux meaning yet) */
+void linux_drop_pvm_signals(void);                 /* take the page's pending signals (signal.c) */
 
 /* fd.c: the file descriptor table (console, pipes). */
 void linux_fd_init(void);
@@ -90,10 +92,26 @@ const char *linux_self_path(void);  /* /proc/self/exe: the image's path as it wa
 long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid);
 long linux_wait4(int64_t pid, int *status, long options, void *rusage);
 long linux_waitid(long idtype, uint64_t id, uint8_t *info, long options);
-long linux_kill(int64_t pid, long sig);
+long linux_kill(int64_t pid, long sig);  /* sig | LINUX_KILL_TKILL: from tkill/tgkill */
+#define LINUX_KILL_TKILL 0x10000
 __attribute__((noreturn)) void linux_exit(int code);
-extern uint64_t user_rsp;  /* entry.S: the program's rsp at the syscall */
 extern uint8_t linux_sigactions[65][32];
+
+/* signal.c: handlers, masks, delivery at the return from a syscall. */
+void linux_signal_enter(int nr);                     /* a syscall starts */
+void linux_signal_exit(struct linux_frame *f);       /* ... ends: deliver what is due */
+void linux_signal_raise(int sig, int code, int pid); /* make `sig` pending here */
+int linux_signal_interrupts(void);   /* a blocking call must return -EINTR now */
+long linux_rt_sigreturn(struct linux_frame *f);
+long linux_rt_sigaction(long sig, const void *act, void *old, uint64_t size);
+long linux_rt_sigprocmask(long how, const uint64_t *set, uint64_t *old, uint64_t size);
+long linux_rt_sigpending(uint64_t *set, uint64_t size);
+long linux_rt_sigsuspend(const uint64_t *mask, uint64_t size);
+long linux_pause(void);
+long linux_sigaltstack(const uint64_t *ss, uint64_t *old, uint64_t sp);
+void linux_signal_fork_child(void);
+uint64_t linux_signal_blocked(void);
+void linux_signal_exec_restore(uint64_t mask);
 
 /* out.c: the console (fds 1 and 2) and the trace line. */
 void linux_console_write(const void *buf, size_t len);

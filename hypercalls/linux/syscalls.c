@@ -28,6 +28,8 @@ enum {
   SYS_openat = 257, SYS_mkdirat = 258, SYS_fchownat = 260, SYS_unlinkat = 263, SYS_renameat = 264,
   SYS_readlinkat = 267, SYS_fchmodat = 268, SYS_faccessat = 269, SYS_utimensat = 280,
   SYS_renameat2 = 316, SYS_faccessat2 = 439, SYS_sendfile = 40,
+  /* signals (signal.c) */
+  SYS_rt_sigreturn = 15, SYS_pause = 34, SYS_rt_sigpending = 127, SYS_rt_sigsuspend = 130,
 };
 #define AT_FDCWD (-100)
 
@@ -40,12 +42,9 @@ enum {
 #define AT_EMPTY_PATH 0x1000
 #define TCGETS 0x5401
 #define TIOCGWINSZ 0x5413
-#define NSIG_ACTIONS 65
 
 static uint64_t fs_base, gs_base;
-/* Signal actions are kept, not acted on: no handler runs yet (fd.c and process.c look at
- * SIG_DFL / SIG_IGN for SIGPIPE and kill of oneself). */
-uint8_t linux_sigactions[NSIG_ACTIONS][32];
+struct linux_frame *linux_cur_frame;
 
 struct timespec_l { int64_t sec, nsec; };
 
@@ -103,20 +102,17 @@ static long arch_prctl_l(long code, uint64_t addr)
   }
 }
 
-static long sigaction_l(long sig, const void *act, void *old, uint64_t size)
-{
-  if (sig < 1 || sig >= NSIG_ACTIONS || sig == 9 || sig == 19 || size != 8)
-    return -L_EINVAL;
-  if (old) memcpy(old, linux_sigactions[sig], 32);
-  if (act) memcpy(linux_sigactions[sig], act, 32);
-  return 0;
-}
-
-/* nanosleep and clock_nanosleep: sleep in WAIT with no channel until `deadline`. */
+/* nanosleep and clock_nanosleep: sleep in WAIT with no channel until `deadline`; a
+ * signal that runs a handler ends it early: -EINTR and what was left in `rem`. */
 static long sleep_until(uint64_t deadline, struct timespec_l *rem)
 {
-  for (uint64_t now; (now = linux_now_ns()) < deadline;)
+  for (uint64_t now; (now = linux_now_ns()) < deadline;) {
+    if (linux_signal_interrupts()) {
+      if (rem) rem->sec = (int64_t)((deadline - now) / 1000000000u), rem->nsec = (int64_t)((deadline - now) % 1000000000u);
+      return -L_EINTR;
+    }
     linux_sleep_ns(deadline - now);
+  }
   if (rem) rem->sec = rem->nsec = 0;
   return 0;
 }
@@ -144,9 +140,13 @@ static long serve(long nr, struct linux_frame *f);
 
 long linux_syscall(long nr, struct linux_frame *f)
 {
+  linux_cur_frame = f;
+  linux_signal_enter((int)nr);
   long r = serve(nr, f);
   if (linux_handoff.flags & PVM_LINUX_TRACE_ALL)
     linux_trace_call(nr, f->rdi, f->rsi, f->rdx, r);
+  f->rax = (uint64_t)r;
+  linux_signal_exit(f);  /* a due signal's handler runs next */
   return r;
 }
 
@@ -231,19 +231,22 @@ static long serve(long nr, struct linux_frame *f)
     case SYS_wait4: return linux_wait4((int64_t)(int32_t)a0, (int *)(uintptr_t)a1, (long)a2, (void *)(uintptr_t)a3);
     case SYS_waitid: return linux_waitid((long)a0, a1, (uint8_t *)(uintptr_t)a2, (long)a3);
     case SYS_kill: return linux_kill((int64_t)(int32_t)a0, (long)a1);
-    case SYS_tkill: return linux_kill((int64_t)(int32_t)a0, (long)a1);
-    case SYS_tgkill: return linux_kill((int64_t)(int32_t)a1, (long)a2);
+    case SYS_tkill: return linux_kill((int64_t)(int32_t)a0, (long)a1 | LINUX_KILL_TKILL);
+    case SYS_tgkill: return linux_kill((int64_t)(int32_t)a1, (long)a2 | LINUX_KILL_TKILL);
     case SYS_mmap: return linux_mmap(a0, a1, (long)a2, (long)a3, (long)a4, a5);
     case SYS_munmap: return linux_munmap(a0, a1);
     case SYS_mremap: return linux_mremap(a0, a1, a2, (long)a3);
     case SYS_mprotect: return 0;  /* all of RAM is read-write-execute */
     case SYS_madvise: return linux_madvise(a0, a1, (long)a2);
     case SYS_brk: return linux_brk(a0);
-    case SYS_rt_sigaction: return sigaction_l((long)a0, (const void *)(uintptr_t)a1, (void *)(uintptr_t)a2, a3);
+    case SYS_rt_sigaction: return linux_rt_sigaction((long)a0, (const void *)(uintptr_t)a1, (void *)(uintptr_t)a2, a3);
     case SYS_rt_sigprocmask:
-      if (a2) *(uint64_t *)(uintptr_t)a2 = 0;
-      return 0;
-    case SYS_sigaltstack: return 0;
+      return linux_rt_sigprocmask((long)a0, (const uint64_t *)(uintptr_t)a1, (uint64_t *)(uintptr_t)a2, a3);
+    case SYS_rt_sigreturn: return linux_rt_sigreturn(f);
+    case SYS_rt_sigpending: return linux_rt_sigpending((uint64_t *)(uintptr_t)a0, a1);
+    case SYS_rt_sigsuspend: return linux_rt_sigsuspend((const uint64_t *)(uintptr_t)a0, a1);
+    case SYS_pause: return linux_pause();
+    case SYS_sigaltstack: return linux_sigaltstack((const uint64_t *)(uintptr_t)a0, (uint64_t *)(uintptr_t)a1, f->rsp);
     case SYS_sched_yield: return 0;
     case SYS_getpid: case SYS_gettid: case SYS_set_tid_address: return (long)bi->id;
     case SYS_getppid: return (long)bi->parent_id;
