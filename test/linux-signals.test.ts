@@ -48,6 +48,8 @@ linuxTest('SSE registers survive a handler that uses them (fxsave in the frame, 
 linuxTest('SA_RESETHAND puts SIG_DFL back; SA_NODEFER leaves the signal unblocked in its handler', () => expectOk('resethand').then(() => {}));
 linuxTest('SA_RESTART: a read interrupted by a signal from another pVM goes on and returns what comes after', () => expectOk('restart').then(() => {}));
 
+linuxTest('SIGALRM: setitimer one-shot and periodic end pause(), alarm() says what is left, a blocked waitpid is EINTR', () => expectOk('alarm').then(() => {}));
+
 const busybox = fetchBusybox();
 const noBusybox = typeof busybox === 'string' ? false : busybox.skip;
 const bb = typeof busybox === 'string' ? busybox : '';

@@ -109,6 +109,11 @@ long linux_rt_sigpending(uint64_t *set, uint64_t size);
 long linux_rt_sigsuspend(const uint64_t *mask, uint64_t size);
 long linux_pause(void);
 long linux_sigaltstack(const uint64_t *ss, uint64_t *old, uint64_t sp);
+struct timeval_l;
+long linux_alarm(uint64_t seconds);
+long linux_getitimer(long which, struct timeval_l *cur);
+long linux_setitimer(long which, const struct timeval_l *nv, struct timeval_l *old);
+uint64_t linux_signal_wait_limit_ns(void);  /* until the ITIMER_REAL timer is due; ~0: none */
 void linux_signal_fork_child(void);
 uint64_t linux_signal_blocked(void);
 void linux_signal_exec_restore(uint64_t mask);

@@ -93,8 +93,12 @@ long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid)
 static long reap(uint64_t id, int nohang, struct pvm_child_status *st)
 {
   for (;;) {
-    long r = pvm_hypercall3(PVM_HC_WAITPID, (long)id, (long)(uintptr_t)st, nohang ? 0 : -1);
-    if (r == -PVM_EINTR) {
+    uint64_t limit = nohang ? 0 : linux_signal_wait_limit_ns();
+    if (!nohang && limit == 0) limit = 1;  /* SIGALRM is due: 0 would mean WNOHANG */
+    long r = pvm_hypercall3(PVM_HC_WAITPID, (long)id, (long)(uintptr_t)st, (long)limit);
+    if (r == -PVM_ETIMEDOUT && !linux_signal_interrupts())
+      continue;  /* woken for SIGALRM's time, which has not come */
+    if (r == -PVM_EINTR || r == -PVM_ETIMEDOUT) {
       /* A signal came (a child's end may have posted SIGCHLD): a child that has ended is
        * still reported first, as Linux's wait4 does; else a handler interrupts. */
       if (linux_signal_interrupts()) {

@@ -34,6 +34,7 @@
 #define SIGUSR1_L 10
 #define SIGUSR2_L 12
 #define SIGPIPE_L 13
+#define SIGALRM_L 14
 #define SIGCHLD_L 17
 #define SIGCONT_L 18
 #define SIGSTOP_L 19
@@ -82,6 +83,24 @@ static uint64_t alt_sp, alt_size;  /* sigaltstack */
 static int alt_disabled = 1;
 static int cur_nr;                 /* the syscall being served (restarts) */
 uint8_t linux_full_restore;        /* entry.S: return with iretq (every register from the frame) */
+static uint64_t alarm_at, alarm_every;  /* ITIMER_REAL: CLOCK_MONOTONIC ns (0: off), its interval */
+
+/* SIGALRM once the timer is due (looked at where signals are: syscalls, blocking waits). */
+static void check_alarm(void)
+{
+  if (!alarm_at) return;
+  uint64_t now = linux_now_ns();
+  if (now < alarm_at) return;
+  alarm_at = alarm_every ? now + alarm_every : 0;
+  linux_signal_raise(SIGALRM_L, 0x80, 0);  /* SI_KERNEL */
+}
+
+uint64_t linux_signal_wait_limit_ns(void)
+{
+  if (!alarm_at) return ~0ull;
+  uint64_t now = linux_now_ns();
+  return alarm_at > now ? alarm_at - now : 0;
+}
 
 static struct ksigaction *act(int sig) { return (struct ksigaction *)(void *)linux_sigactions[sig]; }
 
@@ -143,6 +162,7 @@ void linux_drop_pvm_signals(void) { collect(); }
 int linux_signal_interrupts(void)
 {
   collect();
+  check_alarm();
   return (pending & ~blocked) != 0;
 }
 
@@ -215,6 +235,7 @@ static void setup_frame(struct linux_frame *f, int sig)
 void linux_signal_exit(struct linux_frame *f)
 {
   if (linux_boot->pending_signals) collect();
+  check_alarm();
   while (pending & ~blocked) {
     int sig = __builtin_ctzll(pending & ~blocked) + 1;
     pending &= ~BIT(sig);
@@ -296,8 +317,10 @@ long linux_rt_sigpending(uint64_t *set, uint64_t size)
 /* pause and sigsuspend: sleep until a signal would run a handler or end the process. */
 static long wait_for_signal(void)
 {
-  while (!linux_signal_interrupts())
-    linux_sleep_ns(1000000000ull);  /* WAIT returns at once when a pVM signal arrives */
+  while (!linux_signal_interrupts()) {
+    uint64_t ns = linux_signal_wait_limit_ns();
+    linux_sleep_ns(ns < 1000000000ull ? ns : 1000000000ull);  /* WAIT returns at once when a pVM signal arrives */
+  }
   return -L_EINTR;
 }
 
@@ -335,8 +358,47 @@ long linux_sigaltstack(const uint64_t *ss, uint64_t *old, uint64_t sp)
   return 0;
 }
 
-/* fork: the child keeps handlers and mask; nothing is pending for it. */
-void linux_signal_fork_child(void) { pending = 0; }
+/* alarm and setitimer(ITIMER_REAL) / getitimer: one timer, SIGALRM when it is due. */
+struct timeval_l { int64_t sec, usec; };
+static void put_tv(struct timeval_l *tv, uint64_t ns)
+{
+  tv->sec = (int64_t)(ns / 1000000000u), tv->usec = (int64_t)(ns % 1000000000u / 1000u);
+}
+
+long linux_getitimer(long which, struct timeval_l *cur)
+{
+  if (which != 0) return -L_EINVAL;  /* ITIMER_VIRTUAL/PROF: not served */
+  uint64_t left = alarm_at ? linux_signal_wait_limit_ns() : 0;
+  if (alarm_at && left == 0) left = 1000;  /* due, not yet raised: not "disarmed" */
+  put_tv(&cur[0], alarm_every);
+  put_tv(&cur[1], left);
+  return 0;
+}
+
+long linux_setitimer(long which, const struct timeval_l *nv, struct timeval_l *old)
+{
+  if (which != 0) return -L_EINVAL;
+  if (old) linux_getitimer(0, old);
+  if (nv) {
+    if (nv[0].usec < 0 || nv[0].usec >= 1000000 || nv[1].usec < 0 || nv[1].usec >= 1000000) return -L_EINVAL;
+    uint64_t every = (uint64_t)nv[0].sec * 1000000000u + (uint64_t)nv[0].usec * 1000u;
+    uint64_t first = (uint64_t)nv[1].sec * 1000000000u + (uint64_t)nv[1].usec * 1000u;
+    alarm_every = first ? every : 0;
+    alarm_at = first ? linux_now_ns() + first : 0;
+  }
+  return 0;
+}
+
+long linux_alarm(uint64_t seconds)
+{
+  uint64_t left = alarm_at ? linux_signal_wait_limit_ns() : 0;
+  alarm_every = 0;
+  alarm_at = seconds ? linux_now_ns() + seconds * 1000000000u : 0;
+  return (long)((left + 500000000u) / 1000000000u) + (left && left < 500000000u);  /* rounded, never 0 if armed */
+}
+
+/* fork: the child keeps handlers and mask; nothing is pending for it, no timer runs. */
+void linux_signal_fork_child(void) { pending = 0, alarm_at = 0, alarm_every = 0; }
 
 /* exec: handlers go back to SIG_DFL (exec.c keeps the ignored ones); mask and pending stay. */
 uint64_t linux_signal_blocked(void) { return blocked; }

@@ -30,6 +30,7 @@ enum {
   SYS_renameat2 = 316, SYS_faccessat2 = 439, SYS_sendfile = 40,
   /* signals (signal.c) */
   SYS_rt_sigreturn = 15, SYS_pause = 34, SYS_rt_sigpending = 127, SYS_rt_sigsuspend = 130,
+  SYS_getitimer = 36, SYS_alarm = 37, SYS_setitimer = 38,
 };
 #define AT_FDCWD (-100)
 
@@ -111,7 +112,8 @@ static long sleep_until(uint64_t deadline, struct timespec_l *rem)
       if (rem) rem->sec = (int64_t)((deadline - now) / 1000000000u), rem->nsec = (int64_t)((deadline - now) % 1000000000u);
       return -L_EINTR;
     }
-    linux_sleep_ns(deadline - now);
+    uint64_t limit = linux_signal_wait_limit_ns();  /* wake for SIGALRM */
+    linux_sleep_ns(deadline - now < limit ? deadline - now : limit);
   }
   if (rem) rem->sec = rem->nsec = 0;
   return 0;
@@ -246,6 +248,9 @@ static long serve(long nr, struct linux_frame *f)
     case SYS_rt_sigpending: return linux_rt_sigpending((uint64_t *)(uintptr_t)a0, a1);
     case SYS_rt_sigsuspend: return linux_rt_sigsuspend((const uint64_t *)(uintptr_t)a0, a1);
     case SYS_pause: return linux_pause();
+    case SYS_alarm: return linux_alarm(a0 & 0xffffffffu);
+    case SYS_getitimer: return linux_getitimer((long)a0, (struct timeval_l *)(uintptr_t)a1);
+    case SYS_setitimer: return linux_setitimer((long)a0, (const struct timeval_l *)(uintptr_t)a1, (struct timeval_l *)(uintptr_t)a2);
     case SYS_sigaltstack: return linux_sigaltstack((const uint64_t *)(uintptr_t)a0, (uint64_t *)(uintptr_t)a1, f->rsp);
     case SYS_sched_yield: return 0;
     case SYS_getpid: case SYS_gettid: case SYS_set_tid_address: return (long)bi->id;

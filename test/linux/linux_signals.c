@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -277,6 +278,40 @@ static int restart_mode(void)
   return 0;
 }
 
+/* `alarm`: setitimer(ITIMER_REAL) one-shot and periodic end pause(); alarm() says what
+ * was left; SIGALRM interrupts a blocked waitpid (EINTR without SA_RESTART). */
+static int alarm_mode(void)
+{
+  set_handler(SIGALRM, on_plain, 0);
+  struct itimerval it = {{0, 0}, {0, 30000}};
+  if (setitimer(ITIMER_REAL, &it, 0) != 0) return fail("alarm", "setitimer");
+  if (pause() != -1 || errno != EINTR || got != 1) return fail("alarm", "one-shot did not end pause");
+  it.it_interval.tv_usec = 20000;
+  it.it_value.tv_usec = 20000;
+  setitimer(ITIMER_REAL, &it, 0);
+  while (got < 4) pause();
+  memset(&it, 0, sizeof it);
+  setitimer(ITIMER_REAL, &it, 0);
+  if (alarm(5) != 0) return fail("alarm", "alarm(5) after a disarmed timer");
+  unsigned left = alarm(0);
+  if (left < 4 || left > 5) return fail("alarm", "alarm(0) did not say 5");
+  pid_t pid = fork();
+  if (pid < 0) return fail("alarm", "fork");
+  if (pid == 0) {
+    for (;;) pause();
+  }
+  it.it_value.tv_usec = 30000;
+  it.it_interval.tv_usec = 0;
+  setitimer(ITIMER_REAL, &it, 0);
+  int status;
+  if (waitpid(pid, &status, 0) != -1 || errno != EINTR) return fail("alarm", "waitpid not interrupted");
+  if (got != 5) return fail("alarm", "handler did not run for waitpid");
+  kill(pid, SIGKILL);
+  if (waitpid(pid, &status, 0) != pid || !WIFSIGNALED(status)) return fail("alarm", "child not killed");
+  printf("alarm ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   setvbuf(stdout, 0, _IONBF, 0);
@@ -290,6 +325,7 @@ int main(int argc, char **argv)
   if (strcmp(mode, "fp") == 0) return fp_mode();
   if (strcmp(mode, "resethand") == 0) return resethand_mode();
   if (strcmp(mode, "restart") == 0) return restart_mode();
-  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart\n");
+  if (strcmp(mode, "alarm") == 0) return alarm_mode();
+  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart|alarm\n");
   return 2;
 }
