@@ -98,8 +98,11 @@ __attribute__((noreturn)) void linux_exit(int code);
 extern uint8_t linux_sigactions[65][32];
 
 /* signal.c: handlers, masks, delivery at the return from a syscall. */
-void linux_signal_enter(int nr);                     /* a syscall starts */
-void linux_signal_exit(struct linux_frame *f);       /* ... ends: deliver what is due */
+extern int linux_signal_nr;                          /* the syscall being served */
+extern uint64_t linux_signal_alarm_at;               /* ITIMER_REAL deadline, 0: none */
+extern uint64_t linux_signal_pending_set, linux_signal_blocked_set;  /* sigsets */
+extern int linux_signal_suspended;                   /* in sigsuspend: its old mask to put back */
+void linux_signal_exit(struct linux_frame *f);       /* a syscall ends: deliver what is due */
 void linux_signal_raise(int sig, int code, int pid); /* make `sig` pending here */
 int linux_signal_interrupts(void);   /* a blocking call must return -EINTR now */
 long linux_rt_sigreturn(struct linux_frame *f);

@@ -75,31 +75,32 @@ _Static_assert(sizeof(struct sigcontext_l) == 256, "the kernel's sigcontext");
 _Static_assert(__builtin_offsetof(struct ucontext_l, sigmask) == 296, "uc_sigmask where libcs look");
 
 uint8_t linux_sigactions[NSIG_L][32];
-static uint64_t blocked, pending;
+uint64_t linux_signal_blocked_set, linux_signal_pending_set;  /* Linux sigsets: signal n is bit n-1 */
 static struct { int32_t code, pid, status; } info_of[NSIG_L];
 static uint64_t suspend_mask;      /* sigsuspend's caller's mask, put back by sigreturn */
-static int suspended;
+int linux_signal_suspended;
 static uint64_t alt_sp, alt_size;  /* sigaltstack */
 static int alt_disabled = 1;
-static int cur_nr;                 /* the syscall being served (restarts) */
+int linux_signal_nr;               /* the syscall being served (restarts) */
 uint8_t linux_full_restore;        /* entry.S: return with iretq (every register from the frame) */
-static uint64_t alarm_at, alarm_every;  /* ITIMER_REAL: CLOCK_MONOTONIC ns (0: off), its interval */
+uint64_t linux_signal_alarm_at;
+static uint64_t alarm_every;  /* ITIMER_REAL: CLOCK_MONOTONIC ns (0: off), its interval */
 
 /* SIGALRM once the timer is due (looked at where signals are: syscalls, blocking waits). */
 static void check_alarm(void)
 {
-  if (!alarm_at) return;
+  if (!linux_signal_alarm_at) return;
   uint64_t now = linux_now_ns();
-  if (now < alarm_at) return;
-  alarm_at = alarm_every ? now + alarm_every : 0;
+  if (now < linux_signal_alarm_at) return;
+  linux_signal_alarm_at = alarm_every ? now + alarm_every : 0;
   linux_signal_raise(SIGALRM_L, 0x80, 0);  /* SI_KERNEL */
 }
 
 uint64_t linux_signal_wait_limit_ns(void)
 {
-  if (!alarm_at) return ~0ull;
+  if (!linux_signal_alarm_at) return ~0ull;
   uint64_t now = linux_now_ns();
-  return alarm_at > now ? alarm_at - now : 0;
+  return linux_signal_alarm_at > now ? linux_signal_alarm_at - now : 0;
 }
 
 static struct ksigaction *act(int sig) { return (struct ksigaction *)(void *)linux_sigactions[sig]; }
@@ -135,11 +136,11 @@ void linux_signal_raise(int sig, int code, int pid)
 {
   if (sig < 1 || sig >= NSIG_L || discarded(sig, 0))
     return;
-  pending |= BIT(sig);
+  linux_signal_pending_set |= BIT(sig);
   info_of[sig].code = code, info_of[sig].pid = pid, info_of[sig].status = 0;
 }
 
-/* Takes the page's word into `pending`. */
+/* Takes the page's word into `linux_signal_pending_set`. */
 static void collect(void)
 {
   struct pvm_boot_info *bi = linux_boot;
@@ -151,7 +152,7 @@ static void collect(void)
   for (int sig = 1; sig < 64; sig++) {
     if (!(got >> sig & 1) || discarded(sig, 1))
       continue;
-    pending |= BIT(sig);
+    linux_signal_pending_set |= BIT(sig);
     info_of[sig].code = sig == SIGCHLD_L ? CLD_EXITED_L : SI_USER_L;
     info_of[sig].pid = 0, info_of[sig].status = 0;  /* the page carries no sender */
   }
@@ -163,7 +164,7 @@ int linux_signal_interrupts(void)
 {
   collect();
   check_alarm();
-  return (pending & ~blocked) != 0;
+  return (linux_signal_pending_set & ~linux_signal_blocked_set) != 0;
 }
 
 __attribute__((noreturn)) static void default_end(int sig)
@@ -185,8 +186,8 @@ static int on_alt_stack(uint64_t sp) { return !alt_disabled && sp - alt_sp <= al
 static void setup_frame(struct linux_frame *f, int sig)
 {
   struct ksigaction *k = act(sig);
-  if (f->rax == (uint64_t)-L_EINTR && restartable(cur_nr) && (k->flags & SA_RESTART_L)) {
-    f->rax = (uint64_t)cur_nr;  /* sigreturn comes back to the syscall, which runs again */
+  if (f->rax == (uint64_t)-L_EINTR && restartable(linux_signal_nr) && (k->flags & SA_RESTART_L)) {
+    f->rax = (uint64_t)linux_signal_nr;  /* sigreturn comes back to the syscall, which runs again */
     f->rip -= 2;                /* `syscall` and the rewrite's `call *%rax` are both 2 bytes */
   }
   uint64_t sp = f->rsp;
@@ -209,15 +210,15 @@ static void setup_frame(struct linux_frame *f, int sig)
   mc->r14 = f->r14, mc->r15 = f->r15, mc->rdi = f->rdi, mc->rsi = f->rsi, mc->rbp = f->rbp, mc->rbx = f->rbx;
   mc->rdx = f->rdx, mc->rax = f->rax, mc->rcx = f->rcx, mc->rsp = f->rsp, mc->rip = f->rip, mc->eflags = f->rflags;
   mc->fpstate = fp;
-  mc->oldmask = suspended ? suspend_mask : blocked;
+  mc->oldmask = linux_signal_suspended ? suspend_mask : linux_signal_blocked_set;
   fr->uc.sigmask = mc->oldmask;
   fr->info.signo = sig, fr->info.code = info_of[sig].code;
   fr->info.pid = info_of[sig].pid, fr->info.status = info_of[sig].status;
-  suspended = 0;
+  linux_signal_suspended = 0;
 
-  blocked |= k->mask;
-  if (!(k->flags & SA_NODEFER_L)) blocked |= BIT(sig);
-  blocked &= ~UNBLOCKABLE;
+  linux_signal_blocked_set |= k->mask;
+  if (!(k->flags & SA_NODEFER_L)) linux_signal_blocked_set |= BIT(sig);
+  linux_signal_blocked_set &= ~UNBLOCKABLE;
   uint64_t handler = k->handler;
   if (k->flags & SA_RESETHAND_L) {
     memset(k, 0, sizeof *k);
@@ -236,9 +237,9 @@ void linux_signal_exit(struct linux_frame *f)
 {
   if (linux_boot->pending_signals) collect();
   check_alarm();
-  while (pending & ~blocked) {
-    int sig = __builtin_ctzll(pending & ~blocked) + 1;
-    pending &= ~BIT(sig);
+  while (linux_signal_pending_set & ~linux_signal_blocked_set) {
+    int sig = __builtin_ctzll(linux_signal_pending_set & ~linux_signal_blocked_set) + 1;
+    linux_signal_pending_set &= ~BIT(sig);
     uint64_t h = act(sig)->handler;
     if (h == SIG_IGN_L || (h == SIG_DFL_L && ignored_by_default(sig)))
       continue;  /* its action changed since it was generated */
@@ -247,13 +248,12 @@ void linux_signal_exit(struct linux_frame *f)
     setup_frame(f, sig);  /* one frame a time: the next at the handler's sigreturn */
     return;
   }
-  if (suspended) {
-    blocked = suspend_mask;
-    suspended = 0;
+  if (linux_signal_suspended) {
+    linux_signal_blocked_set = suspend_mask;
+    linux_signal_suspended = 0;
   }
 }
 
-void linux_signal_enter(int nr) { cur_nr = nr; }
 
 long linux_rt_sigreturn(struct linux_frame *f)
 {
@@ -265,7 +265,7 @@ long linux_rt_sigreturn(struct linux_frame *f)
   f->rflags = (f->rflags & ~FIX_EFLAGS) | (mc->eflags & FIX_EFLAGS);
   if (mc->fpstate)
     __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])(uintptr_t)mc->fpstate));
-  blocked = uc->sigmask & ~UNBLOCKABLE;
+  linux_signal_blocked_set = uc->sigmask & ~UNBLOCKABLE;
   linux_full_restore = 1;  /* rcx and r11 are the interrupted code's, not a syscall's */
   return (long)mc->rax;
 }
@@ -280,7 +280,7 @@ long linux_rt_sigaction(long sig, const void *new_act, void *old, uint64_t size)
   if (new_act) {
     memcpy(linux_sigactions[sig], new_act, 32);
     act((int)sig)->mask &= ~UNBLOCKABLE;
-    if (discarded((int)sig, 0)) pending &= ~BIT(sig);  /* ignoring a pending signal drops it */
+    if (discarded((int)sig, 0)) linux_signal_pending_set &= ~BIT(sig);  /* ignoring a linux_signal_pending_set signal drops it */
     publish_caught();
   }
   return 0;
@@ -290,15 +290,15 @@ long linux_rt_sigprocmask(long how, const uint64_t *set, uint64_t *old, uint64_t
 {
   if (size != 8)
     return -L_EINVAL;
-  uint64_t was = blocked;
+  uint64_t was = linux_signal_blocked_set;
   if (set) {
     switch (how) {
-      case 0: blocked |= *set; break;
-      case 1: blocked &= ~*set; break;
-      case 2: blocked = *set; break;
+      case 0: linux_signal_blocked_set |= *set; break;
+      case 1: linux_signal_blocked_set &= ~*set; break;
+      case 2: linux_signal_blocked_set = *set; break;
       default: return -L_EINVAL;
     }
-    blocked &= ~UNBLOCKABLE;
+    linux_signal_blocked_set &= ~UNBLOCKABLE;
   }
   if (old) *old = was;
   return 0;
@@ -309,7 +309,7 @@ long linux_rt_sigpending(uint64_t *set, uint64_t size)
   if (size > 8)
     return -L_EINVAL;
   collect();
-  uint64_t p = pending & blocked;
+  uint64_t p = linux_signal_pending_set & linux_signal_blocked_set;
   memcpy(set, &p, size);
   return 0;
 }
@@ -330,9 +330,9 @@ long linux_rt_sigsuspend(const uint64_t *mask, uint64_t size)
 {
   if (size != 8)
     return -L_EINVAL;
-  suspend_mask = blocked;
-  suspended = 1;
-  blocked = *mask & ~UNBLOCKABLE;
+  suspend_mask = linux_signal_blocked_set;
+  linux_signal_suspended = 1;
+  linux_signal_blocked_set = *mask & ~UNBLOCKABLE;
   return wait_for_signal();
 }
 
@@ -368,8 +368,8 @@ static void put_tv(struct timeval_l *tv, uint64_t ns)
 long linux_getitimer(long which, struct timeval_l *cur)
 {
   if (which != 0) return -L_EINVAL;  /* ITIMER_VIRTUAL/PROF: not served */
-  uint64_t left = alarm_at ? linux_signal_wait_limit_ns() : 0;
-  if (alarm_at && left == 0) left = 1000;  /* due, not yet raised: not "disarmed" */
+  uint64_t left = linux_signal_alarm_at ? linux_signal_wait_limit_ns() : 0;
+  if (linux_signal_alarm_at && left == 0) left = 1000;  /* due, not yet raised: not "disarmed" */
   put_tv(&cur[0], alarm_every);
   put_tv(&cur[1], left);
   return 0;
@@ -384,26 +384,26 @@ long linux_setitimer(long which, const struct timeval_l *nv, struct timeval_l *o
     uint64_t every = (uint64_t)nv[0].sec * 1000000000u + (uint64_t)nv[0].usec * 1000u;
     uint64_t first = (uint64_t)nv[1].sec * 1000000000u + (uint64_t)nv[1].usec * 1000u;
     alarm_every = first ? every : 0;
-    alarm_at = first ? linux_now_ns() + first : 0;
+    linux_signal_alarm_at = first ? linux_now_ns() + first : 0;
   }
   return 0;
 }
 
 long linux_alarm(uint64_t seconds)
 {
-  uint64_t left = alarm_at ? linux_signal_wait_limit_ns() : 0;
+  uint64_t left = linux_signal_alarm_at ? linux_signal_wait_limit_ns() : 0;
   alarm_every = 0;
-  alarm_at = seconds ? linux_now_ns() + seconds * 1000000000u : 0;
+  linux_signal_alarm_at = seconds ? linux_now_ns() + seconds * 1000000000u : 0;
   return (long)((left + 500000000u) / 1000000000u) + (left && left < 500000000u);  /* rounded, never 0 if armed */
 }
 
-/* fork: the child keeps handlers and mask; nothing is pending for it, no timer runs. */
-void linux_signal_fork_child(void) { pending = 0, alarm_at = 0, alarm_every = 0; }
+/* fork: the child keeps handlers and mask; nothing is linux_signal_pending_set for it, no timer runs. */
+void linux_signal_fork_child(void) { linux_signal_pending_set = 0, linux_signal_alarm_at = 0, alarm_every = 0; }
 
-/* exec: handlers go back to SIG_DFL (exec.c keeps the ignored ones); mask and pending stay. */
-uint64_t linux_signal_blocked(void) { return blocked; }
+/* exec: handlers go back to SIG_DFL (exec.c keeps the ignored ones); mask and linux_signal_pending_set stay. */
+uint64_t linux_signal_blocked(void) { return linux_signal_blocked_set; }
 void linux_signal_exec_restore(uint64_t mask)
 {
-  blocked = mask & ~UNBLOCKABLE;
+  linux_signal_blocked_set = mask & ~UNBLOCKABLE;
   publish_caught();
 }

@@ -143,12 +143,14 @@ static long serve(long nr, struct linux_frame *f);
 long linux_syscall(long nr, struct linux_frame *f)
 {
   linux_cur_frame = f;
-  linux_signal_enter((int)nr);
+  linux_signal_nr = (int)nr;
   long r = serve(nr, f);
   if (linux_handoff.flags & PVM_LINUX_TRACE_ALL)
     linux_trace_call(nr, f->rdi, f->rsi, f->rdx, r);
   f->rax = (uint64_t)r;
-  linux_signal_exit(f);  /* a due signal's handler runs next */
+  if ((linux_signal_pending_set & ~linux_signal_blocked_set) || linux_boot->pending_signals ||
+      linux_signal_alarm_at || linux_signal_suspended)
+    linux_signal_exit(f);  /* a due signal's handler runs next */
   return r;
 }
 
