@@ -50,6 +50,11 @@ linuxTest('SA_RESTART: a read interrupted by a signal from another pVM goes on a
 
 linuxTest('SIGALRM: setitimer one-shot and periodic end pause(), alarm() says what is left, a blocked waitpid is EINTR', () => expectOk('alarm').then(() => {}));
 
+linuxTest('a fork child keeps handlers and mask, nothing pending; execve resets handlers, keeps SIG_IGN and the mask', async () => {
+  const text = await expectOk('inherit');
+  assert.ok(text.includes('execed ok'), text);
+});
+
 const busybox = fetchBusybox();
 const noBusybox = typeof busybox === 'string' ? false : busybox.skip;
 const bb = typeof busybox === 'string' ? busybox : '';

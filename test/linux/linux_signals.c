@@ -312,6 +312,54 @@ static int alarm_mode(void)
   return 0;
 }
 
+/* `inherit`: a fork child keeps handlers and mask, with nothing pending; execve resets
+ * handlers to SIG_DFL, keeps ignored signals ignored and the mask (mode `execed`). */
+static int execed_mode(void)
+{
+  struct sigaction now;
+  sigaction(SIGUSR1, 0, &now);
+  if (now.sa_handler != SIG_DFL) return fail("execed", "handler kept across execve");
+  sigaction(SIGPIPE, 0, &now);
+  if (now.sa_handler != SIG_IGN) return fail("execed", "SIG_IGN not kept across execve");
+  sigset_t mask;
+  sigprocmask(SIG_BLOCK, 0, &mask);
+  if (!sigismember(&mask, SIGUSR2)) return fail("execed", "mask not kept across execve");
+  printf("execed ok\n");
+  return 0;
+}
+
+static int inherit_mode(void)
+{
+  set_handler(SIGUSR1, on_plain, 0);
+  set_handler(SIGUSR2, on_plain, 0);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t set, pend;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  sigprocmask(SIG_BLOCK, &set, 0);
+  raise(SIGUSR2);
+  pid_t pid = fork();
+  if (pid < 0) return fail("inherit", "fork");
+  if (pid == 0) {
+    sigpending(&pend);
+    if (sigismember(&pend, SIGUSR2)) _exit(10);  /* pending is not inherited */
+    sigprocmask(SIG_BLOCK, 0, &set);
+    if (!sigismember(&set, SIGUSR2)) _exit(11);  /* the mask is */
+    raise(SIGUSR1);
+    if (got != 1) _exit(12);                     /* and the handlers */
+    char *argv[] = {"linux_signals", "execed", 0};
+    execv("/proc/self/exe", argv);
+    _exit(13);
+  }
+  int status;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return fail("inherit", "the child's checks");
+  sigprocmask(SIG_UNBLOCK, &set, 0);
+  if (got != 1) return fail("inherit", "the parent's pending USR2 did not run");
+  printf("inherit ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   setvbuf(stdout, 0, _IONBF, 0);
@@ -326,6 +374,8 @@ int main(int argc, char **argv)
   if (strcmp(mode, "resethand") == 0) return resethand_mode();
   if (strcmp(mode, "restart") == 0) return restart_mode();
   if (strcmp(mode, "alarm") == 0) return alarm_mode();
-  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart|alarm\n");
+  if (strcmp(mode, "inherit") == 0) return inherit_mode();
+  if (strcmp(mode, "execed") == 0) return execed_mode();
+  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart|alarm|inherit\n");
   return 2;
 }
