@@ -55,6 +55,8 @@ linuxTest('a fork child keeps handlers and mask, nothing pending; execve resets 
   assert.ok(text.includes('execed ok'), text);
 });
 
+linuxTest('SA_ONSTACK: the handler runs on the sigaltstack, which says SS_ONSTACK meanwhile', () => expectOk('altstack').then(() => {}));
+
 const busybox = fetchBusybox();
 const noBusybox = typeof busybox === 'string' ? false : busybox.skip;
 const bb = typeof busybox === 'string' ? busybox : '';

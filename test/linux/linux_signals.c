@@ -360,6 +360,35 @@ static int inherit_mode(void)
   return 0;
 }
 
+/* `altstack`: an SA_ONSTACK handler runs on the sigaltstack, which then says SS_ONSTACK. */
+static char alt[65536];
+static volatile sig_atomic_t on_alt, alt_flags;
+static void on_altstack(int sig)
+{
+  (void)sig;
+  char here;
+  on_alt = &here >= alt && &here < alt + sizeof alt;
+  stack_t now;
+  sigaltstack(0, &now);
+  alt_flags = now.ss_flags;
+  got++;
+}
+
+static int altstack_mode(void)
+{
+  stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+  if (sigaltstack(&ss, 0) != 0) return fail("altstack", "sigaltstack");
+  set_handler(SIGUSR1, on_altstack, SA_ONSTACK);
+  raise(SIGUSR1);
+  if (got != 1 || !on_alt) return fail("altstack", "the handler did not run on the alternate stack");
+  if (alt_flags != SS_ONSTACK) return fail("altstack", "sigaltstack did not say SS_ONSTACK in the handler");
+  stack_t now;
+  sigaltstack(0, &now);
+  if (now.ss_flags != 0 || now.ss_sp != alt) return fail("altstack", "not back off it");
+  printf("altstack ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   setvbuf(stdout, 0, _IONBF, 0);
@@ -375,7 +404,8 @@ int main(int argc, char **argv)
   if (strcmp(mode, "restart") == 0) return restart_mode();
   if (strcmp(mode, "alarm") == 0) return alarm_mode();
   if (strcmp(mode, "inherit") == 0) return inherit_mode();
+  if (strcmp(mode, "altstack") == 0) return altstack_mode();
   if (strcmp(mode, "execed") == 0) return execed_mode();
-  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart|alarm|inherit\n");
+  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart|alarm|inherit|altstack\n");
   return 2;
 }
