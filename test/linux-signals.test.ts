@@ -57,6 +57,19 @@ linuxTest('a fork child keeps handlers and mask, nothing pending; execve resets 
 
 linuxTest('SA_ONSTACK: the handler runs on the sigaltstack, which says SS_ONSTACK meanwhile', () => expectOk('altstack').then(() => {}));
 
+linuxTest("the host's pvm.kill('SIGUSR1') runs the program's handler", async () => {
+  const pvm = await ctx.host.spawn(prog, { args: ['host'], memory: '64MiB' });
+  let text = '';
+  let sent = false;
+  for await (const chunk of pvm.console) {
+    text += (chunk as Buffer).toString('utf8');
+    if (!sent && text.includes('ready\n')) sent = pvm.kill('SIGUSR1');
+  }
+  assert.ok(sent, text);
+  assert.ok(text.includes('host ok'), text);
+  assert.equal(await pvm.exited, { kind: 'exit', code: 0 });
+});
+
 const busybox = fetchBusybox();
 const noBusybox = typeof busybox === 'string' ? false : busybox.skip;
 const bb = typeof busybox === 'string' ? busybox : '';

@@ -389,6 +389,17 @@ static int altstack_mode(void)
   return 0;
 }
 
+/* `host`: the host's pvm.kill('SIGUSR1') runs the handler (pause() returns EINTR). */
+static int host_mode(void)
+{
+  set_handler(SIGUSR1, on_plain, 0);
+  printf("ready\n");
+  while (got == 0)
+    if (pause() != -1 || errno != EINTR) return fail("host", "pause");
+  printf("host ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   setvbuf(stdout, 0, _IONBF, 0);
@@ -405,7 +416,8 @@ int main(int argc, char **argv)
   if (strcmp(mode, "alarm") == 0) return alarm_mode();
   if (strcmp(mode, "inherit") == 0) return inherit_mode();
   if (strcmp(mode, "altstack") == 0) return altstack_mode();
+  if (strcmp(mode, "host") == 0) return host_mode();
   if (strcmp(mode, "execed") == 0) return execed_mode();
-  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart|alarm|inherit|altstack\n");
+  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart|alarm|inherit|altstack|host\n");
   return 2;
 }
