@@ -70,6 +70,8 @@ linuxTest("the host's pvm.kill('SIGUSR1') runs the program's handler", async () 
   assert.equal(await pvm.exited, { kind: 'exit', code: 0 });
 });
 
+linuxTest("ppoll's signal mask: a pending signal runs while it waits, ppoll is EINTR, the mask comes back", () => expectOk('ppoll').then(() => {}));
+
 const busybox = fetchBusybox();
 const noBusybox = typeof busybox === 'string' ? false : busybox.skip;
 const bb = typeof busybox === 'string' ? busybox : '';

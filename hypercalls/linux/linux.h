@@ -110,6 +110,7 @@ long linux_rt_sigaction(long sig, const void *act, void *old, uint64_t size);
 long linux_rt_sigprocmask(long how, const uint64_t *set, uint64_t *old, uint64_t size);
 long linux_rt_sigpending(uint64_t *set, uint64_t size);
 long linux_rt_sigsuspend(const uint64_t *mask, uint64_t size);
+long linux_signal_temp_mask(const uint64_t *mask, uint64_t size);  /* ppoll/pselect6 */
 long linux_pause(void);
 long linux_sigaltstack(const uint64_t *ss, uint64_t *old, uint64_t sp);
 struct timeval_l;

@@ -326,14 +326,22 @@ static long wait_for_signal(void)
 
 long linux_pause(void) { return wait_for_signal(); }
 
-long linux_rt_sigsuspend(const uint64_t *mask, uint64_t size)
+/* sigsuspend, ppoll, pselect6: `mask` while the call waits; the old one comes back as
+ * the call returns, or at the sigreturn of the handler that interrupted it. */
+long linux_signal_temp_mask(const uint64_t *mask, uint64_t size)
 {
   if (size != 8)
     return -L_EINVAL;
   suspend_mask = linux_signal_blocked_set;
   linux_signal_suspended = 1;
   linux_signal_blocked_set = *mask & ~UNBLOCKABLE;
-  return wait_for_signal();
+  return 0;
+}
+
+long linux_rt_sigsuspend(const uint64_t *mask, uint64_t size)
+{
+  long r = linux_signal_temp_mask(mask, size);
+  return r < 0 ? r : wait_for_signal();
 }
 
 long linux_sigaltstack(const uint64_t *ss, uint64_t *old, uint64_t sp)

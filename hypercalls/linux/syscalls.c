@@ -217,13 +217,21 @@ static long serve(long nr, struct linux_frame *f)
     case SYS_dup3: return linux_dup3((long)a0, (long)a1, (long)a2, 0);
     case SYS_fcntl: return linux_fcntl((long)a0, (long)a1, a2);
     case SYS_poll: return linux_poll((void *)(uintptr_t)a0, a1, timeout_ms((long)(int)a2));
-    case SYS_ppoll: return linux_poll((void *)(uintptr_t)a0, a1, timeout_ts((const struct timespec_l *)(uintptr_t)a2));
+    case SYS_ppoll: {
+      long m = a3 ? linux_signal_temp_mask((const uint64_t *)(uintptr_t)a3, a4) : 0;
+      return m < 0 ? m : linux_poll((void *)(uintptr_t)a0, a1, timeout_ts((const struct timespec_l *)(uintptr_t)a2));
+    }
     case SYS_select: {
       const int64_t *tv = (const int64_t *)(uintptr_t)a4;
       int64_t t = tv ? tv[0] * 1000000000 + tv[1] * 1000 : -1;
       return linux_select((long)a0, (uint64_t *)(uintptr_t)a1, (uint64_t *)(uintptr_t)a2, (uint64_t *)(uintptr_t)a3, t);
     }
     case SYS_pselect6:
+      if (a5 && ((const uint64_t *)(uintptr_t)a5)[0]) {  /* { const sigset_t *, size } */
+        const uint64_t *sm = (const uint64_t *)(uintptr_t)a5;
+        long m = linux_signal_temp_mask((const uint64_t *)(uintptr_t)sm[0], sm[1]);
+        if (m < 0) return m;
+      }
       return linux_select((long)a0, (uint64_t *)(uintptr_t)a1, (uint64_t *)(uintptr_t)a2, (uint64_t *)(uintptr_t)a3,
                           timeout_ts((const struct timespec_l *)(uintptr_t)a4));
     case SYS_nanosleep: return nanosleep_l(1, 0, (const struct timespec_l *)(uintptr_t)a0, (struct timespec_l *)(uintptr_t)a1);

@@ -1,6 +1,8 @@
 /* Signals with handlers in a static Linux program (test/linux-signals.test.ts): each mode
  * prints "<mode> ok ..." on success, "<mode> FAIL: why" otherwise (exit 1). */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,6 +402,29 @@ static int host_mode(void)
   return 0;
 }
 
+/* `ppoll`: ppoll's mask unblocks a pending signal while it waits: the handler runs,
+ * ppoll returns EINTR, and the mask is back after. */
+static int ppoll_mode(void)
+{
+  set_handler(SIGUSR1, on_plain, 0);
+  sigset_t set, empty, now;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigemptyset(&empty);
+  sigprocmask(SIG_BLOCK, &set, 0);
+  raise(SIGUSR1);
+  int p[2];
+  if (pipe(p) != 0) return fail("ppoll", "pipe");
+  struct pollfd fd = {p[0], POLLIN, 0};
+  struct timespec t = {5, 0};
+  if (ppoll(&fd, 1, &t, &empty) != -1 || errno != EINTR) return fail("ppoll", "not EINTR");
+  if (got != 1) return fail("ppoll", "handler did not run");
+  sigprocmask(SIG_BLOCK, 0, &now);
+  if (!sigismember(&now, SIGUSR1)) return fail("ppoll", "mask not restored");
+  printf("ppoll ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   setvbuf(stdout, 0, _IONBF, 0);
@@ -417,7 +442,8 @@ int main(int argc, char **argv)
   if (strcmp(mode, "inherit") == 0) return inherit_mode();
   if (strcmp(mode, "altstack") == 0) return altstack_mode();
   if (strcmp(mode, "host") == 0) return host_mode();
+  if (strcmp(mode, "ppoll") == 0) return ppoll_mode();
   if (strcmp(mode, "execed") == 0) return execed_mode();
-  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart|alarm|inherit|altstack|host\n");
+  printf("usage: linux_signals info|mask|suspend|chld|child|sigpipe|fp|resethand|restart|alarm|inherit|altstack|host|ppoll\n");
   return 2;
 }
