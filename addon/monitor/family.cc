@@ -17,9 +17,14 @@ namespace pvm::monitor {
 
 namespace {
 
-bool IsPvmSignal(uint64_t sig) {
-  return sig == PVM_SIGTERM || sig == PVM_SIGKILL || sig == PVM_SIGUSR1 || sig == PVM_SIGUSR2;
-}
+// TERM, KILL, USR1, USR2, and the other numbers a Linux program's kill() carries.
+bool IsPvmSignal(uint64_t sig) { return sig >= 1 && sig <= 63; }
+
+constexpr uint64_t Bit(int sig) { return 1ull << sig; }
+// Left for the guest even when it does not catch them (the runtime's pvm_signal).
+constexpr uint64_t kForGuest = Bit(PVM_SIGUSR1) | Bit(PVM_SIGUSR2);
+// Linux's signals whose default is to do nothing: CHLD, CONT, URG, WINCH.
+constexpr uint64_t kDropped = Bit(PVM_SIGCHLD) | Bit(18) | Bit(23) | Bit(28);
 
 // How a child ended, as WAITPID writes it (abi.json waitStatus).
 using ChildStatus = pvm_child_status;
@@ -52,11 +57,32 @@ uint64_t* SignalWord(const Monitor& m) {
       m.backend ? m.backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_PENDING_SIGNALS_OFFSET, 8) : nullptr);
 }
 
+// What the guest takes itself (boot-info caught_signals), 0 while there is no RAM.
+uint64_t CaughtSignals(const Monitor& m) {
+  const uint64_t* word = reinterpret_cast<const uint64_t*>(
+      m.backend ? m.backend->memory().At(PVM_BOOT_INFO_GPA + PVM_BOOT_INFO_CAUGHT_SIGNALS_OFFSET, 8) : nullptr);
+  return word ? __atomic_load_n(word, __ATOMIC_RELAXED) & ~Bit(PVM_SIGKILL) : 0;
+}
+
+// Arrived signals the guest does not catch get the monitor's default: USR1/USR2 stay
+// pending, the do-nothing ones go, the rest end the pVM. Returns those left pending.
+uint64_t ApplyDefaults(const Monitor& m, uint64_t arrived) {
+  uint64_t caught = CaughtSignals(m);
+  uint64_t ending = arrived & ~caught & ~kForGuest & ~kDropped;
+  if (ending) RequestTerminate(__builtin_ctzll(ending));
+  return arrived & (caught | kForGuest);
+}
+
 }  // namespace
 
 void CollectSignals(Monitor* m) {
   uint64_t arrived = TakeArrivedSignals() | m->family.pending_signals;
   if (!arrived) return;
+  arrived = ApplyDefaults(*m, arrived);
+  if (!arrived) {
+    m->family.pending_signals = 0;
+    return;
+  }
   uint64_t* word = SignalWord(*m);
   if (!word) {
     m->family.pending_signals = arrived;
@@ -90,6 +116,16 @@ HypercallResult Kill(const VcpuExit& x, Monitor* m) {
   value.sival_int = static_cast<int>(sig);
   if (sigqueue(pid, SIGRTMIN + ctl::kPvmSignalAfterRtMin, value) != 0) return Error(PVM_ESRCH);
   return Return(0);
+}
+
+void PostChildEnded(Monitor* m) {
+  const RegistryEntry* e = m->registry.Find(m->identity.parent_id);
+  if (!e || __atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != kRegistryRunning) return;
+  pid_t pid = __atomic_load_n(&e->pid, __ATOMIC_ACQUIRE);
+  if (pid <= 0) return;
+  sigval value{};
+  value.sival_int = PVM_SIGCHLD;
+  (void)sigqueue(pid, SIGRTMIN + ctl::kPvmSignalAfterRtMin, value);
 }
 
 HypercallResult WaitPid(const VcpuExit& x, Monitor* m, const sigset_t* wait_mask) {

@@ -65,5 +65,8 @@ inline HypercallResult Error(int guest_errno) {
 void CollectSignals(Monitor* m);
 // The signals pending for the guest now (after CollectSignals).
 uint64_t PendingSignals(const Monitor& m);
+// This pVM ends: post CHLD to its parent pVM's monitor (which drops it unless the
+// parent's guest catches it: boot-info caught_signals).
+void PostChildEnded(Monitor* m);
 
 }  // namespace pvm::monitor

@@ -22,9 +22,10 @@ uint64_t g_arrived = 0;
 
 int PvmSignal() { return SIGRTMIN + ctl::kPvmSignalAfterRtMin; }
 
-// A pVM signal arrived (its number is the real-time signal's value).
+// A pVM signal arrived (its number is the real-time signal's value). KILL ends the guest
+// at once; the others wait for CollectSignals, which knows what the guest catches.
 void NotePvmSignal(int sig) {
-  if (sig == PVM_SIGTERM || sig == PVM_SIGKILL) g_terminate = sig;
+  if (sig == PVM_SIGKILL) g_terminate = sig;
   else if (sig > 0 && sig < 64) __atomic_or_fetch(&g_arrived, 1ull << sig, __ATOMIC_RELAXED);
 }
 
@@ -76,6 +77,9 @@ bool SetUpSignals(Failure* why) {
 
 uint64_t TakeArrivedSignals() { return __atomic_exchange_n(&g_arrived, 0, __ATOMIC_RELAXED); }
 bool TerminateRequested() { return g_terminate != 0; }
+void RequestTerminate(int sig) {
+  if (!g_terminate) g_terminate = sig;
+}
 
 ctl::Exit Terminated() {
   ctl::Exit e{};
@@ -83,7 +87,11 @@ ctl::Exit Terminated() {
   e.code = g_terminate;
   e.fault = ctl::FaultKind::None;
   e.vector = ctl::kNoVector;
-  snprintf(e.reason, sizeof e.reason, "ended by signal %s", g_terminate == PVM_SIGKILL ? "KILL" : "TERM");
+  if (g_terminate == PVM_SIGKILL || g_terminate == PVM_SIGTERM) {
+    snprintf(e.reason, sizeof e.reason, "ended by signal %s", g_terminate == PVM_SIGKILL ? "KILL" : "TERM");
+  } else {
+    snprintf(e.reason, sizeof e.reason, "ended by signal %d", static_cast<int>(g_terminate));
+  }
   return e;
 }
 

@@ -25,6 +25,9 @@ uint64_t TakeArrivedSignals();
 // True once the pVM has been told to end (SIGTERM, or a family KILL with TERM/KILL): a
 // blocked hypercall returns at once, and the vCPU loop ends the pVM.
 bool TerminateRequested();
+// Ends the pVM as TerminateRequested() does, with pVM signal `sig` as its code (a family
+// KILL of a signal the guest does not catch; see CollectSignals).
+void RequestTerminate(int sig);
 // The Exit for a pVM ended that way.
 ctl::Exit Terminated();
 

@@ -47,6 +47,7 @@ void PrintStats(const Monitor& m) {
   if (m->family.parent_exit_bell >= 0) {
     uint64_t one = 1;
     (void)!write(m->family.parent_exit_bell, &one, sizeof one);
+    PostChildEnded(m);
   }
   m->control.SendExit(end);
   if (m->options.stats) PrintStats(*m);

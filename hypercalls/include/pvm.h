@@ -335,7 +335,11 @@ int pvm_restart_after_eintr(void);
 
 /**
  * Send `sig` (PVM_SIGTERM, PVM_SIGKILL, PVM_SIGUSR1, PVM_SIGUSR2) to pVM `id`, which must
- * be an ancestor or a descendant of this one. 0, -PVM_ESRCH, -PVM_EPERM, -PVM_EINVAL.
+ * be an ancestor or a descendant of this one. 0, -PVM_ESRCH, -PVM_EPERM, -PVM_EINVAL
+ * (not 1..63). Other numbers up to 63 carry a Linux program's signals (abi.json KILL):
+ * to a pVM that does not catch them (boot-info caught_signals, which this runtime leaves
+ * 0) 17, 18, 23 and 28 do nothing and the rest end it like PVM_SIGTERM, that number its
+ * code.
  */
 long pvm_kill(uint64_t id, int sig);
 

@@ -49,11 +49,22 @@ linux_rt_start:
 /* syscall: rax = number, rdi rsi rdx r10 r8 r9 = arguments, rcx = return rip,
  * r11 = rflags. Linux keeps every register but rax, rcx and r11, and never touches the
  * program's stack (it may hold a red zone): so switch to our own stack first. One vCPU,
- * no signals yet: one stack is enough. */
+ * and signal handlers run on the program's stack: one stack is enough.
+ *
+ * The frame (struct linux_frame) holds the whole user context, so signal delivery
+ * (signal.c) can save it in a handler's frame and rt_sigreturn can replace it. Its top is
+ * an iretq frame (rip, cs, rflags, rsp, ss): after rt_sigreturn every register, rcx and
+ * r11 included, comes back through iretq (linux_full_restore); otherwise the fast way,
+ * with rcx = rip and r11 = rflags as after a real syscall. */
         .globl linux_syscall_entry
 linux_syscall_entry:
         mov     %rsp, user_rsp(%rip)
         lea     kernel_stack_top(%rip), %rsp
+        pushq   $0                      /* ss (filled in for iretq) */
+        pushq   user_rsp(%rip)          /* rsp */
+        push    %r11                    /* rflags */
+        pushq   $0                      /* cs (filled in for iretq) */
+        push    %rcx                    /* rip */
         push    %r11
         push    %rcx
         push    %rdi
@@ -61,23 +72,45 @@ linux_syscall_entry:
         push    %rdx
         push    %r10
         push    %r8
-        push    %r9                     /* 8 pushes: rsp 16-byte aligned at the call */
+        push    %r9
+        push    %rax
+        push    %rbx
+        push    %rbp
+        push    %r12
+        push    %r13
+        push    %r14
+        push    %r15                    /* 20 slots: rsp 16-byte aligned at the call */
         cld
         mov     %rax, %rdi              /* nr */
         mov     %rsp, %rsi              /* struct linux_frame * */
-        call    linux_syscall
+        call    linux_syscall           /* leaves the result in the frame's rax */
+        pop     %r15
+        pop     %r14
+        pop     %r13
+        pop     %r12
+        pop     %rbp
+        pop     %rbx
+        pop     %rax
         pop     %r9
         pop     %r8
         pop     %r10
         pop     %rdx
         pop     %rsi
         pop     %rdi
-        pop     %rcx
-        pop     %r11
+        cmpb    $0, linux_full_restore(%rip)
+        jne     1f
+        mov     16(%rsp), %rcx          /* rip */
+        mov     32(%rsp), %r11          /* rflags */
         push    %r11
         popfq
-        mov     user_rsp(%rip), %rsp
+        mov     40(%rsp), %rsp          /* the program's rsp (a handler's frame after delivery) */
         jmp     *%rcx
+1:      movb    $0, linux_full_restore(%rip)
+        pop     %rcx
+        pop     %r11
+        movw    %cs, 8(%rsp)
+        movw    %ss, 32(%rsp)
+        iretq
 
 /* A rewritten syscall site: `call *%rax` jumped to VA rax (< 512) in the sled at page 0,
  * which slid into a jump here (addon/monitor/linux_rewrite.h). The call pushed the return

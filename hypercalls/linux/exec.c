@@ -27,6 +27,7 @@ struct exec_state {
   uint32_t magic, envc;
   uint64_t env_bytes;
   uint64_t ignored;   /* signals set to SIG_IGN (exec keeps them ignored; handlers reset) */
+  uint64_t blocked;   /* the signal mask (exec keeps it) */
   char self[256];     /* the image's name, for finding it again */
   char path[256];     /* the path execve was given, for readlink("/proc/self/exe") */
   uint8_t files[LINUX_FS_STATE_SIZE];
@@ -98,6 +99,7 @@ const struct exec_state *linux_exec_state(const char *argv0)
         uint64_t ign = 1;  /* SIG_IGN */
         memcpy(linux_sigactions[sig], &ign, 8);
       }
+    linux_signal_exec_restore(st->blocked);
     return st;
   }
   set_name(self_name, base_name(argv0 ? argv0 : ""));  /* spawned: argv[0] is the image path */
@@ -158,6 +160,7 @@ long linux_execve(const char *path, char *const argv[], char *const envp[])
   st->envc = (uint32_t)envc;
   st->env_bytes = env_bytes;
   st->ignored = 0;
+  st->blocked = linux_signal_blocked();
   for (int sig = 1; sig < 64; sig++) {
     uint64_t handler;
     memcpy(&handler, linux_sigactions[sig], 8);

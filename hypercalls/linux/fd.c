@@ -242,12 +242,10 @@ long linux_write(long fd, const void *buf, uint64_t len)
     case FD_NULL: return (long)len;
     case FD_PIPE_W: {
       long n = pipe_write(f->slot, buf, len, (f->flags & O_NONBLOCK_L) != 0);
-      /* No reader: SIGPIPE, whose default action ends the process (no handler runs yet:
-       * with one, or ignored, the write fails with EPIPE as Linux's does then). */
-      uint64_t handler;
-      memcpy(&handler, linux_sigactions[SIGPIPE_L], 8);
-      if (n == -L_EPIPE && handler == 0)
-        linux_exit(128 + SIGPIPE_L);
+      /* No reader: EPIPE and SIGPIPE (its default action ends the process; a handler
+       * runs as the write returns). */
+      if (n == -L_EPIPE)
+        linux_signal_raise(SIGPIPE_L, 0, (int)linux_boot->id);
       return n;
     }
     default: return -L_EBADF;

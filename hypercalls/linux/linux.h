@@ -10,10 +10,12 @@
 extern struct pvm_linux_handoff linux_handoff;
 extern struct pvm_boot_info *linux_boot;
 
-/* The registers a syscall came with, as entry.S pushed them. */
+/* The program's registers at a syscall, as entry.S pushed them (its top an iretq frame). */
 struct linux_frame {
-  uint64_t r9, r8, r10, rdx, rsi, rdi, rcx, r11;
+  uint64_t r15, r14, r13, r12, rbp, rbx, rax, r9, r8, r10, rdx, rsi, rdi, rcx, r11;
+  uint64_t rip, cs, rflags, rsp, ss;
 };
+extern struct linux_frame *linux_cur_frame;  /* the syscall being served */
 
 long linux_syscall(long nr, struct linux_frame *f);
 
@@ -37,7 +39,7 @@ uint64_t linux_now_ns(void);                       /* CLOCK_MONOTONIC (runtime/c
 void linux_cpu_clock_start(void);                  /* the process's CPU time starts at 0 (start, fork) */
 void linux_cpu_idle_since(uint64_t t0);            /* waited since t0: not CPU time */
 uint64_t linux_cpu_ns(void);                       /* CLOCK_PROCESS_CPUTIME_ID */
-void linux_drop_pvm_signals(void);                 /* take USR1/USR2 (no Linux meaning yet) */
+void linux_drop_pvm_signals(void);                 /* take the page's pending signals (signal.c) */
 
 /* fd.c: the file descriptor table (console, pipes). */
 void linux_fd_init(void);
@@ -102,10 +104,35 @@ const char *linux_self_path(void);  /* /proc/self/exe: the image's path as it wa
 long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid);
 long linux_wait4(int64_t pid, int *status, long options, void *rusage);
 long linux_waitid(long idtype, uint64_t id, uint8_t *info, long options);
-long linux_kill(int64_t pid, long sig);
+long linux_kill(int64_t pid, long sig);  /* sig | LINUX_KILL_TKILL: from tkill/tgkill */
+#define LINUX_KILL_TKILL 0x10000
 __attribute__((noreturn)) void linux_exit(int code);
-extern uint64_t user_rsp;  /* entry.S: the program's rsp at the syscall */
 extern uint8_t linux_sigactions[65][32];
+
+/* signal.c: handlers, masks, delivery at the return from a syscall. */
+extern int linux_signal_nr;                          /* the syscall being served */
+extern uint64_t linux_signal_alarm_at;               /* ITIMER_REAL deadline, 0: none */
+extern uint64_t linux_signal_pending_set, linux_signal_blocked_set;  /* sigsets */
+extern int linux_signal_suspended;                   /* in sigsuspend: its old mask to put back */
+void linux_signal_exit(struct linux_frame *f);       /* a syscall ends: deliver what is due */
+void linux_signal_raise(int sig, int code, int pid); /* make `sig` pending here */
+int linux_signal_interrupts(void);   /* a blocking call must return -EINTR now */
+long linux_rt_sigreturn(struct linux_frame *f);
+long linux_rt_sigaction(long sig, const void *act, void *old, uint64_t size);
+long linux_rt_sigprocmask(long how, const uint64_t *set, uint64_t *old, uint64_t size);
+long linux_rt_sigpending(uint64_t *set, uint64_t size);
+long linux_rt_sigsuspend(const uint64_t *mask, uint64_t size);
+long linux_signal_temp_mask(const uint64_t *mask, uint64_t size);  /* ppoll/pselect6 */
+long linux_pause(void);
+long linux_sigaltstack(const uint64_t *ss, uint64_t *old, uint64_t sp);
+struct timeval_l;
+long linux_alarm(uint64_t seconds);
+long linux_getitimer(long which, struct timeval_l *cur);
+long linux_setitimer(long which, const struct timeval_l *nv, struct timeval_l *old);
+uint64_t linux_signal_wait_limit_ns(void);  /* until the ITIMER_REAL timer is due; ~0: none */
+void linux_signal_fork_child(void);
+uint64_t linux_signal_blocked(void);
+void linux_signal_exec_restore(uint64_t mask);
 
 /* out.c: the console (fds 1 and 2) and the trace line. */
 void linux_console_write(const void *buf, size_t len);

@@ -150,6 +150,8 @@ long pipe_read(uint32_t slot, void *buf, uint64_t len, int nonblock)
       return 0;
     if (nonblock)
       return -L_EAGAIN;
+    if (linux_signal_interrupts())
+      return -L_EINTR;
     linux_backoff_wait(&b);
   }
 }
@@ -186,6 +188,8 @@ long pipe_write(uint32_t slot, const void *buf, uint64_t len, int nonblock)
     unlock(h);
     if (nonblock)
       return done ? (long)done : -L_EAGAIN;
+    if (linux_signal_interrupts())
+      return done ? (long)done : -L_EINTR;
     linux_backoff_wait(&b);
   }
   return (long)done;

@@ -29,6 +29,8 @@ static long poll_loop(long (*scan)(void *), void *ctx, int64_t timeout_ns)
       if (b.spins >= 200 && b.sleep_ns * 2 > deadline - now)
         b.sleep_ns = (deadline - now) / 2;
     }
+    if (linux_signal_interrupts())
+      return -L_EINTR;
     linux_backoff_wait(&b);
   }
 }

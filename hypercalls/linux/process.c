@@ -82,7 +82,8 @@ long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid)
     uint32_t self = (uint32_t)linux_boot->id;
     if (flags & CLONE_CHILD_SETTID) *(uint32_t *)(uintptr_t)ctid = self;
     if (flags & CLONE_PARENT_SETTID) *(uint32_t *)(uintptr_t)ptid = self;
-    if (newsp) user_rsp = newsp;
+    if (newsp) linux_cur_frame->rsp = newsp;
+    linux_signal_fork_child();
     return 0;
   }
   child_add((uint64_t)r);
@@ -94,11 +95,21 @@ long linux_fork(uint64_t flags, uint64_t newsp, uint64_t ptid, uint64_t ctid)
 static long reap(uint64_t id, int nohang, struct pvm_child_status *st)
 {
   for (;;) {
+    uint64_t limit = nohang ? 0 : linux_signal_wait_limit_ns();
+    if (!nohang && limit == 0) limit = 1;  /* SIGALRM is due: 0 would mean WNOHANG */
     uint64_t t0 = linux_now_ns();
-    long r = pvm_hypercall3(PVM_HC_WAITPID, (long)id, (long)(uintptr_t)st, nohang ? 0 : -1);
+    long r = pvm_hypercall3(PVM_HC_WAITPID, (long)id, (long)(uintptr_t)st, (long)limit);
     linux_cpu_idle_since(t0);
-    if (r == -PVM_EINTR) {
-      linux_drop_pvm_signals();
+    if (r == -PVM_ETIMEDOUT && !linux_signal_interrupts())
+      continue;  /* woken for SIGALRM's time, which has not come */
+    if (r == -PVM_EINTR || r == -PVM_ETIMEDOUT) {
+      /* A signal came (a child's end may have posted SIGCHLD): a child that has ended is
+       * still reported first, as Linux's wait4 does; else a handler interrupts. */
+      if (linux_signal_interrupts()) {
+        if (nohang) continue;
+        long again = reap(id, 1, st);
+        return again != 0 ? again : -L_EINTR;
+      }
       continue;
     }
     if (r == -PVM_ECHILD) return -L_ECHILD;
@@ -158,14 +169,10 @@ long linux_waitid(long idtype, uint64_t id, uint8_t *info, long options)
   return 0;
 }
 
-/* Signals whose default action is to do nothing. */
-static int ignored_by_default(long sig)
-{
-  return sig == SIGCHLD_L || sig == SIGCONT_L || sig == SIGURG_L || sig == SIGWINCH_L;
-}
-
 long linux_kill(int64_t pid, long sig)
 {
+  int code = sig & LINUX_KILL_TKILL ? -6 : 0;  /* si_code SI_TKILL or SI_USER */
+  sig &= ~(long)LINUX_KILL_TKILL;
   if (sig < 0 || sig > 64)
     return -L_EINVAL;
   uint64_t self = linux_boot->id;
@@ -174,21 +181,22 @@ long linux_kill(int64_t pid, long sig)
     return -L_ESRCH;
   }
   if ((uint64_t)pid == self) {
-    uint64_t handler;
-    memcpy(&handler, linux_sigactions[sig], 8);
-    if (sig == 0 || (sig != SIGKILL_L && (handler == 1 || (handler == 0 && ignored_by_default(sig)))))
-      return 0;
-    if (sig != SIGKILL_L && handler > 1)
-      return 0;  /* a handler: not run yet (no signal delivery), the signal is dropped */
-    linux_exit(128 + (int)sig);  /* the default action ends the process, as a shell sees it */
+    if (sig == SIGKILL_L)
+      linux_exit(128 + (int)sig);  /* the default action ends the process, as a shell sees it */
+    if (sig != 0)
+      linux_signal_raise((int)sig, code, (int)self);  /* delivered before kill returns (signal.c) */
+    return 0;
   }
   int i = child_find((uint64_t)pid);
   if (sig == 0)
     return i >= 0 ? 0 : -L_ESRCH;  /* only children can be asked about without a signal */
-  if (ignored_by_default(sig) || sig == SIGSTOP_L || (sig >= 20 && sig <= 22))
+  if (sig == SIGSTOP_L || (sig >= 20 && sig <= 22))
     return 0;  /* nothing to do: no job control */
-  long psig = sig == SIGKILL_L ? PVM_SIGKILL : sig == 10 ? PVM_SIGUSR1 : sig == 12 ? PVM_SIGUSR2 : PVM_SIGTERM;
-  long r = pvm_hypercall2(PVM_HC_KILL, pid, psig);
+  if (sig > 63)
+    return 0;  /* not carried (the pVM signal word has bits 1..63): as if ignored */
+  /* The Linux number is the pVM signal's (TERM, KILL, USR1, USR2 are the same numbers):
+   * the target's monitor runs its default unless the target catches it (caught_signals). */
+  long r = pvm_hypercall2(PVM_HC_KILL, pid, sig);
   if (r == -PVM_EPERM) return -L_EPERM;
   if (r < 0) return -L_ESRCH;
   if (i >= 0) children[i].sig = (int)sig;

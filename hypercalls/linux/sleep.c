@@ -26,19 +26,6 @@ uint64_t linux_cpu_ns(void)
   return ran > idle_ns ? ran - idle_ns : 0;
 }
 
-/* pVM signals (USR1/USR2 from a KILL) make WAIT return -EINTR until taken: no Linux
- * program asked for them, so they are taken and dropped. */
-void linux_drop_pvm_signals(void)
-{
-  struct pvm_boot_info *bi = linux_boot;
-  if (bi->pending_signals == 0)
-    return;
-  if (bi->flags & PVM_BOOT_FLAG_SIGNALS_IN_PAGE)
-    (void)__atomic_exchange_n(&bi->pending_signals, 0, __ATOMIC_SEQ_CST);
-  else
-    (void)pvm_hypercall0(PVM_HC_SIGNALS);
-}
-
 void linux_sleep_ns(uint64_t ns)
 {
   linux_drop_pvm_signals();

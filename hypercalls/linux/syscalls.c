@@ -28,6 +28,9 @@ enum {
   SYS_openat = 257, SYS_mkdirat = 258, SYS_fchownat = 260, SYS_unlinkat = 263, SYS_renameat = 264,
   SYS_readlinkat = 267, SYS_fchmodat = 268, SYS_faccessat = 269, SYS_utimensat = 280,
   SYS_renameat2 = 316, SYS_faccessat2 = 439, SYS_sendfile = 40,
+  /* signals (signal.c) */
+  SYS_rt_sigreturn = 15, SYS_pause = 34, SYS_rt_sigpending = 127, SYS_rt_sigsuspend = 130,
+  SYS_getitimer = 36, SYS_alarm = 37, SYS_setitimer = 38,
 };
 #define AT_FDCWD (-100)
 
@@ -40,12 +43,9 @@ enum {
 #define AT_EMPTY_PATH 0x1000
 #define TCGETS 0x5401
 #define TIOCGWINSZ 0x5413
-#define NSIG_ACTIONS 65
 
 static uint64_t fs_base, gs_base;
-/* Signal actions are kept, not acted on: no handler runs yet (fd.c and process.c look at
- * SIG_DFL / SIG_IGN for SIGPIPE and kill of oneself). */
-uint8_t linux_sigactions[NSIG_ACTIONS][32];
+struct linux_frame *linux_cur_frame;
 
 struct timespec_l { int64_t sec, nsec; };
 
@@ -115,20 +115,18 @@ static long arch_prctl_l(long code, uint64_t addr)
   }
 }
 
-static long sigaction_l(long sig, const void *act, void *old, uint64_t size)
-{
-  if (sig < 1 || sig >= NSIG_ACTIONS || sig == 9 || sig == 19 || size != 8)
-    return -L_EINVAL;
-  if (old) memcpy(old, linux_sigactions[sig], 32);
-  if (act) memcpy(linux_sigactions[sig], act, 32);
-  return 0;
-}
-
-/* nanosleep and clock_nanosleep: sleep in WAIT with no channel until `deadline`. */
+/* nanosleep and clock_nanosleep: sleep in WAIT with no channel until `deadline`; a
+ * signal that runs a handler ends it early: -EINTR and what was left in `rem`. */
 static long sleep_until(uint64_t deadline, struct timespec_l *rem)
 {
-  for (uint64_t now; (now = linux_now_ns()) < deadline;)
-    linux_sleep_ns(deadline - now);
+  for (uint64_t now; (now = linux_now_ns()) < deadline;) {
+    if (linux_signal_interrupts()) {
+      if (rem) rem->sec = (int64_t)((deadline - now) / 1000000000u), rem->nsec = (int64_t)((deadline - now) % 1000000000u);
+      return -L_EINTR;
+    }
+    uint64_t limit = linux_signal_wait_limit_ns();  /* wake for SIGALRM */
+    linux_sleep_ns(deadline - now < limit ? deadline - now : limit);
+  }
   if (rem) rem->sec = rem->nsec = 0;
   return 0;
 }
@@ -156,9 +154,15 @@ static long serve(long nr, struct linux_frame *f);
 
 long linux_syscall(long nr, struct linux_frame *f)
 {
+  linux_cur_frame = f;
+  linux_signal_nr = (int)nr;
   long r = serve(nr, f);
   if (linux_handoff.flags & PVM_LINUX_TRACE_ALL)
     linux_trace_call(nr, f->rdi, f->rsi, f->rdx, r);
+  f->rax = (uint64_t)r;
+  if ((linux_signal_pending_set & ~linux_signal_blocked_set) || linux_boot->pending_signals ||
+      linux_signal_alarm_at || linux_signal_suspended)
+    linux_signal_exit(f);  /* a due signal's handler runs next */
   return r;
 }
 
@@ -225,13 +229,21 @@ static long serve(long nr, struct linux_frame *f)
     case SYS_dup3: return linux_dup3((long)a0, (long)a1, (long)a2, 0);
     case SYS_fcntl: return linux_fcntl((long)a0, (long)a1, a2);
     case SYS_poll: return linux_poll((void *)(uintptr_t)a0, a1, timeout_ms((long)(int)a2));
-    case SYS_ppoll: return linux_poll((void *)(uintptr_t)a0, a1, timeout_ts((const struct timespec_l *)(uintptr_t)a2));
+    case SYS_ppoll: {
+      long m = a3 ? linux_signal_temp_mask((const uint64_t *)(uintptr_t)a3, a4) : 0;
+      return m < 0 ? m : linux_poll((void *)(uintptr_t)a0, a1, timeout_ts((const struct timespec_l *)(uintptr_t)a2));
+    }
     case SYS_select: {
       const int64_t *tv = (const int64_t *)(uintptr_t)a4;
       int64_t t = tv ? tv[0] * 1000000000 + tv[1] * 1000 : -1;
       return linux_select((long)a0, (uint64_t *)(uintptr_t)a1, (uint64_t *)(uintptr_t)a2, (uint64_t *)(uintptr_t)a3, t);
     }
     case SYS_pselect6:
+      if (a5 && ((const uint64_t *)(uintptr_t)a5)[0]) {  /* { const sigset_t *, size } */
+        const uint64_t *sm = (const uint64_t *)(uintptr_t)a5;
+        long m = linux_signal_temp_mask((const uint64_t *)(uintptr_t)sm[0], sm[1]);
+        if (m < 0) return m;
+      }
       return linux_select((long)a0, (uint64_t *)(uintptr_t)a1, (uint64_t *)(uintptr_t)a2, (uint64_t *)(uintptr_t)a3,
                           timeout_ts((const struct timespec_l *)(uintptr_t)a4));
     case SYS_nanosleep: return nanosleep_l(1, 0, (const struct timespec_l *)(uintptr_t)a0, (struct timespec_l *)(uintptr_t)a1);
@@ -243,19 +255,25 @@ static long serve(long nr, struct linux_frame *f)
     case SYS_wait4: return linux_wait4((int64_t)(int32_t)a0, (int *)(uintptr_t)a1, (long)a2, (void *)(uintptr_t)a3);
     case SYS_waitid: return linux_waitid((long)a0, a1, (uint8_t *)(uintptr_t)a2, (long)a3);
     case SYS_kill: return linux_kill((int64_t)(int32_t)a0, (long)a1);
-    case SYS_tkill: return linux_kill((int64_t)(int32_t)a0, (long)a1);
-    case SYS_tgkill: return linux_kill((int64_t)(int32_t)a1, (long)a2);
+    case SYS_tkill: return linux_kill((int64_t)(int32_t)a0, (long)a1 | LINUX_KILL_TKILL);
+    case SYS_tgkill: return linux_kill((int64_t)(int32_t)a1, (long)a2 | LINUX_KILL_TKILL);
     case SYS_mmap: return linux_mmap(a0, a1, (long)a2, (long)a3, (long)a4, a5);
     case SYS_munmap: return linux_munmap(a0, a1);
     case SYS_mremap: return linux_mremap(a0, a1, a2, (long)a3);
     case SYS_mprotect: return 0;  /* all of RAM is read-write-execute */
     case SYS_madvise: return linux_madvise(a0, a1, (long)a2);
     case SYS_brk: return linux_brk(a0);
-    case SYS_rt_sigaction: return sigaction_l((long)a0, (const void *)(uintptr_t)a1, (void *)(uintptr_t)a2, a3);
+    case SYS_rt_sigaction: return linux_rt_sigaction((long)a0, (const void *)(uintptr_t)a1, (void *)(uintptr_t)a2, a3);
     case SYS_rt_sigprocmask:
-      if (a2) *(uint64_t *)(uintptr_t)a2 = 0;
-      return 0;
-    case SYS_sigaltstack: return 0;
+      return linux_rt_sigprocmask((long)a0, (const uint64_t *)(uintptr_t)a1, (uint64_t *)(uintptr_t)a2, a3);
+    case SYS_rt_sigreturn: return linux_rt_sigreturn(f);
+    case SYS_rt_sigpending: return linux_rt_sigpending((uint64_t *)(uintptr_t)a0, a1);
+    case SYS_rt_sigsuspend: return linux_rt_sigsuspend((const uint64_t *)(uintptr_t)a0, a1);
+    case SYS_pause: return linux_pause();
+    case SYS_alarm: return linux_alarm(a0 & 0xffffffffu);
+    case SYS_getitimer: return linux_getitimer((long)a0, (struct timeval_l *)(uintptr_t)a1);
+    case SYS_setitimer: return linux_setitimer((long)a0, (const struct timeval_l *)(uintptr_t)a1, (struct timeval_l *)(uintptr_t)a2);
+    case SYS_sigaltstack: return linux_sigaltstack((const uint64_t *)(uintptr_t)a0, (uint64_t *)(uintptr_t)a1, f->rsp);
     case SYS_sched_yield: return 0;
     case SYS_getpid: case SYS_gettid: case SYS_set_tid_address: return (long)bi->id;
     case SYS_getppid: return (long)bi->parent_id;
