@@ -58,6 +58,8 @@ linuxTest("getpid is the pVM id: the child's is what fork returned, its getppid 
 });
 
 linuxTest('copy-on-write after fork: the child writes its copy, the parent does not see it', () => expectOk('cow').then(() => {}));
+linuxTest('MAP_SHARED | MAP_ANONYMOUS is shared across fork (children count into it), MAP_PRIVATE is a copy; over 2 MiB is ENOMEM', () => expectOk('shared').then(() => {}));
+
 linuxTest('wait(-1) reaps any child once each, then ECHILD', () => expectOk('waitany').then(() => {}));
 linuxTest('waitpid WNOHANG is 0 while the child runs (blocked on a pipe), then its status', () => expectOk('wnohang').then(() => {}));
 linuxTest('waitid fills siginfo as Linux does (CLD_EXITED, pid, status)', () => expectOk('waitid').then(() => {}));

@@ -6,11 +6,18 @@
  * RAM nobody has used yet is zero (the monitor guarantees it), so fresh pages are
  * handed out as they are; a range that comes back (munmap, brk shrinking) goes into a
  * small free list and is zeroed when handed out again, as Linux does.
+ *
+ * A shared anonymous mapping (MAP_SHARED | MAP_ANONYMOUS) is a shared-memory region
+ * (SHM_CREATE) in a free channel slot: a fork child shares it at the same address, as
+ * Linux's fork shares such a mapping; munmap of it closes the region.
  */
 #include "linux.h"
 
 #define PAGE 4096ull
 #define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
+#define MAP_SHARED 0x01
+#define MAP_SHARED_VALIDATE 0x03
+#define MAP_TYPE 0x0f
 #define MAP_FIXED 0x10
 #define MAP_ANONYMOUS 0x20
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -88,6 +95,42 @@ static void free_take(uint64_t start, uint64_t len)
   }
 }
 
+/* The slots this process's shared mappings hold (a fork child inherits them). */
+static uint64_t shared_slots[(PVM_CHANNEL_SLOTS + 63) / 64];
+
+static long map_shared(uint64_t len, long flags)
+{
+  /* One region: a channel slot's size at most; no fixed address (the slot decides). */
+  if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) || len > PVM_CHANNEL_SLOT_SIZE)
+    return -L_ENOMEM;
+  long slot = pvm_hypercall1(PVM_HC_SHM_CREATE, (long)len);
+  if (slot < 0)
+    return slot == -PVM_EINVAL ? -L_EINVAL : -L_ENOMEM;  /* no free slot, or no memory */
+  shared_slots[slot / 64] |= 1ull << (slot % 64);
+  return (long)(uintptr_t)pvm_channel_base((uint32_t)slot);
+}
+
+static int in_channel_window(uint64_t addr)
+{
+  uint64_t window = linux_boot->channel_window;
+  return addr >= window && addr < window + (uint64_t)PVM_CHANNEL_SLOTS * PVM_CHANNEL_SLOT_SIZE;
+}
+
+/* munmap inside the channel window: a shared mapping's region closes when its start is
+ * unmapped (what else is there is the program's pipes and channels: left alone). */
+static int unmap_shared(uint64_t addr)
+{
+  uint64_t window = linux_boot->channel_window;
+  if (!in_channel_window(addr))
+    return 0;
+  uint64_t slot = (addr - window) / PVM_CHANNEL_SLOT_SIZE;
+  if (addr == window + slot * PVM_CHANNEL_SLOT_SIZE && (shared_slots[slot / 64] >> (slot % 64)) & 1) {
+    shared_slots[slot / 64] &= ~(1ull << (slot % 64));
+    (void)pvm_hypercall1(PVM_HC_CLOSE, (long)slot);
+  }
+  return 1;
+}
+
 long linux_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off)
 {
   (void)prot; (void)off;
@@ -96,6 +139,8 @@ long linux_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uin
   if (len == 0)
     return -L_EINVAL;
   len = PAGE_UP(len);
+  if ((flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE)
+    return map_shared(len, flags);
   if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
     /* Only inside the mmap area: the rest of RAM is the image, the stack, the runtime. */
     if (addr % PAGE || addr < brk_touched || addr > heap_hi || len > heap_hi - addr)
@@ -129,6 +174,8 @@ long linux_munmap(uint64_t addr, uint64_t len)
 {
   if (addr % PAGE || len == 0)
     return -L_EINVAL;
+  if (unmap_shared(addr))
+    return 0;
   len = PAGE_UP(len);
   /* Only what the mmap area holds; unmapping anything else is a no-op, as for a hole. */
   uint64_t start = addr < mmap_low ? mmap_low : addr;
@@ -157,6 +204,8 @@ long linux_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, long flags)
     return -L_EINVAL;
   old_len = PAGE_UP(old_len);
   new_len = PAGE_UP(new_len);
+  if (in_channel_window(old))  /* a shared mapping keeps its region: it cannot grow or move */
+    return new_len <= old_len ? (long)old : -L_ENOMEM;
   if (new_len <= old_len) {
     if (new_len < old_len)
       linux_munmap(old + new_len, old_len - new_len);

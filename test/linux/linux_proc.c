@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/select.h>
 #include <sys/stat.h>
@@ -94,6 +95,39 @@ static int cow(void)
     if (big[i] != 'p') return fail("cow", "the child's write reached the parent");
   if (counter != 10) return fail("cow", "counter");
   printf("cow ok\n");
+  return 0;
+}
+
+/* `shared`: a MAP_SHARED | MAP_ANONYMOUS page is one page in parent and child (each
+ * sees the other's writes, two children count into it); a MAP_PRIVATE one stays a copy. */
+static int shared_mode(void)
+{
+  volatile long *sh = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  volatile long *pv = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (sh == MAP_FAILED || pv == MAP_FAILED) return fail("shared", "mmap");
+  if (sh[0] != 0 || sh[1023] != 0) return fail("shared", "a new shared mapping is not zero");
+  sh[0] = 1;
+  pv[0] = 1;
+  for (int c = 0; c < 2; c++) {
+    pid_t pid = xfork();
+    if (pid < 0) return fail("shared", "fork");
+    if (pid == 0) {
+      if (sh[0] < 1 || pv[0] != 1) _exit(2);  /* both as they were at fork */
+      for (int i = 0; i < 1000; i++) __atomic_fetch_add(&sh[1], 1, __ATOMIC_SEQ_CST);
+      pv[0] = 99;
+      sh[0] = 10 + c;
+      _exit(0);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return fail("shared", "child");
+  }
+  if (sh[1] != 2000) return fail("shared", "the children's counts did not reach the parent");
+  if (sh[0] != 11) return fail("shared", "the last child's write did not reach the parent");
+  if (pv[0] != 1) return fail("shared", "a MAP_PRIVATE page was shared");
+  if (munmap((void *)sh, 8192) != 0) return fail("shared", "munmap");
+  void *big = mmap(NULL, 64 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (big != MAP_FAILED || errno != ENOMEM) return fail("shared", "a shared mapping over 2 MiB is not ENOMEM");
+  printf("shared ok\n");
   return 0;
 }
 
@@ -512,6 +546,7 @@ int main(int argc, char **argv)
   if (strcmp(mode, "forkwait") == 0) return forkwait((int)arg);
   if (strcmp(mode, "ids") == 0) return ids();
   if (strcmp(mode, "cow") == 0) return cow();
+  if (strcmp(mode, "shared") == 0) return shared_mode();
   if (strcmp(mode, "waitany") == 0) return waitany();
   if (strcmp(mode, "wnohang") == 0) return wnohang();
   if (strcmp(mode, "waitid") == 0) return waitid_mode();
