@@ -9,7 +9,7 @@
 // rebuilt with the xen backend on (PVM_BACKEND_XEN; `npm ci` builds it only where
 // libxen-dev already was). The default pattern is the suite's files that apply to xen
 // (spawn, console, exit codes, faults, exec, bad images and arguments, limits, fork,
-// family, channels and shared memory, blocking calls) plus the Xen test files
+// family, channels and shared memory, blocking calls, Linux programs) plus the Xen test files
 // (test/xen-*.test.ts: kill, no domain or page left behind, the channel probe); tests of
 // what xen does not do yet skip there with the reason (test/_helpers.ts notOnXen). --memshr or
 // PVM_XEN_MEMSHR=1: the hypervisor rebuilt with VM forking. `--bench [bench options]`
@@ -32,7 +32,10 @@ const bench = args[0] === '--bench' ? (args.shift(), true) : false;
 // floods, too slow under TCG), spares, pool.
 // lifetime.test.ts neither: its host child starts through tsx, ~10 s under TCG, past its
 // bounds; xen-lifetime.test.ts does the same for domains with the built library.
-const suiteFiles = ['spawn', 'exec', 'faults', 'bad-input', 'limits', 'fork', 'family', 'blocking', 'xen-.*'];
+// Linux programs: the personality's core, processes, signals, files and stdio (the
+// interpreters' and static-pie files pass there too, but cost ~2 min more under TCG:
+// `npm run test:xen -- '^linux.*'` runs them all).
+const suiteFiles = ['spawn', 'exec', 'faults', 'bad-input', 'limits', 'fork', 'family', 'blocking', 'linux', 'linux-(process|signals|files|stdio)', 'xen-.*'];
 const testArgs = args.length ? args : [`^(${suiteFiles.join('|')})\\.test\\.ts$`];
 const timeoutS = Number(process.env.PVM_XEN_TIMEOUT_S ?? 25 * 60);
 const started = Date.now();

@@ -62,6 +62,8 @@ class XenBackend final : public Backend {
   const char* name() const override { return "xen"; }
   uint32_t flags() const override { return 0; }
   bool exception_stack_works() const override { return true; }
+  // A Linux program's `syscall` reaches LSTAR inside the HVM guest (CPL0, EFER.SCE), as on kvm.
+  bool runs_linux_programs() const override { return true; }
   uint64_t exit_count() const override { return exits_; }
 
  private:
