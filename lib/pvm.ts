@@ -209,6 +209,11 @@ export class Pvm extends EventEmitter<PvmEvents> {
   #linuxProgram = false;
   /** A Linux program's forked process: where its console output goes (the spawned pVM's). */
   #consoleSink: Pvm | null = null;
+  // Forked Linux processes writing to this console that have not ended: it ends after
+  // them (as a pipe closes when its last writer does), so no output is lost when this
+  // pVM's end reaches the host before theirs.
+  #consoleWriters = 0;
+  #consoleEnded = false;
 
   /** @internal */
   constructor(init: PvmInit) {
@@ -448,11 +453,12 @@ export class Pvm extends EventEmitter<PvmEvents> {
    */
   _forwardConsoleTo(root: Pvm): void {
     this.#consoleSink = root;
+    root.#consoleWriters++;
   }
 
   /** @internal Console output of a forked Linux process: false if this console is closed. */
   _takeForwarded(data: Buffer): boolean {
-    if (this.#phase === 'ended' || this.#consoleMode !== 'pipe') return false;
+    if (this.#consoleEnded || this.#consoleMode !== 'pipe') return false;
     this.console.push(data);
     this.emit('console', data);
     return true;
@@ -533,7 +539,9 @@ export class Pvm extends EventEmitter<PvmEvents> {
     this.#sparePid = 0;
     const status = endStatus({ exit: this.#exitMessage, killedWith: this.#killedWith, processEnded: this.#processEnded });
     this.#status = status;
-    if (this.#consoleMode === 'pipe') this.console.push(null);
+    this.#endConsoleOnce();
+    const sink = this.#consoleSink;
+    if (sink && --sink.#consoleWriters === 0 && sink.#phase === 'ended') sink.#endConsoleOnce();
     if (wasBooting && this.#boot) {
       this.#boot.reject(bootFailure(this.#bootError, status));
       this.#boot = null;
@@ -548,6 +556,13 @@ export class Pvm extends EventEmitter<PvmEvents> {
       return;
     }
     this.#announceEnd(status, wasBooting);
+  }
+
+  /** The console stream ends once this pVM and every process writing to it have ended. */
+  #endConsoleOnce(): void {
+    if (this.#consoleEnded || this.#consoleWriters > 0) return;
+    this.#consoleEnded = true;
+    if (this.#consoleMode === 'pipe') this.console.push(null);
   }
 
   #announceEnd(status: ExitStatus, wasBooting: boolean): void {
