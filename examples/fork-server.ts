@@ -26,11 +26,10 @@
 //       curl -d 600851475143 http://127.0.0.1:8080/factor
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { realpathSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Host, MAX_MESSAGE, PvmError, builtinGuest, describeExit, type Channel, type Pvm } from '../lib/index.js';
-import { Gate, HttpError, fetchText, httpServer, readBody, sendJson } from './http-kit.js';
+import { Gate, HttpError, checkMaxInFlight, closeHttp, fetchText, httpServer, listen, readBody, sendJson, templateReady } from './http-kit.js';
 import { ResetPool } from './reset-pool.js';
 
 export { fetchText };
@@ -93,11 +92,8 @@ const READY = /prime_service: ready limit=(\d+) primes=(\d+) init_ms=(\d+)/;
 
 /** Starts the server; resolves once the template is initialized and the port listens. */
 export async function startForkServer(options: ForkServerOptions = {}): Promise<ForkServer> {
-  const maxInFlight = options.maxInFlight ?? 32;
+  const maxInFlight = checkMaxInFlight(options.maxInFlight ?? 32);
   const timeoutMs = options.timeoutMs ?? 5000;
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 120) {
-    throw new PvmError('EINVAL', 'maxInFlight: expected an integer 1..120');
-  }
   const ownHost = !options.host;
   const host = options.host ?? (await Host.open());
   let template: Pvm | undefined;
@@ -108,7 +104,7 @@ export async function startForkServer(options: ForkServerOptions = {}): Promise<
       args: [String(options.limit ?? 10_000_000), ...(reset ? ['reset'] : [])],
       forkSpares: options.forkSpares ?? false,
     });
-    const ready = await readyLine(template);
+    const ready = await templateReady(template, READY);
     const initMs = Number(ready[3]);
     const poolSize = options.poolSize ?? Math.min(maxInFlight, 8);
     if (reset && (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > maxInFlight)) {
@@ -117,27 +113,17 @@ export async function startForkServer(options: ForkServerOptions = {}): Promise<
     const pool = reset ? new ResetPool(template, poolSize) : undefined;
     await pool?.fill();
     const server = serve(template, maxInFlight, timeoutMs, pool);
-    await new Promise<void>((resolve, reject) => {
-      server.http.once('error', reject);
-      server.http.listen(options.port ?? 0, options.hostname ?? '127.0.0.1', () => {
-        server.http.off('error', reject);
-        resolve();
-      });
-    });
-    const { address, port } = server.http.address() as AddressInfo;
+    const url = await listen(server.http, options.port ?? 0, options.hostname ?? '127.0.0.1');
     const t = template;
     let closing: Promise<void> | undefined;
     return {
-      url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+      url,
       template: t,
       initMs,
       stats: server.stats,
       close: () =>
         (closing ??= (async () => {
-          await new Promise<void>((resolve) => {
-            server.http.close(() => resolve());
-            server.http.closeAllConnections();
-          });
+          await closeHttp(server.http);
           // SIGKILL ends the template's monitor and with it every copy forked from it.
           pool?.close();
           t.kill('SIGKILL');
@@ -153,26 +139,6 @@ export async function startForkServer(options: ForkServerOptions = {}): Promise<
   }
 }
 
-// Resolves with the template's ready line (its initialization is done), rejects if it
-// ends first. Later console output (errors only) goes to stderr.
-function readyLine(template: Pvm): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    let ready = false;
-    template.console.on('data', (chunk: Buffer) => {
-      if (ready) return void process.stderr.write(`[template] ${chunk}`);
-      seen += chunk;
-      const m = READY.exec(seen);
-      if (m) {
-        ready = true;
-        resolve(m);
-      }
-    });
-    void template.exited.then((status) => {
-      if (!ready) reject(new PvmError('EMONITOR', `the template ${describeExit(status)} before it was ready: ${seen}`));
-    });
-  });
-}
 
 
 function serve(template: Pvm, maxInFlight: number, timeoutMs: number, pool?: ResetPool) {

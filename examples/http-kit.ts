@@ -1,8 +1,63 @@
-// The HTTP plumbing the fork-per-request examples share (fork-server.ts,
-// js-per-request/server.ts): a concurrency gate, body reading with a limit, JSON replies,
-// the error-to-status mapping of a handler, and a small client for their self-tests.
+// What the fork-per-request examples share (fork-server.ts, js-per-request/server.ts):
+// waiting for the template's ready line, a concurrency gate, body reading with a limit,
+// JSON replies, the error-to-status mapping of a handler, listening and closing, and a
+// small client for their self-tests.
 import { createServer, request as httpRequest, type Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { PvmError } from '../lib/index.js';
+import type { AddressInfo } from 'node:net';
+import { PvmError, describeExit, type Pvm } from '../lib/index.js';
+
+/** `maxInFlight` checked: an integer 1..120 (a pVM has 128 child slots), else EINVAL. */
+export function checkMaxInFlight(maxInFlight: number): number {
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 120) {
+    throw new PvmError('EINVAL', 'maxInFlight: expected an integer 1..120');
+  }
+  return maxInFlight;
+}
+
+/**
+ * Resolves with the match of `ready` in the template's console once it printed it (its
+ * initialization is done); rejects if it ends first. Later console output (errors only)
+ * goes to stderr.
+ */
+export function templateReady(template: Pvm, ready: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    let isReady = false;
+    template.console.on('data', (chunk: Buffer) => {
+      if (isReady) return void process.stderr.write(`[template] ${chunk}`);
+      seen += chunk;
+      const m = ready.exec(seen);
+      if (m) {
+        isReady = true;
+        resolve(m);
+      }
+    });
+    void template.exited.then((status) => {
+      if (!isReady) reject(new PvmError('EMONITOR', `the template ${describeExit(status)} before it was ready: ${seen}`));
+    });
+  });
+}
+
+/** Listens on `port` and `hostname`; resolves with the server's URL. */
+export async function listen(http: Server, port: number, hostname: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, hostname, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port: bound } = http.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${bound}`;
+}
+
+/** Stops accepting and drops every connection; resolves once the server is closed. */
+export function closeHttp(http: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    http.close(() => resolve());
+    http.closeAllConnections();
+  });
+}
 
 /** A counting semaphore: at most `n` holders. */
 export class Gate {

@@ -22,14 +22,13 @@
 //       curl -d '[1, 2, 3].map((x) => x * x)' http://127.0.0.1:8080/eval
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { copyFileSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Host, PvmError, describeExit, type Pvm } from '../../lib/index.js';
 import { packageRoot } from '../../lib/paths.js';
-import { Gate, HttpError, fetchText, httpServer, readBody, sendJson } from '../http-kit.js';
+import { Gate, HttpError, checkMaxInFlight, closeHttp, fetchText, httpServer, listen, readBody, sendJson, templateReady } from '../http-kit.js';
 
 export { fetchText };
 
@@ -108,11 +107,8 @@ const MAX_BODY = 1 << 20;
 
 /** Starts the server; resolves once the template is ready and the port listens. */
 export async function startJsServer(options: JsServerOptions = {}): Promise<JsServer> {
-  const maxInFlight = options.maxInFlight ?? 32;
+  const maxInFlight = checkMaxInFlight(options.maxInFlight ?? 32);
   const timeoutMs = options.timeoutMs ?? 5000;
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 120) {
-    throw new PvmError('EINVAL', 'maxInFlight: expected an integer 1..120');
-  }
   const qjs = options.qjs ?? (await quickJs());
   // The template's files: runtime.js and the handler, as /runtime.js and /handler.js.
   const files = mkdtempSync(join(tmpdir(), 'pvm-js-per-request-'));
@@ -130,29 +126,20 @@ export async function startJsServer(options: JsServerOptions = {}): Promise<JsSe
       stdin: 'pipe', // never written: the template waits in its read; each copy gets its own stdin
       forkSpares: options.forkSpares ?? false,
     });
-    await ready(template);
+    // "ready": the handler is loaded and the template waits for a request.
+    await templateReady(template, /ready\n/);
     const server = serve(template, maxInFlight, timeoutMs);
-    await new Promise<void>((resolve, reject) => {
-      server.http.once('error', reject);
-      server.http.listen(options.port ?? 0, options.hostname ?? '127.0.0.1', () => {
-        server.http.off('error', reject);
-        resolve();
-      });
-    });
-    const { address, port } = server.http.address() as AddressInfo;
+    const url = await listen(server.http, options.port ?? 0, options.hostname ?? '127.0.0.1');
     const t = template;
     const h = host;
     let closing: Promise<void> | undefined;
     return {
-      url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+      url,
       template: t,
       stats: server.stats,
       close: () =>
         (closing ??= (async () => {
-          await new Promise<void>((resolve) => {
-            server.http.close(() => resolve());
-            server.http.closeAllConnections();
-          });
+          await closeHttp(server.http);
           // SIGKILL ends the template's monitor and with it every copy forked from it.
           t.kill('SIGKILL');
           await Promise.all([t.exited, ...[...server.live].map((p) => p.exited)]);
@@ -169,25 +156,6 @@ export async function startJsServer(options: JsServerOptions = {}): Promise<JsSe
   }
 }
 
-// Resolves once the template printed "ready" (the handler is loaded and it waits for a
-// request); rejects if it ends first (a handler that does not load, say).
-function ready(template: Pvm): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    let isReady = false;
-    template.console.on('data', (chunk: Buffer) => {
-      if (isReady) return void process.stderr.write(`[template] ${chunk}`);
-      seen += chunk;
-      if (seen.includes('ready\n')) {
-        isReady = true;
-        resolve();
-      }
-    });
-    void template.exited.then((status) => {
-      if (!isReady) reject(new PvmError('EMONITOR', `the template ${describeExit(status)} before it was ready: ${seen}`));
-    });
-  });
-}
 
 
 /**
