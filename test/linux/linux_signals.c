@@ -87,22 +87,35 @@ static int mask_mode(void)
   return 0;
 }
 
+/* SIGUSR1 caught, blocked, and raised: pending until a call's mask lets it in. */
+static void pend_usr1(void)
+{
+  set_handler(SIGUSR1, on_plain, 0);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, 0);
+  raise(SIGUSR1);
+}
+
+static int usr1_blocked(void)
+{
+  sigset_t now;
+  sigprocmask(SIG_BLOCK, 0, &now);
+  return sigismember(&now, SIGUSR1);
+}
+
 /* `suspend`: sigsuspend with the signal unblocked runs it, returns EINTR, and puts the
  * old mask back. */
 static int suspend_mode(void)
 {
-  set_handler(SIGUSR1, on_plain, 0);
-  sigset_t set, empty, now;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
+  sigset_t empty;
   sigemptyset(&empty);
-  sigprocmask(SIG_BLOCK, &set, 0);
-  raise(SIGUSR1);
+  pend_usr1();
   if (got != 0) return fail("suspend", "ran while blocked");
   if (sigsuspend(&empty) != -1 || errno != EINTR) return fail("suspend", "sigsuspend did not return EINTR");
   if (got != 1) return fail("suspend", "handler did not run");
-  sigprocmask(SIG_BLOCK, 0, &now);
-  if (!sigismember(&now, SIGUSR1)) return fail("suspend", "old mask not restored");
+  if (!usr1_blocked()) return fail("suspend", "old mask not restored");
   printf("suspend ok\n");
   return 0;
 }
@@ -406,21 +419,16 @@ static int host_mode(void)
  * ppoll returns EINTR, and the mask is back after. */
 static int ppoll_mode(void)
 {
-  set_handler(SIGUSR1, on_plain, 0);
-  sigset_t set, empty, now;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
+  sigset_t empty;
   sigemptyset(&empty);
-  sigprocmask(SIG_BLOCK, &set, 0);
-  raise(SIGUSR1);
+  pend_usr1();
   int p[2];
   if (pipe(p) != 0) return fail("ppoll", "pipe");
   struct pollfd fd = {p[0], POLLIN, 0};
   struct timespec t = {5, 0};
   if (ppoll(&fd, 1, &t, &empty) != -1 || errno != EINTR) return fail("ppoll", "not EINTR");
   if (got != 1) return fail("ppoll", "handler did not run");
-  sigprocmask(SIG_BLOCK, 0, &now);
-  if (!sigismember(&now, SIGUSR1)) return fail("ppoll", "mask not restored");
+  if (!usr1_blocked()) return fail("ppoll", "mask not restored");
   printf("ppoll ok\n");
   return 0;
 }
