@@ -70,13 +70,15 @@ bool XenBackend::Prepare(Failure* why) {
 }
 
 bool XenBackend::Create(uint64_t ram_size, Failure* why) {
-  if (!Prepare(why)) return false;
+  return Prepare(why) && CreateDomain(ram_size, why) && StartIoreqServer(why);
+}
+
+bool XenBackend::CreateDomain(uint64_t ram_size, Failure* why) {
   domain_ = std::make_unique<xen::XenDomain>(&xen_);
   bool made = domain_->Create(xen::OwnerTag::Self(), why);
   owner_pid_ = getpid();
-  if (domain_->exists()) watchdog_.Arm(domain_->id());
-  if (!made || !ResizeRam(ram_size, nullptr, why)) return false;
-  return StartIoreqServer(why);
+  if (domain_->exists()) watchdog_.Arm(domain_->id());  // armed even half made: it goes with us
+  return made && ResizeRam(ram_size, nullptr, why);
 }
 
 bool XenBackend::ResizeRam(uint64_t size, const GuestMemory* from, Failure* why) {

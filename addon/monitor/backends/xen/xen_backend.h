@@ -82,6 +82,8 @@ class XenBackend final : public Backend {
   bool MapInto(uint32_t index, const Region& region, Failure* why);
   // Every region this pVM keeps into domain_ (a new domain of a fork has none of them).
   bool MapKeptRegions(Failure* why);
+  // A new domain_ of this monitor's (owner tag, watchdog) with `ram_size` of empty RAM.
+  bool CreateDomain(uint64_t ram_size, Failure* why);
   // A new ioreq server for domain_ on the transport's ports.
   bool StartIoreqServer(Failure* why);
   // A fork child's monitor: lets go of the parent's domain, server, RAM windows, watchdog

@@ -46,12 +46,7 @@ bool XenBackend::AfterForkInChild(Failure* why) {
   uint64_t ram_size = memory_.size();
   if (memshr_child_) return AdoptMemshrChild(ram_size, why);
   uint32_t parent = domain_->id();
-  if (!LeaveParentsDomain(why)) return false;
-  domain_ = std::make_unique<xen::XenDomain>(&xen_);
-  bool made = domain_->Create(xen::OwnerTag::Self(), why);
-  owner_pid_ = getpid();
-  if (domain_->exists()) watchdog_.Arm(domain_->id());
-  if (!made || !ResizeRam(ram_size, nullptr, why)) return false;
+  if (!LeaveParentsDomain(why) || !CreateDomain(ram_size, why)) return false;
   if (!xen::CopyRam(&xen_, parent, domain_->id(), ram_size, why)) return false;
   fork_gate_.OpenInChild();  // the parent's domain may run on
   // The regions the child keeps (shared-memory regions; the core dropped its channels
